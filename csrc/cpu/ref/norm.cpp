@@ -1,0 +1,16 @@
+// Scalar reference for the norm family: the ground truth every path is tested against.
+#include <cmath>
+#include "fuselm/ops/norm.h"
+#include "cpu/scalar.h"
+
+namespace fuselm {
+namespace ref {
+
+static void rmsnorm_row(float* out, const float* x, const float* w, int64_t dim, float eps) {
+  scalar::rmsnorm_row(out, x, w, 0, dim, scalar::sum_sq(x, 0, dim), dim, eps);
+}
+
+void fill_norm(NormTable& t) { FL_IMPL(t, rmsnorm_row, ref); }
+
+}  // namespace ref
+}  // namespace fuselm

@@ -1,0 +1,126 @@
+// Every storage format fuselm knows, declared once: the block structs with
+// their llama.cpp (ggml) layouts and one traits table. lib/dtype.ts mirrors the
+// table and test/kernels/dtype.test.ts checks that the two agree.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace fuselm {
+
+// Ids are GGML's type ids where GGML has the type (so a GGUF tensor's type
+// field is our dtype), and ids >= 100 for fuselm's own.
+enum class DType : int32_t {
+  F32 = 0,
+  F16 = 1,
+  Q4_0 = 2,
+  Q8_0 = 8,
+  Q4_K = 12,
+  Q5_K = 13,
+  Q6_K = 14,
+  Q8_K = 15,
+  I8 = 24,
+  I32 = 26,
+  BF16 = 30,
+  U8 = 100,
+  LUT4 = 101,  // fuselm SqueezeLLM-style: 4-bit codes into a per-row fp16 table
+  LUT3 = 102,  // fuselm SqueezeLLM-style: 3-bit codes into a per-row fp16 table
+};
+
+constexpr int QK4_0 = 32;
+constexpr int QK8_0 = 32;
+constexpr int QK_K = 256;
+constexpr int K_SCALE_SIZE = 12;
+
+typedef uint16_t fl_half;  // IEEE binary16 bits
+typedef uint16_t fl_bf16;  // bfloat16 bits
+
+// Q4_0: 32 weights. w = d * (q - 8), q in [0, 15].
+// qs[j] holds weight j in its low nibble and weight j + 16 in its high nibble.
+struct block_q4_0 {
+  fl_half d;
+  uint8_t qs[QK4_0 / 2];
+};
+static_assert(sizeof(block_q4_0) == 18, "block_q4_0 is 18 bytes");
+
+// Q8_0: 32 weights. w = d * q, q in [-127, 127].
+struct block_q8_0 {
+  fl_half d;
+  int8_t qs[QK8_0];
+};
+static_assert(sizeof(block_q8_0) == 34, "block_q8_0 is 34 bytes");
+
+// Q4_K: 256 weights in 8 sub-blocks of 32. w = d * sc[j] * q - dmin * m[j],
+// with 6-bit sc/m packed in scales[12] (ggml's get_scale_min_k4 layout) and
+// q in [0, 15]. qs is 4 chunks of 32 bytes: chunk c holds sub-block 2c in the
+// low nibbles and sub-block 2c+1 in the high nibbles.
+struct block_q4_K {
+  fl_half d;
+  fl_half dmin;
+  uint8_t scales[K_SCALE_SIZE];
+  uint8_t qs[QK_K / 2];
+};
+static_assert(sizeof(block_q4_K) == 144, "block_q4_K is 144 bytes");
+
+// Q5_K: as Q4_K plus a fifth bit per weight in qh.
+struct block_q5_K {
+  fl_half d;
+  fl_half dmin;
+  uint8_t scales[K_SCALE_SIZE];
+  uint8_t qh[QK_K / 8];
+  uint8_t qs[QK_K / 2];
+};
+static_assert(sizeof(block_q5_K) == 176, "block_q5_K is 176 bytes");
+
+// Q6_K: 256 weights in 16 sub-blocks of 16. w = d * scales[j] * (q - 32),
+// q 6-bit: low 4 bits in ql, high 2 bits in qh.
+struct block_q6_K {
+  uint8_t ql[QK_K / 2];
+  uint8_t qh[QK_K / 4];
+  int8_t scales[QK_K / 16];
+  fl_half d;
+};
+static_assert(sizeof(block_q6_K) == 210, "block_q6_K is 210 bytes");
+
+// Q8_K: the activation partner of the K-quants. bsums are sums of groups of 16.
+struct block_q8_K {
+  float d;
+  int8_t qs[QK_K];
+  int16_t bsums[QK_K / 16];
+};
+static_assert(sizeof(block_q8_K) == 292, "block_q8_K is 292 bytes");
+
+struct DTypeTraits {
+  DType id;
+  const char* name;       // GGUF's spelling, lower case
+  int32_t block_elems;    // elements per block (1 for plain types)
+  int32_t block_bytes;    // bytes per block
+  DType vec_dot_partner;  // activation format the dot product uses (F32 when none)
+  bool quantized;
+};
+
+// The table; LUT formats are composite (codes + per-row table + sparse part)
+// and describe only their code rows here: block_bytes per 32 weights.
+static constexpr DTypeTraits kDTypeTraits[] = {
+    {DType::F32, "f32", 1, 4, DType::F32, false},
+    {DType::F16, "f16", 1, 2, DType::F16, false},
+    {DType::BF16, "bf16", 1, 2, DType::BF16, false},
+    {DType::I8, "i8", 1, 1, DType::I8, false},
+    {DType::U8, "u8", 1, 1, DType::U8, false},
+    {DType::I32, "i32", 1, 4, DType::I32, false},
+    {DType::Q4_0, "q4_0", QK4_0, (int32_t)sizeof(block_q4_0), DType::Q8_0, true},
+    {DType::Q8_0, "q8_0", QK8_0, (int32_t)sizeof(block_q8_0), DType::Q8_0, true},
+    {DType::Q4_K, "q4_k", QK_K, (int32_t)sizeof(block_q4_K), DType::Q8_K, true},
+    {DType::Q5_K, "q5_k", QK_K, (int32_t)sizeof(block_q5_K), DType::Q8_K, true},
+    {DType::Q6_K, "q6_k", QK_K, (int32_t)sizeof(block_q6_K), DType::Q8_K, true},
+    {DType::Q8_K, "q8_k", QK_K, (int32_t)sizeof(block_q8_K), DType::Q8_K, true},
+    {DType::LUT4, "lut4", 32, 16, DType::Q8_0, true},
+    {DType::LUT3, "lut3", 32, 12, DType::Q8_0, true},
+};
+
+static inline const DTypeTraits* dtype_traits(int32_t id) {
+  for (const auto& t : kDTypeTraits)
+    if ((int32_t)t.id == id) return &t;
+  return nullptr;
+}
+
+}  // namespace fuselm

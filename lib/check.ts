@@ -1,0 +1,33 @@
+// Argument checks shared by every TypeScript op. One message shape everywhere:
+//   RangeError: Expected integer in [1, E=8] for k but received 9
+import { describe } from './dtype';
+
+export function fail(kind: 'type' | 'range', arg: string, expected: string, got: unknown, fn?: string): never {
+  const msg = `${fn ? fn + ': ' : ''}Expected ${expected} for ${arg} but received ${typeof got === 'string' && got.startsWith('#') ? got.slice(1) : describe(got)}`;
+  throw kind === 'type' ? new TypeError(msg) : new RangeError(msg);
+}
+
+export function checkInt(v: unknown, arg: string, lo: number, hi: number, fn?: string): number {
+  if (typeof v !== 'number') fail('type', arg, `integer in [${lo}, ${hi}]`, v, fn);
+  if (!Number.isInteger(v) || v < lo || v > hi) fail('range', arg, `integer in [${lo}, ${hi}]`, v, fn);
+  return v;
+}
+
+export function checkNumber(v: unknown, arg: string, lo = -Infinity, hi = Infinity, fn?: string): number {
+  const what = lo === -Infinity && hi === Infinity ? 'a finite number' : `a finite number in [${lo}, ${hi}]`;
+  if (typeof v !== 'number') fail('type', arg, what, v, fn);
+  if (!Number.isFinite(v) || v < lo || v > hi) fail('range', arg, what, v, fn);
+  return v;
+}
+
+export function checkOptions(v: unknown, arg: string, fn?: string): Record<string, unknown> {
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v) || ArrayBuffer.isView(v)) fail('type', arg, 'an options object', v, fn);
+  return v as Record<string, unknown>;
+}
+
+export function checkArgCount(n: number, lo: number, hi: number, fn: string): void {
+  if (n < lo || n > hi) {
+    throw new TypeError(`${fn}: Expected ${lo === hi ? lo : `${lo} to ${hi}`} arguments for arguments but received ${n}`);
+  }
+}

@@ -1,0 +1,57 @@
+// fuselm: fused LLM kernels for Node.js.
+import { native } from './native';
+import { checkInt, fail } from './check';
+
+export { Tensor, toHalf, f16ToF32, f32ToF16, bf16ToF32, f32ToBf16, byteSize } from './tensor';
+export { DTYPES, dtypeInfo } from './dtype';
+export type { DType, DTypeInfo, PlainDType, QuantDType } from './dtype';
+export { rmsnorm } from './ops/norm';
+export type { RmsNormOptions } from './ops/norm';
+
+export type Isa = 'ref' | 'avx2' | 'avx512';
+
+export interface CpuInfo {
+  features: Record<string, boolean>;
+  /** the ISA level kernels dispatch to now */
+  isa: Isa;
+  /** the best level this CPU supports */
+  bestIsa: Isa;
+  threads: number;
+  physicalCores: number;
+  /** family.kernel -> the ISA whose implementation it resolved to */
+  kernels: Record<string, Isa>;
+}
+
+/** What this CPU has, which path each kernel resolved to, and the thread count. */
+export function cpu(): CpuInfo {
+  return native.cpu();
+}
+
+/** Resizes the persistent thread pool (1..1024 threads, the caller included). */
+export function setThreads(n: number): void {
+  checkInt(n, 'n', 1, 1024, 'setThreads');
+  native.setThreads(n);
+}
+
+/** Forces an ISA level for every kernel (as FUSELM_ISA does at load). */
+export function setIsa(isa: Isa): void {
+  if (typeof isa !== 'string') fail('type', 'isa', "one of 'ref', 'avx2', 'avx512'", isa, 'setIsa');
+  native.setIsa(isa);
+}
+
+/** The ISA levels this CPU can run, lowest first. */
+export function availableIsas(): Isa[] {
+  const all: Isa[] = ['ref', 'avx2', 'avx512'];
+  return all.slice(0, all.indexOf(native.cpu().bestIsa) + 1);
+}
+
+export const cuda = {
+  /** true when this binary was built with CUDA and a device is present */
+  available(): boolean {
+    return typeof native.cudaAvailable === 'function' ? Boolean(native.cudaAvailable()) : false;
+  },
+  /** true when this binary was built with CUDA */
+  built(): boolean {
+    return Boolean(native.cudaBuilt);
+  },
+};
