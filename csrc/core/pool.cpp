@@ -60,9 +60,10 @@ struct Pool {
   int size = 1;  // threads including the caller
   std::mutex run_mu;
 
-  void worker(int w) {
+  // `seen` is read by start() before the thread exists: a task posted before
+  // the thread first runs must not be mistaken for the starting state.
+  void worker(int w, uint32_t seen) {
     in_task = true;
-    uint32_t seen = epoch.load(std::memory_order_acquire);
     for (;;) {
       uint32_t e;
       int spins = 0;
@@ -90,7 +91,8 @@ struct Pool {
   void start(int n) {
     size = n < 1 ? 1 : n;
     stop = false;
-    for (int w = 1; w < size; w++) workers.emplace_back([this, w] { worker(w); });
+    const uint32_t e0 = epoch.load(std::memory_order_acquire);
+    for (int w = 1; w < size; w++) workers.emplace_back([this, w, e0] { worker(w, e0); });
   }
 
   void shutdown() {
