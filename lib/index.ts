@@ -55,3 +55,7 @@ export const cuda = {
     return Boolean(native.cudaBuilt);
   },
 };
+export { readGguf, parseGguf, ggufTensor, ggufTensorBytes, ggufTensorInfo, ggufGet, ggufPlain, GgufError, GgufType, GGML_TYPES } from './formats/gguf';
+export type { GgufFile, GgufTensorInfo, GgufKV, GgufValue, GgufArray, GgufReadOptions } from './formats/gguf';
+export { writeGguf, encodeGguf, gguf } from './formats/gguf-writer';
+export type { GgufWriteOptions, GgufTensorInput, GgufMetaInput } from './formats/gguf-writer';
