@@ -5,3 +5,4 @@
 #include "fuselm/cpu.h"
 #include "fuselm/status.h"
 #include "fuselm/ops/norm.h"
+#include "fuselm/ops/qgemm.h"

@@ -1,0 +1,90 @@
+// Family `qgemm`: quantize / dequantize for the GGUF block formats, and
+// out[M, N] = x[M, K] · W[N, K]ᵀ (+ bias) with W in any of them.
+//
+// Two regimes:
+//  - GEMV / small M (M <= kGemvMaxM): x is quantized once to W's dot partner
+//    (q8_0 for q4_0/q8_0, q8_K for the K-quants; f32 stays f32 for float W),
+//    then integer dot products, rows of W split over the pool.
+//  - GEMM (M > kGemvMaxM): W is dequantized panel by panel (bf16 for bf16 and
+//    quantized W, f32 for f32/f16 W) and multiplied with register-tiled
+//    micro-kernels (vdpbf16ps / FMA); x is rounded to the same compute type.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "fuselm/blocks.h"
+#include "fuselm/cpu.h"
+#include "fuselm/status.h"
+
+namespace fuselm {
+
+constexpr int64_t kGemvMaxM = 8;
+
+// ---- formats ---------------------------------------------------------------
+// Bytes of one row of n elements of dtype t (n must be a whole number of blocks).
+size_t row_bytes(DType t, int64_t n);
+// Whether quantize()/dequantize() handle this dtype: f32, f16, bf16, q8_0, q4_0,
+// q4_k, q5_k, q6_k, q8_k.
+bool quant_supported(DType t);
+// dst: rows x row_bytes(t, cols). Q8_0/Q4_0 bytes equal ggml's reference
+// quantizer's; the K-quants follow ggml's reference search. Threads by rows.
+Status quantize(void* dst, DType t, const float* src, int64_t rows, int64_t cols);
+Status dequantize(float* dst, DType t, const void* src, int64_t rows, int64_t cols);
+// One row, single-threaded, no checks beyond t being supported (returns false
+// otherwise): for embedding gathers from quantized tables. n must be a
+// multiple of t's block size.
+bool dequantize_row(DType t, const void* src, float* dst, int64_t n);
+
+// ---- matmul ----------------------------------------------------------------
+// Checks that W of dtype wtype, [N, K], fits in `bytes` and that K fills whole blocks.
+Status check_weight(DType wtype, int64_t N, int64_t K, size_t bytes);
+// out[M, N] = x[M, K] · W[N, K]ᵀ + bias[N] (bias may be null). Splits over the pool.
+Status matmul(float* out, const float* x, int64_t M, int64_t K, const void* W, DType wtype, int64_t N,
+              const float* bias);
+
+// Single-threaded building blocks (usable inside a pool task, e.g. MoE):
+// the activation rows in W's partner format (the GEMV path, any M).
+size_t qacts_bytes(DType wtype, int64_t M, int64_t K);
+Status quantize_acts(void* dst, DType wtype, const float* x, int64_t M, int64_t K);
+// out[m * ldo + n] = acts[m] · W[n] for m in [0, M), n in [n0, n1). No bias.
+// wtype, K, the acts and W must have passed check_weight/quantize_acts.
+void matmul_rows_st(float* out, int64_t ldo, const void* acts, int64_t M, int64_t K, const void* W, DType wtype,
+                    int64_t n0, int64_t n1);
+
+// ---- per-ISA kernels ---------------------------------------------------------
+// GEMV: out[m * ldo + n] = acts[m] · W[n], n in [n0, n1). acts rows are
+// qrow bytes apart (the partner format's row), W rows wrow bytes apart.
+typedef void (*GemvFn)(float* out, int64_t ldo, const void* acts, int64_t M, int64_t K, const void* W, int64_t n0,
+                       int64_t n1);
+typedef void (*RowFn)(void* dst, const float* src, int64_t n);          // quantize one row
+typedef void (*DeqFn)(float* dst, const void* src, int64_t n);          // dequantize one row
+// GEMM micro-panel packing and the macro-kernel (see csrc/ops/qgemm.cpp):
+//  - f32 compute:  A packed [ceil(M/MR)][kc][MR] floats, B packed [ceil(nc/NR)][kc][NR] floats
+//  - bf16 compute: A packed [ceil(M/MR)][kc/2][MR] bf16 pairs, B packed [ceil(nc/NR)][kc/2][NR] bf16 pairs
+struct GemmGeom {
+  int mr, nr;  // micro-tile
+};
+// C[m * ldc + n] (+)= sum_k A[m][k] * B[n][k] for m < M, n < nc over packed panels.
+typedef void (*GemmMacroFn)(float* C, int64_t ldc, const void* Apack, const void* Bpack, int64_t M, int64_t nc,
+                            int64_t kc, bool accumulate);
+
+struct QgemmTable {
+  // activation quantizers (partner formats)
+  Kernel<RowFn> quantize_row_q8_0;
+  Kernel<RowFn> quantize_row_q8_K;
+  // dequantizers (also the GEMM panel source)
+  Kernel<DeqFn> dequantize_row_q4_0, dequantize_row_q8_0, dequantize_row_q4_K, dequantize_row_q5_K,
+      dequantize_row_q6_K, dequantize_row_f16, dequantize_row_bf16;
+  // GEMV kernels
+  Kernel<GemvFn> gemv_q4_0_q8_0, gemv_q8_0_q8_0, gemv_q4_K_q8_K, gemv_q5_K_q8_K, gemv_q6_K_q8_K, gemv_f32_f32,
+      gemv_f16_f32, gemv_bf16_f32;
+  // GEMM
+  GemmGeom geom_f32{8, 8}, geom_bf16{8, 8};
+  Kernel<GemmMacroFn> gemm_f32, gemm_bf16;
+};
+
+namespace ref { void fill_qgemm(QgemmTable& t); }
+namespace avx2 { void fill_qgemm(QgemmTable& t); }
+namespace avx512 { void fill_qgemm(QgemmTable& t); }
+
+}  // namespace fuselm
