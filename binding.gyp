@@ -4,8 +4,8 @@
   },
   "target_defaults": {
     "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "csrc/include", "csrc"],
-    "cflags!": ["-fno-exceptions", "-O2", "-O3"],
-    "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++14", "-O2", "-O3"],
+    "cflags!": ["-fno-exceptions"],
+    "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++14"],
     "cflags_cc": ["<@(fl_common_cflags)"],
     "cflags": ["-O3"],
     "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "FUSELM_NO_CUDA"]
