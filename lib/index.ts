@@ -59,3 +59,5 @@ export { readGguf, parseGguf, ggufTensor, ggufTensorBytes, ggufTensorInfo, ggufG
 export type { GgufFile, GgufTensorInfo, GgufKV, GgufValue, GgufArray, GgufReadOptions } from './formats/gguf';
 export { writeGguf, encodeGguf, gguf } from './formats/gguf-writer';
 export type { GgufWriteOptions, GgufTensorInput, GgufMetaInput } from './formats/gguf-writer';
+export { Tokenizer, TokenType, renderChat } from './tokenizer';
+export type { TokenizeOptions, ChatMessage } from './tokenizer';
