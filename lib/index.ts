@@ -7,6 +7,7 @@ export { DTYPES, dtypeInfo } from './dtype';
 export type { DType, DTypeInfo, PlainDType, QuantDType } from './dtype';
 export { rmsnorm } from './ops/norm';
 export type { RmsNormOptions } from './ops/norm';
+export { add, mul, silu, gelu, swiglu } from './ops/elementwise';
 
 export type Isa = 'ref' | 'avx2' | 'avx512';
 

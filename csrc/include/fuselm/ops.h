@@ -6,3 +6,4 @@
 #include "fuselm/status.h"
 #include "fuselm/ops/norm.h"
 #include "fuselm/ops/qgemm.h"
+#include "fuselm/ops/elementwise.h"

@@ -1,0 +1,117 @@
+// Family `elementwise`: add, mul, SiLU, GELU, SwiGLU. Inputs f32, f16 or bf16; outputs f32.
+import { native } from '../native';
+import { checkArgCount, fail } from '../check';
+import { DType } from '../dtype';
+import { Tensor } from '../tensor';
+import { checkDType, outputLike } from './common';
+
+const ELT: readonly DType[] = ['f32', 'f16', 'bf16'];
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+function binary(fn: 'add' | 'mul', nargs: number, a: Tensor, b: Tensor, out?: Tensor): Tensor {
+  checkArgCount(nargs, 2, 3, fn);
+  checkDType(a, 'a', ELT, fn);
+  checkDType(b, 'b', ELT, fn);
+  const dim = a.shape[a.ndim - 1];
+  let nb: number;
+  if (sameShape(a.shape, b.shape)) nb = a.numel;
+  else if (b.ndim === 1 && b.shape[0] === dim) nb = dim;
+  else fail('range', 'b.shape', `[${a.shape.join(', ')}] or [${dim}]`, b.shape, fn);
+  const y = outputLike(out, a.shape, 'f32', fn);
+  native[fn](y.bytes(), a.bytes(), a.dtype, b.bytes(), b.dtype, a.numel, nb);
+  return y;
+}
+
+/**
+ * Elementwise sum `out = a + b`. `b` has `a`'s shape, or is one row `[D]` added to every row of `a [..., D]`
+ * (a bias or a residual). Inputs f32, f16 or bf16 (each its own); `out` is f32 and may be `a` itself when
+ * `a` is f32 (in place).
+ *
+ * @example
+ *   const h = add(x, attnOut);          // residual
+ *   add(h, bias, h);                     // in place, bias [D] broadcast over rows
+ */
+export function add(a: Tensor, b: Tensor, out?: Tensor): Tensor {
+  return binary('add', arguments.length, a, b, out);
+}
+
+/**
+ * Elementwise product `out = a * b`, with the same shapes, dtypes and broadcasting as {@link add}.
+ *
+ * @example
+ *   const y = mul(x, scaleRow);          // scaleRow [D] over x [T, D]
+ */
+export function mul(a: Tensor, b: Tensor, out?: Tensor): Tensor {
+  return binary('mul', arguments.length, a, b, out);
+}
+
+function unary(fn: 'silu' | 'gelu', nargs: number, x: Tensor, out?: Tensor): Tensor {
+  checkArgCount(nargs, 1, 2, fn);
+  checkDType(x, 'x', ELT, fn);
+  const y = outputLike(out, x.shape, 'f32', fn);
+  native[fn](y.bytes(), x.bytes(), x.dtype, x.numel);
+  return y;
+}
+
+/**
+ * SiLU (swish): `out = x / (1 + exp(-x))`, elementwise. x f32, f16 or bf16; out f32 (may be x when f32).
+ * SIMD paths use a vectorised exp (max relative error 2e-7); every path is within 2e-6 relative of the exact
+ * value. silu(-inf) = -0, silu(+inf) = +inf, NaN stays NaN.
+ *
+ * @example
+ *   const y = silu(x);
+ */
+export function silu(x: Tensor, out?: Tensor): Tensor {
+  return unary('silu', arguments.length, x, out);
+}
+
+/**
+ * GELU, tanh approximation as ggml/llama.cpp's `ggml_gelu` defines it:
+ * `out = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x³)))`, evaluated in f32 as the identical
+ * `x / (1 + exp(-2 sqrt(2/pi) (x + 0.044715 x³)))` (not ggml's optional f16 lookup table).
+ * x f32, f16 or bf16; out f32. gelu(-inf) = -0, NaN stays NaN.
+ *
+ * @example
+ *   const y = gelu(x);
+ */
+export function gelu(x: Tensor, out?: Tensor): Tensor {
+  return unary('gelu', arguments.length, x, out);
+}
+
+/**
+ * SwiGLU, fused: `out = silu(gate) * up`.
+ *
+ * Two tensors: `gate` and `up` of one shape `[..., F]`. One tensor (`up` null or omitted): `gate` is
+ * `[..., 2F]` holding the gate in its first half and up in its second (ggml's `ggml_swiglu` layout);
+ * `out` is `[..., F]`. Inputs f32, f16 or bf16; out f32.
+ *
+ * @example
+ *   const h = swiglu(gateProj, upProj);     // [T, F] each
+ *   const h2 = swiglu(gateUp);              // [T, 2F] -> [T, F]
+ */
+export function swiglu(gate: Tensor, up?: Tensor | null, out?: Tensor): Tensor {
+  const fn = 'swiglu';
+  checkArgCount(arguments.length, 1, 3, fn);
+  checkDType(gate, 'gate', ELT, fn);
+  const last = gate.shape[gate.ndim - 1];
+  if (up === undefined || up === null) {
+    if (last % 2 !== 0) fail('range', 'gate.shape', 'an even last dimension (gate and up halves)', gate.shape, fn);
+    const f = last / 2;
+    const shape = [...gate.shape.slice(0, -1), f];
+    const y = outputLike(out, shape, 'f32', fn);
+    const rows = f === 0 ? 0 : gate.numel / last;
+    const g = gate.bytes();
+    const es = gate.dtype === 'f32' ? 4 : 2;
+    native.swiglu(y.bytes(), g, gate.dtype, g.subarray(Math.min(f * es, g.length)), gate.dtype, rows, f, last, last);
+    return y;
+  }
+  checkDType(up, 'up', ELT, fn);
+  if (!sameShape(gate.shape, up.shape)) fail('range', 'up.shape', `[${gate.shape.join(', ')}]`, up.shape, fn);
+  const y = outputLike(out, gate.shape, 'f32', fn);
+  const rows = last === 0 ? 0 : gate.numel / last;
+  native.swiglu(y.bytes(), gate.bytes(), gate.dtype, up.bytes(), up.dtype, rows, last, last, last);
+  return y;
+}
