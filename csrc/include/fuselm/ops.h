@@ -7,3 +7,4 @@
 #include "fuselm/ops/norm.h"
 #include "fuselm/ops/qgemm.h"
 #include "fuselm/ops/elementwise.h"
+#include "fuselm/ops/moe.h"

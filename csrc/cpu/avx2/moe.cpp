@@ -1,0 +1,148 @@
+// AVX2+FMA moe kernels: vectorised keys, sigmoid/exp and top-k argmax; the
+// group limit and the final weights are the shared scalar helpers.
+#include <immintrin.h>
+#include <cmath>
+#include <cstdint>
+
+#include "fuselm/ops/moe.h"
+#include "cpu/moe_scalar.h"
+
+namespace fuselm {
+namespace avx2 {
+
+using namespace moe_scalar;
+
+static inline __m256 set1(float v) { return _mm256_set1_ps(v); }
+
+// exp_poly on 8 lanes: the same operations as moe_scalar::exp_poly
+static inline __m256 exp8(__m256 x) {
+  const __m256 lo = set1(kExpLo), hi = set1(kExpHi);
+  const __m256 below = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+  const __m256 above = _mm256_cmp_ps(x, hi, _CMP_GT_OQ);
+  const __m256 xc = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+  const __m256 t = _mm256_fmadd_ps(xc, set1(kLog2e), set1(kMagic));
+  const __m256 n = _mm256_sub_ps(t, set1(kMagic));
+  __m256 r = _mm256_fmadd_ps(n, set1(kLn2Hi), xc);
+  r = _mm256_fmadd_ps(n, set1(kLn2Lo), r);
+  __m256 p = set1(kP0);
+  p = _mm256_fmadd_ps(p, r, set1(kP1));
+  p = _mm256_fmadd_ps(p, r, set1(kP2));
+  p = _mm256_fmadd_ps(p, r, set1(kP3));
+  p = _mm256_fmadd_ps(p, r, set1(kP4));
+  p = _mm256_fmadd_ps(p, r, set1(kP5));
+  const __m256 r2 = _mm256_mul_ps(r, r);
+  p = _mm256_fmadd_ps(p, r2, r);
+  p = _mm256_add_ps(p, set1(1.0f));
+  const __m256i ni = _mm256_cvtps_epi32(n);
+  const __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(ni, _mm256_set1_epi32(127)), 23));
+  __m256 res = _mm256_mul_ps(p, scale);
+  res = _mm256_blendv_ps(res, _mm256_setzero_ps(), below);
+  return _mm256_blendv_ps(res, set1(INFINITY), above);
+}
+
+static inline __m256i key8(__m256 v) {
+  const __m256i i = _mm256_castps_si256(_mm256_add_ps(v, _mm256_setzero_ps()));
+  return _mm256_xor_si256(i, _mm256_and_si256(_mm256_srai_epi32(i, 31), _mm256_set1_epi32(0x7fffffff)));
+}
+
+static inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// keys padded with kTaken to a multiple of 8 (Ep); lowest index of the max, marked taken
+static inline int32_t take_max8(int32_t* keys, int64_t Ep) {
+  __m256i m = _mm256_set1_epi32(kTaken);
+  for (int64_t e = 0; e < Ep; e += 8) m = _mm256_max_epi32(m, _mm256_loadu_si256((const __m256i*)(keys + e)));
+  __m128i h = _mm_max_epi32(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1));
+  h = _mm_max_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+  h = _mm_max_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+  const __m256i best = _mm256_broadcastd_epi32(h);
+  for (int64_t e = 0; e < Ep; e += 8) {
+    const __m256i eq = _mm256_cmpeq_epi32(_mm256_loadu_si256((const __m256i*)(keys + e)), best);
+    const int mask = _mm256_movemask_ps(_mm256_castsi256_ps(eq));
+    if (mask) {
+      const int32_t id = (int32_t)(e + __builtin_ctz((unsigned)mask));
+      keys[id] = kTaken;
+      return id;
+    }
+  }
+  return 0;  // unreachable: the max is in keys
+}
+
+static bool route_row(int32_t* ids, float* w, const float* l, int64_t E, const MoeRouteParams& p, float* scratch) {
+  const int64_t Ep = (E + 15) / 16 * 16;
+  float* s = scratch;
+  int32_t* keys = reinterpret_cast<int32_t*>(scratch + Ep);
+  const bool sig = p.scoring == MOE_SIGMOID_GROUP;
+  __m256 badv = _mm256_setzero_ps();
+  int64_t e = 0;
+  for (; e + 8 <= E; e += 8) {
+    const __m256 v = _mm256_loadu_ps(l + e);
+    badv = _mm256_or_ps(badv, _mm256_or_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q), _mm256_cmp_ps(v, set1(INFINITY), _CMP_EQ_OQ)));
+    if (sig) {
+      const __m256 sv = _mm256_div_ps(set1(1.0f), _mm256_add_ps(set1(1.0f), exp8(_mm256_sub_ps(_mm256_setzero_ps(), v))));
+      _mm256_storeu_ps(s + e, sv);
+      const __m256 sel = p.bias ? _mm256_add_ps(sv, _mm256_loadu_ps(p.bias + e)) : _mm256_add_ps(sv, _mm256_setzero_ps());
+      _mm256_storeu_si256((__m256i*)(keys + e), key8(sel));
+    } else {
+      _mm256_storeu_si256((__m256i*)(keys + e), key8(v));
+    }
+  }
+  if (_mm256_movemask_ps(badv)) return false;
+  for (; e < E; e++) {
+    if (bad_logit(l[e])) return false;
+    if (sig) {
+      s[e] = sigmoid(l[e]);
+      keys[e] = key_of(s[e] + (p.bias ? p.bias[e] : 0.0f));
+    } else {
+      keys[e] = key_of(l[e]);
+    }
+  }
+  for (; e < Ep; e++) keys[e] = kTaken;
+  if (sig) group_limit(keys, s, p.bias, E, p.n_group, p.topk_group);
+  for (int j = 0; j < p.k; j++) ids[j] = take_max8(keys, Ep);
+  float sum_all = 0;
+  if (p.scoring == MOE_SOFTMAX_TOPK && !p.norm) {
+    const float m = l[ids[0]];
+    if (m != -INFINITY) {
+      __m256 acc = _mm256_setzero_ps();
+      const __m256 mv = set1(m);
+      int64_t i = 0;
+      for (; i + 8 <= E; i += 8) acc = _mm256_add_ps(acc, exp8(_mm256_sub_ps(_mm256_loadu_ps(l + i), mv)));
+      sum_all = hsum(acc);
+      for (; i < E; i++) sum_all += exp_poly(l[i] - m);
+    }
+  }
+  finish_weights(w, ids, l, s, p, sum_all);
+  return true;
+}
+
+static void swiglu(float* h, const float* g, const float* u, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 gv = _mm256_loadu_ps(g + i);
+    const __m256 d = _mm256_add_ps(set1(1.0f), exp8(_mm256_sub_ps(_mm256_setzero_ps(), gv)));
+    _mm256_storeu_ps(h + i, _mm256_mul_ps(_mm256_div_ps(gv, d), _mm256_loadu_ps(u + i)));
+  }
+  for (; i < n; i++) h[i] = silu(g[i]) * u[i];
+}
+
+static void axpy(float* out, const float* y, float a, int64_t n) {
+  const __m256 av = set1(a);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(out + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(y + i), _mm256_loadu_ps(out + i)));
+  for (; i < n; i++) out[i] = std::fmaf(a, y[i], out[i]);
+}
+
+void fill_moe(MoeTable& t) {
+  FL_IMPL(t, route_row, avx2);
+  FL_IMPL(t, swiglu, avx2);
+  FL_IMPL(t, axpy, avx2);
+}
+
+}  // namespace avx2
+}  // namespace fuselm
