@@ -1,0 +1,8 @@
+// The bench registry: one import and one list entry per kernel family.
+// A family's file (lib/bench/<family>.ts) exports `entries: BenchEntry[]`.
+import { BenchEntry } from './entry';
+import * as norm from './norm';
+
+export const FAMILIES: ReadonlyArray<{ family: string; entries: BenchEntry[] }> = [
+  { family: 'norm', entries: norm.entries },
+];

@@ -1,0 +1,92 @@
+// The machine's measured roofline (csrc/core/roofline.cpp) and the N-API call
+// overhead, as the bench reports them.
+import { native } from '../native';
+import { rmsnorm } from '../ops/norm';
+import { Tensor } from '../tensor';
+
+export type RoofKind = 'read' | 'write' | 'copy' | 'fma' | 'int8' | 'bf16';
+export const ROOF_KINDS: readonly RoofKind[] = ['read', 'write', 'copy', 'fma', 'int8', 'bf16'];
+
+export interface RoofFigure {
+  kind: RoofKind;
+  /** median over reps: GB/s for read/write/copy (copy counts bytes read + written), GFLOP/s or GOP/s (int8) */
+  median: number;
+  best: number;
+  unit: 'GB/s' | 'GFLOP/s' | 'GOP/s';
+  threads: number;
+  reps: number;
+  /** the ISA whose loop measured it ('none': this CPU has no such instruction; median is 0) */
+  isa: string;
+  /** compute kinds: the instruction timed, e.g. 'vfmadd231ps zmm' */
+  instr: string;
+}
+
+export interface Roofline {
+  /** thread counts measured: 1 and the pool's size */
+  threads: number[];
+  bufferBytes: number;
+  figures: RoofFigure[];
+}
+
+export interface RooflineOptions {
+  /** thread counts to measure (default [1, pool size]) */
+  threads?: number[];
+  /** bytes streamed by read/write (copy: twice); default 512 MiB, far above any L3 */
+  bufferBytes?: number;
+  reps?: number;
+  /** target milliseconds per compute rep */
+  targetMs?: number;
+  kinds?: readonly RoofKind[];
+}
+
+export function measureRoofline(opts: RooflineOptions = {}): Roofline {
+  const pool: number = native.cpu().threads;
+  const threads = opts.threads ?? (pool > 1 ? [1, pool] : [1]);
+  const bufferBytes = opts.bufferBytes ?? 512 * 2 ** 20;
+  const reps = opts.reps ?? 5;
+  const targetMs = opts.targetMs ?? 20;
+  const figures: RoofFigure[] = [];
+  for (const kind of opts.kinds ?? ROOF_KINDS) {
+    for (const t of threads) figures.push(native.roofline(kind, t, bufferBytes, reps, targetMs));
+  }
+  return { threads, bufferBytes, figures };
+}
+
+/** The figure for a kind at a thread count (the closest count measured at or below it). */
+export function roofFigure(r: Roofline, kind: RoofKind, threads: number): RoofFigure | undefined {
+  const of = r.figures.filter((f) => f.kind === kind && f.threads <= threads).sort((a, b) => b.threads - a.threads);
+  return of[0];
+}
+
+export interface CallOverhead {
+  /** ns per call of native.noop(buffer): the N-API boundary alone (argument count + one buffer unwrap) */
+  noopNs: number;
+  /** ns per call of rmsnorm on a 1x16 tensor with `out` given: TypeScript checks + boundary + a trivial kernel */
+  tinyKernelNs: number;
+  calls: number;
+}
+
+function nsPerCall(fn: () => void, calls: number, samples: number): number {
+  for (let i = 0; i < Math.min(calls, 10000); i++) fn(); // warm up (JIT, inline caches)
+  const per: number[] = [];
+  for (let s = 0; s < samples; s++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < calls; i++) fn();
+    per.push(Number(process.hrtime.bigint() - t0) / calls);
+  }
+  per.sort((a, b) => a - b);
+  return per[per.length >> 1];
+}
+
+export function measureCallOverhead(calls = 100000, samples = 5): CallOverhead {
+  const buf = new Uint8Array(64);
+  const x = Tensor.from(new Float32Array(16).fill(1), [1, 16]);
+  const w = Tensor.from(new Float32Array(16).fill(1), [16]);
+  const out = Tensor.zeros([1, 16]);
+  const opts = { eps: 1e-6 };
+  return {
+    noopNs: nsPerCall(() => native.noop(buf), calls, samples),
+    tinyKernelNs: nsPerCall(() => rmsnorm(x, w, opts, out), calls, samples),
+    calls,
+  };
+}

@@ -1,0 +1,11 @@
+// The CLI's subcommands, in the order `fuselm help` lists them. A new command
+// is a file in lib/commands/ exporting a Command, plus one line here.
+import { bench } from './bench';
+import { Command } from './command';
+
+export const COMMANDS: readonly Command[] = [
+  bench,
+];
+
+export type { Command } from './command';
+export { parseArgs, UsageError } from './args';
