@@ -2,7 +2,9 @@
 // A family's file (lib/bench/<family>.ts) exports `entries: BenchEntry[]`.
 import { BenchEntry } from './entry';
 import * as norm from './norm';
+import * as elementwise from './elementwise';
 
 export const FAMILIES: ReadonlyArray<{ family: string; entries: BenchEntry[] }> = [
   { family: 'norm', entries: norm.entries },
+  { family: 'elementwise', entries: elementwise.entries },
 ];
