@@ -10,6 +10,8 @@ export type { RmsNormOptions } from './ops/norm';
 export { add, mul, silu, gelu, swiglu } from './ops/elementwise';
 export { moeRoute, moePermute, MoeStats } from './ops/moe';
 export type { MoeRouteOptions, MoeRouting, MoeScoring, MoePlan, MoePermuteOptions } from './ops/moe';
+export { LutTensor, quantizeLut, dequantizeLut, matmulLut } from './ops/lut';
+export type { LutFormat, LutParts, LutQuantizeOptions, MatmulLutOptions } from './ops/lut';
 
 export type Isa = 'ref' | 'avx2' | 'avx512';
 

@@ -89,6 +89,28 @@ struct block_q8_K {
 };
 static_assert(sizeof(block_q8_K) == 292, "block_q8_K is 292 bytes");
 
+// LUT4 / LUT3 (fuselm's SqueezeLLM-style format, family `lut`): a weight matrix
+// W [N, K] (K % 32 == 0) is three parts: per-row codes in these blocks, a per-row
+// table of 2^bits fp16 centroids (f16 [N, 16] or [N, 8], ascending), and a CSR
+// fp16 sparse part (row_ptr i32 [N+1], col i32 [nnz], val f16 [nnz]).
+//   W[n, k] = table[n][code(n, k)] + sum of val over CSR entries (n, k).
+// An outlier's dense slot holds the code of its nearest centroid and its CSR val
+// is the residual fp16(w - table[code]), so the kernels need no mask.
+// LUT4: qs[j] holds the code of weight j in its low nibble and of weight j + 16
+// in its high nibble (Q4_0's nibble order).
+struct block_lut4 {
+  uint8_t qs[16];
+};
+static_assert(sizeof(block_lut4) == 16, "block_lut4 is 16 bytes (4 bits per weight)");
+// LUT3: the 32 codes packed back to back, little-endian: code j occupies bits
+// [3j, 3j+3) of the 96-bit integer qs[0] | qs[1] << 8 | ... | qs[11] << 88, so it
+// lies in bytes 3j/8 and 3j/8 + 1 at shift 3j % 8. SIMD decode moves those two
+// bytes into lane j with one byte shuffle (vpermb / vpshufb) and shifts by 3j % 8.
+struct block_lut3 {
+  uint8_t qs[12];
+};
+static_assert(sizeof(block_lut3) == 12, "block_lut3 is 12 bytes (3 bits per weight)");
+
 struct DTypeTraits {
   DType id;
   const char* name;       // GGUF's spelling, lower case
@@ -113,8 +135,8 @@ static constexpr DTypeTraits kDTypeTraits[] = {
     {DType::Q5_K, "q5_k", QK_K, (int32_t)sizeof(block_q5_K), DType::Q8_K, true},
     {DType::Q6_K, "q6_k", QK_K, (int32_t)sizeof(block_q6_K), DType::Q8_K, true},
     {DType::Q8_K, "q8_k", QK_K, (int32_t)sizeof(block_q8_K), DType::Q8_K, true},
-    {DType::LUT4, "lut4", 32, 16, DType::Q8_0, true},
-    {DType::LUT3, "lut3", 32, 12, DType::Q8_0, true},
+    {DType::LUT4, "lut4", 32, (int32_t)sizeof(block_lut4), DType::F32, true},
+    {DType::LUT3, "lut3", 32, (int32_t)sizeof(block_lut3), DType::F32, true},
 };
 
 static inline const DTypeTraits* dtype_traits(int32_t id) {

@@ -8,3 +8,4 @@
 #include "fuselm/ops/qgemm.h"
 #include "fuselm/ops/elementwise.h"
 #include "fuselm/ops/moe.h"
+#include "fuselm/ops/lut.h"
