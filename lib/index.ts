@@ -12,6 +12,8 @@ export { moeRoute, moePermute, MoeStats } from './ops/moe';
 export type { MoeRouteOptions, MoeRouting, MoeScoring, MoePlan, MoePermuteOptions } from './ops/moe';
 export { LutTensor, quantizeLut, dequantizeLut, matmulLut } from './ops/lut';
 export type { LutFormat, LutParts, LutQuantizeOptions, MatmulLutOptions } from './ops/lut';
+export { KVCache, attention, attentionSelect, longGenMask, KV_BLOCK, ATTENTION_HEAD_DIMS } from './ops/attention';
+export type { KVCacheOptions, KVCacheDType, AttentionOptions, AttentionStats, LongGenMaskOptions } from './ops/attention';
 
 export type Isa = 'ref' | 'avx2' | 'avx512';
 

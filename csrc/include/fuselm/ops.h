@@ -9,3 +9,4 @@
 #include "fuselm/ops/elementwise.h"
 #include "fuselm/ops/moe.h"
 #include "fuselm/ops/lut.h"
+#include "fuselm/ops/attention.h"

@@ -1,0 +1,216 @@
+// AVX2+FMA attention kernels: the AVX-512 design at 8 lanes. Scores for 2 rows x
+// 32 keys per pass (8 accumulators + 4 key vectors), f16 -> f32 with vcvtph2ps,
+// online softmax with a polynomial exp, P.V in chunks of 4 vectors x 2 rows.
+#include <immintrin.h>
+#include <cmath>
+#include <cstdint>
+
+#include "fuselm/ops/attention_kernels.h"
+
+namespace fuselm {
+namespace avx2 {
+
+static inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+static inline __m256 load8(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)p)); }
+static inline __m256 load8(const int8_t* p) {
+  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i*)p)));
+}
+
+static inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+static inline float hmax(__m256 v) {
+  __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_max_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// lanes whose bit in the low 8 bits of `bits` is set -> all-ones
+static inline __m256 bitmask8(uint32_t bits) {
+  const __m256i sel = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+  const __m256i b = _mm256_and_si256(_mm256_set1_epi32((int)(bits & 0xff)), sel);
+  return _mm256_castsi256_ps(_mm256_cmpeq_epi32(b, sel));
+}
+
+// exp(x) as in the AVX-512 path; 2^n built in the exponent field (x clamped to [-87, 88])
+static inline __m256 exp8(__m256 x) {
+  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  const __m256 r2 = _mm256_mul_ps(r, r);
+  const __m256 y = _mm256_add_ps(_mm256_fmadd_ps(p, r2, r), _mm256_set1_ps(1.0f));
+  // n in [-126, 127] after the clamp: 2^n is a normal float
+  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+
+static inline __m256 softcap8(__m256 x, float cap) {
+  __m256 y = _mm256_mul_ps(x, _mm256_set1_ps(2.0f / cap));
+  y = _mm256_min_ps(_mm256_max_ps(y, _mm256_set1_ps(-18.0f)), _mm256_set1_ps(18.0f));
+  const __m256 e = exp8(y);
+  const __m256 th = _mm256_sub_ps(_mm256_set1_ps(1.0f),
+                                  _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, _mm256_set1_ps(1.0f))));
+  return _mm256_mul_ps(th, _mm256_set1_ps(cap));
+}
+
+// acc rows r0, r0+1 (W vectors at column offset c0) += P V
+template <int D, int W, class T>
+static inline void pv_chunk(float* acc0, float* acc1, bool two, __m256 al0, __m256 al1, const float* p0,
+                            const float* p1, const T* v, int64_t n, int c0) {
+  __m256 o0[W], o1[W];
+#pragma GCC unroll 4
+  for (int j = 0; j < W; j++) {
+    o0[j] = _mm256_mul_ps(_mm256_loadu_ps(acc0 + c0 + 8 * j), al0);
+    o1[j] = _mm256_mul_ps(_mm256_loadu_ps(acc1 + c0 + 8 * j), al1);
+  }
+  for (int64_t k = 0; k < n; k++) {
+    const float w0 = p0[k], w1 = two ? p1[k] : 0.0f;
+    if (w0 == 0.0f && w1 == 0.0f) continue;
+    const __m256 b0 = _mm256_set1_ps(w0), b1 = _mm256_set1_ps(w1);
+    const T* vk = v + k * D + c0;
+#pragma GCC unroll 4
+    for (int j = 0; j < W; j++) {
+      const __m256 vv = load8(vk + 8 * j);
+      o0[j] = _mm256_fmadd_ps(b0, vv, o0[j]);
+      o1[j] = _mm256_fmadd_ps(b1, vv, o1[j]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int j = 0; j < W; j++) {
+    if (two) _mm256_storeu_ps(acc1 + c0 + 8 * j, o1[j]);
+    _mm256_storeu_ps(acc0 + c0 + 8 * j, o0[j]);
+  }
+}
+
+template <int D, class T>
+static void tile(const AttnTile& t) {
+  const T* kt = (const T*)t.kt;
+  const T* v = (const T*)t.v;
+  const int64_t M = t.M;
+  const int64_t Mpad = (M + 3) & ~(int64_t)3;
+  // 1. scores: 2 rows x 32 keys per pass
+  for (int64_t r0 = 0; r0 < Mpad; r0 += 2) {
+    const uint64_t any = (r0 < M ? t.mask[r0] : 0) | (r0 + 1 < M ? t.mask[r0 + 1] : 0);
+    if (!any) continue;
+    const float* q = t.q + r0 * D;
+    for (int h = 0; h < 2; h++) {
+      if (!((any >> (32 * h)) & 0xffffffffu)) continue;
+      __m256 a[2][4];
+#pragma GCC unroll 2
+      for (int r = 0; r < 2; r++)
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) a[r][j] = _mm256_setzero_ps();
+      for (int c = 0; c < D; c++) {
+        const T* kc = kt + (int64_t)c * KV_BLOCK + 32 * h;
+        const __m256 k0 = load8(kc), k1 = load8(kc + 8), k2 = load8(kc + 16), k3 = load8(kc + 24);
+#pragma GCC unroll 2
+        for (int r = 0; r < 2; r++) {
+          const __m256 qb = _mm256_broadcast_ss(q + r * D + c);
+          a[r][0] = _mm256_fmadd_ps(qb, k0, a[r][0]);
+          a[r][1] = _mm256_fmadd_ps(qb, k1, a[r][1]);
+          a[r][2] = _mm256_fmadd_ps(qb, k2, a[r][2]);
+          a[r][3] = _mm256_fmadd_ps(qb, k3, a[r][3]);
+        }
+      }
+#pragma GCC unroll 2
+      for (int r = 0; r < 2; r++)
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {
+          __m256 s = a[r][j];
+          if (t.kscale) s = _mm256_mul_ps(s, _mm256_loadu_ps(t.kscale + 32 * h + 8 * j));
+          _mm256_storeu_ps(t.scores + (r0 + r) * KV_BLOCK + 32 * h + 8 * j, s);
+        }
+    }
+  }
+  // 2. online softmax per row
+  float alpha[64 * 8];
+  for (int64_t r = 0; r < M; r++) {
+    const uint64_t mk = t.mask[r];
+    float* s = t.scores + r * KV_BLOCK;
+    if (!mk) {
+      alpha[r] = 1.0f;
+      for (int j = 0; j < 8; j++) _mm256_storeu_ps(s + 8 * j, _mm256_setzero_ps());
+      continue;
+    }
+    __m256 sv[8], lane[8];
+    __m256 mxv = _mm256_set1_ps(-INFINITY);
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++) {
+      lane[j] = bitmask8((uint32_t)(mk >> (8 * j)));
+      __m256 x = _mm256_loadu_ps(s + 8 * j);
+      if (t.softcap > 0) x = softcap8(x, t.softcap);
+      sv[j] = x;
+      mxv = _mm256_max_ps(mxv, _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), x, lane[j]));
+    }
+    const float mx = hmax(mxv);
+    const float m_new = t.m[r] > mx ? t.m[r] : mx;
+    const float al = std::exp(t.m[r] - m_new);
+    const __m256 mn = _mm256_set1_ps(m_new);
+    __m256 sum = _mm256_setzero_ps();
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++) {
+      __m256 p = _mm256_and_ps(exp8(_mm256_sub_ps(sv[j], mn)), lane[j]);
+      sum = _mm256_add_ps(sum, p);
+      if (t.vscale) p = _mm256_mul_ps(p, _mm256_loadu_ps(t.vscale + 8 * j));
+      _mm256_storeu_ps(s + 8 * j, p);
+    }
+    t.l[r] = t.l[r] * al + hsum(sum);
+    t.m[r] = m_new;
+    alpha[r] = al;
+  }
+  // 3. acc = acc * alpha + P V
+  constexpr int NV = D / 8;
+  for (int64_t r0 = 0; r0 < M; r0 += 2) {
+    const bool two = r0 + 1 < M;
+    if (!t.mask[r0] && !(two && t.mask[r0 + 1])) continue;
+    float* acc0 = t.acc + r0 * D;
+    float* acc1 = two ? acc0 + D : acc0;
+    const __m256 al0 = _mm256_set1_ps(alpha[r0]), al1 = _mm256_set1_ps(two ? alpha[r0 + 1] : 1.0f);
+    const float* p0 = t.scores + r0 * KV_BLOCK;
+    const float* p1 = p0 + KV_BLOCK;
+    for (int c = 0; c + 32 <= D; c += 32) pv_chunk<D, 4, T>(acc0, acc1, two, al0, al1, p0, p1, v, t.n, c);
+    if constexpr (NV % 4 != 0) pv_chunk<D, NV % 4, T>(acc0, acc1, two, al0, al1, p0, p1, v, t.n, (NV / 4) * 32);
+  }
+}
+
+static void attn_tile_f32(const AttnTile& t) { FL_DISPATCH_HEAD_DIM(t.D, tile<D, float>(t)); }
+static void attn_tile_f16(const AttnTile& t) { FL_DISPATCH_HEAD_DIM(t.D, tile<D, uint16_t>(t)); }
+static void attn_tile_i8(const AttnTile& t) { FL_DISPATCH_HEAD_DIM(t.D, tile<D, int8_t>(t)); }
+
+static void score_blocks(float* scores, const float* q, int64_t G, int64_t D, const float* const* summ, int64_t nb) {
+  for (int64_t b = 0; b < nb; b++) {
+    const float* mn = summ[b];
+    const float* mx = summ[b] + D;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t c = 0; c < D; c += 8) {
+      const __m256 lo = _mm256_loadu_ps(mn + c), hi = _mm256_loadu_ps(mx + c);
+      for (int64_t g = 0; g < G; g++) {
+        const __m256 qv = _mm256_loadu_ps(q + g * D + c);
+        acc = _mm256_add_ps(acc, _mm256_max_ps(_mm256_mul_ps(qv, lo), _mm256_mul_ps(qv, hi)));
+      }
+    }
+    scores[b] = hsum(acc);
+  }
+}
+
+void fill_attention(AttentionTable& t) {
+  FL_IMPL(t, attn_tile_f32, avx2);
+  FL_IMPL(t, attn_tile_f16, avx2);
+  FL_IMPL(t, attn_tile_i8, avx2);
+  FL_IMPL(t, score_blocks, avx2);
+}
+
+}  // namespace avx2
+}  // namespace fuselm

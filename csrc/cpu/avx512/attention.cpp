@@ -1,0 +1,188 @@
+// AVX-512 attention kernels. K tiles are stored transposed ([D][64]), so the
+// scores of 4 query rows against 64 keys accumulate in 16 zmm registers with
+// broadcast FMAs and no horizontal reductions; f16 and int8 tiles convert to
+// f32 in registers (vcvtph2ps, vpmovsxbd + vcvtdq2ps). Then the online-softmax
+// update and P.V with the accumulators of two rows held in registers.
+#include <immintrin.h>
+#include <cmath>
+#include <cstdint>
+
+#include "fuselm/ops/attention_kernels.h"
+
+namespace fuselm {
+namespace avx512 {
+
+static inline __m512 load16(const float* p) { return _mm512_loadu_ps(p); }
+static inline __m512 load16(const uint16_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)p)); }
+static inline __m512 load16(const int8_t* p) {
+  return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)p)));
+}
+
+// exp(x), Cephes-style: x = n ln2 + r, |r| <= ln2/2, degree-6 polynomial, scalef by 2^n.
+// Relative error ~2e-7 on [-87, 88]; inputs are clamped to that range.
+static inline __m512 exp16(__m512 x) {
+  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  const __m512 r2 = _mm512_mul_ps(r, r);
+  const __m512 y = _mm512_add_ps(_mm512_fmadd_ps(p, r2, r), _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(y, n);
+}
+
+// cap * tanh(x / cap), tanh(y) = 1 - 2 / (exp(2y) + 1) with y clamped to [-9, 9]
+static inline __m512 softcap16(__m512 x, float cap) {
+  __m512 y = _mm512_mul_ps(x, _mm512_set1_ps(2.0f / cap));
+  y = _mm512_min_ps(_mm512_max_ps(y, _mm512_set1_ps(-18.0f)), _mm512_set1_ps(18.0f));
+  const __m512 e = exp16(y);
+  const __m512 th = _mm512_sub_ps(_mm512_set1_ps(1.0f),
+                                  _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, _mm512_set1_ps(1.0f))));
+  return _mm512_mul_ps(th, _mm512_set1_ps(cap));
+}
+
+template <int D, class T>
+static void tile(const AttnTile& t) {
+  const T* kt = (const T*)t.kt;
+  const T* v = (const T*)t.v;
+  const int64_t M = t.M;
+  const int64_t Mpad = (M + 3) & ~(int64_t)3;
+  // 1. scores, 4 rows x 64 keys at a time
+  for (int64_t r0 = 0; r0 < Mpad; r0 += 4) {
+    uint64_t any = 0;
+    for (int64_t r = r0; r < r0 + 4 && r < M; r++) any |= t.mask[r];
+    if (!any) continue;
+    __m512 a[4][4];
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++)
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; j++) a[r][j] = _mm512_setzero_ps();
+    const float* q = t.q + r0 * D;
+    for (int c = 0; c < D; c++) {
+      const T* kc = kt + (int64_t)c * KV_BLOCK;
+      const __m512 k0 = load16(kc), k1 = load16(kc + 16), k2 = load16(kc + 32), k3 = load16(kc + 48);
+#pragma GCC unroll 4
+      for (int r = 0; r < 4; r++) {
+        const __m512 qb = _mm512_set1_ps(q[r * D + c]);
+        a[r][0] = _mm512_fmadd_ps(qb, k0, a[r][0]);
+        a[r][1] = _mm512_fmadd_ps(qb, k1, a[r][1]);
+        a[r][2] = _mm512_fmadd_ps(qb, k2, a[r][2]);
+        a[r][3] = _mm512_fmadd_ps(qb, k3, a[r][3]);
+      }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++)
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; j++) {
+        __m512 s = a[r][j];
+        if (t.kscale) s = _mm512_mul_ps(s, _mm512_loadu_ps(t.kscale + 16 * j));
+        _mm512_storeu_ps(t.scores + (r0 + r) * KV_BLOCK + 16 * j, s);
+      }
+  }
+  // 2. online softmax per row: scores become p (times vscale for int8)
+  float alpha[64 * 8];  // M <= 512
+  for (int64_t r = 0; r < M; r++) {
+    const uint64_t mk = t.mask[r];
+    float* s = t.scores + r * KV_BLOCK;
+    if (!mk) {
+      alpha[r] = 1.0f;
+      for (int j = 0; j < 4; j++) _mm512_storeu_ps(s + 16 * j, _mm512_setzero_ps());
+      continue;
+    }
+    __m512 sv[4];
+    __m512 mxv = _mm512_set1_ps(-INFINITY);
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+      __m512 x = _mm512_loadu_ps(s + 16 * j);
+      if (t.softcap > 0) x = softcap16(x, t.softcap);
+      sv[j] = x;
+      mxv = _mm512_mask_max_ps(mxv, (__mmask16)(mk >> (16 * j)), mxv, x);
+    }
+    const float mx = _mm512_reduce_max_ps(mxv);
+    const float m_new = t.m[r] > mx ? t.m[r] : mx;
+    const float al = std::exp(t.m[r] - m_new);
+    const __m512 mn = _mm512_set1_ps(m_new);
+    __m512 sum = _mm512_setzero_ps();
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+      __m512 p = _mm512_maskz_mov_ps((__mmask16)(mk >> (16 * j)), exp16(_mm512_sub_ps(sv[j], mn)));
+      sum = _mm512_add_ps(sum, p);
+      if (t.vscale) p = _mm512_mul_ps(p, _mm512_loadu_ps(t.vscale + 16 * j));
+      _mm512_storeu_ps(s + 16 * j, p);
+    }
+    t.l[r] = t.l[r] * al + _mm512_reduce_add_ps(sum);
+    t.m[r] = m_new;
+    alpha[r] = al;
+  }
+  // 3. acc = acc * alpha + P V, two rows at a time held in registers
+  constexpr int NV = D / 16;
+  for (int64_t r0 = 0; r0 < M; r0 += 2) {
+    const bool two = r0 + 1 < M;
+    if (!t.mask[r0] && !(two && t.mask[r0 + 1])) continue;
+    float* acc0 = t.acc + r0 * D;
+    float* acc1 = two ? acc0 + D : acc0;
+    const __m512 al0 = _mm512_set1_ps(alpha[r0]), al1 = _mm512_set1_ps(two ? alpha[r0 + 1] : 1.0f);
+    __m512 o0[NV], o1[NV];
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; j++) {
+      o0[j] = _mm512_mul_ps(_mm512_loadu_ps(acc0 + 16 * j), al0);
+      o1[j] = _mm512_mul_ps(_mm512_loadu_ps(acc1 + 16 * j), al1);
+    }
+    const float* p0 = t.scores + r0 * KV_BLOCK;
+    const float* p1 = p0 + KV_BLOCK;  // row r0+1 (zeros past M: scratch rows are padded to 4)
+    for (int64_t k = 0; k < t.n; k++) {
+      const float w0 = p0[k], w1 = two ? p1[k] : 0.0f;
+      if (w0 == 0.0f && w1 == 0.0f) continue;
+      const __m512 b0 = _mm512_set1_ps(w0), b1 = _mm512_set1_ps(w1);
+      const T* vk = v + k * D;
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; j++) {
+        const __m512 vv = load16(vk + 16 * j);
+        o0[j] = _mm512_fmadd_ps(b0, vv, o0[j]);
+        o1[j] = _mm512_fmadd_ps(b1, vv, o1[j]);
+      }
+    }
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; j++) {
+      if (two) _mm512_storeu_ps(acc1 + 16 * j, o1[j]);
+      _mm512_storeu_ps(acc0 + 16 * j, o0[j]);
+    }
+  }
+}
+
+static void attn_tile_f32(const AttnTile& t) { FL_DISPATCH_HEAD_DIM(t.D, tile<D, float>(t)); }
+static void attn_tile_f16(const AttnTile& t) { FL_DISPATCH_HEAD_DIM(t.D, tile<D, uint16_t>(t)); }
+static void attn_tile_i8(const AttnTile& t) { FL_DISPATCH_HEAD_DIM(t.D, tile<D, int8_t>(t)); }
+
+static void score_blocks(float* scores, const float* q, int64_t G, int64_t D, const float* const* summ, int64_t nb) {
+  for (int64_t b = 0; b < nb; b++) {
+    const float* mn = summ[b];
+    const float* mx = summ[b] + D;
+    if (b + 1 < nb) { _mm_prefetch((const char*)summ[b + 1], _MM_HINT_T0); }
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t c = 0; c < D; c += 16) {
+      const __m512 lo = _mm512_loadu_ps(mn + c), hi = _mm512_loadu_ps(mx + c);
+      for (int64_t g = 0; g < G; g++) {
+        const __m512 qv = _mm512_loadu_ps(q + g * D + c);
+        acc = _mm512_add_ps(acc, _mm512_max_ps(_mm512_mul_ps(qv, lo), _mm512_mul_ps(qv, hi)));
+      }
+    }
+    scores[b] = _mm512_reduce_add_ps(acc);
+  }
+}
+
+void fill_attention(AttentionTable& t) {
+  FL_IMPL(t, attn_tile_f32, avx512);
+  FL_IMPL(t, attn_tile_f16, avx512);
+  FL_IMPL(t, attn_tile_i8, avx512);
+  FL_IMPL(t, score_blocks, avx512);
+}
+
+}  // namespace avx512
+}  // namespace fuselm
