@@ -227,6 +227,7 @@ export class Tokenizer {
     let prevSpecial = true;
     for (const frag of this.partition(text, opts.parseSpecial ?? false)) {
       if (typeof frag === 'number') { out.push(frag); prevSpecial = true; continue; }
+      if (frag.length === 0) continue; // llama.cpp makes no fragment of empty text (so no space prefix either)
       if (this.model === 'llama') {
         const t = (this.addSpacePrefix && prevSpecial ? ' ' : '') + frag;
         this.spm(t.replace(/ /g, '\u2581'), out);

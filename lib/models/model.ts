@@ -1,0 +1,251 @@
+// Model: a loaded GGUF model (mmap'd weights, tokenizer, KV caches) with
+// evaluate / generate / complete / chat. The forward pass calls one native
+// kernel at a time and yields to the event loop between tokens and, during
+// long prefills, between layers, so timers and I/O keep running.
+import { GgufFile, GgufReadOptions, readGguf } from '../formats/gguf';
+import { Tensor } from '../tensor';
+import { Tokenizer, TokenizeOptions } from '../tokenizer';
+import { ChatMessage, CHATML_TEMPLATE, renderChat } from '../tokenizer/chat';
+import { Config, readConfig } from './config';
+import { missingKernels } from './kernels';
+import { Sampler, SamplerOptions } from './sampler';
+import { LayerAttention, State, Weights, forward, kernelsFor, loadWeights, newState } from './transformer';
+
+export interface LoadOptions extends GgufReadOptions {
+  /** KV cache element type (default 'f16') */
+  kvDtype?: 'f16' | 'f32' | 'int8';
+  /** per-layer attention: dense (undefined) or options for the attention kernel's sparse forms */
+  attention?: (layer: number) => LayerAttention;
+}
+
+export interface EvaluateOptions {
+  logits?: 'all' | 'last';
+  /** start from an empty context instead of appending (default true) */
+  reset?: boolean;
+}
+
+export interface GenerateOptions extends SamplerOptions {
+  /** default 128 */
+  maxTokens?: number;
+  /** stop strings: generation ends before the first occurrence */
+  stop?: string | readonly string[];
+  signal?: AbortSignal;
+  /** tokenizer options for a string prompt */
+  tokenize?: TokenizeOptions;
+  /** keep the KV cache of the longest common prefix with the previous call (default true) */
+  reuseCache?: boolean;
+}
+
+export interface GeneratedPiece {
+  token: number;
+  text: string;
+}
+
+export interface GenerationStats {
+  promptTokens: number;
+  generatedTokens: number;
+  /** tokens of the prompt served from the KV cache */
+  reusedTokens: number;
+  prefillMs: number;
+  decodeMs: number;
+  prefillTokensPerSec: number;
+  decodeTokensPerSec: number;
+  /** per-kernel milliseconds, when load() was given { profile: true } or generate() recorded them */
+  kernels?: Record<string, number>;
+}
+
+const yieldNow = () => new Promise<void>((r) => setImmediate(r));
+
+export class Model {
+  readonly config: Config;
+  readonly tokenizer: Tokenizer;
+  readonly file: GgufFile;
+  readonly weights: Weights;
+  /** stats of the last generate() */
+  lastStats: GenerationStats | undefined;
+  /** when set, forward passes add per-kernel milliseconds here */
+  timings: Record<string, number> | undefined;
+  private state: State | undefined;
+  private readonly opts: LoadOptions;
+  private busy = false;
+  #disposed = false;
+
+  constructor(file: GgufFile, opts: LoadOptions = {}) {
+    this.file = file;
+    this.opts = opts;
+    this.config = readConfig(file);
+    this.tokenizer = Tokenizer.fromGguf(file);
+    if (this.tokenizer.vocabSize !== this.config.vocabSize) {
+      throw new RangeError(`model: the tokenizer has ${this.tokenizer.vocabSize} tokens but the model ${this.config.vocabSize}`);
+    }
+    this.weights = loadWeights(file, this.config);
+  }
+
+  get disposed(): boolean { return this.#disposed; }
+
+  private check(fn: string): void {
+    if (this.#disposed) throw new Error(`Model.${fn}: the model is disposed`);
+    if (this.busy) throw new Error(`Model.${fn}: another evaluate/generate is running on this model; await it first`);
+  }
+
+  private ensureState(): State {
+    if (!this.state) {
+      const missing = missingKernels(kernelsFor(this.config));
+      if (missing.length) {
+        throw new Error(`Model: this ${this.config.arch} model needs kernels that are not in this build yet: ${missing.join(', ')}`);
+      }
+      this.state = newState(this.config, this.opts.kvDtype ?? 'f16');
+    }
+    return this.state;
+  }
+
+  /** Drops cached tokens beyond the first `n`. */
+  private truncate(n: number): void {
+    const s = this.ensureState();
+    if (n >= s.tokens.length) return;
+    for (const c of s.caches) c.truncate(n);
+    s.tokens.length = n;
+  }
+
+  private async run(tokens: readonly number[], logits: 'all' | 'last'): Promise<Tensor> {
+    const s = this.ensureState();
+    if (s.tokens.length + tokens.length > this.config.ctxLen) {
+      throw new RangeError(`Model: ${s.tokens.length + tokens.length} tokens exceed the context length ${this.config.ctxLen}`);
+    }
+    for (const t of tokens) {
+      if (!Number.isInteger(t) || t < 0 || t >= this.config.vocabSize) {
+        throw new RangeError(`Model: Expected token ids in [0, ${this.config.vocabSize - 1}] for tokens but received ${t}`);
+      }
+    }
+    let last = performance.now();
+    return forward(this.config, this.weights, s, tokens, {
+      logits, attention: this.opts.attention, timings: this.timings,
+      onLayer: async () => { if (performance.now() - last > 8) { await yieldNow(); last = performance.now(); } },
+    });
+  }
+
+  /**
+   * Runs the model over `tokens` (teacher forcing) and returns logits: one
+   * Float32Array per position ('all') or the last position's ('last').
+   */
+  async evaluate(tokens: readonly number[], opts: EvaluateOptions = {}): Promise<Float32Array[]> {
+    this.check('evaluate');
+    if (!Array.isArray(tokens) || tokens.length === 0) throw new TypeError('Model.evaluate: Expected a non-empty array of token ids for tokens');
+    const mode = opts.logits ?? 'last';
+    if (mode !== 'all' && mode !== 'last') throw new TypeError(`Model.evaluate: Expected 'all' or 'last' for opts.logits but received ${String(mode)}`);
+    this.busy = true;
+    try {
+      if (opts.reset ?? true) this.truncate(0);
+      const lg = await this.run(tokens, mode);
+      const V = this.config.vocabSize;
+      const all = lg.toArray() as Float32Array;
+      const rows = all.length / V;
+      return Array.from({ length: rows }, (_, i) => all.slice(i * V, (i + 1) * V));
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** Streams generated pieces. The KV cache of the common prefix with the previous call is reused. */
+  async *generate(prompt: string | readonly number[], opts: GenerateOptions = {}): AsyncGenerator<GeneratedPiece, void, void> {
+    this.check('generate');
+    const maxTokens = opts.maxTokens ?? 128;
+    if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new RangeError(`generate: Expected integer >= 0 for opts.maxTokens but received ${maxTokens}`);
+    const sampler = new Sampler(opts);
+    const stops = opts.stop === undefined ? [] : typeof opts.stop === 'string' ? [opts.stop] : [...opts.stop];
+    const tokens = typeof prompt === 'string' ? this.tokenizer.encode(prompt, opts.tokenize) : [...prompt];
+    if (tokens.length === 0) throw new RangeError('generate: the prompt has no tokens');
+    this.busy = true;
+    const stats: GenerationStats = {
+      promptTokens: tokens.length, generatedTokens: 0, reusedTokens: 0, prefillMs: 0, decodeMs: 0,
+      prefillTokensPerSec: 0, decodeTokensPerSec: 0,
+    };
+    this.lastStats = stats;
+    try {
+      const s = this.ensureState();
+      // reuse the longest common prefix (at least one token must be evaluated to get logits)
+      let common = 0;
+      if (opts.reuseCache ?? true) {
+        while (common < s.tokens.length && common < tokens.length - 1 && s.tokens[common] === tokens[common]) common++;
+      }
+      this.truncate(common);
+      stats.reusedTokens = common;
+      const history = [...tokens];
+      let t0 = performance.now();
+      let lg = await this.run(tokens.slice(common), 'last');
+      stats.prefillMs = performance.now() - t0;
+      const dec = this.tokenizer.decoder();
+      let text = '';
+      let emitted = 0;
+      t0 = performance.now();
+      for (let i = 0; i < maxTokens; i++) {
+        if (opts.signal?.aborted) break;
+        const logits = lg.toArray() as Float32Array;
+        const next = sampler.sample(logits, history);
+        if (this.tokenizer.isEog(next)) break;
+        history.push(next);
+        stats.generatedTokens++;
+        text += dec.push(next);
+        // hold back text that could be the start of a stop string
+        const hit = stops.map((st) => text.indexOf(st, Math.max(0, emitted - st.length))).filter((x) => x >= 0);
+        if (hit.length) {
+          const cut = Math.min(...hit);
+          if (cut > emitted) yield { token: next, text: text.slice(emitted, cut) };
+          break;
+        }
+        let safe = text.length;
+        for (const st of stops) for (let k = Math.min(st.length - 1, text.length); k > 0; k--) {
+          if (st.startsWith(text.slice(text.length - k))) { safe = Math.min(safe, text.length - k); break; }
+        }
+        const piece = text.slice(emitted, Math.max(emitted, safe));
+        emitted += piece.length;
+        yield { token: next, text: piece };
+        if (i + 1 >= maxTokens) break;
+        await yieldNow();
+        if (opts.signal?.aborted) break;
+        lg = await this.run([next], 'last');
+      }
+      stats.decodeMs = performance.now() - t0;
+    } finally {
+      stats.prefillTokensPerSec = stats.prefillMs > 0 ? ((stats.promptTokens - stats.reusedTokens) * 1000) / stats.prefillMs : 0;
+      stats.decodeTokensPerSec = stats.decodeMs > 0 ? (stats.generatedTokens * 1000) / stats.decodeMs : 0;
+      if (this.timings) stats.kernels = { ...this.timings };
+      this.busy = false;
+    }
+  }
+
+  /** The whole generated text. */
+  async complete(prompt: string | readonly number[], opts: GenerateOptions = {}): Promise<string> {
+    let out = '';
+    for await (const p of this.generate(prompt, opts)) out += p.text;
+    return out;
+  }
+
+  /** Renders the chat template and completes the assistant's turn; the KV cache of earlier turns is reused. */
+  async chat(messages: readonly ChatMessage[], opts: GenerateOptions = {}): Promise<string> {
+    this.check('chat');
+    const tk = this.tokenizer;
+    const tmpl = tk.chatTemplate ?? CHATML_TEMPLATE;
+    const text = renderChat(tmpl, messages, {
+      bosToken: tk.bos !== undefined ? tk.tokens[tk.bos] : '', eosToken: tk.eos !== undefined ? tk.tokens[tk.eos] : '',
+    });
+    const tokens = tk.encode(text, { addSpecial: !text.startsWith(tk.bos !== undefined ? tk.tokens[tk.bos] : '\u0000'), parseSpecial: true });
+    return this.complete(tokens, opts);
+  }
+
+  /** Frees the KV caches and drops the mapping's references. Idempotent. */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    if (this.state) for (const c of this.state.caches) c.dispose?.();
+    this.state = undefined;
+  }
+
+  [Symbol.dispose](): void { this.dispose(); }
+}
+
+/** Loads a GGUF model (weights mmap'd, zero-copy). */
+export async function load(path: string, opts: LoadOptions = {}): Promise<Model> {
+  const f = readGguf(path, opts);
+  return new Model(f, opts);
+}

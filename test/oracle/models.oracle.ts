@@ -1,0 +1,124 @@
+// fuselm against llama.cpp (node-llama-cpp 3.21.1, CPU, 2 threads) on synthetic
+// GGUF models written by fuselm's writer: identical tokenization of fixed texts,
+// and teacher-forced full next-token distributions over >= 64 positions:
+// per position corr(logits_fuselm, log p_llama.cpp) >= 0.999 (F32/F16/Q8_0) or
+// >= 0.99 (4-bit), and the same top-1 wherever llama.cpp's top-1 margin > 0.1.
+// (Pearson correlation is shift-invariant, so log-probabilities compare with logits.)
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { spawnSync } from 'child_process';
+import { writeSyntheticModel, SyntheticSpec } from '../../lib/models/synthetic';
+import { load, Model } from '../../lib/models/model';
+import { kernelsFor } from '../../lib/models/transformer';
+import { missingKernels } from '../../lib/models/kernels';
+import { readConfig } from '../../lib/models/config';
+import { readGguf } from '../../lib/formats/gguf';
+import { Tokenizer } from '../../lib/tokenizer';
+import { DType } from '../../lib/dtype';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fuselm-oracle-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** Runs llama.cpp in a child process (node-llama-cpp is ESM-only; jest runs CommonJS). */
+function llamaCpp(req: { model: string; texts: string[]; tokens?: number[]; vocab?: number }): {
+  tokenized: number[][]; tokenizedSpecial: number[][]; logprobs?: number[][];
+} {
+  const reqPath = path.join(tmp, 'req.json'), resPath = path.join(tmp, 'res.json');
+  fs.writeFileSync(reqPath, JSON.stringify(req));
+  const r = spawnSync(process.execPath, [path.join(__dirname, 'llama-oracle.mjs'), reqPath, resPath], { encoding: 'utf8', timeout: 300000 });
+  if (r.status !== 0) throw new Error(`llama.cpp oracle failed (${r.status}): ${r.stderr}`);
+  return JSON.parse(fs.readFileSync(resPath, 'utf8'));
+}
+
+const TEXTS = [
+  'hello world', 'The quick brown fox jumps over the lazy dog.', '  two  spaces\nnew line\ttab 12345 x9',
+  'héllo wörld 😀 — naïve', 'model token kernel node fast', '',
+];
+const LONG = 'The quick brown fox jumps over the lazy dog, and the model was fast on that node. '
+  + 'It is the kernel of one token that they had all with her, but not for you. Hello world! 0123456789 ';
+
+function quantizer(): ((x: any, t: DType) => any) | undefined {
+  try { return require('../../lib/ops/qgemm').quantize; } catch { return undefined; }
+}
+
+interface Case { name: string; spec: SyntheticSpec; minCorr: number }
+const dense = { dim: 256, nLayer: 2, nHead: 4, nHeadKv: 2, ffDim: 512 };
+const CASES: Case[] = [
+  { name: 'llama dense F32', spec: { arch: 'llama', ...dense, type: 'f32' }, minCorr: 0.999 },
+  { name: 'llama dense F16', spec: { arch: 'llama', ...dense, type: 'f16' }, minCorr: 0.999 },
+  { name: 'llama dense Q8_0', spec: { arch: 'llama', ...dense, type: 'q8_0' }, minCorr: 0.999 },
+  { name: 'llama dense Q4_0', spec: { arch: 'llama', ...dense, type: 'q4_0' }, minCorr: 0.99 },
+  { name: 'llama dense Q4_K/Q6_K', spec: { arch: 'llama', ...dense, type: 'q4_k', typeOverrides: { 'ffn_down.weight': 'q6_k', 'output.weight': 'q6_k' } }, minCorr: 0.99 },
+  { name: 'llama MoE 8x top-2 Q8_0', spec: { arch: 'llama', ...dense, nExpert: 8, nExpertUsed: 2, type: 'q8_0' }, minCorr: 0.999 },
+  { name: 'llama MoE 8x top-2 Q4_0', spec: { arch: 'llama', ...dense, nExpert: 8, nExpertUsed: 2, type: 'q4_0' }, minCorr: 0.99 },
+  { name: 'qwen2 BPE F32', spec: { arch: 'qwen2', ...dense, type: 'f32' }, minCorr: 0.999 },
+  { name: 'qwen3 F16', spec: { arch: 'qwen3', ...dense, type: 'f16' }, minCorr: 0.999 },
+  { name: 'qwen2moe shared expert Q8_0', spec: { arch: 'qwen2moe', ...dense, nExpert: 8, nExpertUsed: 2, expertFf: 256, sharedExpertFf: 512, type: 'q8_0' }, minCorr: 0.999 },
+  { name: 'olmoe F32', spec: { arch: 'olmoe', ...dense, nExpert: 8, nExpertUsed: 2, expertFf: 256, type: 'f32' }, minCorr: 0.999 },
+];
+
+function corr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  const n = a.length;
+  let ma = 0, mb = 0;
+  for (let i = 0; i < n; i++) { ma += a[i]; mb += b[i]; }
+  ma /= n; mb /= n;
+  let sab = 0, saa = 0, sbb = 0;
+  for (let i = 0; i < n; i++) { const x = a[i] - ma, y = b[i] - mb; sab += x * y; saa += x * x; sbb += y * y; }
+  return sab / Math.sqrt(saa * sbb);
+}
+
+for (const c of CASES) {
+  describe(c.name, () => {
+    const file = path.join(tmp, `${c.name.replace(/[^a-z0-9]+/gi, '_')}.gguf`);
+    const quantized = !['f32', 'f16', 'bf16'].includes(c.spec.type ?? 'f32');
+    const q = quantizer();
+    const canWrite = !quantized || q !== undefined;
+    let written = false;
+    const write = () => {
+      if (!written) { writeSyntheticModel(file, { seed: 7, ...c.spec, quantize: q as any }); written = true; }
+    };
+
+    (canWrite ? test : test.skip)(`tokenization identical to llama.cpp${canWrite ? '' : ' (pending: qgemm quantize not in this build)'}`, async () => {
+      write();
+      const tok = Tokenizer.fromGguf(readGguf(file));
+      const texts = [...TEXTS, LONG];
+      const ref = llamaCpp({ model: file, texts });
+      texts.forEach((t, i) => {
+        expect(tok.encode(t, { addSpecial: false })).toEqual(ref.tokenized[i]);
+        expect(tok.encode(t, { addSpecial: false, parseSpecial: true })).toEqual(ref.tokenizedSpecial[i]);
+      });
+    });
+
+    const cfgMissing = () => { write(); return missingKernels(kernelsFor(readConfig(readGguf(file)))); };
+    const missing = canWrite ? cfgMissing() : ['quantize'];
+    (missing.length === 0 ? test : test.skip)(`teacher-forced logits match llama.cpp, corr >= ${c.minCorr}${missing.length ? ` (pending: kernels not in this build: ${missing.join(', ')})` : ''}`, async () => {
+      write();
+      const tok = Tokenizer.fromGguf(readGguf(file));
+      const tokens = tok.encode(LONG + LONG, { addSpecial: true }).slice(0, 80);
+      expect(tokens.length).toBeGreaterThanOrEqual(64);
+      const ref = llamaCpp({ model: file, texts: [], tokens, vocab: tok.vocabSize }).logprobs!;
+      const m: Model = await load(file);
+      try {
+        const ours = await m.evaluate(tokens, { logits: 'all' });
+        let minC = 1, agreeable = 0, agree = 0;
+        for (let i = 0; i < tokens.length; i++) {
+          const cc = corr(ours[i], ref[i]);
+          minC = Math.min(minC, cc);
+          const r = ref[i];
+          let b1 = 0; for (let j = 1; j < r.length; j++) if (r[j] > r[b1]) b1 = j;
+          let b2 = b1 === 0 ? 1 : 0; for (let j = 0; j < r.length; j++) if (j !== b1 && r[j] > r[b2]) b2 = j;
+          if (r[b1] - r[b2] > 0.1) {
+            agreeable++;
+            let o1 = 0; for (let j = 1; j < r.length; j++) if (ours[i][j] > ours[i][o1]) o1 = j;
+            if (o1 === b1) agree++;
+          }
+        }
+        console.log(`${c.name}: ${tokens.length} positions, min corr ${minC.toFixed(6)}, top-1 ${agree}/${agreeable} where margin > 0.1`);
+        expect(minC).toBeGreaterThanOrEqual(c.minCorr);
+        expect(agree).toBe(agreeable);
+      } finally { m.dispose(); }
+    });
+  });
+}
