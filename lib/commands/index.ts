@@ -2,9 +2,14 @@
 // is a file in lib/commands/ exporting a Command, plus one line here.
 import { bench } from './bench';
 import { Command } from './command';
+import { demo, info, quantize, run } from './models';
 
 export const COMMANDS: readonly Command[] = [
   bench,
+  run,
+  info,
+  quantize,
+  demo,
 ];
 
 export type { Command } from './command';
