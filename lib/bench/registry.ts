@@ -3,8 +3,10 @@
 import { BenchEntry } from './entry';
 import * as norm from './norm';
 import * as elementwise from './elementwise';
+import * as lut from './lut';
 
 export const FAMILIES: ReadonlyArray<{ family: string; entries: BenchEntry[] }> = [
   { family: 'norm', entries: norm.entries },
   { family: 'elementwise', entries: elementwise.entries },
+  { family: 'lut', entries: lut.entries },
 ];
