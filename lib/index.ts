@@ -14,6 +14,10 @@ export { LutTensor, quantizeLut, dequantizeLut, matmulLut } from './ops/lut';
 export type { LutFormat, LutParts, LutQuantizeOptions, MatmulLutOptions } from './ops/lut';
 export { KVCache, attention, attentionSelect, longGenMask, KV_BLOCK, ATTENTION_HEAD_DIMS } from './ops/attention';
 export type { KVCacheOptions, KVCacheDType, AttentionOptions, AttentionStats, LongGenMaskOptions } from './ops/attention';
+export { softmax } from './ops/norm';
+export type { SoftmaxOptions } from './ops/norm';
+export { rope } from './ops/rope';
+export type { RopeMode, RopeOptions } from './ops/rope';
 
 export type Isa = 'ref' | 'avx2' | 'avx512';
 

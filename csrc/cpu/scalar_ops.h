@@ -51,5 +51,63 @@ static inline void gelu(float* out, const void* x, DType d, int64_t i0, int64_t 
   for (int64_t i = i0; i < n; i++) out[i] = gelu(load_elt(x, d, i));
 }
 
+// ---- softmax ----------------------------------------------------------------
+// max over x[b, e) (NaN entries are skipped here; they reach the sum through exp and poison it)
+static inline float max_of(const float* x, int64_t b, int64_t e, float m) {
+  for (int64_t i = b; i < e; i++) m = x[i] > m ? x[i] : m;
+  return m;
+}
+
+// out[i] = exp(scale x[i] - ms) for i in [b, e), returns their sum (float exp: the SIMD tails)
+static inline double softmax_exp(float* out, const float* x, int64_t b, int64_t e, float scale, float ms) {
+  double s = 0;
+  for (int64_t i = b; i < e; i++) {
+    out[i] = std::exp(std::fma(scale, x[i], -ms));
+    s += out[i];
+  }
+  return s;
+}
+
+// a row whose maximum is -inf: all zeros (fully masked), or all NaN when an entry is NaN
+static inline void softmax_masked_row(float* out, const float* x, int64_t n) {
+  bool nan = false;
+  for (int64_t i = 0; i < n; i++) nan = nan || x[i] != x[i];
+  for (int64_t i = 0; i < n; i++) out[i] = nan ? NAN : 0.0f;
+}
+
+// the reference row: double throughout
+static inline void softmax_row(float* out, const float* x, int64_t dim, float scale) {
+  const float m = max_of(x, 0, dim, -INFINITY);
+  if (m == -INFINITY) { softmax_masked_row(out, x, dim); return; }
+  const double ms = (double)scale * m;
+  double s = 0;
+  for (int64_t i = 0; i < dim; i++) s += std::exp((double)scale * x[i] - ms);
+  const double inv = 1.0 / s;
+  for (int64_t i = 0; i < dim; i++) out[i] = (float)(std::exp((double)scale * x[i] - ms) * inv);
+}
+
+// ---- rope -------------------------------------------------------------------
+// rotates pairs [p0, p1) of one head (see RopeTable for the cs layout); head pointers already offset.
+// Reads both members of a pair before writing, so out may be x.
+static inline void rope_norm_pairs(float* out, const float* x, const float* c, const float* s, int64_t p0, int64_t p1) {
+  for (int64_t p = p0; p < p1; p++) {
+    const double x0 = x[2 * p], x1 = x[2 * p + 1];
+    out[2 * p] = (float)(x0 * c[2 * p] + x1 * s[2 * p]);
+    out[2 * p + 1] = (float)(x1 * c[2 * p + 1] + x0 * s[2 * p + 1]);
+  }
+}
+static inline void rope_neox_pairs(float* out, const float* x, const float* c, const float* s, int64_t half, int64_t p0,
+                                   int64_t p1) {
+  for (int64_t i = p0; i < p1; i++) {
+    const double x0 = x[i], x1 = x[i + half];
+    out[i] = (float)(x0 * c[i] - x1 * s[i]);
+    out[i + half] = (float)(x0 * s[i] + x1 * c[i]);
+  }
+}
+static inline void copy_tail(float* out, const float* x, int64_t b, int64_t e) {
+  if (out != x)
+    for (int64_t i = b; i < e; i++) out[i] = x[i];
+}
+
 }  // namespace scalar
 }  // namespace fuselm

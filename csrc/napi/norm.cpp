@@ -19,7 +19,23 @@ static Napi::Value RmsNorm(const Napi::CallbackInfo& info) {
   return a.env().Undefined();
 }
 
-FL_NAPI_REGISTER(init_norm) { exports.Set("rmsnorm", Napi::Function::New(env, RmsNorm, "rmsnorm")); }
+// softmax(out, x, rows, dim, scale)
+static Napi::Value Softmax(const Napi::CallbackInfo& info) {
+  Args a(info, "softmax");
+  a.count(5);
+  int64_t rows = a.integer(2, "rows", 0, INT32_MAX);
+  int64_t dim = a.integer(3, "dim", 1, INT32_MAX);
+  float scale = (float)a.number(4, "scale");
+  Buf out = a.buffer(0, "out", mul_bytes({rows, dim, 4}), 4);
+  Buf x = a.buffer(1, "x", mul_bytes({rows, dim, 4}), 4);
+  throw_if(a.env(), softmax_f32(out.as<float>(), x.as<float>(), rows, dim, scale), a.fn());
+  return a.env().Undefined();
+}
+
+FL_NAPI_REGISTER(init_norm) {
+  exports.Set("rmsnorm", Napi::Function::New(env, RmsNorm, "rmsnorm"));
+  exports.Set("softmax", Napi::Function::New(env, Softmax, "softmax"));
+}
 
 }  // namespace napi
 }  // namespace fuselm

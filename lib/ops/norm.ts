@@ -32,3 +32,33 @@ export function rmsnorm(x: Tensor, w: Tensor | null, opts?: RmsNormOptions, out?
   native.rmsnorm(y.bytes(), x.bytes(), w ? w.bytes() : null, rows, dim, eps);
   return y;
 }
+
+export interface SoftmaxOptions {
+  /** multiplies x before the softmax (e.g. 1/sqrt(head_dim)); finite and > 0, default 1 */
+  scale?: number;
+}
+
+/**
+ * Row softmax over the last dimension, numerically stable (the row maximum is subtracted first):
+ * `out[i] = exp(scale·x[i] - m) / Σ_j exp(scale·x[j] - m)`, `m = max_j scale·x[j]`.
+ *
+ * `-Infinity` entries (masked positions) get 0. A row of only `-Infinity` (fully masked) gives all
+ * zeros rather than NaN; a row holding NaN or `+Infinity` gives NaN in every entry of that row, so bad
+ * input shows instead of being hidden. `out` may be `x` (in place).
+ *
+ * @param x f32 [..., D], contiguous
+ * @example
+ *   const p = softmax(scores, { scale: 1 / Math.sqrt(128) });
+ */
+export function softmax(x: Tensor, opts?: SoftmaxOptions, out?: Tensor): Tensor {
+  const fn = 'softmax';
+  checkF32(x, 'x', fn);
+  const o = checkOptions(opts, 'opts', fn);
+  const scale = o.scale === undefined ? 1 : checkNumber(o.scale, 'opts.scale', 0, Infinity, fn);
+  if (scale === 0) fail('range', 'opts.scale', 'a finite number > 0', 0, fn);
+  const { rows, dim } = rowsOf(x);
+  if (dim < 1) fail('range', 'x.shape', 'a last dimension >= 1', x.shape, fn);
+  const y = outputLike(out, x.shape, 'f32', fn);
+  native.softmax(y.bytes(), x.bytes(), rows, dim, scale);
+  return y;
+}

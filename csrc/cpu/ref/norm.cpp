@@ -2,6 +2,7 @@
 #include <cmath>
 #include "fuselm/ops/norm.h"
 #include "cpu/scalar.h"
+#include "cpu/scalar_ops.h"
 
 namespace fuselm {
 namespace ref {
@@ -10,7 +11,12 @@ static void rmsnorm_row(float* out, const float* x, const float* w, int64_t dim,
   scalar::rmsnorm_row(out, x, w, 0, dim, scalar::sum_sq(x, 0, dim), dim, eps);
 }
 
-void fill_norm(NormTable& t) { FL_IMPL(t, rmsnorm_row, ref); }
+static void softmax_row(float* out, const float* x, int64_t dim, float scale) { scalar::softmax_row(out, x, dim, scale); }
+
+void fill_norm(NormTable& t) {
+  FL_IMPL(t, rmsnorm_row, ref);
+  FL_IMPL(t, softmax_row, ref);
+}
 
 }  // namespace ref
 }  // namespace fuselm

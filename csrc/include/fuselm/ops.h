@@ -10,3 +10,4 @@
 #include "fuselm/ops/moe.h"
 #include "fuselm/ops/lut.h"
 #include "fuselm/ops/attention.h"
+#include "fuselm/ops/rope.h"
