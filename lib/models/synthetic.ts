@@ -181,6 +181,7 @@ export function syntheticModel(spec: SyntheticSpec): { metadata: Record<string, 
       vec(p + 'attn_q.bias', qd, 0.2); vec(p + 'attn_k.bias', kvd, 0.2); vec(p + 'attn_v.bias', kvd, 0.2);
     }
     if (a === 'qwen3' || a === 'qwen3moe') { norm(p + 'attn_q_norm.weight', headDim); norm(p + 'attn_k_norm.weight', headDim); }
+    // olmoe normalizes the whole q and k projections (llama.cpp expects [n_embd] for both: OLMoE has no GQA)
     if (a === 'olmoe') { norm(p + 'attn_q_norm.weight', qd); norm(p + 'attn_k_norm.weight', kvd); }
     mat(p + 'attn_output.weight', [spec.dim, qd], 0.7);
     norm(p + 'ffn_norm.weight', spec.dim);
