@@ -109,7 +109,8 @@ export function readConfig(f: GgufFile): Config {
     rmsEps: get('attention.layer_norm_rms_epsilon', FLOAT, true),
     nExpert,
     nExpertUsed: get('expert_used_count', INT, nExpert > 0, 0),
-    expertFf: get('expert_feed_forward_length', INT, false, ffDim),
+    // llama.cpp sizes llama (Mixtral) and olmoe experts by feed_forward_length, the Qwen MoEs by expert_feed_forward_length
+    expertFf: arch === 'llama' || arch === 'olmoe' ? ffDim : get('expert_feed_forward_length', INT, false, ffDim),
     sharedExpertFf: get('expert_shared_feed_forward_length', INT, false, 0),
     normTopkProb: ARCH_TRAITS[arch].normTopkProb,
   };

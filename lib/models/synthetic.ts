@@ -130,7 +130,7 @@ export function syntheticModel(spec: SyntheticSpec): { metadata: Record<string, 
   if (nExpert > 0) {
     metadata[`${a}.expert_count`] = gguf.u32(nExpert);
     metadata[`${a}.expert_used_count`] = gguf.u32(spec.nExpertUsed ?? 2);
-    if (a !== 'llama') metadata[`${a}.expert_feed_forward_length`] = gguf.u32(spec.expertFf ?? spec.ffDim);
+    if (a !== 'llama' && a !== 'olmoe') metadata[`${a}.expert_feed_forward_length`] = gguf.u32(spec.expertFf ?? spec.ffDim);
     if (spec.sharedExpertFf) metadata[`${a}.expert_shared_feed_forward_length`] = gguf.u32(spec.sharedExpertFf);
   }
   const r = rng(spec.seed ?? 1);
@@ -190,7 +190,7 @@ export function syntheticModel(spec: SyntheticSpec): { metadata: Record<string, 
       mat(p + 'ffn_up.weight', [spec.ffDim, spec.dim]);
       mat(p + 'ffn_down.weight', [spec.dim, spec.ffDim], 0.7);
     } else {
-      const eff = a === 'llama' ? spec.ffDim : spec.expertFf ?? spec.ffDim; // llama.cpp's llama MoE uses feed_forward_length
+      const eff = a === 'llama' || a === 'olmoe' ? spec.ffDim : spec.expertFf ?? spec.ffDim; // llama.cpp's llama and olmoe experts use feed_forward_length
       mat(p + 'ffn_gate_inp.weight', [nExpert, spec.dim], 2, 'f32');
       mat(p + 'ffn_gate_exps.weight', [nExpert, eff, spec.dim], 1.5);
       mat(p + 'ffn_up_exps.weight', [nExpert, eff, spec.dim]);

@@ -27,7 +27,7 @@ describe('Config', () => {
     ['qwen3', {}, { ropeType: 'neox' }],
     ['qwen2moe', { nExpert: 4, nExpertUsed: 2, expertFf: 64, sharedExpertFf: 128 }, { expertFf: 64, sharedExpertFf: 128, normTopkProb: false }],
     ['qwen3moe', { nExpert: 4, nExpertUsed: 2, expertFf: 64 }, { normTopkProb: true }],
-    ['olmoe', { nExpert: 4, nExpertUsed: 2, expertFf: 64 }, { ropeType: 'neox', normTopkProb: false }],
+    ['olmoe', { nHeadKv: 2, nExpert: 4, nExpertUsed: 2 }, { ropeType: 'neox', normTopkProb: false, expertFf: 256 }],
   ] as const)('%s %j', (arch, extra, want) => {
     const f = parseGguf(encodeGguf(syntheticModel({ arch, ...small, ...extra } as SyntheticSpec)));
     const c = readConfig(f);
