@@ -71,7 +71,7 @@ Status lut_matmul_f32(float* out, const float* x, const LutMatrix& w, const floa
   const int64_t grain = std::max<int64_t>(1, (int64_t)65536 / std::max<int64_t>(1, lut_row_bytes(w.bits, w.k) * m));
   parallel_for(w.n, grain, [&](int64_t b, int64_t e, int) {
     thread_local std::vector<float> scratch;
-    if ((int64_t)scratch.size() < w.k) scratch.resize(w.k);
+    if ((int64_t)scratch.size() < 4 * w.k) scratch.resize(4 * w.k);
     fn(args, b, e, scratch.data());
   });
   return Status::Ok();

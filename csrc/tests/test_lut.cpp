@@ -88,7 +88,9 @@ TEST(lut_matmul_vs_f64) {
             }
             worst = std::fmax(worst, std::fabs(out[i * n + j] - ref) / (mag + 1e-30));
           }
-        CHECK_LE(worst, (k / 16.0 + 16) * std::ldexp(1.0, -24));  // f32 accumulation (see test/kernels/lut.test.ts)
+        // f32 accumulation; plus bf16 x and table on AVX-512's GEMV path (see fuselm/ops/lut.h)
+        const bool bf16 = fuselm::active_isa() == fuselm::ISA_AVX512 && m <= 4;
+        CHECK_LE(worst, (bf16 ? std::ldexp(1.0, -8) : 0.0) + (k / 16.0 + 16) * std::ldexp(1.0, -24));
       });
     }
 }

@@ -184,10 +184,11 @@ export interface MatmulLutOptions {
 }
 
 /**
- * `out[m, n] = Σ_k x[m, k] · W[n, k] (+ bias[n])` with W in lut3/lut4. Activations stay f32:
- * each code is looked up in the row's table held in registers (vpermps) and FMA'd in f32,
- * and the row's CSR outliers are added in the same pass, so the result matches a float64
- * product of the dequantized W to f32 accumulation error.
+ * `out[m, n] = Σ_k x[m, k] · W[n, k] (+ bias[n])` with W in lut3/lut4. Each code is looked up
+ * in the row's table held in registers and the row's CSR outliers are added in the same pass.
+ * Precision: x stays f32 and the weights are exact (vpermps, f32 FMA: only f32 accumulation
+ * error, <= (K/16 + 16)·2⁻²⁴·Σ|x·w|), except on AVX-512 with M <= 4 (the GEMV), which rounds x
+ * and the row's table to bf16 (vpermw + vdpbf16ps) and adds <= 2⁻⁸·Σ|x·w|; outliers stay f32.
  * @param x f32 [..., K], contiguous
  * @param w LutTensor [N, K]
  * @returns f32 [..., N]

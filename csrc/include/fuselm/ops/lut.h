@@ -3,8 +3,11 @@
 //   matmul:     out[m, n] = sum_k x[m, k] * W[n, k] (+ bias[n]),  x f32 [M, K], W lut [N, K]
 //   dequantize: out[n, k] = W[n, k] as f32
 //   quantize:   weighted 1-D k-means per row + the largest-magnitude weights kept in CSR
-// Activations stay f32: the table decode gives f32 weights and the dot products are
-// f32 FMAs, so the only error against float64 is f32 accumulation.
+// Precision of matmul: ref, AVX2, and AVX-512 with M > 4 keep x f32: the table decode
+// gives the exact f32 weights and the dots are f32 FMAs, so the only error against
+// float64 is f32 accumulation, <= (K/16 + 16) 2^-24 sum|x w|. AVX-512 with M <= 4 (the
+// GEMV) rounds x and the row's table to bf16 and uses vdpbf16ps: add 2^-8 sum|x w| (two
+// bf16 roundings of 2^-9 each) for the dense part. The CSR outliers are f32 on every path.
 #pragma once
 #include <cstdint>
 #include "fuselm/blocks.h"
@@ -60,7 +63,7 @@ struct LutTable {
   Kernel<void (*)(float* dst, const uint8_t* codes, const fl_half* table, int64_t k)> dequant_row_lut4;
   Kernel<void (*)(float* dst, const uint8_t* codes, const fl_half* table, int64_t k)> dequant_row_lut3;
   // out rows [n_begin, n_end): dense table-lookup dot + the rows' CSR entries + bias.
-  // scratch: at least K floats (used when M > 4).
+  // scratch: at least 4*K floats (a dequantized row when M > 4; x in bf16 on the bf16 path).
   Kernel<void (*)(const LutGemmArgs& a, int64_t n_begin, int64_t n_end, float* scratch)> gemm_lut4_f32;
   Kernel<void (*)(const LutGemmArgs& a, int64_t n_begin, int64_t n_end, float* scratch)> gemm_lut3_f32;
 };
