@@ -18,6 +18,8 @@ export { softmax } from './ops/norm';
 export type { SoftmaxOptions } from './ops/norm';
 export { rope } from './ops/rope';
 export type { RopeMode, RopeOptions } from './ops/rope';
+export { quantize, dequantize, matmul, QUANT_FORMATS, MATMUL_WEIGHT_DTYPES } from './ops/qgemm';
+export type { QuantFormat, MatmulOptions } from './ops/qgemm';
 
 export type Isa = 'ref' | 'avx2' | 'avx512';
 

@@ -58,29 +58,28 @@ typedef void (*GemvFn)(float* out, int64_t ldo, const void* acts, int64_t M, int
                        int64_t n1);
 typedef void (*RowFn)(void* dst, const float* src, int64_t n);          // quantize one row
 typedef void (*DeqFn)(float* dst, const void* src, int64_t n);          // dequantize one row
-// GEMM micro-panel packing and the macro-kernel (see csrc/ops/qgemm.cpp):
-//  - f32 compute:  A packed [ceil(M/MR)][kc][MR] floats, B packed [ceil(nc/NR)][kc][NR] floats
-//  - bf16 compute: A packed [ceil(M/MR)][kc/2][MR] bf16 pairs, B packed [ceil(nc/NR)][kc/2][NR] bf16 pairs
-struct GemmGeom {
-  int mr, nr;  // micro-tile
-};
-// C[m * ldc + n] (+)= sum_k A[m][k] * B[n][k] for m < M, n < nc over packed panels.
-typedef void (*GemmMacroFn)(float* C, int64_t ldc, const void* Apack, const void* Bpack, int64_t M, int64_t nc,
-                            int64_t kc, bool accumulate);
+// GEMM: C[m * ldc + r] = sum_k x[m][k] * w_r[k] for m < M, r < nr (nr <= gemm_nr),
+// the whole K in one pass. x is packed once per matmul in blocks of gemm_mb rows:
+//  - f32 compute:  xpack [ceil(M/mb)][K][mb] floats;          w_r: K floats
+//  - bf16 compute: xpack [ceil(M/mb)][K/2][mb] bf16 pairs;   w_r: K bf16 (K even)
+typedef void (*GemmFn)(float* C, int64_t ldc, const void* xpack, int64_t M, const void* const* wrows, int64_t nr,
+                       int64_t K);
 
 struct QgemmTable {
-  // activation quantizers (partner formats)
-  Kernel<RowFn> quantize_row_q8_0;
-  Kernel<RowFn> quantize_row_q8_K;
+  // activation quantizers: the q8_0 partner with lane offsets for q4_0 / q8_0
+  // weights (see csrc/cpu/qscalar.h ActQ8_0), and ggml's q8_K
+  Kernel<RowFn> quantize_act_q4_0, quantize_act_q8_0, quantize_row_q8_K;
   // dequantizers (also the GEMM panel source)
   Kernel<DeqFn> dequantize_row_q4_0, dequantize_row_q8_0, dequantize_row_q4_K, dequantize_row_q5_K,
       dequantize_row_q6_K, dequantize_row_f16, dequantize_row_bf16;
   // GEMV kernels
   Kernel<GemvFn> gemv_q4_0_q8_0, gemv_q8_0_q8_0, gemv_q4_K_q8_K, gemv_q5_K_q8_K, gemv_q6_K_q8_K, gemv_f32_f32,
       gemv_f16_f32, gemv_bf16_f32;
-  // GEMM
-  GemmGeom geom_f32{8, 8}, geom_bf16{8, 8};
-  Kernel<GemmMacroFn> gemm_f32, gemm_bf16;
+  // GEMM: f32 -> bf16 rounding (nearest even) of dequantized W rows, and the kernels
+  Kernel<void (*)(uint16_t* dst, const float* src, int64_t n)> round_bf16_row;
+  Kernel<GemmFn> gemm_f32, gemm_bf16;
+  int gemm_mb = 8;  // x rows per packed block
+  int gemm_nr = 4;  // W rows per call at most
 };
 
 namespace ref { void fill_qgemm(QgemmTable& t); }

@@ -1,0 +1,222 @@
+// AVX2+FMA kernels of family `qgemm`: integer GEMV with maddubs/madd (see
+// csrc/cpu/qgemv_x86.h), float GEMV, and 16 x 6 GEMM tiles with FMA (bf16
+// pairs are widened to f32 in registers).
+#include <immintrin.h>
+#include <cstdint>
+#include <cstring>
+
+#include "cpu/qscalar.h"
+#include "fuselm/ops/qgemm.h"
+
+namespace fuselm {
+namespace avx2 {
+
+#define FL_DPBUSD(acc, u, s) _mm256_add_epi32((acc), _mm256_madd_epi16(_mm256_maddubs_epi16((u), (s)), _mm256_set1_epi16(1)))
+#define FL_DPWSSD(acc, a, b) _mm256_add_epi32((acc), _mm256_madd_epi16((a), (b)))
+#include "cpu/qgemv_x86.h"
+#undef FL_DPBUSD
+#undef FL_DPWSSD
+
+// ---- activation quantizers --------------------------------------------------------
+// roundf (ties away from zero) exactly: t = trunc(v); t += sign(v) where |v - t| >= 0.5
+static inline __m256i round_away(__m256 v) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+  const __m256 frac = _mm256_andnot_ps(sign, _mm256_sub_ps(v, t));
+  const __m256 up = _mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+  const __m256 one = _mm256_or_ps(_mm256_set1_ps(1.0f), _mm256_and_ps(v, sign));
+  return _mm256_cvttps_epi32(_mm256_add_ps(t, _mm256_and_ps(up, one)));
+}
+
+template <int OFF>
+static void quantize_act(void* dst, const float* x, int64_t n) {
+  qs::ActQ8_0* y = (qs::ActQ8_0*)dst;
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  for (int64_t i = 0; i < n / 32; i++, x += 32) {
+    __m256 v[4];
+    __m256 mx = _mm256_setzero_ps();
+    for (int j = 0; j < 4; j++) {
+      v[j] = _mm256_loadu_ps(x + 8 * j);
+      mx = _mm256_max_ps(mx, _mm256_andnot_ps(sign, v[j]));
+    }
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    const float d = _mm_cvtss_f32(m) / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const __m256 vid = _mm256_set1_ps(id);
+    __m256i q[4];
+    for (int j = 0; j < 4; j++) q[j] = round_away(_mm256_mul_ps(v[j], vid));
+    // int32 -> int8 in order: packs interleave 128-bit lanes, a final permute restores it
+    const __m256i p01 = _mm256_packs_epi32(q[0], q[1]), p23 = _mm256_packs_epi32(q[2], q[3]);
+    __m256i p = _mm256_packs_epi16(p01, p23);
+    p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i*)y[i].qs, p);
+    const __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), p), _mm256_set1_epi16(1));
+    _mm256_storeu_si256((__m256i*)y[i].off, _mm256_mullo_epi32(s, _mm256_set1_epi32(-OFF)));
+    y[i].d = d;
+    y[i].pad = 0;
+  }
+}
+static void quantize_act_q4_0(void* dst, const float* x, int64_t n) { quantize_act<8>(dst, x, n); }
+static void quantize_act_q8_0(void* dst, const float* x, int64_t n) { quantize_act<128>(dst, x, n); }
+// q8_K: the scalar loop, auto-vectorised with this file's flags
+static void quantize_row_q8_K(void* dst, const float* x, int64_t n) { qs::quantize_q8_K_row((block_q8_K*)dst, x, n); }
+
+static void dequantize_row_q4_0(float* y, const void* x, int64_t n) { qs::dequant_q4_0(y, (const block_q4_0*)x, n); }
+static void dequantize_row_q8_0(float* y, const void* x, int64_t n) { qs::dequant_q8_0(y, (const block_q8_0*)x, n); }
+static void dequantize_row_q4_K(float* y, const void* x, int64_t n) { qs::dequant_q4_K(y, (const block_q4_K*)x, n); }
+static void dequantize_row_q5_K(float* y, const void* x, int64_t n) { qs::dequant_q5_K(y, (const block_q5_K*)x, n); }
+static void dequantize_row_q6_K(float* y, const void* x, int64_t n) { qs::dequant_q6_K(y, (const block_q6_K*)x, n); }
+static void dequantize_row_f16(float* y, const void* x, int64_t n) {
+  const uint16_t* h = (const uint16_t*)x;
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(h + i))));
+  qs::dequant_f16(y + i, h + i, n - i);
+}
+static void dequantize_row_bf16(float* y, const void* x, int64_t n) { qs::dequant_bf16(y, (const uint16_t*)x, n); }
+static void round_bf16_row(uint16_t* y, const float* x, int64_t n) { qs::round_bf16(y, x, n); }
+
+// ---- float GEMV -------------------------------------------------------------------
+template <int KIND>
+static inline __m256 load8(const void* W, int64_t i) {
+  if (KIND == 0) return _mm256_loadu_ps((const float*)W + i);
+  const __m128i h = _mm_loadu_si128((const __m128i*)((const uint16_t*)W + i));
+  if (KIND == 1) return _mm256_cvtph_ps(h);
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+template <int KIND>
+static inline float load1(const void* W, int64_t i) {
+  if (KIND == 0) return ((const float*)W)[i];
+  if (KIND == 1) return fp16_to_fp32(((const uint16_t*)W)[i]);
+  return bf16_to_fp32(((const uint16_t*)W)[i]);
+}
+
+template <int R, int KIND>
+static inline void float_rows(float* out, int64_t ldo, const float* x, int64_t M, int64_t K, const void* W, int64_t n) {
+  for (int64_t m = 0; m < M; m++) {
+    const float* xm = x + m * K;
+    __m256 acc[R];
+    for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
+    int64_t k = 0;
+    for (; k + 8 <= K; k += 8) {
+      const __m256 xv = _mm256_loadu_ps(xm + k);
+      for (int r = 0; r < R; r++) acc[r] = _mm256_fmadd_ps(xv, load8<KIND>(W, (n + r) * K + k), acc[r]);
+    }
+    for (int r = 0; r < R; r++) {
+      float s = hsum256(acc[r]);
+      for (int64_t kk = k; kk < K; kk++) s += xm[kk] * load1<KIND>(W, (n + r) * K + kk);
+      out[m * ldo + n + r] = s;
+    }
+  }
+}
+template <int KIND>
+static void gemv_float(float* out, int64_t ldo, const void* acts, int64_t M, int64_t K, const void* W, int64_t n0,
+                       int64_t n1) {
+  const float* x = (const float*)acts;
+  int64_t n = n0;
+  for (; n + 4 <= n1; n += 4) float_rows<4, KIND>(out, ldo, x, M, K, W, n);
+  for (; n < n1; n++) float_rows<1, KIND>(out, ldo, x, M, K, W, n);
+}
+static void gemv_f32_f32(float* o, int64_t l, const void* a, int64_t M, int64_t K, const void* W, int64_t n0,
+                         int64_t n1) {
+  gemv_float<0>(o, l, a, M, K, W, n0, n1);
+}
+static void gemv_f16_f32(float* o, int64_t l, const void* a, int64_t M, int64_t K, const void* W, int64_t n0,
+                         int64_t n1) {
+  gemv_float<1>(o, l, a, M, K, W, n0, n1);
+}
+static void gemv_bf16_f32(float* o, int64_t l, const void* a, int64_t M, int64_t K, const void* W, int64_t n0,
+                          int64_t n1) {
+  gemv_float<2>(o, l, a, M, K, W, n0, n1);
+}
+
+// ---- GEMM: 16 rows of x (2 vectors) x 6 rows of W per tile --------------------------
+constexpr int MB = 16, NR = 6;
+
+static inline void store_tile(float* C, int64_t ldc, const __m256 (*acc)[2], int64_t mrows, int64_t nr) {
+  alignas(32) float tile[NR][MB];
+  for (int r = 0; r < NR; r++) {
+    _mm256_store_ps(tile[r], acc[r][0]);
+    _mm256_store_ps(tile[r] + 8, acc[r][1]);
+  }
+  for (int64_t i = 0; i < mrows; i++)
+    for (int64_t r = 0; r < nr; r++) C[i * ldc + r] = tile[r][i];
+}
+
+static void gemm_f32(float* C, int64_t ldc, const void* xpack, int64_t M, const void* const* wrows, int64_t nr,
+                     int64_t K) {
+  const float* w[NR];
+  for (int r = 0; r < NR; r++) w[r] = (const float*)wrows[r < nr ? r : 0];
+  for (int64_t mb = 0; mb * MB < M; mb++) {
+    const float* xb = (const float*)xpack + mb * K * MB;
+    __m256 acc[NR][2];
+    for (int r = 0; r < NR; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    for (int64_t k = 0; k < K; k++) {
+      const __m256 x0 = _mm256_loadu_ps(xb + k * MB), x1 = _mm256_loadu_ps(xb + k * MB + 8);
+      for (int r = 0; r < NR; r++) {
+        const __m256 wv = _mm256_broadcast_ss(w[r] + k);
+        acc[r][0] = _mm256_fmadd_ps(x0, wv, acc[r][0]);
+        acc[r][1] = _mm256_fmadd_ps(x1, wv, acc[r][1]);
+      }
+    }
+    const int64_t mrows = M - mb * MB < MB ? M - mb * MB : MB;
+    store_tile(C + mb * MB * ldc, ldc, acc, mrows, nr);
+  }
+}
+
+// bf16 pairs: the even element is the pair << 16, the odd one the pair's high half
+static void gemm_bf16(float* C, int64_t ldc, const void* xpack, int64_t M, const void* const* wrows, int64_t nr,
+                      int64_t K) {
+  const uint16_t* w[NR];
+  for (int r = 0; r < NR; r++) w[r] = (const uint16_t*)wrows[r < nr ? r : 0];
+  const int64_t P = K / 2;
+  const __m256i hi_mask = _mm256_set1_epi32((int)0xFFFF0000u);
+  for (int64_t mb = 0; mb * MB < M; mb++) {
+    const uint32_t* xb = (const uint32_t*)xpack + mb * P * MB;
+    __m256 acc[NR][2];
+    for (int r = 0; r < NR; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    for (int64_t p = 0; p < P; p++) {
+      const __m256i v0 = _mm256_loadu_si256((const __m256i*)(xb + p * MB));
+      const __m256i v1 = _mm256_loadu_si256((const __m256i*)(xb + p * MB + 8));
+      const __m256 e0 = _mm256_castsi256_ps(_mm256_slli_epi32(v0, 16)), o0 = _mm256_castsi256_ps(_mm256_and_si256(v0, hi_mask));
+      const __m256 e1 = _mm256_castsi256_ps(_mm256_slli_epi32(v1, 16)), o1 = _mm256_castsi256_ps(_mm256_and_si256(v1, hi_mask));
+      for (int r = 0; r < NR; r++) {
+        const __m256 we = _mm256_set1_ps(bf16_to_fp32(w[r][2 * p])), wo = _mm256_set1_ps(bf16_to_fp32(w[r][2 * p + 1]));
+        acc[r][0] = _mm256_fmadd_ps(o0, wo, _mm256_fmadd_ps(e0, we, acc[r][0]));
+        acc[r][1] = _mm256_fmadd_ps(o1, wo, _mm256_fmadd_ps(e1, we, acc[r][1]));
+      }
+    }
+    const int64_t mrows = M - mb * MB < MB ? M - mb * MB : MB;
+    store_tile(C + mb * MB * ldc, ldc, acc, mrows, nr);
+  }
+}
+
+void fill_qgemm(QgemmTable& t) {
+  FL_IMPL(t, quantize_act_q4_0, avx2);
+  FL_IMPL(t, quantize_act_q8_0, avx2);
+  FL_IMPL(t, quantize_row_q8_K, avx2);
+  FL_IMPL(t, dequantize_row_q4_0, avx2);
+  FL_IMPL(t, dequantize_row_q8_0, avx2);
+  FL_IMPL(t, dequantize_row_q4_K, avx2);
+  FL_IMPL(t, dequantize_row_q5_K, avx2);
+  FL_IMPL(t, dequantize_row_q6_K, avx2);
+  FL_IMPL(t, dequantize_row_f16, avx2);
+  FL_IMPL(t, dequantize_row_bf16, avx2);
+  FL_IMPL(t, gemv_q4_0_q8_0, avx2);
+  FL_IMPL(t, gemv_q8_0_q8_0, avx2);
+  FL_IMPL(t, gemv_q4_K_q8_K, avx2);
+  FL_IMPL(t, gemv_q5_K_q8_K, avx2);
+  FL_IMPL(t, gemv_q6_K_q8_K, avx2);
+  FL_IMPL(t, gemv_f32_f32, avx2);
+  FL_IMPL(t, gemv_f16_f32, avx2);
+  FL_IMPL(t, gemv_bf16_f32, avx2);
+  FL_IMPL(t, round_bf16_row, avx2);
+  FL_IMPL(t, gemm_f32, avx2);
+  FL_IMPL(t, gemm_bf16, avx2);
+  t.gemm_mb = MB;
+  t.gemm_nr = NR;
+}
+
+}  // namespace avx2
+}  // namespace fuselm

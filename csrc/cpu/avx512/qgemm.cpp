@@ -1,0 +1,281 @@
+// AVX-512 (F/BW/VL/VNNI/BF16) kernels of family `qgemm`: VNNI integer GEMV
+// (vpdpbusd / vpdpwssd on 256-bit vectors, see csrc/cpu/qgemv_x86.h), float
+// GEMV with masked tails, and the GEMM micro-kernels: 32 x 12 tiles with FMA
+// (f32) or vdpbf16ps (bf16 pairs).
+#include <immintrin.h>
+#include <cstdint>
+#include <cstring>
+
+#include "cpu/qscalar.h"
+#include "fuselm/ops/qgemm.h"
+
+namespace fuselm {
+namespace avx512 {
+
+#define FL_DPBUSD(acc, u, s) _mm256_dpbusd_epi32((acc), (u), (s))
+#define FL_DPWSSD(acc, a, b) _mm256_dpwssd_epi32((acc), (a), (b))
+#include "cpu/qgemv_x86.h"
+#undef FL_DPBUSD
+#undef FL_DPWSSD
+
+static inline __mmask16 tail16(int64_t n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u); }
+
+// ---- activation quantizers --------------------------------------------------------
+// ggml's q8_0 rounding (roundf: ties away from zero) done exactly in SIMD:
+// t = trunc(v); t += sign(v) where |v - t| >= 0.5.
+static inline __m512i round_away(__m512 v) {
+  const __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+  const __m512 frac = _mm512_abs_ps(_mm512_sub_ps(v, t));
+  const __mmask16 up = _mm512_cmp_ps_mask(frac, _mm512_set1_ps(0.5f), _CMP_GE_OQ);
+  const __m512 one = _mm512_or_ps(_mm512_set1_ps(1.0f), _mm512_and_ps(v, _mm512_set1_ps(-0.0f)));
+  return _mm512_cvttps_epi32(_mm512_mask_add_ps(t, up, t, one));
+}
+
+template <int OFF>
+static void quantize_act(void* dst, const float* x, int64_t n) {
+  qs::ActQ8_0* y = (qs::ActQ8_0*)dst;
+  const __m512 sign = _mm512_set1_ps(-0.0f);
+  for (int64_t i = 0; i < n / 32; i++, x += 32) {
+    const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_andnot_ps(sign, v0), _mm512_andnot_ps(sign, v1)));
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const __m512 vid = _mm512_set1_ps(id);
+    const __m512i q0 = round_away(_mm512_mul_ps(v0, vid)), q1 = round_away(_mm512_mul_ps(v1, vid));
+    _mm_storeu_si128((__m128i*)y[i].qs, _mm512_cvtepi32_epi8(q0));
+    _mm_storeu_si128((__m128i*)(y[i].qs + 16), _mm512_cvtepi32_epi8(q1));
+    // lane sums of 4 bytes times -OFF
+    const __m256i qv = _mm256_loadu_si256((const __m256i*)y[i].qs);
+    const __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), qv);
+    _mm256_storeu_si256((__m256i*)y[i].off, _mm256_mullo_epi32(s, _mm256_set1_epi32(-OFF)));
+    y[i].d = d;
+    y[i].pad = 0;
+  }
+}
+static void quantize_act_q4_0(void* dst, const float* x, int64_t n) { quantize_act<8>(dst, x, n); }
+static void quantize_act_q8_0(void* dst, const float* x, int64_t n) { quantize_act<128>(dst, x, n); }
+
+static void quantize_row_q8_K(void* dst, const float* x, int64_t n) {
+  block_q8_K* y = (block_q8_K*)dst;
+  for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
+    // the value of largest magnitude (first one on ties, as the scalar loop)
+    float amax = 0, mx = 0;
+    {
+      __m512 va = _mm512_setzero_ps();
+      for (int j = 0; j < QK_K; j += 16) va = _mm512_max_ps(va, _mm512_abs_ps(_mm512_loadu_ps(x + j)));
+      amax = _mm512_reduce_max_ps(va);
+      for (int j = 0; j < QK_K; j++)
+        if (x[j] == amax || x[j] == -amax) { mx = x[j]; break; }
+    }
+    if (amax == 0.0f) {
+      std::memset(&y[i], 0, sizeof(block_q8_K));
+      continue;
+    }
+    const float iscale = -127.f / mx;
+    const __m512 vs = _mm512_set1_ps(iscale);
+    for (int j = 0; j < QK_K; j += 16) {
+      __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + j), vs));  // ties to even
+      q = _mm512_min_epi32(q, _mm512_set1_epi32(127));
+      _mm_storeu_si128((__m128i*)(y[i].qs + j), _mm512_cvtepi32_epi8(q));
+    }
+    for (int j = 0; j < QK_K / 16; j++) {
+      const __m128i q = _mm_loadu_si128((const __m128i*)(y[i].qs + 16 * j));
+      const __m512i w = _mm512_cvtepi8_epi32(q);
+      y[i].bsums[j] = (int16_t)_mm512_reduce_add_epi32(w);
+    }
+    y[i].d = 1.0f / iscale;
+  }
+}
+
+// ---- dequantizers ----------------------------------------------------------------
+static void dequantize_row_q4_0(float* y, const void* x, int64_t n) {
+  const block_q4_0* b = (const block_q4_0*)x;
+  for (int64_t i = 0; i < n / 32; i++) {
+    const __m512 d = _mm512_set1_ps(half_to_float(b[i].d));
+    const __m128i q = _mm_loadu_si128((const __m128i*)b[i].qs);
+    const __m512i lo = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_and_si128(q, _mm_set1_epi8(0x0F))), _mm512_set1_epi32(8));
+    const __m512i hi = _mm512_sub_epi32(
+        _mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(q, 4), _mm_set1_epi8(0x0F))), _mm512_set1_epi32(8));
+    _mm512_storeu_ps(y + 32 * i, _mm512_mul_ps(_mm512_cvtepi32_ps(lo), d));
+    _mm512_storeu_ps(y + 32 * i + 16, _mm512_mul_ps(_mm512_cvtepi32_ps(hi), d));
+  }
+}
+static void dequantize_row_q8_0(float* y, const void* x, int64_t n) {
+  const block_q8_0* b = (const block_q8_0*)x;
+  for (int64_t i = 0; i < n / 32; i++) {
+    const __m512 d = _mm512_set1_ps(half_to_float(b[i].d));
+    for (int h = 0; h < 2; h++) {
+      const __m512i q = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)(b[i].qs + 16 * h)));
+      _mm512_storeu_ps(y + 32 * i + 16 * h, _mm512_mul_ps(_mm512_cvtepi32_ps(q), d));
+    }
+  }
+}
+// the K-quants: the scalar loops, auto-vectorised with this file's flags
+static void dequantize_row_q4_K(float* y, const void* x, int64_t n) { qs::dequant_q4_K(y, (const block_q4_K*)x, n); }
+static void dequantize_row_q5_K(float* y, const void* x, int64_t n) { qs::dequant_q5_K(y, (const block_q5_K*)x, n); }
+static void dequantize_row_q6_K(float* y, const void* x, int64_t n) { qs::dequant_q6_K(y, (const block_q6_K*)x, n); }
+static void dequantize_row_f16(float* y, const void* x, int64_t n) {
+  const uint16_t* h = (const uint16_t*)x;
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 k = tail16(n - i);
+    _mm512_mask_storeu_ps(y + i, k, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(k, h + i)));
+  }
+}
+static void dequantize_row_bf16(float* y, const void* x, int64_t n) {
+  const uint16_t* h = (const uint16_t*)x;
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 k = tail16(n - i);
+    const __m512i v = _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, h + i)), 16);
+    _mm512_mask_storeu_ps(y + i, k, _mm512_castsi512_ps(v));
+  }
+}
+static void round_bf16_row(uint16_t* y, const float* x, int64_t n) {
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + i + 16), _mm512_loadu_ps(x + i));
+    _mm512_storeu_si512((void*)(y + i), (__m512i)v);
+  }
+  qs::round_bf16(y + i, x + i, n - i);
+}
+
+// ---- float GEMV: 4 rows of W per pass, masked tails ---------------------------------
+static inline __m512 load_w(const float* w, __mmask16 k) { return _mm512_maskz_loadu_ps(k, w); }
+static inline __m512 load_w(const uint16_t* w, __mmask16 k, bool bf) {
+  const __m256i h = _mm256_maskz_loadu_epi16(k, w);
+  return bf ? _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)) : _mm512_cvtph_ps(h);
+}
+
+template <int R, int KIND>  // KIND 0 f32, 1 f16, 2 bf16
+static inline void float_rows(float* out, int64_t ldo, const float* x, int64_t M, int64_t K, const void* W, int64_t n) {
+  for (int64_t m = 0; m < M; m++) {
+    const float* xm = x + m * K;
+    __m512 acc[R];
+    for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < K; k += 16) {
+      const __mmask16 mk = tail16(K - k);
+      const __m512 xv = _mm512_maskz_loadu_ps(mk, xm + k);
+      for (int r = 0; r < R; r++) {
+        __m512 wv;
+        if (KIND == 0) {
+          const float* wr = (const float*)W + (n + r) * K + k;
+          if (m == 0) _mm_prefetch((const char*)(wr + 256), _MM_HINT_T0);
+          wv = load_w(wr, mk);
+        } else {
+          const uint16_t* wr = (const uint16_t*)W + (n + r) * K + k;
+          if (m == 0) _mm_prefetch((const char*)(wr + 512), _MM_HINT_T0);
+          wv = load_w(wr, mk, KIND == 2);
+        }
+        acc[r] = _mm512_fmadd_ps(xv, wv, acc[r]);
+      }
+    }
+    for (int r = 0; r < R; r++) out[m * ldo + n + r] = _mm512_reduce_add_ps(acc[r]);
+  }
+}
+template <int KIND>
+static void gemv_float(float* out, int64_t ldo, const void* acts, int64_t M, int64_t K, const void* W, int64_t n0,
+                       int64_t n1) {
+  const float* x = (const float*)acts;
+  int64_t n = n0;
+  for (; n + 4 <= n1; n += 4) float_rows<4, KIND>(out, ldo, x, M, K, W, n);
+  for (; n < n1; n++) float_rows<1, KIND>(out, ldo, x, M, K, W, n);
+}
+static void gemv_f32_f32(float* o, int64_t l, const void* a, int64_t M, int64_t K, const void* W, int64_t n0,
+                         int64_t n1) {
+  gemv_float<0>(o, l, a, M, K, W, n0, n1);
+}
+static void gemv_f16_f32(float* o, int64_t l, const void* a, int64_t M, int64_t K, const void* W, int64_t n0,
+                         int64_t n1) {
+  gemv_float<1>(o, l, a, M, K, W, n0, n1);
+}
+static void gemv_bf16_f32(float* o, int64_t l, const void* a, int64_t M, int64_t K, const void* W, int64_t n0,
+                          int64_t n1) {
+  gemv_float<2>(o, l, a, M, K, W, n0, n1);
+}
+
+// ---- GEMM: 32 rows of x (2 vectors) x 12 rows of W per tile -------------------------
+constexpr int MB = 32, NR = 12;
+
+static inline void store_tile(float* C, int64_t ldc, const __m512 (*acc)[2], int64_t mrows, int64_t nr) {
+  alignas(64) float tile[NR][MB];
+  for (int r = 0; r < NR; r++) {
+    _mm512_store_ps(tile[r], acc[r][0]);
+    _mm512_store_ps(tile[r] + 16, acc[r][1]);
+  }
+  for (int64_t i = 0; i < mrows; i++)
+    for (int64_t r = 0; r < nr; r++) C[i * ldc + r] = tile[r][i];
+}
+
+static void gemm_f32(float* C, int64_t ldc, const void* xpack, int64_t M, const void* const* wrows, int64_t nr,
+                     int64_t K) {
+  const float* w[NR];
+  for (int r = 0; r < NR; r++) w[r] = (const float*)wrows[r < nr ? r : 0];
+  for (int64_t mb = 0; mb * MB < M; mb++) {
+    const float* xb = (const float*)xpack + mb * K * MB;
+    __m512 acc[NR][2];
+    for (int r = 0; r < NR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < K; k++) {
+      const __m512 x0 = _mm512_loadu_ps(xb + k * MB), x1 = _mm512_loadu_ps(xb + k * MB + 16);
+      for (int r = 0; r < NR; r++) {
+        const __m512 wv = _mm512_set1_ps(w[r][k]);
+        acc[r][0] = _mm512_fmadd_ps(x0, wv, acc[r][0]);
+        acc[r][1] = _mm512_fmadd_ps(x1, wv, acc[r][1]);
+      }
+    }
+    const int64_t mrows = M - mb * MB < MB ? M - mb * MB : MB;
+    store_tile(C + mb * MB * ldc, ldc, acc, mrows, nr);
+  }
+}
+
+static void gemm_bf16(float* C, int64_t ldc, const void* xpack, int64_t M, const void* const* wrows, int64_t nr,
+                      int64_t K) {
+  const uint32_t* w[NR];
+  for (int r = 0; r < NR; r++) w[r] = (const uint32_t*)wrows[r < nr ? r : 0];
+  const int64_t P = K / 2;
+  for (int64_t mb = 0; mb * MB < M; mb++) {
+    const uint32_t* xb = (const uint32_t*)xpack + mb * P * MB;
+    __m512 acc[NR][2];
+    for (int r = 0; r < NR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (int64_t p = 0; p < P; p++) {
+      const __m512bh x0 = (__m512bh)_mm512_loadu_si512((const void*)(xb + p * MB));
+      const __m512bh x1 = (__m512bh)_mm512_loadu_si512((const void*)(xb + p * MB + 16));
+      for (int r = 0; r < NR; r++) {
+        uint32_t wp;
+        std::memcpy(&wp, w[r] + p, 4);
+        const __m512bh wv = (__m512bh)_mm512_set1_epi32((int)wp);
+        acc[r][0] = _mm512_dpbf16_ps(acc[r][0], x0, wv);
+        acc[r][1] = _mm512_dpbf16_ps(acc[r][1], x1, wv);
+      }
+    }
+    const int64_t mrows = M - mb * MB < MB ? M - mb * MB : MB;
+    store_tile(C + mb * MB * ldc, ldc, acc, mrows, nr);
+  }
+}
+
+void fill_qgemm(QgemmTable& t) {
+  FL_IMPL(t, quantize_act_q4_0, avx512);
+  FL_IMPL(t, quantize_act_q8_0, avx512);
+  FL_IMPL(t, quantize_row_q8_K, avx512);
+  FL_IMPL(t, dequantize_row_q4_0, avx512);
+  FL_IMPL(t, dequantize_row_q8_0, avx512);
+  FL_IMPL(t, dequantize_row_q4_K, avx512);
+  FL_IMPL(t, dequantize_row_q5_K, avx512);
+  FL_IMPL(t, dequantize_row_q6_K, avx512);
+  FL_IMPL(t, dequantize_row_f16, avx512);
+  FL_IMPL(t, dequantize_row_bf16, avx512);
+  FL_IMPL(t, gemv_q4_0_q8_0, avx512);
+  FL_IMPL(t, gemv_q8_0_q8_0, avx512);
+  FL_IMPL(t, gemv_q4_K_q8_K, avx512);
+  FL_IMPL(t, gemv_q5_K_q8_K, avx512);
+  FL_IMPL(t, gemv_q6_K_q8_K, avx512);
+  FL_IMPL(t, gemv_f32_f32, avx512);
+  FL_IMPL(t, gemv_f16_f32, avx512);
+  FL_IMPL(t, gemv_bf16_f32, avx512);
+  FL_IMPL(t, round_bf16_row, avx512);
+  FL_IMPL(t, gemm_f32, avx512);
+  FL_IMPL(t, gemm_bf16, avx512);
+  t.gemm_mb = MB;
+  t.gemm_nr = NR;
+}
+
+}  // namespace avx512
+}  // namespace fuselm

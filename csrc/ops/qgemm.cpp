@@ -1,0 +1,333 @@
+// Family `qgemm`: invariants, format dispatch and the split over the pool.
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "cpu/qscalar.h"
+#include "fuselm/ops.h"
+
+namespace fuselm {
+
+namespace quant {  // csrc/cpu/ref/qgemm.cpp
+void row_q8_0(void*, const float*, int64_t);
+void row_q4_0(void*, const float*, int64_t);
+void row_q4_K(void*, const float*, int64_t);
+void row_q5_K(void*, const float*, int64_t);
+void row_q6_K(void*, const float*, int64_t);
+void row_q8_K(void*, const float*, int64_t);
+void row_f16(void*, const float*, int64_t);
+void row_bf16(void*, const float*, int64_t);
+}  // namespace quant
+
+static void report_qgemm(const void* p, void (*emit)(const char*, const char*, void*), void* u) {
+  const QgemmTable& t = *(const QgemmTable*)p;
+#define FL_EMIT(k) emit(#k, t.k.isa, u)
+  FL_EMIT(quantize_act_q4_0);
+  FL_EMIT(quantize_act_q8_0);
+  FL_EMIT(quantize_row_q8_K);
+  FL_EMIT(dequantize_row_q4_0);
+  FL_EMIT(dequantize_row_q8_0);
+  FL_EMIT(dequantize_row_q4_K);
+  FL_EMIT(dequantize_row_q5_K);
+  FL_EMIT(dequantize_row_q6_K);
+  FL_EMIT(dequantize_row_f16);
+  FL_EMIT(dequantize_row_bf16);
+  FL_EMIT(gemv_q4_0_q8_0);
+  FL_EMIT(gemv_q8_0_q8_0);
+  FL_EMIT(gemv_q4_K_q8_K);
+  FL_EMIT(gemv_q5_K_q8_K);
+  FL_EMIT(gemv_q6_K_q8_K);
+  FL_EMIT(gemv_f32_f32);
+  FL_EMIT(gemv_f16_f32);
+  FL_EMIT(gemv_bf16_f32);
+  FL_EMIT(gemm_f32);
+  FL_EMIT(gemm_bf16);
+#undef FL_EMIT
+}
+static const Dispatch<QgemmTable> qgemm_dispatch("qgemm", ref::fill_qgemm, avx2::fill_qgemm, avx512::fill_qgemm,
+                                                 report_qgemm);
+
+static const char* dname(DType t) {
+  const DTypeTraits* tr = dtype_traits((int32_t)t);
+  return tr ? tr->name : "an unknown dtype";
+}
+static std::string quoted(DType t) { return std::string("'") + dname(t) + "'"; }
+
+size_t row_bytes(DType t, int64_t n) {
+  const DTypeTraits* tr = dtype_traits((int32_t)t);
+  if (!tr || n < 0) return 0;
+  return (size_t)(n / tr->block_elems) * (size_t)tr->block_bytes;
+}
+
+bool quant_supported(DType t) {
+  switch (t) {
+    case DType::F32: case DType::F16: case DType::BF16: case DType::Q8_0: case DType::Q4_0: case DType::Q4_K:
+    case DType::Q5_K: case DType::Q6_K: case DType::Q8_K:
+      return true;
+    default:
+      return false;
+  }
+}
+static const char* kQuantList = "one of 'f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q8_k'";
+
+static Status check_rows_cols(DType t, int64_t rows, int64_t cols) {
+  if (!quant_supported(t)) return Status::type("format", kQuantList, quoted(t));
+  if (rows < 0) return Status::range("rows", "integer >= 0", std::to_string(rows));
+  const int be = dtype_traits((int32_t)t)->block_elems;
+  if (cols < 0 || cols % be != 0)
+    return Status::range("cols", std::string("a multiple of ") + std::to_string(be) + " (the " + dname(t) + " block)",
+                         std::to_string(cols));
+  return Status::Ok();
+}
+
+typedef void (*QuantRowFn)(void*, const float*, int64_t);
+static QuantRowFn quant_row_fn(DType t) {
+  switch (t) {
+    case DType::Q8_0: return quant::row_q8_0;
+    case DType::Q4_0: return quant::row_q4_0;
+    case DType::Q4_K: return quant::row_q4_K;
+    case DType::Q5_K: return quant::row_q5_K;
+    case DType::Q6_K: return quant::row_q6_K;
+    case DType::Q8_K: return quant::row_q8_K;
+    case DType::F16: return quant::row_f16;
+    case DType::BF16: return quant::row_bf16;
+    default: return nullptr;
+  }
+}
+
+Status quantize(void* dst, DType t, const float* src, int64_t rows, int64_t cols) {
+  FL_TRY(check_rows_cols(t, rows, cols));
+  if (rows == 0 || cols == 0) return Status::Ok();
+  const size_t rb = row_bytes(t, cols);
+  if (t == DType::F32) {
+    std::memcpy(dst, src, (size_t)rows * rb);
+    return Status::Ok();
+  }
+  QuantRowFn fn = quant_row_fn(t);
+  const bool kq = t == DType::Q4_K || t == DType::Q5_K || t == DType::Q6_K;
+  parallel_for(rows, (kq ? (1 << 13) : (1 << 16)) / cols + 1, [&](int64_t b, int64_t e, int) {
+    for (int64_t r = b; r < e; r++) fn((uint8_t*)dst + r * rb, src + r * cols, cols);
+  });
+  return Status::Ok();
+}
+
+bool dequantize_row(DType t, const void* src, float* dst, int64_t n) {
+  const QgemmTable& k = qgemm_dispatch();
+  switch (t) {
+    case DType::F32: std::memcpy(dst, src, (size_t)n * 4); return true;
+    case DType::F16: k.dequantize_row_f16.fn(dst, src, n); return true;
+    case DType::BF16: k.dequantize_row_bf16.fn(dst, src, n); return true;
+    case DType::Q4_0: k.dequantize_row_q4_0.fn(dst, src, n); return true;
+    case DType::Q8_0: k.dequantize_row_q8_0.fn(dst, src, n); return true;
+    case DType::Q4_K: k.dequantize_row_q4_K.fn(dst, src, n); return true;
+    case DType::Q5_K: k.dequantize_row_q5_K.fn(dst, src, n); return true;
+    case DType::Q6_K: k.dequantize_row_q6_K.fn(dst, src, n); return true;
+    case DType::Q8_K: qs::dequant_q8_K(dst, (const block_q8_K*)src, n); return true;
+    default: return false;
+  }
+}
+
+Status dequantize(float* dst, DType t, const void* src, int64_t rows, int64_t cols) {
+  FL_TRY(check_rows_cols(t, rows, cols));
+  if (rows == 0 || cols == 0) return Status::Ok();
+  const size_t rb = row_bytes(t, cols);
+  parallel_for(rows, (1 << 16) / cols + 1, [&](int64_t b, int64_t e, int) {
+    for (int64_t r = b; r < e; r++) dequantize_row(t, (const uint8_t*)src + r * rb, dst + r * cols, cols);
+  });
+  return Status::Ok();
+}
+
+// ---- matmul ----------------------------------------------------------------------
+static bool matmul_supported(DType t) {
+  switch (t) {
+    case DType::F32: case DType::F16: case DType::BF16: case DType::Q8_0: case DType::Q4_0: case DType::Q4_K:
+    case DType::Q5_K: case DType::Q6_K:
+      return true;
+    default:
+      return false;
+  }
+}
+
+Status check_weight(DType wtype, int64_t N, int64_t K, size_t bytes) {
+  if (!matmul_supported(wtype))
+    return Status::type("W.dtype", "one of 'f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k'", quoted(wtype));
+  if (N < 0) return Status::range("N", "integer >= 0", std::to_string(N));
+  const int be = dtype_traits((int32_t)wtype)->block_elems;
+  if (K < 1 || K % be != 0)
+    return Status::range("K", std::string(be == 1 ? "integer >= 1" : "a positive multiple of " + std::to_string(be) +
+                                                                         " (the " + dname(wtype) + " block)"),
+                         std::to_string(K));
+  const double need = (double)N * (double)row_bytes(wtype, K);
+  if (need > (double)bytes)
+    return Status::range("W", "at least " + std::to_string((uint64_t)need) + " bytes", std::to_string(bytes) + " bytes");
+  return Status::Ok();
+}
+
+static size_t act_row_bytes(DType wtype, int64_t K) {
+  switch (wtype) {
+    case DType::Q4_0: case DType::Q8_0: return (size_t)(K / 32) * sizeof(qs::ActQ8_0);
+    case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: return (size_t)(K / QK_K) * sizeof(block_q8_K);
+    default: return (size_t)K * 4;
+  }
+}
+
+size_t qacts_bytes(DType wtype, int64_t M, int64_t K) {
+  if (M < 0 || K < 0) return 0;
+  return (size_t)M * act_row_bytes(wtype, K);
+}
+
+Status quantize_acts(void* dst, DType wtype, const float* x, int64_t M, int64_t K) {
+  FL_TRY(check_weight(wtype, 0, K, 0));
+  if (M < 0) return Status::range("M", "integer >= 0", std::to_string(M));
+  const QgemmTable& k = qgemm_dispatch();
+  const size_t rb = act_row_bytes(wtype, K);
+  RowFn fn = nullptr;
+  switch (wtype) {
+    case DType::Q4_0: fn = k.quantize_act_q4_0.fn; break;
+    case DType::Q8_0: fn = k.quantize_act_q8_0.fn; break;
+    case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: fn = k.quantize_row_q8_K.fn; break;
+    default: break;
+  }
+  for (int64_t m = 0; m < M; m++) {
+    if (fn) fn((uint8_t*)dst + m * rb, x + m * K, K);
+    else std::memcpy((uint8_t*)dst + m * rb, x + m * K, rb);
+  }
+  return Status::Ok();
+}
+
+static GemvFn gemv_fn(DType wtype) {
+  const QgemmTable& k = qgemm_dispatch();
+  switch (wtype) {
+    case DType::Q4_0: return k.gemv_q4_0_q8_0.fn;
+    case DType::Q8_0: return k.gemv_q8_0_q8_0.fn;
+    case DType::Q4_K: return k.gemv_q4_K_q8_K.fn;
+    case DType::Q5_K: return k.gemv_q5_K_q8_K.fn;
+    case DType::Q6_K: return k.gemv_q6_K_q8_K.fn;
+    case DType::F32: return k.gemv_f32_f32.fn;
+    case DType::F16: return k.gemv_f16_f32.fn;
+    case DType::BF16: return k.gemv_bf16_f32.fn;
+    default: return nullptr;
+  }
+}
+
+void matmul_rows_st(float* out, int64_t ldo, const void* acts, int64_t M, int64_t K, const void* W, DType wtype,
+                    int64_t n0, int64_t n1) {
+  GemvFn fn = gemv_fn(wtype);
+  if (!fn || n1 <= n0 || M <= 0) return;
+  fn(out, ldo, acts, M, K, W, n0, n1);
+}
+
+static void add_bias(float* out, const float* bias, int64_t M, int64_t N, int64_t n0, int64_t n1) {
+  if (!bias) return;
+  for (int64_t m = 0; m < M; m++)
+    for (int64_t n = n0; n < n1; n++) out[m * N + n] += bias[n];
+}
+
+static Status gemv(float* out, const float* x, int64_t M, int64_t K, const void* W, DType wtype, int64_t N,
+                   const float* bias) {
+  const void* acts = x;
+  thread_local std::vector<uint8_t> qbuf;
+  if (wtype != DType::F32 && wtype != DType::F16 && wtype != DType::BF16) {
+    const size_t need = qacts_bytes(wtype, M, K);
+    if (qbuf.size() < need) qbuf.resize(need);
+    FL_TRY(quantize_acts(qbuf.data(), wtype, x, M, K));
+    acts = qbuf.data();
+  }
+  GemvFn fn = gemv_fn(wtype);
+  // ~64 KiB of weights per task at least; chunks in multiples of 4 rows
+  const int64_t grain = ((int64_t)(65536 / (row_bytes(wtype, K) + 1)) + 4) & ~(int64_t)3;
+  const int64_t groups = (N + 3) / 4;
+  parallel_for(groups, (grain + 3) / 4, [&](int64_t b, int64_t e, int) {
+    const int64_t n0 = b * 4, n1 = e * 4 < N ? e * 4 : N;
+    fn(out, N, acts, M, K, W, n0, n1);
+    add_bias(out, bias, M, N, n0, n1);
+  });
+  return Status::Ok();
+}
+
+static Status gemm(float* out, const float* x, int64_t M, int64_t K, const void* W, DType wtype, int64_t N,
+                   const float* bias) {
+  const QgemmTable& k = qgemm_dispatch();
+  const bool f32c = wtype == DType::F32 || wtype == DType::F16;
+  const int64_t MB = k.gemm_mb, NR = k.gemm_nr;
+  const int64_t Kp = f32c ? K : (K + 1) & ~(int64_t)1;
+  const int64_t mblocks = (M + MB - 1) / MB;
+  // pack x once: f32 [mblocks][K][MB] or bf16 pairs [mblocks][Kp/2][MB]
+  thread_local std::vector<uint32_t> xpack;
+  const size_t xwords = (size_t)mblocks * (size_t)(f32c ? K : Kp / 2) * (size_t)MB;
+  if (xpack.size() < xwords) xpack.resize(xwords);
+  uint32_t* xp = xpack.data();
+  parallel_for(mblocks, 1, [&](int64_t b, int64_t e, int) {
+    for (int64_t mb = b; mb < e; mb++) {
+      if (f32c) {
+        float* dst = (float*)xp + mb * K * MB;
+        for (int64_t i = 0; i < MB; i++) {
+          const int64_t m = mb * MB + i;
+          for (int64_t kk = 0; kk < K; kk++) dst[kk * MB + i] = m < M ? x[m * K + kk] : 0.0f;
+        }
+      } else {
+        uint32_t* dst = xp + mb * (Kp / 2) * MB;
+        for (int64_t i = 0; i < MB; i++) {
+          const int64_t m = mb * MB + i;
+          for (int64_t p = 0; p < Kp / 2; p++) {
+            uint32_t lo = 0, hi = 0;
+            if (m < M) {
+              lo = fp32_to_bf16(x[m * K + 2 * p]);
+              hi = 2 * p + 1 < K ? fp32_to_bf16(x[m * K + 2 * p + 1]) : 0;
+            }
+            dst[p * MB + i] = lo | (hi << 16);
+          }
+        }
+      }
+    }
+  });
+  const size_t wrb = row_bytes(wtype, K);
+  const int64_t tiles = (N + NR - 1) / NR;
+  parallel_for(tiles, 1, [&](int64_t b, int64_t e, int) {
+    thread_local std::vector<float> ftmp;
+    thread_local std::vector<uint16_t> htmp;
+    const void* rows[64];
+    for (int64_t t = b; t < e; t++) {
+      const int64_t n0 = t * NR, nr = N - n0 < NR ? N - n0 : NR;
+      if (wtype == DType::F32) {
+        for (int64_t r = 0; r < nr; r++) rows[r] = (const float*)W + (n0 + r) * K;
+      } else if (wtype == DType::F16) {
+        if (ftmp.size() < (size_t)(NR * K)) ftmp.resize(NR * K);
+        for (int64_t r = 0; r < nr; r++) {
+          k.dequantize_row_f16.fn(ftmp.data() + r * K, (const uint8_t*)W + (n0 + r) * wrb, K);
+          rows[r] = ftmp.data() + r * K;
+        }
+      } else if (wtype == DType::BF16 && K % 2 == 0) {
+        for (int64_t r = 0; r < nr; r++) rows[r] = (const uint16_t*)W + (n0 + r) * K;
+      } else {
+        if (ftmp.size() < (size_t)K) ftmp.resize(K);
+        if (htmp.size() < (size_t)(NR * Kp)) htmp.resize(NR * Kp);
+        for (int64_t r = 0; r < nr; r++) {
+          uint16_t* h = htmp.data() + r * Kp;
+          if (wtype == DType::BF16) {
+            std::memcpy(h, (const uint16_t*)W + (n0 + r) * K, (size_t)K * 2);
+          } else {
+            dequantize_row(wtype, (const uint8_t*)W + (n0 + r) * wrb, ftmp.data(), K);
+            k.round_bf16_row.fn(h, ftmp.data(), K);
+          }
+          if (Kp > K) h[K] = 0;
+          rows[r] = h;
+        }
+      }
+      (f32c ? k.gemm_f32.fn : k.gemm_bf16.fn)(out + n0, N, xp, M, rows, nr, f32c ? K : Kp);
+      add_bias(out, bias, M, N, n0, n0 + nr);
+    }
+  });
+  return Status::Ok();
+}
+
+Status matmul(float* out, const float* x, int64_t M, int64_t K, const void* W, DType wtype, int64_t N,
+              const float* bias) {
+  if (M < 0) return Status::range("M", "integer >= 0", std::to_string(M));
+  FL_TRY(check_weight(wtype, N, K, (size_t)-1));
+  if (M == 0 || N == 0) return Status::Ok();
+  if (M <= kGemvMaxM) return gemv(out, x, M, K, W, wtype, N, bias);
+  return gemm(out, x, M, K, W, wtype, N, bias);
+}
+
+}  // namespace fuselm

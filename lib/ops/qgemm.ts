@@ -1,0 +1,107 @@
+// Family `qgemm`: quantize / dequantize (GGUF block formats) and matmul over any of them.
+import { native } from '../native';
+import { checkOptions, fail } from '../check';
+import { DType, DTYPES, isDType } from '../dtype';
+import { Tensor } from '../tensor';
+import { checkDType, checkTensor, outputLike } from './common';
+
+/** Formats quantize()/dequantize() handle, as GGUF spells them. */
+export const QUANT_FORMATS = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q8_k'] as const;
+export type QuantFormat = (typeof QUANT_FORMATS)[number];
+/** Weight dtypes matmul() takes. */
+export const MATMUL_WEIGHT_DTYPES: readonly DType[] = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k'];
+
+const FORMAT_LIST = QUANT_FORMATS.map((f) => `'${f}'`).join(', ');
+
+function checkFormat(format: unknown, fn: string): QuantFormat {
+  if (typeof format !== 'string' || !(QUANT_FORMATS as readonly string[]).includes(format)) {
+    fail('type', 'format', `one of ${FORMAT_LIST}`, format, fn);
+  }
+  return format as QuantFormat;
+}
+
+function rowsCols(t: Tensor): { rows: number; cols: number } {
+  const cols = t.shape[t.ndim - 1];
+  return { rows: cols === 0 ? 0 : t.numel / cols, cols };
+}
+
+/**
+ * Quantizes an f32 tensor row by row (rows of its last dimension) into `format`.
+ * Q8_0 and Q4_0 bytes equal llama.cpp's reference quantizer's; the K-quants use
+ * ggml's reference search. `.bytes()` of the result are the raw GGUF blocks.
+ *
+ * @param x f32 [..., K], contiguous; K a multiple of the format's block (32 or 256)
+ * @example
+ *   const wq = quantize(w, 'q4_k'); // w: f32 [4096, 4096]
+ */
+export function quantize(x: Tensor, format: QuantFormat): Tensor {
+  const fn = 'quantize';
+  checkDType(x, 'x', ['f32'], fn);
+  const f = checkFormat(format, fn);
+  const { rows, cols } = rowsCols(x);
+  const be = DTYPES[f].blockElems;
+  if (cols % be !== 0) fail('range', 'x.shape', `a last dimension that is a multiple of ${be} (the ${f} block)`, x.shape, fn);
+  const out = Tensor.zeros(x.shape, f);
+  native.quantize(out.bytes(), DTYPES[f].id, x.bytes(), rows, cols);
+  return out;
+}
+
+/**
+ * Expands a tensor of any format quantize() writes back to f32 (same shape).
+ * @example
+ *   const w2 = dequantize(quantize(w, 'q8_0'));
+ */
+export function dequantize(x: Tensor, out?: Tensor): Tensor {
+  const fn = 'dequantize';
+  checkTensor(x, 'x', fn);
+  if (!(QUANT_FORMATS as readonly string[]).includes(x.dtype)) fail('type', 'x.dtype', `one of ${FORMAT_LIST}`, x.dtype, fn);
+  if (!x.isContiguous()) fail('type', 'x', 'a contiguous tensor', '#a strided view', fn);
+  const y = outputLike(out, x.shape, 'f32', fn);
+  const { rows, cols } = rowsCols(x);
+  native.dequantize(y.bytes(), DTYPES[x.dtype].id, x.bytes(), rows, cols);
+  return y;
+}
+
+export interface MatmulOptions {
+  /** f32 [N], added to every output row */
+  bias?: Tensor | null;
+}
+
+/**
+ * `out[M, N] = x[M, K] · W[N, K]ᵀ (+ bias)`, W in any format (one row per output).
+ *
+ * M <= 8 (decode): x is quantized once to W's partner format (q8_0 for q4_0/q8_0,
+ * q8_K for the K-quants) and multiplied with int8 dot products (VNNI / AVX2);
+ * float W runs in f32. M > 8 (prefill): W is dequantized panel by panel and
+ * multiplied with register-tiled bf16 (quantized and bf16 W) or f32 (f32, f16 W) kernels.
+ *
+ * @param x f32 or bf16 [M, K] (or [K] for one row)
+ * @param W [N, K] of f32, f16, bf16, q8_0, q4_0, q4_k, q5_k or q6_k
+ * @example
+ *   const y = matmul(x, quantize(w, 'q4_0'), { bias: b });
+ */
+export function matmul(x: Tensor, W: Tensor, opts?: MatmulOptions, out?: Tensor): Tensor {
+  const fn = 'matmul';
+  checkDType(x, 'x', ['f32', 'bf16'], fn);
+  checkTensor(W, 'W', fn);
+  if (!isDType(W.dtype) || !MATMUL_WEIGHT_DTYPES.includes(W.dtype)) {
+    fail('type', 'W.dtype', MATMUL_WEIGHT_DTYPES.map((d) => `'${d}'`).join(' or '), W.dtype, fn);
+  }
+  if (!W.isContiguous()) fail('type', 'W', 'a contiguous tensor', '#a strided view', fn);
+  if (W.ndim !== 2) fail('range', 'W.shape', '[N, K]', W.shape, fn);
+  const [N, K] = W.shape;
+  if (K < 1) fail('range', 'W.shape', 'a K >= 1', W.shape, fn);
+  if (x.ndim !== 1 && x.ndim !== 2) fail('range', 'x.shape', `[M, ${K}] or [${K}]`, x.shape, fn);
+  if (x.shape[x.ndim - 1] !== K) fail('range', 'x.shape', x.ndim === 1 ? `[${K}]` : `[M, ${K}]`, x.shape, fn);
+  const M = x.ndim === 1 ? 1 : x.shape[0];
+  const o = checkOptions(opts, 'opts', fn);
+  let bias: Tensor | null = null;
+  if (o.bias !== undefined && o.bias !== null) {
+    checkDType(o.bias, 'opts.bias', ['f32'], fn);
+    bias = o.bias as Tensor;
+    if (bias.ndim !== 1 || bias.shape[0] !== N) fail('range', 'opts.bias.shape', `[${N}]`, bias.shape, fn);
+  }
+  const y = outputLike(out, x.ndim === 1 ? [N] : [M, N], 'f32', fn);
+  native.matmul(y.bytes(), x.bytes(), x.dtype === 'bf16', M, K, W.bytes(), DTYPES[W.dtype].id, N, bias ? bias.bytes() : null);
+  return y;
+}
