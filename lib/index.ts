@@ -7,7 +7,7 @@ export { DTYPES, dtypeInfo } from './dtype';
 export type { DType, DTypeInfo, PlainDType, QuantDType } from './dtype';
 export { rmsnorm } from './ops/norm';
 export type { RmsNormOptions } from './ops/norm';
-export { add, mul, silu, gelu, swiglu } from './ops/elementwise';
+export { add, mul, silu, gelu, sigmoid, swiglu } from './ops/elementwise';
 export { moeRoute, moePermute, MoeStats } from './ops/moe';
 export type { MoeRouteOptions, MoeRouting, MoeScoring, MoePlan, MoePermuteOptions } from './ops/moe';
 export { LutTensor, quantizeLut, dequantizeLut, matmulLut } from './ops/lut';

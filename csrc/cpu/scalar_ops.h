@@ -35,6 +35,11 @@ static inline float gelu(float x) {
   return (float)(d / (1.0 + std::exp(-2.0 * kGeluSqrt2OverPi * d * (1.0 + kGeluCoefA * d * d))));
 }
 
+static inline float sigmoid(float x) { return (float)(1.0 / (1.0 + std::exp(-(double)x))); }
+static inline void sigmoid(float* out, const void* x, DType d, int64_t i0, int64_t n) {
+  for (int64_t i = i0; i < n; i++) out[i] = sigmoid(load_elt(x, d, i));
+}
+
 static inline void add(float* out, const void* a, DType ad, const void* b, DType bd, int64_t i0, int64_t n) {
   for (int64_t i = i0; i < n; i++) out[i] = load_elt(a, ad, i) + load_elt(b, bd, i);
 }

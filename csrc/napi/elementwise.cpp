@@ -28,7 +28,7 @@ static Napi::Value Binary(const Napi::CallbackInfo& info, const char* name) {
 static Napi::Value Add(const Napi::CallbackInfo& info) { return Binary<add>(info, "add"); }
 static Napi::Value Mul(const Napi::CallbackInfo& info) { return Binary<mul>(info, "mul"); }
 
-// silu|gelu(out, x, xDtype, n)
+// silu|gelu|sigmoid(out, x, xDtype, n)
 template <Status (*OP)(float*, const void*, DType, int64_t)>
 static Napi::Value Unary(const Napi::CallbackInfo& info, const char* name) {
   Args a(info, name);
@@ -42,6 +42,7 @@ static Napi::Value Unary(const Napi::CallbackInfo& info, const char* name) {
 }
 static Napi::Value Silu(const Napi::CallbackInfo& info) { return Unary<silu>(info, "silu"); }
 static Napi::Value Gelu(const Napi::CallbackInfo& info) { return Unary<gelu>(info, "gelu"); }
+static Napi::Value Sigmoid(const Napi::CallbackInfo& info) { return Unary<sigmoid>(info, "sigmoid"); }
 
 // swiglu(out, gate, gateDtype, up, upDtype, rows, f, gateStride, upStride)
 static Napi::Value SwiGlu(const Napi::CallbackInfo& info) {
@@ -66,6 +67,7 @@ FL_NAPI_REGISTER(init_elementwise) {
   exports.Set("mul", Napi::Function::New(env, Mul, "mul"));
   exports.Set("silu", Napi::Function::New(env, Silu, "silu"));
   exports.Set("gelu", Napi::Function::New(env, Gelu, "gelu"));
+  exports.Set("sigmoid", Napi::Function::New(env, Sigmoid, "sigmoid"));
   exports.Set("swiglu", Napi::Function::New(env, SwiGlu, "swiglu"));
 }
 

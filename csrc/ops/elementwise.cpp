@@ -11,6 +11,7 @@ static void report_elementwise(const void* p, void (*emit)(const char*, const ch
   emit("mul", t.mul.isa, u);
   emit("silu", t.silu.isa, u);
   emit("gelu", t.gelu.isa, u);
+  emit("sigmoid", t.sigmoid.isa, u);
   emit("swiglu", t.swiglu.isa, u);
 }
 static const Dispatch<ElementwiseTable> elementwise_dispatch("elementwise", ref::fill_elementwise,
@@ -69,6 +70,9 @@ Status mul(float* out, const void* a, DType ad, const void* b, DType bd, int64_t
 }
 Status silu(float* out, const void* x, DType d, int64_t n) { return unary(elementwise_dispatch().silu.fn, out, x, d, n); }
 Status gelu(float* out, const void* x, DType d, int64_t n) { return unary(elementwise_dispatch().gelu.fn, out, x, d, n); }
+Status sigmoid(float* out, const void* x, DType d, int64_t n) {
+  return unary(elementwise_dispatch().sigmoid.fn, out, x, d, n);
+}
 
 Status swiglu(float* out, const void* gate, DType gd, const void* up, DType ud, int64_t rows, int64_t f,
               int64_t gate_stride, int64_t up_stride) {

@@ -34,7 +34,7 @@ TEST(elementwise_vs_f64) {
       Input a(n, n + 1, 4, dt), b(n, n + 2, 4, DType::F32);
       std::vector<float> out(n);
       fltest::for_each_isa([&](int) {
-        double e_add = 0, e_mul = 0, e_silu = 0, e_gelu = 0, e_sw = 0;
+        double e_add = 0, e_mul = 0, e_silu = 0, e_gelu = 0, e_sw = 0, e_sig = 0;
         CHECK(fuselm::add(out.data(), a.raw.data(), dt, b.raw.data(), DType::F32, n, n).ok());
         for (int64_t i = 0; i < n; i++) e_add = std::fmax(e_add, rel(out[i], (double)a.v[i] + b.v[i]));
         CHECK(fuselm::mul(out.data(), a.raw.data(), dt, b.raw.data(), DType::F32, n, n).ok());
@@ -43,6 +43,8 @@ TEST(elementwise_vs_f64) {
         for (int64_t i = 0; i < n; i++) e_silu = std::fmax(e_silu, rel(out[i], silu_d(a.v[i])));
         CHECK(fuselm::gelu(out.data(), a.raw.data(), dt, n).ok());
         for (int64_t i = 0; i < n; i++) e_gelu = std::fmax(e_gelu, rel(out[i], gelu_d(a.v[i])));
+        CHECK(fuselm::sigmoid(out.data(), a.raw.data(), dt, n).ok());
+        for (int64_t i = 0; i < n; i++) e_sig = std::fmax(e_sig, rel(out[i], 1 / (1 + std::exp(-(double)a.v[i]))));
         CHECK(fuselm::swiglu(out.data(), a.raw.data(), dt, b.raw.data(), DType::F32, 1, n, n, n).ok());
         for (int64_t i = 0; i < n; i++) e_sw = std::fmax(e_sw, rel(out[i], silu_d(a.v[i]) * b.v[i]));
         CHECK_LE(e_add, 6e-8);  // one f32 rounding
@@ -50,6 +52,7 @@ TEST(elementwise_vs_f64) {
         CHECK_LE(e_silu, 5e-7);  // vectorised exp (<= 2e-7) + division
         CHECK_LE(e_gelu, 2e-5);  // + the f32 rounding of the exp argument (see elementwise.test.ts)
         CHECK_LE(e_sw, 6e-7);
+        CHECK_LE(e_sig, 5e-7);
       });
     }
   }

@@ -1,4 +1,4 @@
-// Family `elementwise`: add, mul, SiLU, GELU, SwiGLU. Inputs f32, f16 or bf16; outputs f32.
+// Family `elementwise`: add, mul, SiLU, GELU, sigmoid, SwiGLU. Inputs f32, f16 or bf16; outputs f32.
 import { native } from '../native';
 import { checkArgCount, fail } from '../check';
 import { DType } from '../dtype';
@@ -48,7 +48,7 @@ export function mul(a: Tensor, b: Tensor, out?: Tensor): Tensor {
   return binary('mul', arguments.length, a, b, out);
 }
 
-function unary(fn: 'silu' | 'gelu', nargs: number, x: Tensor, out?: Tensor): Tensor {
+function unary(fn: 'silu' | 'gelu' | 'sigmoid', nargs: number, x: Tensor, out?: Tensor): Tensor {
   checkArgCount(nargs, 1, 2, fn);
   checkDType(x, 'x', ELT, fn);
   const y = outputLike(out, x.shape, 'f32', fn);
@@ -79,6 +79,17 @@ export function silu(x: Tensor, out?: Tensor): Tensor {
  */
 export function gelu(x: Tensor, out?: Tensor): Tensor {
   return unary('gelu', arguments.length, x, out);
+}
+
+/**
+ * Logistic sigmoid `out = 1 / (1 + exp(-x))`, elementwise (e.g. qwen2moe's shared-expert gate). x f32, f16 or
+ * bf16; out f32. sigmoid(-inf) = 0, sigmoid(+inf) = 1, NaN stays NaN.
+ *
+ * @example
+ *   const g = sigmoid(gateLogits);
+ */
+export function sigmoid(x: Tensor, out?: Tensor): Tensor {
+  return unary('sigmoid', arguments.length, x, out);
 }
 
 /**

@@ -1,6 +1,6 @@
-import { add, mul, silu, gelu, swiglu, Tensor, toHalf } from '../../lib';
+import { add, mul, silu, gelu, sigmoid, swiglu, Tensor, toHalf } from '../../lib';
 import { forEachIsa, maxElemRelErr, randn } from '../helpers';
-import { binaryRef, geluRef, mapRef, siluRef, swigluRef } from '../reference/elementwise';
+import { binaryRef, geluRef, mapRef, sigmoidRef, siluRef, swigluRef } from '../reference/elementwise';
 
 // add/mul: one f32 rounding of an exact sum/product (f16/bf16 inputs decode exactly): <= 2^-24 relative.
 const ADD_MUL_TOL = 2 ** -24;
@@ -12,6 +12,8 @@ const SILU_TOL = 5e-7;
 // Measured 1.2e-5 at x = -9.5 (|z| = 76, result 4e-33); stated 2e-5 relative for every x (below x = -10.4
 // the result is under FLT_MIN). ggml's own f32 tanhf form returns 0 for x < -5, so this is far closer.
 const GELU_TOL = 2e-5;
+// sigmoid: the vectorised exp, an add and a division (x itself is not a factor): measured <= 3e-7; stated 5e-7.
+const SIGMOID_TOL = 5e-7;
 // swiglu: silu's bound plus one f32 multiply.
 const SWIGLU_TOL = 6e-7;
 // floor under |ref| for the relative measure: results below it count as absolute error.
@@ -41,13 +43,14 @@ describe('elementwise', () => {
         });
       });
 
-      test(`silu/gelu(n=${n},x=${dt}) on every ISA vs float64`, () => {
+      test(`silu/gelu/sigmoid(n=${n},x=${dt}) on every ISA vs float64`, () => {
         const x = tensor(randn(n, 3 * n + 5, 4), [n], dt);
         const sRef = mapRef(x.toArray(), siluRef);
         const gRef = mapRef(x.toArray(), geluRef);
         forEachIsa((isa) => {
           expect({ isa, silu: ok(maxElemRelErr(silu(x).toArray(), sRef, FLOOR), SILU_TOL) }).toEqual({ isa, silu: 'ok' });
           expect({ isa, gelu: ok(maxElemRelErr(gelu(x).toArray(), gRef, FLOOR), GELU_TOL) }).toEqual({ isa, gelu: 'ok' });
+          expect({ isa, sigmoid: ok(maxElemRelErr(sigmoid(x).toArray(), mapRef(x.toArray(), sigmoidRef), FLOOR), SIGMOID_TOL) }).toEqual({ isa, sigmoid: 'ok' });
         });
       });
     }
@@ -94,6 +97,7 @@ describe('elementwise', () => {
       // results below 1e-37 in magnitude (x < -90 for silu, x < -10.4 for gelu) are compared absolutely
       expect({ isa, silu: ok(maxElemRelErr(silu(x).toArray(), sRef, 1e-37), SILU_TOL) }).toEqual({ isa, silu: 'ok' });
       expect({ isa, gelu: ok(maxElemRelErr(gelu(Tensor.from(small)).toArray(), gRef, 1e-37), GELU_TOL) }).toEqual({ isa, gelu: 'ok' });
+      expect({ isa, sigmoid: ok(maxElemRelErr(sigmoid(x).toArray(), mapRef(xs, sigmoidRef), 1e-37), SIGMOID_TOL) }).toEqual({ isa, sigmoid: 'ok' });
     });
   });
 
@@ -106,6 +110,7 @@ describe('elementwise', () => {
         expect(y[7]).toBeCloseTo(88.8, 4);
         expect(Math.abs(y[8])).toBeLessThan(1e-30);
       }
+      expect({ isa, sigmoid: Array.from(sigmoid(x).toArray()).slice(0, 7) }).toEqual({ isa, sigmoid: [0, 1, NaN, 0, 1, 0.5, 0.5] });
     });
   });
 

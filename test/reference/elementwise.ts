@@ -12,6 +12,10 @@ export function geluRef(x: number): number {
   return x / (1 + Math.exp(-2 * u));
 }
 
+export function sigmoidRef(x: number): number {
+  return 1 / (1 + Math.exp(-x));
+}
+
 export function mapRef(x: ArrayLike<number>, f: (v: number) => number): Float64Array {
   const out = new Float64Array(x.length);
   for (let i = 0; i < x.length; i++) out[i] = f(x[i]);

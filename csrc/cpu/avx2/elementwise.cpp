@@ -7,13 +7,20 @@
 namespace fuselm {
 namespace avx2 {
 
-enum Op { ADD, MUL, SWIGLU, SILU, GELU };
+enum Op { ADD, MUL, SWIGLU, SILU, GELU, SIGMOID };
 
 template <Op OP>
 static inline __m256 apply(__m256 a, __m256 b) {
   if (OP == ADD) return _mm256_add_ps(a, b);
   if (OP == MUL) return _mm256_mul_ps(a, b);
   return _mm256_mul_ps(vsilu(a), b);
+}
+
+template <Op OP>
+static inline __m256 uapply(__m256 x) {
+  if (OP == SILU) return vsilu(x);
+  if (OP == GELU) return vgelu(x);
+  return vsigmoid(x);
 }
 
 template <Op OP, DType DA, DType DB>
@@ -50,15 +57,15 @@ static void unary_impl(float* out, const void* x, int64_t n) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
     const __m256 x0 = vload<D>(x, i), x1 = vload<D>(x, i + 8);
-    _mm256_storeu_ps(out + i, OP == SILU ? vsilu(x0) : vgelu(x0));
-    _mm256_storeu_ps(out + i + 8, OP == SILU ? vsilu(x1) : vgelu(x1));
+    _mm256_storeu_ps(out + i, uapply<OP>(x0));
+    _mm256_storeu_ps(out + i + 8, uapply<OP>(x1));
   }
   for (; i + 8 <= n; i += 8) {
-    const __m256 x0 = vload<D>(x, i);
-    _mm256_storeu_ps(out + i, OP == SILU ? vsilu(x0) : vgelu(x0));
+    _mm256_storeu_ps(out + i, uapply<OP>(vload<D>(x, i)));
   }
   if (OP == SILU) scalar::silu(out, x, D, i, n);
-  else scalar::gelu(out, x, D, i, n);
+  else if (OP == GELU) scalar::gelu(out, x, D, i, n);
+  else scalar::sigmoid(out, x, D, i, n);
 }
 
 template <Op OP>
@@ -75,6 +82,7 @@ static void swiglu(float* out, const void* a, DType ad, const void* b, DType bd,
 }
 static void silu(float* out, const void* x, DType d, int64_t n) { unary<SILU>(out, x, d, n); }
 static void gelu(float* out, const void* x, DType d, int64_t n) { unary<GELU>(out, x, d, n); }
+static void sigmoid(float* out, const void* x, DType d, int64_t n) { unary<SIGMOID>(out, x, d, n); }
 
 void fill_elementwise(ElementwiseTable& t) {
   FL_IMPL(t, add, avx2);
@@ -82,6 +90,7 @@ void fill_elementwise(ElementwiseTable& t) {
   FL_IMPL(t, swiglu, avx2);
   FL_IMPL(t, silu, avx2);
   FL_IMPL(t, gelu, avx2);
+  FL_IMPL(t, sigmoid, avx2);
 }
 
 }  // namespace avx2

@@ -49,6 +49,9 @@ static inline __m256 vmul_sigmoid(__m256 x, __m256 z) {
 // SiLU: x * sigmoid(x)
 static inline __m256 vsilu(__m256 x) { return vmul_sigmoid(x, x); }
 
+// 1 / (1 + exp(-x)): sigmoid(-inf) = 0, sigmoid(+inf) = 1
+static inline __m256 vsigmoid(__m256 x) { return vmul_sigmoid(_mm256_set1_ps(1.0f), x); }
+
 // ggml's tanh GELU, 0.5 x (1 + tanh(u)) with u = sqrt(2/pi) (x + 0.044715 x^3), as the identical x * sigmoid(2u)
 static inline __m256 vgelu(__m256 x) {
   const __m256 c1 = _mm256_set1_ps((float)(2 * 0.79788456080286535588));

@@ -6,7 +6,7 @@
 namespace fuselm {
 namespace avx512 {
 
-enum Op { ADD, MUL, SWIGLU, SILU, GELU };
+enum Op { ADD, MUL, SWIGLU, SILU, GELU, SIGMOID };
 
 template <Op OP>
 static inline __m512 apply(__m512 a, __m512 b) {
@@ -14,7 +14,8 @@ static inline __m512 apply(__m512 a, __m512 b) {
   if (OP == MUL) return _mm512_mul_ps(a, b);
   if (OP == SWIGLU) return _mm512_mul_ps(vsilu(a), b);
   if (OP == SILU) return vsilu(a);
-  return vgelu(a);
+  if (OP == GELU) return vgelu(a);
+  return vsigmoid(a);
 }
 
 // unary ops pass b = a (the second operand is ignored)
@@ -61,6 +62,7 @@ static void swiglu(float* out, const void* a, DType ad, const void* b, DType bd,
 }
 static void silu(float* out, const void* x, DType d, int64_t n) { unary<SILU>(out, x, d, n); }
 static void gelu(float* out, const void* x, DType d, int64_t n) { unary<GELU>(out, x, d, n); }
+static void sigmoid(float* out, const void* x, DType d, int64_t n) { unary<SIGMOID>(out, x, d, n); }
 
 void fill_elementwise(ElementwiseTable& t) {
   FL_IMPL(t, add, avx512);
@@ -68,6 +70,7 @@ void fill_elementwise(ElementwiseTable& t) {
   FL_IMPL(t, swiglu, avx512);
   FL_IMPL(t, silu, avx512);
   FL_IMPL(t, gelu, avx512);
+  FL_IMPL(t, sigmoid, avx512);
 }
 
 }  // namespace avx512

@@ -41,6 +41,9 @@ static inline __m512 vmul_sigmoid(__m512 x, __m512 z) {
 
 static inline __m512 vsilu(__m512 x) { return vmul_sigmoid(x, x); }
 
+// 1 / (1 + exp(-x)): sigmoid(-inf) = 0, sigmoid(+inf) = 1
+static inline __m512 vsigmoid(__m512 x) { return vmul_sigmoid(_mm512_set1_ps(1.0f), x); }
+
 // ggml's tanh GELU as x * sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3)
 static inline __m512 vgelu(__m512 x) {
   const __m512 c1 = _mm512_set1_ps((float)(2 * 0.79788456080286535588));

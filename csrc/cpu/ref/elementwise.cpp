@@ -12,6 +12,7 @@ static void swiglu(float* out, const void* a, DType ad, const void* b, DType bd,
 }
 static void silu(float* out, const void* x, DType d, int64_t n) { scalar::silu(out, x, d, 0, n); }
 static void gelu(float* out, const void* x, DType d, int64_t n) { scalar::gelu(out, x, d, 0, n); }
+static void sigmoid(float* out, const void* x, DType d, int64_t n) { scalar::sigmoid(out, x, d, 0, n); }
 
 void fill_elementwise(ElementwiseTable& t) {
   FL_IMPL(t, add, ref);
@@ -19,6 +20,7 @@ void fill_elementwise(ElementwiseTable& t) {
   FL_IMPL(t, swiglu, ref);
   FL_IMPL(t, silu, ref);
   FL_IMPL(t, gelu, ref);
+  FL_IMPL(t, sigmoid, ref);
 }
 
 }  // namespace ref

@@ -1,4 +1,4 @@
-// Family `elementwise`: add, mul, SiLU, GELU (tanh form), SwiGLU.
+// Family `elementwise`: add, mul, SiLU, GELU (tanh form), sigmoid, SwiGLU.
 // Inputs are f32, f16 or bf16 (each independently); outputs are f32.
 #pragma once
 #include <cstdint>
@@ -17,6 +17,8 @@ Status silu(float* out, const void* x, DType x_dtype, int64_t n);
 // out[i] = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))   (ggml's tanh approximation, evaluated as
 // x / (1 + exp(-2 sqrt(2/pi) (x + 0.044715 x^3))), the same function; gelu(-inf) = -0)
 Status gelu(float* out, const void* x, DType x_dtype, int64_t n);
+// out[i] = 1 / (1 + exp(-x[i]))   (sigmoid(-inf) = 0, sigmoid(+inf) = 1)
+Status sigmoid(float* out, const void* x, DType x_dtype, int64_t n);
 // out[r, j] = silu(gate[r*gate_stride + j]) * up[r*up_stride + j]   for r < rows, j < f (strides in elements).
 // Two tensors: strides f. One [rows, 2f] tensor (ggml's swiglu: gate first half, up second): up = gate + f
 // elements, strides 2f.
@@ -33,7 +35,7 @@ typedef void (*BinaryFn)(float* out, const void* a, DType a_dtype, const void* b
 typedef void (*UnaryFn)(float* out, const void* x, DType x_dtype, int64_t n);
 struct ElementwiseTable {
   Kernel<BinaryFn> add, mul, swiglu;
-  Kernel<UnaryFn> silu, gelu;
+  Kernel<UnaryFn> silu, gelu, sigmoid;
 };
 
 namespace ref { void fill_elementwise(ElementwiseTable& t); }
