@@ -4,9 +4,11 @@ import { BenchEntry } from './entry';
 import * as norm from './norm';
 import * as elementwise from './elementwise';
 import * as lut from './lut';
+import * as attention from './attention';
 
 export const FAMILIES: ReadonlyArray<{ family: string; entries: BenchEntry[] }> = [
   { family: 'norm', entries: norm.entries },
   { family: 'elementwise', entries: elementwise.entries },
   { family: 'lut', entries: lut.entries },
+  { family: 'attention', entries: attention.entries },
 ];
