@@ -17,6 +17,7 @@ const groups = {
   avx512: list('csrc/cpu/avx512'),
   napi: list('csrc/napi'),
   cuda: list('csrc/cuda', '.cu'),
+  cuda_bench: list('csrc/cuda/bench'),
   tests: list('csrc/tests'),
   bench: list('csrc/bench'),
 };

@@ -1,0 +1,246 @@
+// CUDA twins of the elementwise, norm, softmax, RoPE, embedding and argmax ops.
+// Memory-bound: 128-bit loads where the pointers allow, one block per row for
+// the row ops.
+#include "cuda/common.cuh"
+
+namespace fuselm {
+namespace cuda {
+
+namespace {
+
+enum class Ew : int { Add, Mul, Silu, Gelu, Swiglu };
+
+__device__ __forceinline__ float silu(float x) { return x / (1.0f + __expf(-x)); }
+__device__ __forceinline__ float gelu(float x) {
+  const float c = 0.7978845608028654f;  // sqrt(2/pi)
+  return 0.5f * x * (1.0f + tanhf(c * (x + 0.044715f * x * x * x)));
+}
+template <Ew op>
+__device__ __forceinline__ float ew(float a, float b) {
+  if (op == Ew::Add) return a + b;
+  if (op == Ew::Mul) return a * b;
+  if (op == Ew::Silu) return silu(a);
+  if (op == Ew::Gelu) return gelu(a);
+  return silu(a) * b;
+}
+
+template <Ew op>
+__global__ void ew_kernel(float* __restrict__ out, const float* __restrict__ a, const float* __restrict__ b,
+                          int64_t n, bool vec) {
+  const int64_t stride = (int64_t)gridDim.x * blockDim.x;
+  int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (vec) {
+    const int64_t n4 = n / 4;
+    for (int64_t j = i; j < n4; j += stride) {
+      float4 x = ((const float4*)a)[j], y = make_float4(0, 0, 0, 0);
+      if (b) y = ((const float4*)b)[j];
+      float4 r = make_float4(ew<op>(x.x, y.x), ew<op>(x.y, y.y), ew<op>(x.z, y.z), ew<op>(x.w, y.w));
+      ((float4*)out)[j] = r;
+    }
+    for (int64_t j = n4 * 4 + i; j < n; j += stride) out[j] = ew<op>(a[j], b ? b[j] : 0.0f);
+  } else {
+    for (int64_t j = i; j < n; j += stride) out[j] = ew<op>(a[j], b ? b[j] : 0.0f);
+  }
+}
+
+template <Ew op>
+Status launch_ew(float* out, const float* a, const float* b, int64_t n, Stream s, bool binary) {
+  FL_TRY(need_device());
+  if (n < 0) return Status::range("n", "integer >= 0", s64(n));
+  if (n == 0) return Status::Ok();
+  FL_TRY(check_ptr(out, "out"));
+  FL_TRY(check_ptr(a, "a"));
+  if (binary) FL_TRY(check_ptr(b, "b"));
+  const bool vec = (((uintptr_t)out | (uintptr_t)a | (uintptr_t)b) & 15) == 0;
+  const unsigned g = grid1(vec ? (n + 3) / 4 : n, 256, (int64_t)sm_count() * 8);
+  ew_kernel<op><<<g, 256, 0, s>>>(out, a, binary ? b : nullptr, n, vec);
+  FL_CUDA_LAUNCHED("elementwise");
+  return Status::Ok();
+}
+
+__global__ void rmsnorm_kernel(float* __restrict__ out, const float* __restrict__ x, const float* __restrict__ w,
+                               int64_t dim, float eps) {
+  __shared__ float sh[32];
+  const float* xr = x + (int64_t)blockIdx.x * dim;
+  float* orow = out + (int64_t)blockIdx.x * dim;
+  float ss = 0;
+  for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) ss += xr[i] * xr[i];
+  ss = block_sum(ss, sh);
+  const float sc = rsqrtf(ss / (float)dim + eps);
+  for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) orow[i] = xr[i] * sc * (w ? w[i] : 1.0f);
+}
+
+__global__ void softmax_kernel(float* __restrict__ out, const float* __restrict__ x, int64_t dim, float scale) {
+  __shared__ float sh[32];
+  const float* xr = x + (int64_t)blockIdx.x * dim;
+  float* orow = out + (int64_t)blockIdx.x * dim;
+  float m = -INFINITY;
+  for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) m = fmaxf(m, xr[i] * scale);
+  m = block_max(m, sh);
+  float sum = 0;
+  for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) {
+    const float v = xr[i] * scale;
+    const float e = (m == -INFINITY) ? 0.0f : __expf(v - m);
+    orow[i] = e;
+    sum += e;
+  }
+  sum = block_sum(sum, sh);
+  const float inv = sum > 0 ? 1.0f / sum : 0.0f;
+  for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) orow[i] *= inv;
+}
+
+// one thread per rotated pair
+__global__ void rope_kernel(float* __restrict__ x, const int32_t* __restrict__ pos, int64_t n_tokens,
+                            int64_t n_heads, int64_t head_dim, int64_t n_rot, float log2_base, bool neox,
+                            int64_t pos_offset) {
+  const int64_t half = n_rot / 2;
+  const int64_t total = n_tokens * n_heads * half;
+  for (int64_t idx = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
+       idx += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t i = idx % half, th = idx / half, t = th / n_heads;
+    const float p = pos ? (float)pos[t] : (float)(pos_offset + t);
+    // theta = p * base^(-2i/n_rot), computed in double-free float form as ggml does (powf)
+    const float theta = p * exp2f(-log2_base * (float)(2 * i) / (float)n_rot);
+    float sn, cs;
+    sincosf(theta, &sn, &cs);
+    float* row = x + th * head_dim;
+    const int64_t i0 = neox ? i : 2 * i, i1 = neox ? i + half : 2 * i + 1;
+    const float a = row[i0], b = row[i1];
+    row[i0] = a * cs - b * sn;
+    row[i1] = a * sn + b * cs;
+  }
+}
+
+__global__ void embedding_kernel(float* __restrict__ out, const void* __restrict__ table, int dtype, int64_t n_rows,
+                                 int64_t dim, const int32_t* __restrict__ ids) {
+  const int64_t r = blockIdx.x;
+  const int32_t id = ids[r];
+  float* o = out + r * dim;
+  const bool ok = id >= 0 && id < n_rows;
+  for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) {
+    float v = 0;
+    if (ok) {
+      const int64_t j = (int64_t)id * dim + i;
+      if (dtype == 0) v = ((const float*)table)[j];
+      else if (dtype == 1) v = h2f(((const uint16_t*)table)[j]);
+      else v = bf2f(((const uint16_t*)table)[j]);
+    }
+    o[i] = v;
+  }
+}
+
+__global__ void argmax_kernel(int32_t* __restrict__ out, const float* __restrict__ x, int64_t dim) {
+  __shared__ float sv[32];
+  __shared__ int64_t si[32];
+  const float* xr = x + (int64_t)blockIdx.x * dim;
+  float best = -INFINITY;
+  int64_t bi = -1;
+  for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) {
+    const float v = xr[i];
+    if (v > best || (bi < 0 && v == v)) { best = v; bi = i; }  // strided ascending: first max wins per thread
+  }
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) {
+    const float ov = __shfl_xor_sync(0xffffffffu, best, o);
+    const int64_t oi = __shfl_xor_sync(0xffffffffu, bi, o);
+    if (oi >= 0 && (bi < 0 || ov > best || (ov == best && oi < bi))) { best = ov; bi = oi; }
+  }
+  const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5;
+  if (lane == 0) { sv[wid] = best; si[wid] = bi; }
+  __syncthreads();
+  if (wid == 0) {
+    const int nw = blockDim.x >> 5;
+    best = lane < nw ? sv[lane] : -INFINITY;
+    bi = lane < nw ? si[lane] : -1;
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+      const float ov = __shfl_xor_sync(0xffffffffu, best, o);
+      const int64_t oi = __shfl_xor_sync(0xffffffffu, bi, o);
+      if (oi >= 0 && (bi < 0 || ov > best || (ov == best && oi < bi))) { best = ov; bi = oi; }
+    }
+    if (lane == 0) out[blockIdx.x] = (int32_t)(bi < 0 ? 0 : bi);
+  }
+}
+
+Status rows_check(int64_t rows, int64_t dim) {
+  if (rows < 0 || rows > 0x7fffffff) return Status::range("rows", "integer in [0, 2^31)", s64(rows));
+  if (dim < 1) return Status::range("dim", "integer >= 1", s64(dim));
+  return Status::Ok();
+}
+int row_threads(int64_t dim) { return dim >= 1024 ? 1024 : dim >= 256 ? 256 : 64; }
+
+}  // namespace
+
+Status add_f32(float* out, const float* a, const float* b, int64_t n, Stream s) {
+  return launch_ew<Ew::Add>(out, a, b, n, s, true);
+}
+Status mul_f32(float* out, const float* a, const float* b, int64_t n, Stream s) {
+  return launch_ew<Ew::Mul>(out, a, b, n, s, true);
+}
+Status silu_f32(float* out, const float* x, int64_t n, Stream s) { return launch_ew<Ew::Silu>(out, x, nullptr, n, s, false); }
+Status gelu_f32(float* out, const float* x, int64_t n, Stream s) { return launch_ew<Ew::Gelu>(out, x, nullptr, n, s, false); }
+Status swiglu_f32(float* out, const float* gate, const float* up, int64_t n, Stream s) {
+  return launch_ew<Ew::Swiglu>(out, gate, up, n, s, true);
+}
+
+Status rmsnorm_f32(float* out, const float* x, const float* w, int64_t rows, int64_t dim, float eps, Stream s) {
+  FL_TRY(need_device());
+  FL_TRY(rows_check(rows, dim));
+  if (!(eps >= 0.0f) || isinf(eps)) return Status::range("eps", "finite number >= 0", std::to_string(eps));
+  if (rows == 0) return Status::Ok();
+  rmsnorm_kernel<<<(unsigned)rows, row_threads(dim), 0, s>>>(out, x, w, dim, eps);
+  FL_CUDA_LAUNCHED("rmsnorm");
+  return Status::Ok();
+}
+
+Status softmax_f32(float* out, const float* x, int64_t rows, int64_t dim, float scale, Stream s) {
+  FL_TRY(need_device());
+  FL_TRY(rows_check(rows, dim));
+  if (!(scale == scale) || isinf(scale)) return Status::range("scale", "finite number", std::to_string(scale));
+  if (rows == 0) return Status::Ok();
+  softmax_kernel<<<(unsigned)rows, row_threads(dim), 0, s>>>(out, x, dim, scale);
+  FL_CUDA_LAUNCHED("softmax");
+  return Status::Ok();
+}
+
+Status rope_f32(float* x, const int32_t* pos, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t n_rot,
+                float base, bool neox, int64_t pos_offset, Stream s) {
+  FL_TRY(need_device());
+  if (n_tokens < 0) return Status::range("n_tokens", "integer >= 0", s64(n_tokens));
+  if (n_heads < 1) return Status::range("n_heads", "integer >= 1", s64(n_heads));
+  if (head_dim < 2) return Status::range("head_dim", "integer >= 2", s64(head_dim));
+  if (n_rot < 2 || n_rot > head_dim || n_rot % 2)
+    return Status::range("n_rot", "even integer in [2, head_dim=" + s64(head_dim) + "]", s64(n_rot));
+  if (!(base > 0.0f) || isinf(base)) return Status::range("base", "finite number > 0", std::to_string(base));
+  const int64_t total = n_tokens * n_heads * (n_rot / 2);
+  if (total == 0) return Status::Ok();
+  rope_kernel<<<grid1(total, 256, (int64_t)sm_count() * 16), 256, 0, s>>>(x, pos, n_tokens, n_heads, head_dim, n_rot,
+                                                                          log2f(base), neox, pos_offset);
+  FL_CUDA_LAUNCHED("rope");
+  return Status::Ok();
+}
+
+Status embedding_f32(float* out, const void* table, DType dtype, int64_t n_rows, int64_t dim, const int32_t* ids,
+                     int64_t n_ids, Stream s) {
+  FL_TRY(need_device());
+  int code = dtype == DType::F32 ? 0 : dtype == DType::F16 ? 1 : dtype == DType::BF16 ? 2 : -1;
+  if (code < 0) return Status::type("table", "f32, f16 or bf16", dtype_traits((int32_t)dtype) ? dtype_traits((int32_t)dtype)->name : "?");
+  FL_TRY(rows_check(n_ids, dim));
+  if (n_rows < 1) return Status::range("n_rows", "integer >= 1", s64(n_rows));
+  if (n_ids == 0) return Status::Ok();
+  embedding_kernel<<<(unsigned)n_ids, row_threads(dim), 0, s>>>(out, table, code, n_rows, dim, ids);
+  FL_CUDA_LAUNCHED("embedding");
+  return Status::Ok();
+}
+
+Status argmax_f32(int32_t* out, const float* x, int64_t rows, int64_t dim, Stream s) {
+  FL_TRY(need_device());
+  FL_TRY(rows_check(rows, dim));
+  if (rows == 0) return Status::Ok();
+  argmax_kernel<<<(unsigned)rows, 256, 0, s>>>(out, x, dim);
+  FL_CUDA_LAUNCHED("argmax");
+  return Status::Ok();
+}
+
+}  // namespace cuda
+}  // namespace fuselm
