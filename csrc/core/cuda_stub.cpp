@@ -29,7 +29,7 @@ Status gelu_f32(float*, const float*, int64_t, Stream) { return no_cuda(); }
 Status swiglu_f32(float*, const float*, const float*, int64_t, Stream) { return no_cuda(); }
 Status rmsnorm_f32(float*, const float*, const float*, int64_t, int64_t, float, Stream) { return no_cuda(); }
 Status softmax_f32(float*, const float*, int64_t, int64_t, float, Stream) { return no_cuda(); }
-Status rope_f32(float*, const int32_t*, int64_t, int64_t, int64_t, int64_t, float, bool, int64_t, Stream) {
+Status rope_f32(float*, const float*, const int32_t*, int64_t, int64_t, int64_t, int64_t, int, float, float, Stream) {
   return no_cuda();
 }
 Status embedding_f32(float*, const void*, DType, int64_t, int64_t, const int32_t*, int64_t, Stream) {
@@ -47,8 +47,10 @@ Status gemm_mma(float*, const float*, const void*, DType, int64_t, int64_t, int6
   return no_cuda();
 }
 int64_t row_bytes(DType, int64_t) { return 0; }
+Status decode_row_host(float*, const void*, DType, int64_t) { return no_cuda(); }
+Status lut_matmul(float*, const float*, const LutMatrix&, const float*, int64_t, Stream) { return no_cuda(); }
 
-Status moe_route(int32_t*, float*, const float*, int64_t, int64_t, int64_t, const MoeRouteParams&, Stream) {
+Status moe_route(int32_t*, float*, const float*, int64_t, int64_t, const MoeRouteParams&, Stream) {
   return no_cuda();
 }
 int64_t moe_rows_bound(int64_t T, int64_t k, int64_t E, int64_t pad) {

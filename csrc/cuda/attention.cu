@@ -62,6 +62,7 @@ __global__ void __launch_bounds__(128) decode_kernel(DecodeArgs a) {
   const int b0 = split * a.bps, b1 = min(nb_all, b0 + a.bps);
   for (int bi = b0; bi < b1; bi++) {
     const int blk = a.blocks ? a.blocks[(int64_t)kvh * a.blocks_stride + bi] : bi;
+    if (blk < 0) continue;  // a bad list entry reads nothing
     const int j0 = blk * a.bsz, j1 = min(a.len, j0 + a.bsz);
     for (int jb = j0; jb < j1; jb += 16) {  // uniform trip count across the block
       const int j = jb + sub;

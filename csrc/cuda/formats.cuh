@@ -3,42 +3,56 @@
 // e (e % 8 == 0)" into load() (raw bytes into registers, so a caller can issue
 // the next tile's loads before it decodes this one) and decode() into
 //   w[i] = scale * q[i] + bias,   i < 8.
-// All loads are 16-bit (blocks are only 2-byte aligned inside a row), except
+// Host-callable too (decode_row_host checks them without a GPU). All loads are 16-bit (blocks are only 2-byte aligned inside a row), except
 // F16/BF16, which load 16 bytes (the caller checks alignment).
 #pragma once
+#include <cstring>
+
 #include "cuda/common.cuh"
 
 namespace fuselm {
 namespace cuda {
 namespace fmt {
 
-__device__ __forceinline__ uint16_t ld16(const uint8_t* p) { return *(const uint16_t*)p; }
+__host__ __device__ __forceinline__ uint16_t ld16(const uint8_t* p) { return *(const uint16_t*)p; }
+// 8 bytes at a 2-byte aligned address, as two little-endian words (byte i = word[i / 4] >> 8 (i % 4))
+__host__ __device__ __forceinline__ void ld8(uint32_t w[2], const uint8_t* p) {
+  w[0] = (uint32_t)ld16(p) | ((uint32_t)ld16(p + 2) << 16);
+  w[1] = (uint32_t)ld16(p + 4) | ((uint32_t)ld16(p + 6) << 16);
+}
+__host__ __device__ __forceinline__ uint32_t byte_of(const uint32_t w[2], int i) { return (w[i >> 2] >> (8 * (i & 3))) & 0xffu; }
+__host__ __device__ __forceinline__ float bits_f(uint32_t u) {
+#ifdef __CUDA_ARCH__
+  return __uint_as_float(u);
+#else
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+#endif
+}
+__host__ __device__ __forceinline__ float hf(uint16_t h) { return __half2float(__ushort_as_half(h)); }
+__host__ __device__ __forceinline__ float bff(uint16_t h) { return bits_f((uint32_t)h << 16); }
 // nibble/byte -> float exactly, via the 2^23 magic (one LOP + one FADD)
-__device__ __forceinline__ float u8f(uint32_t v) { return __uint_as_float(0x4B000000u | v) - 8388608.0f; }
+__host__ __device__ __forceinline__ float u8f(uint32_t v) { return bits_f(0x4B000000u | v) - 8388608.0f; }
 
 struct Q4_0 {
   static constexpr int QK = 32, BS = 18;
   static constexpr bool kMmaBf16 = false, k16bit = false, kBias = false;
-  struct Raw { uint16_t d; uint16_t q[4]; uint8_t hi; };
-  __device__ __forceinline__ static Raw load(const uint8_t* row, int64_t e) {
+  struct Raw { uint32_t q[2]; uint16_t d; uint8_t hi; };
+  __host__ __device__ __forceinline__ static Raw load(const uint8_t* row, int64_t e) {
     const uint8_t* b = row + (e >> 5) * BS;
     const int j = (int)(e & 31);
     Raw r;
     r.d = ld16(b);
-    const uint8_t* q = b + 2 + (j & 15);
-#pragma unroll
-    for (int i = 0; i < 4; i++) r.q[i] = ld16(q + 2 * i);
+    ld8(r.q, b + 2 + (j & 15));
     r.hi = j >= 16;
     return r;
   }
-  __device__ __forceinline__ static void decode(const Raw& r, float q[8], float& scale, float& bias) {
+  __host__ __device__ __forceinline__ static void decode(const Raw& r, float q[8], float& scale, float& bias) {
     const int sh = r.hi ? 4 : 0;
 #pragma unroll
-    for (int i = 0; i < 4; i++) {
-      q[2 * i] = u8f((r.q[i] >> sh) & 15) - 8.0f;
-      q[2 * i + 1] = u8f((r.q[i] >> (8 + sh)) & 15) - 8.0f;
-    }
-    scale = h2f(r.d);
+    for (int i = 0; i < 8; i++) q[i] = u8f((byte_of(r.q, i) >> sh) & 15) - 8.0f;
+    scale = hf(r.d);
     bias = 0.0f;
   }
 };
@@ -46,23 +60,18 @@ struct Q4_0 {
 struct Q8_0 {
   static constexpr int QK = 32, BS = 34;
   static constexpr bool kMmaBf16 = false, k16bit = false, kBias = false;
-  struct Raw { uint16_t d; uint16_t q[4]; };
-  __device__ __forceinline__ static Raw load(const uint8_t* row, int64_t e) {
+  struct Raw { uint32_t q[2]; uint16_t d; };
+  __host__ __device__ __forceinline__ static Raw load(const uint8_t* row, int64_t e) {
     const uint8_t* b = row + (e >> 5) * BS;
     Raw r;
     r.d = ld16(b);
-    const uint8_t* q = b + 2 + (e & 31);
-#pragma unroll
-    for (int i = 0; i < 4; i++) r.q[i] = ld16(q + 2 * i);
+    ld8(r.q, b + 2 + (e & 31));
     return r;
   }
-  __device__ __forceinline__ static void decode(const Raw& r, float q[8], float& scale, float& bias) {
+  __host__ __device__ __forceinline__ static void decode(const Raw& r, float q[8], float& scale, float& bias) {
 #pragma unroll
-    for (int i = 0; i < 4; i++) {
-      q[2 * i] = (float)(int8_t)(r.q[i] & 0xff);
-      q[2 * i + 1] = (float)(int8_t)(r.q[i] >> 8);
-    }
-    scale = h2f(r.d);
+    for (int i = 0; i < 8; i++) q[i] = (float)(int8_t)byte_of(r.q, i);
+    scale = hf(r.d);
     bias = 0.0f;
   }
 };
@@ -72,8 +81,8 @@ struct Q8_0 {
 struct Q4_K {
   static constexpr int QK = 256, BS = 144;
   static constexpr bool kMmaBf16 = false, k16bit = false, kBias = true;
-  struct Raw { uint16_t d, dmin; uint8_t u, v, w, j; uint16_t q[4]; };
-  __device__ __forceinline__ static Raw load(const uint8_t* row, int64_t e) {
+  struct Raw { uint32_t q[2]; uint16_t d, dmin; uint8_t u, v, w, j; };
+  __host__ __device__ __forceinline__ static Raw load(const uint8_t* row, int64_t e) {
     const uint8_t* b = row + (e >> 8) * BS;
     const int idx = (int)(e & 255), s = idx >> 5;
     Raw r;
@@ -84,23 +93,18 @@ struct Q4_K {
     r.v = sc[s < 4 ? s : s - 4];
     r.w = sc[s];
     r.j = (uint8_t)s;
-    const uint8_t* q = b + 16 + 32 * (s >> 1) + (idx & 31);
-#pragma unroll
-    for (int i = 0; i < 4; i++) r.q[i] = ld16(q + 2 * i);
+    ld8(r.q, b + 16 + 32 * (s >> 1) + (idx & 31));
     return r;
   }
-  __device__ __forceinline__ static void decode(const Raw& r, float q[8], float& scale, float& bias) {
+  __host__ __device__ __forceinline__ static void decode(const Raw& r, float q[8], float& scale, float& bias) {
     int sc, m;
     if (r.j < 4) { sc = r.v & 63; m = r.u & 63; }
     else { sc = (r.u & 15) | ((r.v >> 6) << 4); m = (r.u >> 4) | ((r.w >> 6) << 4); }
     const int sh = (r.j & 1) ? 4 : 0;
 #pragma unroll
-    for (int i = 0; i < 4; i++) {
-      q[2 * i] = u8f((r.q[i] >> sh) & 15);
-      q[2 * i + 1] = u8f((r.q[i] >> (8 + sh)) & 15);
-    }
-    scale = h2f(r.d) * (float)sc;
-    bias = -h2f(r.dmin) * (float)m;
+    for (int i = 0; i < 8; i++) q[i] = u8f((byte_of(r.q, i) >> sh) & 15);
+    scale = hf(r.d) * (float)sc;
+    bias = -hf(r.dmin) * (float)m;
   }
 };
 
@@ -110,30 +114,24 @@ struct Q4_K {
 struct Q6_K {
   static constexpr int QK = 256, BS = 210;
   static constexpr bool kMmaBf16 = false, k16bit = false, kBias = false;
-  struct Raw { uint16_t d; int8_t sc; uint8_t g; uint16_t ql[4], qh[4]; };
-  __device__ __forceinline__ static Raw load(const uint8_t* row, int64_t e) {
+  struct Raw { uint32_t ql[2], qh[2]; uint16_t d; int8_t sc; uint8_t g; };
+  __host__ __device__ __forceinline__ static Raw load(const uint8_t* row, int64_t e) {
     const uint8_t* b = row + (e >> 8) * BS;
     const int idx = (int)(e & 255), h = idx >> 7, rr = idx & 127, g = rr >> 5, l = rr & 31;
     Raw r;
     r.d = ld16(b + 208);
     r.sc = (int8_t)b[192 + 8 * h + 2 * g + (l >> 4)];
     r.g = (uint8_t)g;
-    const uint8_t* ql = b + 64 * h + 32 * (g & 1) + l;
-    const uint8_t* qh = b + 128 + 32 * h + l;
-#pragma unroll
-    for (int i = 0; i < 4; i++) { r.ql[i] = ld16(ql + 2 * i); r.qh[i] = ld16(qh + 2 * i); }
+    ld8(r.ql, b + 64 * h + 32 * (g & 1) + l);
+    ld8(r.qh, b + 128 + 32 * h + l);
     return r;
   }
-  __device__ __forceinline__ static void decode(const Raw& r, float q[8], float& scale, float& bias) {
+  __host__ __device__ __forceinline__ static void decode(const Raw& r, float q[8], float& scale, float& bias) {
     const int sl = r.g >= 2 ? 4 : 0, shh = 2 * r.g;
 #pragma unroll
-    for (int i = 0; i < 4; i++) {
-      const uint32_t lo0 = (r.ql[i] >> sl) & 15, lo1 = (r.ql[i] >> (8 + sl)) & 15;
-      const uint32_t hi0 = (r.qh[i] >> shh) & 3, hi1 = (r.qh[i] >> (8 + shh)) & 3;
-      q[2 * i] = u8f(lo0 | (hi0 << 4)) - 32.0f;
-      q[2 * i + 1] = u8f(lo1 | (hi1 << 4)) - 32.0f;
-    }
-    scale = h2f(r.d) * (float)r.sc;
+    for (int i = 0; i < 8; i++)
+      q[i] = u8f(((byte_of(r.ql, i) >> sl) & 15) | (((byte_of(r.qh, i) >> shh) & 3) << 4)) - 32.0f;
+    scale = hf(r.d) * (float)r.sc;
     bias = 0.0f;
   }
 };
@@ -142,11 +140,11 @@ struct F16 {
   static constexpr int QK = 8, BS = 16;
   static constexpr bool kMmaBf16 = false, k16bit = true, kBias = false;
   struct Raw { uint4 v; };
-  __device__ __forceinline__ static Raw load(const uint8_t* row, int64_t e) { return {*(const uint4*)(row + e * 2)}; }
-  __device__ __forceinline__ static void decode(const Raw& r, float q[8], float& scale, float& bias) {
+  __host__ __device__ __forceinline__ static Raw load(const uint8_t* row, int64_t e) { return {*(const uint4*)(row + e * 2)}; }
+  __host__ __device__ __forceinline__ static void decode(const Raw& r, float q[8], float& scale, float& bias) {
     const uint32_t w[4] = {r.v.x, r.v.y, r.v.z, r.v.w};
 #pragma unroll
-    for (int i = 0; i < 4; i++) { q[2 * i] = h2f(w[i] & 0xffff); q[2 * i + 1] = h2f(w[i] >> 16); }
+    for (int i = 0; i < 4; i++) { q[2 * i] = hf(w[i] & 0xffff); q[2 * i + 1] = hf(w[i] >> 16); }
     scale = 1.0f;
     bias = 0.0f;
   }
@@ -156,11 +154,11 @@ struct BF16 {
   static constexpr int QK = 8, BS = 16;
   static constexpr bool kMmaBf16 = true, k16bit = true, kBias = false;
   struct Raw { uint4 v; };
-  __device__ __forceinline__ static Raw load(const uint8_t* row, int64_t e) { return {*(const uint4*)(row + e * 2)}; }
-  __device__ __forceinline__ static void decode(const Raw& r, float q[8], float& scale, float& bias) {
+  __host__ __device__ __forceinline__ static Raw load(const uint8_t* row, int64_t e) { return {*(const uint4*)(row + e * 2)}; }
+  __host__ __device__ __forceinline__ static void decode(const Raw& r, float q[8], float& scale, float& bias) {
     const uint32_t w[4] = {r.v.x, r.v.y, r.v.z, r.v.w};
 #pragma unroll
-    for (int i = 0; i < 4; i++) { q[2 * i] = bf2f(w[i] & 0xffff); q[2 * i + 1] = bf2f(w[i] >> 16); }
+    for (int i = 0; i < 4; i++) { q[2 * i] = bff(w[i] & 0xffff); q[2 * i + 1] = bff(w[i] >> 16); }
     scale = 1.0f;
     bias = 0.0f;
   }

@@ -18,6 +18,28 @@ constexpr int MAXE = 256, PER = MAXE / 32, MAXK = 8;
 __device__ __forceinline__ bool better(float v, int id, float bv, int bid) {
   return v > bv || (v == bv && id < bid);
 }
+// moe_scalar::exp_poly, op for op (fmaf everywhere, IEEE division), so routing weights and DeepSeek
+// selections are bit-identical to the CPU paths
+__device__ __forceinline__ float exp_poly(float x) {
+  if (x < -87.33654f) return 0.0f;
+  if (x > 88.37626f) return INFINITY;
+  const float t = fmaf(x, 1.44269504088896341f, 12582912.0f);
+  const float n = t - 12582912.0f;
+  float r = fmaf(n, -0.693359375f, x);
+  r = fmaf(n, 2.12194440e-4f, r);
+  float p = 1.9875691500e-4f;
+  p = fmaf(p, r, 1.3981999507e-3f);
+  p = fmaf(p, r, 8.3334519073e-3f);
+  p = fmaf(p, r, 4.1665795894e-2f);
+  p = fmaf(p, r, 1.6666665459e-1f);
+  p = fmaf(p, r, 5.0000001201e-1f);
+  const float r2 = __fmul_rn(r, r);
+  p = fmaf(p, r2, r);
+  p = __fadd_rn(p, 1.0f);
+  const int32_t ni = (int32_t)n;
+  return __fmul_rn(p, __uint_as_float((uint32_t)(ni + 127) << 23));
+}
+
 __device__ __forceinline__ void warp_best(float& v, int& id) {
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) {
@@ -54,14 +76,14 @@ __global__ void route_kernel(int32_t* __restrict__ ids, float* __restrict__ wts,
     float sum = 0;
 #pragma unroll
     for (int i = 0; i < PER; i++) {
-      const float p = (m == -INFINITY || val[i] == -INFINITY) ? 0.0f : __expf(val[i] - m);
+      const float p = (m == -INFINITY) ? 0.0f : exp_poly(val[i] - m);
       sel[i] = val[i];
       val[i] = p;
       sum += p;
     }
     sum = warp_sum(sum);
 #pragma unroll
-    for (int i = 0; i < PER; i++) val[i] = sum > 0 ? val[i] / sum : 0.0f;
+    for (int i = 0; i < PER; i++) val[i] = sum > 0 ? val[i] / sum : 0.0f;  // renorm below divides again
   } else if (mode == 1) {
 #pragma unroll
     for (int i = 0; i < PER; i++) sel[i] = val[i];
@@ -69,9 +91,9 @@ __global__ void route_kernel(int32_t* __restrict__ ids, float* __restrict__ wts,
 #pragma unroll
     for (int i = 0; i < PER; i++) {
       const int e = i * 32 + lane;
-      const float sg = 1.0f / (1.0f + __expf(-val[i]));
+      const float sg = __fdiv_rn(1.0f, __fadd_rn(1.0f, exp_poly(-val[i])));
       val[i] = e < E ? sg : 0.0f;
-      sel[i] = e < E ? sg + (bias ? bias[e] : 0.0f) : -INFINITY;
+      sel[i] = e < E ? __fadd_rn(sg, bias ? bias[e] : 0.0f) : -INFINITY;
       if (e < E) sel_sh[warp][e] = sel[i];
     }
     __syncwarp();
@@ -84,7 +106,7 @@ __global__ void route_kernel(int32_t* __restrict__ ids, float* __restrict__ wts,
           const float v = sel_sh[warp][lane * per_group + j];
           if (v > b1) { b2 = b1; b1 = v; } else if (v > b2) { b2 = v; }
         }
-        gs = per_group >= 2 ? b1 + b2 : b1;
+        gs = per_group >= 2 ? __fadd_rn(b1, b2) : b1;
       }
       unsigned keep = 0;
       bool gtaken = lane >= n_group;
@@ -131,15 +153,16 @@ __global__ void route_kernel(int32_t* __restrict__ ids, float* __restrict__ wts,
     if (mode == 1) {
       float m = -INFINITY, sum = 0;
       for (int r = 0; r < k; r++) m = fmaxf(m, my_sel[r]);
-      for (int r = 0; r < k; r++) { out_w[r] = (m == -INFINITY) ? 0.0f : __expf(my_sel[r] - m); sum += out_w[r]; }
+      for (int r = 0; r < k; r++) { out_w[r] = (m == -INFINITY) ? 0.0f : exp_poly(my_sel[r] - m); sum += out_w[r]; }
       for (int r = 0; r < k; r++) out_w[r] = sum > 0 ? out_w[r] / sum : 0.0f;
     } else {
       float sum = 0;
       for (int r = 0; r < k; r++) { out_w[r] = my_w[r]; sum += my_w[r]; }
       if (renorm)
         for (int r = 0; r < k; r++) out_w[r] = sum > 0 ? out_w[r] / sum : 0.0f;
-      if (mode == 2)
-        for (int r = 0; r < k; r++) out_w[r] *= routed_scale;
+    }
+    if (routed_scale != 1.0f) {
+      for (int r = 0; r < k; r++) out_w[r] *= routed_scale;
     }
     for (int r = 0; r < k; r++) {
       ids[(int64_t)t * k + r] = my_id[r];
@@ -228,8 +251,9 @@ __global__ void __launch_bounds__(1024) permute_kernel(int32_t* __restrict__ cou
 
 }  // namespace
 
-Status moe_route(int32_t* ids, float* weights, const float* logits, int64_t T, int64_t E, int64_t k,
-                 const MoeRouteParams& p, Stream s) {
+Status moe_route(int32_t* ids, float* weights, const float* logits, int64_t T, int64_t E, const MoeRouteParams& p,
+                 Stream s) {
+  const int64_t k = p.k;
   FL_TRY(need_device());
   FL_TRY(check_ptr(ids, "ids"));
   FL_TRY(check_ptr(weights, "weights"));
@@ -249,8 +273,8 @@ Status moe_route(int32_t* ids, float* weights, const float* logits, int64_t T, i
       return Status::range("k", "at most topk_group * E / n_group", s64(k));
   }
   if (T == 0) return Status::Ok();
-  route_kernel<<<(unsigned)((T + 7) / 8), 256, 0, s>>>(ids, weights, logits, (int)T, (int)E, (int)k, mode, p.renorm,
-                                                       p.bias, p.n_group, p.topk_group, p.routed_scale);
+  route_kernel<<<(unsigned)((T + 7) / 8), 256, 0, s>>>(ids, weights, logits, (int)T, (int)E, (int)k, mode,
+                                                       p.norm, p.bias, p.n_group, p.topk_group, p.scale);
   FL_CUDA_LAUNCHED("moe_route");
   return Status::Ok();
 }

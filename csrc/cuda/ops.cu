@@ -70,44 +70,51 @@ __global__ void rmsnorm_kernel(float* __restrict__ out, const float* __restrict_
   for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) orow[i] = xr[i] * sc * (w ? w[i] : 1.0f);
 }
 
-__global__ void softmax_kernel(float* __restrict__ out, const float* __restrict__ x, int64_t dim, float scale) {
+__global__ void softmax_kernel(float* out, const float* x, int64_t dim, float scale) {
   __shared__ float sh[32];
   const float* xr = x + (int64_t)blockIdx.x * dim;
   float* orow = out + (int64_t)blockIdx.x * dim;
-  float m = -INFINITY;
-  for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) m = fmaxf(m, xr[i] * scale);
-  m = block_max(m, sh);
-  float sum = 0;
+  float m = -INFINITY, bad = 0.0f;
   for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) {
-    const float v = xr[i] * scale;
-    const float e = (m == -INFINITY) ? 0.0f : __expf(v - m);
-    orow[i] = e;
-    sum += e;
+    const float v = xr[i];
+    if (v != v || v == INFINITY) bad = 1.0f;
+    m = fmaxf(m, scale * v);
   }
+  bad = block_max(bad, sh);
+  m = block_max(m, sh);
+  if (bad > 0.0f || m == -INFINITY) {  // NaN / +inf: NaN row; fully masked: zeros
+    const float f = bad > 0.0f ? NAN : 0.0f;
+    for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) orow[i] = f;
+    return;
+  }
+  float sum = 0;
+  for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) sum += expf(scale * xr[i] - m);
   sum = block_sum(sum, sh);
-  const float inv = sum > 0 ? 1.0f / sum : 0.0f;
-  for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) orow[i] *= inv;
+  const float inv = 1.0f / sum;
+  for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) orow[i] = expf(scale * xr[i] - m) * inv;  // out may be x
 }
 
-// one thread per rotated pair
-__global__ void rope_kernel(float* __restrict__ x, const int32_t* __restrict__ pos, int64_t n_tokens,
-                            int64_t n_heads, int64_t head_dim, int64_t n_rot, float log2_base, bool neox,
-                            int64_t pos_offset) {
-  const int64_t half = n_rot / 2;
-  const int64_t total = n_tokens * n_heads * half;
+// one thread per rotated pair; angles in double as the CPU path computes them
+__global__ void rope_kernel(float* out, const float* x, const int32_t* __restrict__ pos, int64_t tokens,
+                            int64_t heads, int64_t head_dim, int64_t n_dims, double base, double freq_scale,
+                            bool neox) {
+  const int64_t half = n_dims / 2;
+  const int64_t total = tokens * heads * half;
   for (int64_t idx = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
        idx += (int64_t)gridDim.x * blockDim.x) {
-    const int64_t i = idx % half, th = idx / half, t = th / n_heads;
-    const float p = pos ? (float)pos[t] : (float)(pos_offset + t);
-    // theta = p * base^(-2i/n_rot), computed in double-free float form as ggml does (powf)
-    const float theta = p * exp2f(-log2_base * (float)(2 * i) / (float)n_rot);
-    float sn, cs;
-    sincosf(theta, &sn, &cs);
-    float* row = x + th * head_dim;
+    const int64_t i = idx % half, th = idx / half, t = th / heads;
+    const double theta = freq_scale * (double)pos[t] * pow(base, -2.0 * (double)i / (double)n_dims);
+    double sn, cs;
+    sincos(theta, &sn, &cs);
+    const float c = (float)cs, s = (float)sn;
+    const float* row = x + th * head_dim;
+    float* orow = out + th * head_dim;
     const int64_t i0 = neox ? i : 2 * i, i1 = neox ? i + half : 2 * i + 1;
     const float a = row[i0], b = row[i1];
-    row[i0] = a * cs - b * sn;
-    row[i1] = a * sn + b * cs;
+    orow[i0] = a * c - b * s;
+    orow[i1] = a * s + b * c;
+    if (out != x && i < head_dim - n_dims)  // pass-through dims, spread over the pairs
+      for (int64_t d = n_dims + i; d < head_dim; d += half) orow[d] = row[d];
   }
 }
 
@@ -196,26 +203,32 @@ Status rmsnorm_f32(float* out, const float* x, const float* w, int64_t rows, int
 Status softmax_f32(float* out, const float* x, int64_t rows, int64_t dim, float scale, Stream s) {
   FL_TRY(need_device());
   FL_TRY(rows_check(rows, dim));
-  if (!(scale == scale) || isinf(scale)) return Status::range("scale", "finite number", std::to_string(scale));
+  if (!(scale > 0.0f) || isinf(scale)) return Status::range("scale", "finite number > 0", std::to_string(scale));
   if (rows == 0) return Status::Ok();
   softmax_kernel<<<(unsigned)rows, row_threads(dim), 0, s>>>(out, x, dim, scale);
   FL_CUDA_LAUNCHED("softmax");
   return Status::Ok();
 }
 
-Status rope_f32(float* x, const int32_t* pos, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t n_rot,
-                float base, bool neox, int64_t pos_offset, Stream s) {
+Status rope_f32(float* out, const float* x, const int32_t* pos, int64_t tokens, int64_t heads, int64_t head_dim,
+                int64_t n_dims, int mode, float base, float freq_scale, Stream s) {
   FL_TRY(need_device());
-  if (n_tokens < 0) return Status::range("n_tokens", "integer >= 0", s64(n_tokens));
-  if (n_heads < 1) return Status::range("n_heads", "integer >= 1", s64(n_heads));
+  FL_TRY(check_ptr(out, "out"));
+  FL_TRY(check_ptr(x, "x"));
+  FL_TRY(check_ptr(pos, "pos"));
+  if (tokens < 0) return Status::range("tokens", "integer >= 0", s64(tokens));
+  if (heads < 1) return Status::range("heads", "integer >= 1", s64(heads));
   if (head_dim < 2) return Status::range("head_dim", "integer >= 2", s64(head_dim));
-  if (n_rot < 2 || n_rot > head_dim || n_rot % 2)
-    return Status::range("n_rot", "even integer in [2, head_dim=" + s64(head_dim) + "]", s64(n_rot));
+  if (n_dims < 2 || n_dims > head_dim || n_dims % 2)
+    return Status::range("n_dims", "even integer in [2, head_dim=" + s64(head_dim) + "]", s64(n_dims));
+  if (mode != 0 && mode != 2) return Status::range("mode", "0 (norm) or 2 (neox)", s64(mode));
   if (!(base > 0.0f) || isinf(base)) return Status::range("base", "finite number > 0", std::to_string(base));
-  const int64_t total = n_tokens * n_heads * (n_rot / 2);
+  if (!(freq_scale > 0.0f) || isinf(freq_scale))
+    return Status::range("freq_scale", "finite number > 0", std::to_string(freq_scale));
+  const int64_t total = tokens * heads * (n_dims / 2);
   if (total == 0) return Status::Ok();
-  rope_kernel<<<grid1(total, 256, (int64_t)sm_count() * 16), 256, 0, s>>>(x, pos, n_tokens, n_heads, head_dim, n_rot,
-                                                                          log2f(base), neox, pos_offset);
+  rope_kernel<<<grid1(total, 256, (int64_t)sm_count() * 16), 256, 0, s>>>(out, x, pos, tokens, heads, head_dim, n_dims,
+                                                                          (double)base, (double)freq_scale, mode == 2);
   FL_CUDA_LAUNCHED("rope");
   return Status::Ok();
 }

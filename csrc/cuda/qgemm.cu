@@ -418,6 +418,23 @@ GemmArgs dense_args(float* out, const float* x, const void* w, const float* bias
 
 }  // namespace
 
+namespace {
+template <class F>
+void decode_row_host_t(float* out, const uint8_t* row, int64_t K) {
+  for (int64_t e = 0; e < K; e += 8) {
+    float q[8], sc, bi;
+    F::decode(F::load(row, e), q, sc, bi);
+    for (int i = 0; i < 8; i++) out[e + i] = sc * q[i] + bi;
+  }
+}
+}  // namespace
+
+Status decode_row_host(float* out, const void* row, DType wtype, int64_t K) {
+  if (row_bytes(wtype, K) == 0) return Status::range("K", "a multiple of the format's block", s64(K));
+  FL_CUDA_DISPATCH_FORMAT(wtype, F, decode_row_host_t<F>(out, (const uint8_t*)row, K));
+  return Status::Ok();
+}
+
 int64_t row_bytes(DType wtype, int64_t K) {
   if (K < 1) return 0;
   switch (wtype) {

@@ -154,6 +154,43 @@ int main(int argc, char** argv) {
       for (Buf* b : ws) delete b;
     }
 
+  // ---- LUT GEMV (M = 1), 0.5% outliers ----
+  for (int bits : {4, 3}) {
+    const int64_t N = 14336, K = 4096, NT = 1 << bits, BB = bits == 4 ? 16 : 12, nnz = N * K / 200;
+    const size_t cb_ = (size_t)(N * K / 32 * BB), tb = (size_t)(N * NT * 2);
+    std::vector<uint8_t> codes(cb_);
+    for (size_t i = 0; i < cb_; i++) codes[i] = (uint8_t)(i * 2654435761u >> 13);
+    std::vector<uint16_t> tab(N * NT, fuselm::fp32_to_fp16(0.01f));
+    std::vector<int32_t> rp(N + 1), col(nnz);
+    for (int64_t n = 0; n <= N; n++) rp[n] = (int32_t)(n * nnz / N);
+    for (int64_t i = 0; i < nnz; i++) col[i] = (int32_t)((i * 7919) % K);
+    std::vector<uint16_t> val(nnz, fuselm::fp32_to_fp16(0.5f));
+    const size_t total = cb_ + tb + (N + 1) * 4 + nnz * 6;
+    const int copies = (int)std::max<size_t>(2, (3 * l2 + total - 1) / total);
+    std::vector<Buf*> bufs;
+    std::vector<fuselm::LutMatrix> ms;
+    for (int c = 0; c < copies; c++) {
+      Buf* a = new Buf(cb_); Buf* b = new Buf(tb); Buf* d = new Buf((N + 1) * 4); Buf* e = new Buf(nnz * 4); Buf* f = new Buf(nnz * 2);
+      T_(fc::memcpy_h2d(a->p, codes.data(), cb_)); T_(fc::memcpy_h2d(b->p, tab.data(), tb));
+      T_(fc::memcpy_h2d(d->p, rp.data(), (N + 1) * 4)); T_(fc::memcpy_h2d(e->p, col.data(), nnz * 4));
+      T_(fc::memcpy_h2d(f->p, val.data(), nnz * 2));
+      bufs.insert(bufs.end(), {a, b, d, e, f});
+      ms.push_back({a->as<uint8_t>(), b->as<uint16_t>(), d->as<int32_t>(), e->as<int32_t>(), f->as<uint16_t>(), N, K, nnz, bits});
+    }
+    Buf x(K * 4), y(N * 4);
+    auto hx = host_randn(K, 2);
+    T_(fc::memcpy_h2d(x.p, hx.data(), K * 4));
+    float ms_ = 0;
+    T_(fc::time_ms(&ms_, [&](int i) { return fc::lut_matmul(y.as<float>(), x.as<float>(), ms[i % copies], nullptr, 1); }, copies, 20, reps));
+    const double gbs = total / (ms_ * 1e-3) / 1e9;
+    std::fprintf(stderr, "gemv lut%d  N=%lld K=%lld (0.5%% CSR) %8.1f us %7.0f GB/s  %.2f of HBM copy\n", bits, (long long)N,
+                 (long long)K, ms_ * 1e3, gbs, gbs / copy_gbs);
+    item("{\"bench\": \"gemv\", \"format\": \"lut" + std::to_string(bits) + "\", \"M\": 1, \"N\": " + std::to_string(N) +
+         ", \"K\": " + std::to_string(K) + ", \"us\": " + num(ms_ * 1e3) + ", \"weight_bytes\": " + num((double)total) +
+         ", \"gbs\": " + num(gbs) + ", \"frac_hbm\": " + num(gbs / copy_gbs) + "}");
+    for (Buf* b : bufs) delete b;
+  }
+
   // ---- W4 GEMM vs bf16 GEMM (same mma kernel) ----
   {
     const int64_t N = 14336, K = 4096;
@@ -206,9 +243,10 @@ int main(int argc, char** argv) {
       Buf x(T * D * 4), lg(T * E * 4), ids(T * k * 4), wts(T * k * 4), out(T * D * 4);
       T_(fc::memcpy_h2d(x.p, hx.data(), T * D * 4));
       T_(fc::memcpy_h2d(lg.p, hl.data(), T * E * 4));
-      fc::MoeRouteParams rp;
-      rp.renorm = true;
-      T_(fc::moe_route(ids.as<int32_t>(), wts.as<float>(), lg.as<float>(), T, E, k, rp));
+      fuselm::MoeRouteParams rp;
+      rp.k = (int32_t)k;
+      rp.norm = true;
+      T_(fc::moe_route(ids.as<int32_t>(), wts.as<float>(), lg.as<float>(), T, E, rp));
       std::vector<int32_t> hid(T * k);
       T_(fc::memcpy_d2h(hid.data(), ids.p, T * k * 4));
       std::vector<bool> used(E, false);

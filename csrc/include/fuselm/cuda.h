@@ -15,6 +15,8 @@
 #include <functional>
 
 #include "fuselm/blocks.h"
+#include "fuselm/ops/lut.h"
+#include "fuselm/ops/moe.h"
 #include "fuselm/status.h"
 
 struct CUstream_st;  // == cudaStream_t, without the CUDA headers
@@ -67,13 +69,14 @@ Status swiglu_f32(float* out, const float* gate, const float* up, int64_t n, Str
 // out[r,:] = x[r,:] / sqrt(mean(x[r,:]^2) + eps) * w   (w may be null)
 Status rmsnorm_f32(float* out, const float* x, const float* w, int64_t rows, int64_t dim, float eps,
                    Stream s = nullptr);
-// out[r,:] = softmax(x[r,:] * scale), max-subtracted; -inf entries give 0, a row of all -inf gives 0s
+// Row softmax exactly as the CPU softmax_f32 (fuselm/ops/norm.h): scale > 0, -inf entries give 0, a row of
+// only -inf gives zeros, a row holding NaN or +inf gives NaN everywhere. out may be x.
 Status softmax_f32(float* out, const float* x, int64_t rows, int64_t dim, float scale, Stream s = nullptr);
-// RoPE in place on x [n_tokens, n_heads, head_dim]; position of token t is pos[t] (pos may be null: then
-// pos_offset + t). The first n_rot dims rotate, theta_i = p * base^(-2i/n_rot). normal (GPT-J / llama.cpp
-// mode 0) rotates pairs (2i, 2i+1); neox rotates (i, i + n_rot/2).
-Status rope_f32(float* x, const int32_t* pos, int64_t n_tokens, int64_t n_heads, int64_t head_dim, int64_t n_rot,
-                float base, bool neox, int64_t pos_offset, Stream s = nullptr);
+// RoPE exactly as the CPU rope_f32 (fuselm/ops/rope.h): x, out [tokens, heads, head_dim] (out may be x),
+// pos [tokens] i32, theta = freq_scale * pos * base^(-2i/n_dims) in double, mode ROPE_NORM (pairs 2i, 2i+1)
+// or ROPE_NEOX (i, i + n_dims/2), dims [n_dims, head_dim) copied through.
+Status rope_f32(float* out, const float* x, const int32_t* pos, int64_t tokens, int64_t heads, int64_t head_dim,
+                int64_t n_dims, int mode, float base, float freq_scale, Stream s = nullptr);
 // out[i,:] = table[ids[i],:] as f32; table is f32, f16 or bf16 [n_rows, dim]; ids out of range give Range via
 // *bad_id on the host only after synchronize: the kernel clamps nothing and writes zeros for bad ids.
 Status embedding_f32(float* out, const void* table, DType dtype, int64_t n_rows, int64_t dim, const int32_t* ids,
@@ -93,29 +96,24 @@ Status gemv(float* out, const float* x, const void* w, DType wtype, int64_t M, i
             const float* bias = nullptr, Stream s = nullptr);
 Status gemm_mma(float* out, const float* x, const void* w, DType wtype, int64_t M, int64_t N, int64_t K,
                 const float* bias = nullptr, int split_k = 0 /* 0: choose */, Stream s = nullptr);
-// Dense f16/bf16 GEMM (same mma kernel, weights already 16-bit): the benchmark's dense baseline.
-// Bytes of one W row for the format (0 when K is not a multiple of its block).
+// Bytes of one W row for the format (0 when K is not a multiple of its block; 8 for f16/bf16 here).
 int64_t row_bytes(DType wtype, int64_t K);
+// The device dequantisers (csrc/cuda/formats.cuh) run on the host: out[K] = row decoded as the kernels
+// decode it (w = scale * q + bias in f32). Needs no device, so CI checks the decoders without a GPU.
+Status decode_row_host(float* out, const void* row, DType wtype, int64_t K);
+
+// LUT3/LUT4 (SqueezeLLM-style dense + CSR outliers, fuselm/ops/lut.h), every pointer in w on the device:
+// out[M, N] = x[M, K] . W^T (+ bias). f32 activations and accumulation (as the CPU lut_matmul_f32); a warp
+// per row, 128-bit code loads (LUT4), the table in shared memory, CSR fused in the same pass. M > 8 runs
+// in passes of 8 rows. CSR entries outside [0, K) or row_ptr outside [0, nnz] are skipped (the device
+// data is not checked on the host; run lut_check on the host copy).
+Status lut_matmul(float* out, const float* x, const LutMatrix& w, const float* bias, int64_t M, Stream s = nullptr);
 
 // ---- family moe (issue 4) --------------------------------------------------
-enum class MoeScoring : int {
-  SoftmaxTopK = 0,  // softmax over E, then top-k (Qwen-MoE, OLMoE); renormalise the k when `renorm`
-  TopKSoftmax = 1,  // top-k on logits, softmax over the k (Mixtral)
-  SigmoidGroup = 2, // DeepSeek-V3: s = sigmoid(l); select on s + bias within the best topk_group of n_group
-                    // groups (group score = sum of its top-2 s + bias); weights = s (renormalised when `renorm`)
-                    // times routed_scale
-};
-struct MoeRouteParams {
-  MoeScoring scoring = MoeScoring::SoftmaxTopK;
-  bool renorm = false;
-  const float* bias = nullptr;  // [E] device, SigmoidGroup only (selection only)
-  int n_group = 1, topk_group = 1;
-  float routed_scale = 1.0f;
-};
-// ids[T,k], weights[T,k] from logits[T,E]; E <= 256, k <= 8, ties to the lower expert id, -inf logits are
-// never chosen before finite ones.
-Status moe_route(int32_t* ids, float* weights, const float* logits, int64_t T, int64_t E, int64_t k,
-                 const MoeRouteParams& p, Stream s = nullptr);
+// Routing exactly as the CPU moe_route (fuselm/ops/moe.h: modes, ties to the lower id, -inf, the same fma
+// exp polynomial, weights * p.scale); p.bias is a device pointer here. E <= 256, k <= 8.
+Status moe_route(int32_t* ids, float* weights, const float* logits, int64_t T, int64_t E, const MoeRouteParams& p,
+                 Stream s = nullptr);
 
 // Permutation of the T*k (token, slot) pairs by expert, stable (within an expert, in t*k+slot order), each
 // expert's rows padded to a multiple of `pad` (1 = none). Outputs (device):
