@@ -74,12 +74,10 @@ build_direct() {
     jobs+=("nvcc -O3 -std=c++17 --expt-relaxed-constexpr -lineinfo -Xcompiler -fPIC -Icsrc/include -Icsrc -gencode=arch=compute_90a,code=sm_90a -c $f -o $O/obj/$(echo "$f" | tr / _).o")
   done
   printf '%s\n' "${jobs[@]}" | timeout 300 xargs -P "$JOBS" -I{} sh -c '{}' >>"$OUT/build.log" 2>&1 || return 1
-  local CUDALIB
-  CUDALIB="$(dirname "$(dirname "$(command -v nvcc)")")/lib64"
-  [ -d "$CUDALIB" ] || CUDALIB="$(dirname "$(dirname "$(command -v nvcc)")")/targets/x86_64-linux/lib"
+  # nvcc drives the link: it knows where its static cudart lives
   local common=$(ls $O/obj/*.o | grep -v -e csrc_tests_ -e csrc_cuda_bench_)
-  g++ -o "$O/fuselm_tests" $common $O/obj/csrc_tests_*.o -L"$CUDALIB" -lcudart_static -ldl -lrt -lpthread >>"$OUT/build.log" 2>&1 &&
-    g++ -o "$O/fuselm_cuda_bench" $common $O/obj/csrc_cuda_bench_*.o -L"$CUDALIB" -lcudart_static -ldl -lrt -lpthread >>"$OUT/build.log" 2>&1 || return 1
+  nvcc -o "$O/fuselm_tests" $common $O/obj/csrc_tests_*.o -cudart static -lpthread -ldl -lrt >>"$OUT/build.log" 2>&1 &&
+    nvcc -o "$O/fuselm_cuda_bench" $common $O/obj/csrc_cuda_bench_*.o -cudart static -lpthread -ldl -lrt >>"$OUT/build.log" 2>&1 || return 1
   BIN="$O"
   BUILD_METHOD="nvcc-direct"
 }

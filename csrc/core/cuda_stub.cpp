@@ -85,8 +85,8 @@ Status kv_append_f16(fl_half*, fl_half*, float*, float*, const float*, const flo
                      int64_t, int64_t, int64_t, Stream) {
   return no_cuda();
 }
-Status attention_select_blocks(int32_t*, int32_t*, const float*, const float*, const float*, int64_t, int64_t,
-                               int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, Stream) {
+Status attention_select_blocks(int32_t*, const float*, const float*, const float*, int64_t, int64_t, int64_t, int64_t,
+                               int64_t, int64_t, int64_t, int64_t, int64_t, Stream) {
   return no_cuda();
 }
 

@@ -26,13 +26,16 @@ struct DecodeArgs {
   const __half* v;
   int n_heads, group, cap, len, n_splits, bps;  // blocks per split
   float scale, softcap;
-  int window, sinks;
+  int window, sinks;  // ws: the window/sinks keys (j < sinks or j >= len - window), when ws_on
   const int32_t* blocks;
   int n_blocks, blocks_stride, bsz;
+  int ws_on;          // window or sinks given
+  int n_list;         // phase 1: listed blocks (all blocks when blocks is null and !ws_on), keys not in ws
+  int sb_end, wb_begin, wb_end;  // phase 2 (ws_on): blocks [0, sb_end) and [wb_begin, wb_end), keys in ws
 };
 
-__device__ __forceinline__ bool key_visible(int j, int len, int window, int sinks) {
-  return window <= 0 || j < sinks || j >= len - window;
+__device__ __forceinline__ bool in_ws(int j, int len, int window, int sinks) {
+  return j < sinks || (window > 0 && j >= len - window);
 }
 
 template <int D>
@@ -58,15 +61,21 @@ __global__ void __launch_bounds__(128) decode_kernel(DecodeArgs a) {
 
   const __half* kb = a.k + (int64_t)kvh * a.cap * D;
   const __half* vb = a.v + (int64_t)kvh * a.cap * D;
-  const int nb_all = a.blocks ? a.n_blocks : (a.len + a.bsz - 1) / a.bsz;
+  // the virtual block space: phase 1 (listed / all blocks), then phase 2 (window + sinks blocks)
+  const int n_sink = a.sb_end, n_win = a.wb_end - a.wb_begin;
+  const int nb_all = a.n_list + (a.ws_on ? n_sink + n_win : 0);
   const int b0 = split * a.bps, b1 = min(nb_all, b0 + a.bps);
   for (int bi = b0; bi < b1; bi++) {
-    const int blk = a.blocks ? a.blocks[(int64_t)kvh * a.blocks_stride + bi] : bi;
-    if (blk < 0) continue;  // a bad list entry reads nothing
+    int blk;
+    bool phase2 = bi >= a.n_list;
+    if (!phase2) blk = a.blocks ? a.blocks[(int64_t)kvh * a.blocks_stride + bi] : bi;
+    else blk = bi - a.n_list < n_sink ? bi - a.n_list : a.wb_begin + (bi - a.n_list - n_sink);
+    if (blk < 0) continue;  // -1 padding (or a bad entry) reads nothing
     const int j0 = blk * a.bsz, j1 = min(a.len, j0 + a.bsz);
     for (int jb = j0; jb < j1; jb += 16) {  // uniform trip count across the block
       const int j = jb + sub;
-      const bool ok = j < j1 && key_visible(j, a.len, a.window, a.sinks);
+      bool ok = j < j1;
+      if (ok && a.ws_on) ok = phase2 == in_ws(j, a.len, a.window, a.sinks);
       uint4 kr[NC], vr[NC];
 #pragma unroll
       for (int c = 0; c < NC; c++) {
@@ -201,7 +210,7 @@ __global__ void __launch_bounds__(128) prefill_kernel(PrefillArgs a) {
   const __half* vb = a.v + (int64_t)kvh * a.cap * D;
   for (int j0 = 0; j0 < kend; j0 += PK) {
     // a tile wholly outside every query's window and past the sinks is skipped (block-uniform)
-    if (a.window > 0 && j0 >= a.sinks && j0 + PK - 1 <= pmin - a.window) continue;
+    if ((a.window > 0 || a.sinks > 0) && j0 >= a.sinks && (a.window == 0 || j0 + PK - 1 <= pmin - a.window)) continue;
     __syncthreads();
     for (int i = tid; i < PK * D / 2; i += blockDim.x) {
       const int r = i / (D / 2), d2 = i % (D / 2), j = j0 + r;
@@ -220,7 +229,7 @@ __global__ void __launch_bounds__(128) prefill_kernel(PrefillArgs a) {
       if (t >= a.n_q) continue;  // warp-uniform
       const int qp = a.q_pos0 + t, j = j0 + lane;
       bool ok = j < kend && j <= qp;
-      if (ok && a.window > 0) ok = j < a.sinks || j > qp - a.window;
+      if (ok && (a.window > 0 || a.sinks > 0)) ok = j < a.sinks || (a.window > 0 && j > qp - a.window);
       if (ok && a.mask) ok = a.mask[(int64_t)(qp / a.bsz) * a.n_kb + j / a.bsz] != 0;
       float s = 0.0f;
 #pragma unroll 8
@@ -291,44 +300,43 @@ __global__ void summary_kernel(float* __restrict__ kmin, float* __restrict__ kma
 }
 
 constexpr int SEL_MAX_BLOCKS = 8192;
-__global__ void __launch_bounds__(256) select_kernel(int32_t* __restrict__ blocks, int32_t* __restrict__ n_sel,
-                                                     const float* __restrict__ q, const float* __restrict__ kmin,
-                                                     const float* __restrict__ kmax, int group, int D, int cap,
-                                                     int len, int bsz, int sink_blocks, int local_blocks,
-                                                     int max_blocks) {
+// One block per KV head. Candidates: blocks with a key not kept by the window/sinks rule; score(b) = sum over
+// the group's q heads, sum over channels, of max(q kmin, q kmax) (f32, heads outer, channels inner); the k best
+// (ties: lower block), written ascending and padded with -1.
+__global__ void __launch_bounds__(256) select_kernel(int32_t* __restrict__ blocks, const float* __restrict__ q,
+                                                     const float* __restrict__ kmin, const float* __restrict__ kmax,
+                                                     int group, int D, int cap, int len, int bsz, int sinks, int window,
+                                                     int k) {
   __shared__ float score[SEL_MAX_BLOCKS];
-  __shared__ unsigned char chosen[SEL_MAX_BLOCKS];
+  __shared__ unsigned char state[SEL_MAX_BLOCKS];  // 0 candidate, 1 chosen, 2 not a candidate
   __shared__ float rv[32];
   __shared__ int ri[32];
   const int hh = blockIdx.x, tid = threadIdx.x, nbc = cap / bsz;
   const int nb = (len + bsz - 1) / bsz;
-  int forced = 0;
   for (int b = tid; b < nb; b += blockDim.x) {
-    const bool f = b < sink_blocks || b >= nb - local_blocks || nb <= max_blocks;
-    chosen[b] = f;
+    const int j0 = b * bsz, j1 = min(len, j0 + bsz);
+    // covered by window/sinks when every key is: [j0, j1) within [0, sinks) or within [len - window, len)
+    // every key of the block is kept by the rule unless the gap [sinks, len - window) meets [j0, j1)
+    const bool covered = max(j0, sinks) >= min(j1, window > 0 ? len - window : len);
+    state[b] = covered ? 2 : 0;
     float s = 0.0f;
-    if (!f) {
+    if (!covered) {
       const float* mn = kmin + ((int64_t)hh * nbc + b) * D;
       const float* mx = kmax + ((int64_t)hh * nbc + b) * D;
       for (int g = 0; g < group; g++) {
         const float* qh = q + (int64_t)(hh * group + g) * D;
-        for (int d = 0; d < D; d++) s += fmaxf(qh[d] * mn[d], qh[d] * mx[d]);
+        for (int d = 0; d < D; d++) s += fmaxf(__fmul_rn(qh[d], mn[d]), __fmul_rn(qh[d], mx[d]));
       }
     }
     score[b] = s;
-    forced += f;
   }
   __syncthreads();
-  // count forced blocks
-  {
-    float fsum = block_sum((float)forced, rv);
-    forced = (int)(fsum + 0.5f);
-  }
-  for (int r = forced; r < max_blocks; r++) {
+  int got = 0;
+  for (int r = 0; r < k; r++) {
     float bv = -INFINITY;
     int bi = 0x7fffffff;
     for (int b = tid; b < nb; b += blockDim.x)
-      if (!chosen[b] && (score[b] > bv || (score[b] == bv && b < bi))) { bv = score[b]; bi = b; }
+      if (state[b] == 0 && (score[b] > bv || (score[b] == bv && b < bi))) { bv = score[b]; bi = b; }
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) {
       const float ov = __shfl_xor_sync(0xffffffffu, bv, o);
@@ -342,19 +350,21 @@ __global__ void __launch_bounds__(256) select_kernel(int32_t* __restrict__ block
       float v0 = -INFINITY;
       int i0 = 0x7fffffff;
       for (int w = 0; w < (int)(blockDim.x >> 5); w++)
-        if (rv[w] > v0 || (rv[w] == v0 && ri[w] < i0)) { v0 = rv[w]; i0 = ri[w]; }
-      if (i0 != 0x7fffffff) chosen[i0] = 1;
+        if (ri[w] != 0x7fffffff && (i0 == 0x7fffffff || rv[w] > v0 || (rv[w] == v0 && ri[w] < i0))) { v0 = rv[w]; i0 = ri[w]; }
+      if (i0 != 0x7fffffff) state[i0] = 1;
       ri[0] = i0;
     }
     __syncthreads();
     if (ri[0] == 0x7fffffff) break;
+    got++;
+    __syncthreads();
   }
   __syncthreads();
   if (tid == 0) {
     int c = 0;
-    for (int b = 0; b < nb && c < max_blocks; b++)
-      if (chosen[b]) blocks[(int64_t)hh * max_blocks + c++] = b;
-    n_sel[hh] = c;
+    for (int b = 0; b < nb && c < k; b++)
+      if (state[b] == 1) blocks[(int64_t)hh * k + c++] = b;
+    for (; c < k; c++) blocks[(int64_t)hh * k + c] = -1;
   }
 }
 
@@ -410,7 +420,18 @@ Status attention_decode(float* out, const float* q, const fl_half* k_cache, cons
   if (sp.window < 0 || sp.sinks < 0) return Status::range("window", "integers >= 0 (window, sinks)", s64(sp.window < 0 ? sp.window : sp.sinks));
   if (sp.blocks && (sp.n_blocks < 0 || sp.blocks_stride < sp.n_blocks))
     return Status::range("n_blocks", "integer in [0, blocks_stride=" + s64(sp.blocks_stride) + "]", s64(sp.n_blocks));
-  const int64_t nb_all = sp.blocks ? sp.n_blocks : (len + sp.block_size - 1) / sp.block_size;
+  const int64_t bs = sp.block_size, nbl = (len + bs - 1) / bs;
+  const bool ws_on = sp.window > 0 || sp.sinks > 0;
+  // phase 2 blocks: sinks [0, sb_end), window [wb_begin, wb_end), disjoint
+  const int64_t sinks = sp.sinks < len ? sp.sinks : len;
+  const int64_t sb_end = ws_on ? (sinks + bs - 1) / bs : 0;
+  int64_t wb_begin = nbl, wb_end = nbl;
+  if (ws_on && sp.window > 0) {
+    const int64_t first = len - sp.window > 0 ? len - sp.window : 0;
+    wb_begin = first / bs > sb_end ? first / bs : sb_end;
+  }
+  const int64_t n_list = sp.blocks ? sp.n_blocks : (ws_on ? 0 : nbl);
+  const int64_t nb_all = n_list + (ws_on ? sb_end + (wb_end - wb_begin) : 0);
   if (n_splits < 0) return Status::range("n_splits", "integer >= 0", s64(n_splits));
   if (n_splits == 0) n_splits = choose_splits(n_heads, nb_all > 0 ? nb_all : 1);
   if (n_splits > 65535) return Status::range("n_splits", "integer <= 65535", s64(n_splits));
@@ -442,6 +463,11 @@ Status attention_decode(float* out, const float* q, const fl_half* k_cache, cons
   a.n_blocks = (int)sp.n_blocks;
   a.blocks_stride = (int)sp.blocks_stride;
   a.bsz = (int)sp.block_size;
+  a.ws_on = ws_on;
+  a.n_list = (int)n_list;
+  a.sb_end = (int)sb_end;
+  a.wb_begin = (int)wb_begin;
+  a.wb_end = (int)wb_end;
   dim3 grid((unsigned)n_heads, (unsigned)n_splits);
   FL_DISPATCH_HEAD_DIM(head_dim, D, decode_kernel<D><<<grid, 128, 0, s>>>(a));
   FL_CUDA_LAUNCHED("attention_decode");
@@ -483,7 +509,13 @@ Status attention_prefill(float* out, const float* q, const fl_half* k_cache, con
   a.sinks = (int)sp.sinks;
   a.mask = sp.block_mask;
   a.bsz = (int)sp.block_size;
-  a.n_kb = (int)((len + sp.block_size - 1) / sp.block_size);
+  a.n_kb = (int)(sp.mask_cols > 0 ? sp.mask_cols : (len + sp.block_size - 1) / sp.block_size);
+  if (sp.block_mask) {
+    const int64_t need_cols = (len + sp.block_size - 1) / sp.block_size;
+    if (a.n_kb < need_cols) return Status::range("mask_cols", "integer >= " + s64(need_cols), s64(a.n_kb));
+    if (sp.mask_rows > 0 && sp.mask_rows <= (q_pos0 + n_q - 1) / sp.block_size)
+      return Status::range("mask_rows", "integer > " + s64((q_pos0 + n_q - 1) / sp.block_size), s64(sp.mask_rows));
+  }
   dim3 grid((unsigned)((n_q + PQ - 1) / PQ), (unsigned)n_heads);
   FL_DISPATCH_HEAD_DIM(head_dim, D, prefill_kernel<D><<<grid, 128, 0, s>>>(a));
   FL_CUDA_LAUNCHED("attention_prefill");
@@ -518,13 +550,11 @@ Status kv_append_f16(fl_half* k_cache, fl_half* v_cache, float* kmin, float* kma
   return Status::Ok();
 }
 
-Status attention_select_blocks(int32_t* blocks, int32_t* n_selected, const float* q, const float* kmin,
-                               const float* kmax, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim,
-                               int64_t capacity, int64_t len, int64_t block_size, int64_t sink_blocks,
-                               int64_t local_blocks, int64_t max_blocks, Stream s) {
+Status attention_select_blocks(int32_t* blocks, const float* q, const float* kmin, const float* kmax, int64_t n_heads,
+                               int64_t n_kv_heads, int64_t head_dim, int64_t capacity, int64_t len, int64_t block_size,
+                               int64_t sinks, int64_t window, int64_t k, Stream s) {
   FL_TRY(check_attn(n_heads, n_kv_heads, head_dim, capacity, len));
   FL_TRY(check_ptr(blocks, "blocks"));
-  FL_TRY(check_ptr(n_selected, "n_selected"));
   FL_TRY(check_ptr(q, "q"));
   FL_TRY(check_ptr(kmin, "kmin"));
   FL_TRY(check_ptr(kmax, "kmax"));
@@ -532,12 +562,15 @@ Status attention_select_blocks(int32_t* blocks, int32_t* n_selected, const float
     return Status::range("block_size", "a divisor of capacity=" + s64(capacity), s64(block_size));
   if ((len + block_size - 1) / block_size > SEL_MAX_BLOCKS)
     return Status::range("len", "at most 8192 blocks", s64(len));
-  if (sink_blocks < 0 || local_blocks < 0) return Status::range("sink_blocks", "integers >= 0", s64(sink_blocks));
-  if (max_blocks < 1 || max_blocks < sink_blocks + local_blocks)
-    return Status::range("max_blocks", "integer >= sink_blocks + local_blocks = " + s64(sink_blocks + local_blocks), s64(max_blocks));
-  select_kernel<<<(unsigned)n_kv_heads, 256, 0, s>>>(blocks, n_selected, q, kmin, kmax, (int)(n_heads / n_kv_heads),
-                                                     (int)head_dim, (int)capacity, (int)len, (int)block_size,
-                                                     (int)sink_blocks, (int)local_blocks, (int)max_blocks);
+  if (sinks < 0 || window < 0) return Status::range("sinks", "integers >= 0 (sinks, window)", s64(sinks < 0 ? sinks : window));
+  if (k < 1 || k > SEL_MAX_BLOCKS) return Status::range("k", "integer in [1, 8192]", s64(k));
+  if (len == 0) {
+    FL_CUDA_TRY(cudaMemsetAsync(blocks, 0xff, sizeof(int32_t) * (size_t)(n_kv_heads * k), s));
+    return Status::Ok();
+  }
+  select_kernel<<<(unsigned)n_kv_heads, 256, 0, s>>>(blocks, q, kmin, kmax, (int)(n_heads / n_kv_heads), (int)head_dim,
+                                                     (int)capacity, (int)len, (int)block_size,
+                                                     (int)(sinks < len ? sinks : len), (int)(window < len ? window : len), (int)k);
   FL_CUDA_LAUNCHED("attention_select_blocks");
   return Status::Ok();
 }

@@ -702,10 +702,10 @@ std::vector<double> attend(const Cache& c, const float* q, int64_t h, int64_t le
 
 TEST(cuda_attention_decode_vs_f64) {
   if (skip()) return;
-  struct C { int64_t D, H, KV, len; int form; int64_t splits; float cap; };  // form 0 dense, 1 window+sinks, 2 blocks
+  struct C { int64_t D, H, KV, len; int form; int64_t splits; float cap; };  // 0 dense, 1 window+sinks, 2 blocks, 3 blocks U window/sinks
   const C cases[] = {{64, 8, 8, 1, 0, 0, 0}, {128, 8, 2, 17, 0, 1, 0}, {80, 8, 1, 1000, 0, 0, 0}, {128, 32, 8, 4097, 0, 0, 0},
                      {128, 32, 8, 4097, 0, 7, 30.0f}, {64, 4, 1, 3000, 1, 0, 0}, {128, 16, 2, 5000, 2, 0, 0},
-                     {80, 8, 2, 777, 2, 3, 0}};
+                     {80, 8, 2, 777, 2, 3, 0}, {128, 8, 2, 3001, 3, 0, 0}, {64, 4, 4, 130, 3, 2, 0}, {64, 8, 8, 700, 1, 1, 0}};
   for (const C& c : cases) {
     const int64_t cap = c.len + 5, bs = 64, nb = (c.len + bs - 1) / bs;
     Cache kv = make_cache(c.KV, cap, c.D, c.len + c.D);
@@ -715,8 +715,9 @@ TEST(cuda_attention_decode_vs_f64) {
     sp.block_size = bs;
     std::vector<int32_t> blocks;
     std::vector<std::vector<bool>> allow(c.KV, std::vector<bool>(nb, true));
-    if (c.form == 1) { sp.window = 500; sp.sinks = 4; }
-    if (c.form == 2) {
+    if (c.form == 1) { sp.window = c.len > 1000 ? 500 : 77; sp.sinks = c.len > 1000 ? 4 : 0; }
+    if (c.form == 3) { sp.window = 100; sp.sinks = 5; }
+    if (c.form >= 2) {
       fltest::Rng r(c.len);
       sp.blocks_stride = nb;
       blocks.assign(c.KV * nb, 0);
@@ -724,7 +725,7 @@ TEST(cuda_attention_decode_vs_f64) {
       for (int64_t h = 0; h < c.KV; h++) {
         int64_t cnt = 0;
         for (int64_t b = 0; b < nb; b++) {
-          allow[h][b] = b == 0 || b == nb - 1 || r.uniform() < 0.25;
+          allow[h][b] = c.form == 2 ? (b == 0 || b == nb - 1 || r.uniform() < 0.25) : r.uniform() < 0.3;
         }
         for (int64_t b = 0; b < nb; b++) if (allow[h][b]) blocks[h * nb + cnt++] = (int32_t)b;
         n_min = std::min(n_min, cnt);
@@ -735,11 +736,14 @@ TEST(cuda_attention_decode_vs_f64) {
         for (int64_t b = 0; b < nb; b++) if (allow[h][b]) { if (cnt >= n_min) allow[h][b] = false; cnt++; }
       }
       sp.n_blocks = n_min;
+      if (c.form == 3)  // pad with -1 as the selection does
+        for (int64_t h = 0; h < c.KV; h++) { blocks[h * nb + n_min] = -1; }
+      if (c.form == 3 && n_min < nb) sp.n_blocks = n_min + 1;
     }
     Dev<uint16_t> dk(kv.k), dv(kv.v);
     Dev<float> dq(q), o(c.H * c.D);
     Dev<int32_t> db(blocks.empty() ? std::vector<int32_t>{0} : blocks);
-    if (c.form == 2) sp.blocks = db.p;
+    if (c.form >= 2) sp.blocks = db.p;
     const size_t wsb = fc::attention_decode_workspace_bytes(c.H, c.D, c.splits);
     Dev<uint8_t> ws(wsb ? wsb : 1);
     OK(fc::attention_decode(o.p, dq.p, dk.p, dv.p, c.H, c.KV, c.D, cap, c.len, scale, c.cap, sp, c.splits, ws.p, wsb));
@@ -751,11 +755,12 @@ TEST(cuda_attention_decode_vs_f64) {
       auto ref = attend(kv, &q[h * c.D], kvh, c.len, scale, c.cap, [&](int64_t j) {
         if (c.form == 1) return j < sp.sinks || j >= c.len - sp.window;
         if (c.form == 2) return (bool)allow[kvh][j / bs];
+        if (c.form == 3) return j < sp.sinks || j >= c.len - sp.window || (bool)allow[kvh][j / bs];
         return true;
       });
       for (int64_t d = 0; d < c.D; d++) e = std::max(e, std::isfinite(g[h * c.D + d]) ? std::fabs(g[h * c.D + d] - ref[d]) : 1e30);
     }
-    static const char* forms[] = {"dense", "window+sinks", "blocks"};
+    static const char* forms[] = {"dense", "window+sinks", "blocks", "blocks+window+sinks"};
     // f32 math on the f16 cache values; __expf: about 1e-6 relative per weight
     record(fmt("attention_decode(%s,D=%lld,H=%lld,KV=%lld,len=%lld,splits=%lld%s)", forms[c.form], (long long)c.D,
                (long long)c.H, (long long)c.KV, (long long)c.len, (long long)c.splits, c.cap > 0 ? ",softcap" : ""),
@@ -843,19 +848,19 @@ TEST(cuda_kv_append_and_select_blocks) {
       }
   CHECK(ok);
   record("kv_append_f16 + block summaries (exact)", ok ? 0 : 1, 0);
-  // selection: same float arithmetic order on the host
+  // selection: the same float arithmetic order on the host (sinks 10, window 100, k 3)
   auto q = randn(H * D, 11);
-  const int64_t maxb = 4;
+  const int64_t kk = 3, sinks = 10, window = 100;
   Dev<float> dq(q);
-  Dev<int32_t> blocks(KV * maxb), nsel(KV);
-  OK(fc::attention_select_blocks(blocks.p, nsel.p, dq.p, kmin.p, kmax.p, H, KV, D, cap, len, bs, 1, 1, maxb));
-  auto gb = blocks.down(), gn = nsel.down();
+  Dev<int32_t> blocks(KV * kk);
+  OK(fc::attention_select_blocks(blocks.p, dq.p, kmin.p, kmax.p, H, KV, D, cap, len, bs, sinks, window, kk));
+  auto gb = blocks.down();
   for (int64_t h = 0; h < KV; h++) {
     std::vector<float> sc(nb, 0.0f);
-    std::vector<bool> ch(nb, false);
+    std::vector<int> st(nb, 0);
     for (int64_t b = 0; b < nb; b++) {
-      ch[b] = b < 1 || b >= nb - 1;
-      if (ch[b]) continue;
+      const int64_t j0 = b * bs, j1 = std::min(len, (b + 1) * bs);
+      if (std::max(j0, sinks) >= std::min(j1, len - window)) { st[b] = 2; continue; }
       float s = 0;
       for (int64_t g = 0; g < H / KV; g++)
         for (int64_t d = 0; d < D; d++) {
@@ -864,16 +869,94 @@ TEST(cuda_kv_append_and_select_blocks) {
         }
       sc[b] = s;
     }
-    for (int64_t r = 2; r < maxb; r++) {
+    for (int64_t r = 0; r < kk; r++) {
       int64_t best = -1;
-      for (int64_t b = 0; b < nb; b++) if (!ch[b] && (best < 0 || sc[b] > sc[best])) best = b;
-      if (best >= 0) ch[best] = true;
+      for (int64_t b = 0; b < nb; b++) if (st[b] == 0 && (best < 0 || sc[b] > sc[best])) best = b;
+      if (best >= 0) st[best] = 1;
     }
     std::vector<int32_t> want;
-    for (int64_t b = 0; b < nb; b++) if (ch[b]) want.push_back((int32_t)b);
-    CHECK(gn[h] == (int32_t)want.size());
-    for (size_t i = 0; i < want.size() && i < (size_t)maxb; i++) CHECK(gb[h * maxb + i] == want[i]);
+    for (int64_t b = 0; b < nb; b++) if (st[b] == 1) want.push_back((int32_t)b);
+    while ((int64_t)want.size() < kk) want.push_back(-1);
+    for (int64_t i = 0; i < kk; i++) CHECK(gb[h * kk + i] == want[i]);
   }
+}
+
+// The CUDA decode and prefill against the CPU attention_f32 over a CPU cache holding the same tokens.
+TEST(cuda_attention_vs_cpu_attention) {
+  if (skip()) return;
+  const int64_t H = 8, KV = 2, D = 128, len = 1000, cap = 1024, bs = 64, nbc = cap / bs;
+  auto k = randn(len * KV * D, 21), v = randn(len * KV * D, 22);
+  std::vector<int32_t> pos(len);
+  for (int64_t i = 0; i < len; i++) pos[i] = (int32_t)i;
+  fuselm::KvCache* cache = nullptr;
+  CHECK(fuselm::kv_cache_create(&cache, KV, D, fuselm::KvDType::F16).ok());
+  if (!cache) return;
+  CHECK(fuselm::kv_cache_append(cache, k.data(), v.data(), pos.data(), len).ok());
+  Dev<uint16_t> dk(KV * cap * D), dv(KV * cap * D);
+  Dev<float> kmin(KV * nbc * D), kmax(KV * nbc * D), dkf(k), dvf(v);
+  OK(fc::kv_append_f16(dk.p, dv.p, kmin.p, kmax.p, dkf.p, dvf.p, len, 0, KV, D, cap, bs));
+  const float scale = 1.0f / std::sqrt((float)D);
+  // decode: dense, window+sinks, dynamic top-k (k = 4 blocks) with window and sinks
+  auto q = randn(H * D, 23);
+  Dev<float> dq(q), o(H * D);
+  const size_t wsb = fc::attention_decode_workspace_bytes(H, D, 0);
+  Dev<uint8_t> ws(wsb);
+  for (int mode = 0; mode < 3; mode++) {
+    fuselm::AttentionParams p;
+    p.scale = scale;
+    fc::AttnSparse sp;
+    if (mode >= 1) { p.window = sp.window = 96; p.sinks = sp.sinks = 8; p.windowed = mode == 1; }
+    if (mode == 2) p.top_k = 4;
+    std::vector<float> cpu(H * D);
+    int32_t qp = (int32_t)(len - 1);
+    CHECK(fuselm::attention_f32(cpu.data(), q.data(), &qp, 1, H, D, cache, p, nullptr).ok());
+    Dev<int32_t> blocks(KV * 4);
+    if (mode == 2) {
+      int64_t kk = 0;
+      CHECK(fuselm::attention_select_k(&kk, cache, p).ok());
+      CHECK(kk == 4);
+      std::vector<int32_t> csel(KV * 4);
+      CHECK(fuselm::attention_select(csel.data(), 4, q.data(), &qp, 1, H, D, cache, p).ok());
+      OK(fc::attention_select_blocks(blocks.p, dq.p, kmin.p, kmax.p, H, KV, D, cap, len, bs, 8, 96, 4));
+      auto gsel = blocks.down();
+      CHECK(gsel == csel);
+      sp.blocks = blocks.p;
+      sp.n_blocks = 4;
+      sp.blocks_stride = 4;
+    }
+    OK(fc::attention_decode(o.p, dq.p, dk.p, dv.p, H, KV, D, cap, len, scale, 0.0f, sp, 0, ws.p, wsb));
+    auto g = o.down();
+    double e = 0;
+    for (int64_t i = 0; i < H * D; i++) e = std::max(e, std::isfinite(g[i]) ? (double)std::fabs(g[i] - cpu[i]) : 1e30);
+    static const char* names[] = {"dense", "window+sinks", "top-k 4 + window + sinks"};
+    record(fmt("attention_decode(%s, len=1000) vs cpu attention_f32", names[mode]), e, 2e-5);
+  }
+  // prefill: the last 70 tokens as queries, causal and with a local+strided block mask
+  const int64_t nq = 70, p0 = len - nq, nkb = (len + bs - 1) / bs;
+  auto qs = randn(nq * H * D, 24);
+  Dev<float> dqs(qs), os(nq * H * D);
+  std::vector<uint8_t> mask(nkb * nkb);
+  for (int64_t a = 0; a < nkb; a++) for (int64_t b = 0; b < nkb; b++) mask[a * nkb + b] = b == a || b == 0 || (a - b) % 4 == 0;
+  Dev<uint8_t> dm(mask);
+  for (int mode = 0; mode < 2; mode++) {
+    fuselm::AttentionParams p;
+    p.scale = scale;
+    fc::AttnSparse sp;
+    if (mode == 1) {
+      p.block_mask = mask.data(); p.mask_rows = nkb; p.mask_cols = nkb;
+      sp.block_mask = dm.p; sp.mask_rows = nkb; sp.mask_cols = nkb;
+    }
+    std::vector<int32_t> qpos(nq);
+    for (int64_t i = 0; i < nq; i++) qpos[i] = (int32_t)(p0 + i);
+    std::vector<float> cpu(nq * H * D);
+    CHECK(fuselm::attention_f32(cpu.data(), qs.data(), qpos.data(), nq, H, D, cache, p, nullptr).ok());
+    OK(fc::attention_prefill(os.p, dqs.p, dk.p, dv.p, nq, p0, H, KV, D, cap, len, scale, 0.0f, sp));
+    auto g = os.down();
+    double e = 0;
+    for (size_t i = 0; i < cpu.size(); i++) e = std::max(e, std::isfinite(g[i]) ? (double)std::fabs(g[i] - cpu[i]) : 1e30);
+    record(fmt("attention_prefill(%s, nq=70, len=1000) vs cpu attention_f32", mode ? "block mask" : "causal"), e, 2e-5);
+  }
+  fuselm::kv_cache_free(cache);
 }
 
 #endif  // FUSELM_WITH_CUDA

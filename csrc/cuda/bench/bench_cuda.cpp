@@ -323,22 +323,25 @@ int main(int argc, char** argv) {
       }, copies, 20, reps));
       const double kv_bytes = 2.0 * cbytes * ((double)len / cap);
       const double gbs = kv_bytes / (ms_dense * 1e-3) / 1e9;
-      // top-k: 2048-token budget = 32 blocks of 64 (1 sink block, 2 local blocks), selection included
-      const int64_t maxb = 32;
-      Buf blocks(KV * maxb * 4), nsel(KV * 4);
+      // top-k at a 2048-token budget: 64 sinks + 128 window + 29 selected blocks of 64 (the CPU's
+      // k = (budget - sinks - window) / 64), selection included in the timed call
+      const int64_t sinks = 64, window = 128, maxb = (2048 - sinks - window) / bs;
+      Buf blocks(KV * maxb * 4);
       fc::AttnSparse sp;
       sp.block_size = bs;
+      sp.window = window;
+      sp.sinks = sinks;
       sp.blocks = blocks.as<int32_t>();
       sp.blocks_stride = maxb;
-      sp.n_blocks = std::min(maxb, (len + bs - 1) / bs);
+      sp.n_blocks = maxb;
       float ms_sparse = 0, ms_select = 0;
       T_(fc::time_ms(&ms_select, [&](int) {
-        return fc::attention_select_blocks(blocks.as<int32_t>(), nsel.as<int32_t>(), q.as<float>(), kmin.as<float>(),
-                                           kmax.as<float>(), H, KV, D, cap, len, bs, 1, 2, maxb);
+        return fc::attention_select_blocks(blocks.as<int32_t>(), q.as<float>(), kmin.as<float>(), kmax.as<float>(), H, KV,
+                                           D, cap, len, bs, sinks, window, maxb);
       }, 2, 20, reps));
       T_(fc::time_ms(&ms_sparse, [&](int i) {
-        fuselm::Status s = fc::attention_select_blocks(blocks.as<int32_t>(), nsel.as<int32_t>(), q.as<float>(),
-                                                       kmin.as<float>(), kmax.as<float>(), H, KV, D, cap, len, bs, 1, 2, maxb);
+        fuselm::Status s = fc::attention_select_blocks(blocks.as<int32_t>(), q.as<float>(), kmin.as<float>(),
+                                                       kmax.as<float>(), H, KV, D, cap, len, bs, sinks, window, maxb);
         if (!s.ok()) return s;
         return fc::attention_decode(o.as<float>(), q.as<float>(), (const fuselm::fl_half*)ks[i % copies]->p,
                                     (const fuselm::fl_half*)vs[i % copies]->p, H, KV, D, cap, len, scale, 0.0f, sp, 0,

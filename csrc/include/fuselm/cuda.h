@@ -148,47 +148,52 @@ Status moe_ffn(float* out, const float* x, const int32_t* ids, const float* weig
                int64_t F, void* scratch, size_t scratch_bytes, bool check_ids = true, Stream s = nullptr);
 
 // ---- family attention (issue 5) -----------------------------------------------
-// KV cache: f16 [n_kv_heads, capacity, head_dim] for K and for V (head-major: one head's keys contiguous).
-// Query q: f32 [n_heads, head_dim] (decode: one token at position len-1); n_heads a multiple of n_kv_heads,
-// head_dim in {64, 80, 128}. Scores s = q.k * scale, with soft-capping s = cap * tanh(s / cap) when cap > 0.
+// The CUDA twin of fuselm/ops/attention.h on a contiguous f16 cache: K and V each f16
+// [n_kv_heads, capacity, head_dim] (one head's keys contiguous), token j at position j (a cache that starts
+// at position 0 with no gaps; the CPU cache's pages hold the same tokens in the same order).
+// q f32 [n_heads, head_dim] per token; n_heads a multiple of n_kv_heads (q head h reads KV head h / G);
+// head_dim in {64, 80, 128}. s = scale * <q, k>, softcap > 0: s = softcap * tanh(s / softcap). Visibility
+// of key j to a query at position p, as the CPU defines it: causal j <= p, and
+//   window/sinks:  j < sinks or p - j < window                      (window > 0 or sinks > 0, no list)
+//   block mask:    mask[(p / bs) * mask_cols + j / bs] != 0         (prefill)
+//   dynamic:       j < sinks or p - j < window or j / bs in the block list (decode; the list from
+//                  attention_select_blocks: the union, each key counted once)
+// A query with no visible key gets zeros.
 struct AttnSparse {
-  // Sliding window plus sinks: when window > 0 key j is seen iff j < sinks or j >= len - window (decode) /
-  // j > qpos - window (prefill).
   int64_t window = 0, sinks = 0;
-  // Block list (decode): blocks[h * blocks_stride + i], i < n_blocks, key blocks of block_size tokens for
-  // kv head h, ascending, no repeats; null = every block.
+  // decode: blocks[h * blocks_stride + i], i < n_blocks, block ids of kv head h (-1 = none); null = all
   const int32_t* blocks = nullptr;
   int64_t n_blocks = 0, blocks_stride = 0, block_size = 64;
-  // Block mask (prefill): mask[qb * n_kb + kb] != 0 lets query block qb see key block kb (block_size tokens
-  // both ways; n_kb = ceil(len / block_size)); null = all.
+  // prefill: [mask_rows, mask_cols] over (query block, key block); null = all. mask_cols 0 = ceil(len / bs)
   const uint8_t* block_mask = nullptr;
+  int64_t mask_rows = 0, mask_cols = 0;
 };
-// out: f32 [n_heads, head_dim]. Splits the keys over n_splits blocks per head (0: choose) and merges the
-// partial softmax states; workspace from attention_decode_workspace_bytes (may be null when it returns 0).
+// Decode (one query at position len - 1). out f32 [n_heads, head_dim]. Splits the key blocks over n_splits
+// blocks per head (0: choose, up to 256) and merges the partial softmax states; a window/sinks-only call
+// reads only the window and sink blocks. Workspace from attention_decode_workspace_bytes (null when 0).
 size_t attention_decode_workspace_bytes(int64_t n_heads, int64_t head_dim, int64_t n_splits);
 Status attention_decode(float* out, const float* q, const fl_half* k_cache, const fl_half* v_cache,
                         int64_t n_heads, int64_t n_kv_heads, int64_t head_dim, int64_t capacity, int64_t len,
                         float scale, float softcap, const AttnSparse& sp, int64_t n_splits, void* workspace,
                         size_t workspace_bytes, Stream s = nullptr);
-// Prefill: q f32 [n_q, n_heads, head_dim] at positions q_pos0 .. q_pos0+n_q-1, causal over the cache's first
-// len keys (len >= q_pos0 + n_q); out f32 [n_q, n_heads, head_dim].
+// Prefill: q f32 [n_q, n_heads, head_dim] at positions q_pos0 .. q_pos0+n_q-1 over the cache's first len keys
+// (len >= q_pos0 + n_q); out f32 [n_q, n_heads, head_dim]. window/sinks and block mask apply per query.
 Status attention_prefill(float* out, const float* q, const fl_half* k_cache, const fl_half* v_cache, int64_t n_q,
                          int64_t q_pos0, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim, int64_t capacity,
                          int64_t len, float scale, float softcap, const AttnSparse& sp, Stream s = nullptr);
-// Append n_new tokens (k, v: f32 [n_new, n_kv_heads, head_dim]) at position pos into the f16 cache, and
-// update the per-block key summaries kmin/kmax (f32 [n_kv_heads, capacity / block_size, head_dim], may be
-// null) of the blocks touched (recomputed from the cache, so truncation + append stays exact).
+// Append n_new tokens (k, v: f32 [n_new, n_kv_heads, head_dim]) at index pos into the f16 cache (round to
+// nearest even) and recompute the key summaries kmin/kmax (f32 [n_kv_heads, capacity / block_size, head_dim],
+// may both be null) of the blocks touched, over the stored f16 keys of tokens < pos + n_new.
 Status kv_append_f16(fl_half* k_cache, fl_half* v_cache, float* kmin, float* kmax, const float* k, const float* v,
                      int64_t n_new, int64_t pos, int64_t n_kv_heads, int64_t head_dim, int64_t capacity,
                      int64_t block_size, Stream s = nullptr);
-// Quest-style dynamic selection: per kv head, score each full or partial block b < ceil(len/block_size) by
-// sum over the group's q heads of sum_d max(q_d kmin_d, q_d kmax_d); always keep the first `sink_blocks`
-// and the last `local_blocks`, then the best others up to `max_blocks` in all (ties to the lower block).
-// Writes blocks[h * max_blocks + i] ascending and n_selected[h].
-Status attention_select_blocks(int32_t* blocks, int32_t* n_selected, const float* q, const float* kmin,
-                               const float* kmax, int64_t n_heads, int64_t n_kv_heads, int64_t head_dim,
-                               int64_t capacity, int64_t len, int64_t block_size, int64_t sink_blocks,
-                               int64_t local_blocks, int64_t max_blocks, Stream s = nullptr);
+// The dynamic plan for the decode query (position len - 1), as the CPU's attention_select: per kv head, the
+// candidates are the blocks holding a key not kept by the window/sinks rule; score(b) = sum over the group's q
+// heads, sum over channels, of max(q kmin, q kmax) (unscaled q, f32); the k best (ties: lower block), written
+// ascending to blocks[h * k + i] and padded with -1. At most 8192 blocks.
+Status attention_select_blocks(int32_t* blocks, const float* q, const float* kmin, const float* kmax, int64_t n_heads,
+                               int64_t n_kv_heads, int64_t head_dim, int64_t capacity, int64_t len, int64_t block_size,
+                               int64_t sinks, int64_t window, int64_t k, Stream s = nullptr);
 
 // ---- benchmark helpers (csrc/cuda/bench.cu) --------------------------------------
 // dst = src over n bytes (n a multiple of 16), 128-bit loads/stores: the HBM copy ceiling.
