@@ -108,7 +108,25 @@ export function syntheticTokenizer(kind: 'llama' | 'gpt2', extra = 0): Record<st
 
 /** Builds the metadata and tensors of a synthetic model (see writeSyntheticModel). */
 export function syntheticModel(spec: SyntheticSpec): { metadata: Record<string, GgufMetaInput>; tensors: GgufTensorInput[] } {
+  if (!spec || typeof spec !== 'object') throw new TypeError('syntheticModel: Expected a spec object for spec');
   const a = spec.arch;
+  if (!['llama', 'qwen2', 'qwen3', 'qwen2moe', 'qwen3moe', 'olmoe'].includes(a)) {
+    throw new RangeError(`syntheticModel: Expected one of llama, qwen2, qwen3, qwen2moe, qwen3moe, olmoe for spec.arch but received ${String(a)}`);
+  }
+  const int = (v: unknown, name: string, lo: number, hi: number, optional = false) => {
+    if (optional && v === undefined) return;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) {
+      throw new RangeError(`syntheticModel: Expected integer in [${lo}, ${hi}] for spec.${name} but received ${String(v)}`);
+    }
+  };
+  int(spec.dim, 'dim', 1, 65536); int(spec.nLayer, 'nLayer', 1, 1024); int(spec.nHead, 'nHead', 1, 1024);
+  int(spec.nHeadKv, 'nHeadKv', 1, spec.nHead); int(spec.ffDim, 'ffDim', 1, 1 << 20);
+  int(spec.nExpert, 'nExpert', 0, 256, true); int(spec.nExpertUsed, 'nExpertUsed', 1, Math.max(1, spec.nExpert ?? 1), true);
+  int(spec.expertFf, 'expertFf', 1, 1 << 20, true); int(spec.sharedExpertFf, 'sharedExpertFf', 0, 1 << 20, true);
+  int(spec.extraTokens, 'extraTokens', 0, 1 << 20, true); int(spec.seed, 'seed', 0, 2 ** 32 - 1, true);
+  if (spec.dim % spec.nHead !== 0 || spec.nHead % spec.nHeadKv !== 0) {
+    throw new RangeError(`syntheticModel: dim (${spec.dim}) must be a multiple of nHead (${spec.nHead}), and nHead of nHeadKv (${spec.nHeadKv})`);
+  }
   const tokKind = spec.tokenizer ?? (a === 'llama' ? 'llama' : 'gpt2');
   const tokMeta = syntheticTokenizer(tokKind, spec.extraTokens ?? 0);
   const vocab = ((tokMeta['tokenizer.ggml.tokens'] as { value: { items: string[] } }).value.items).length;

@@ -16,6 +16,7 @@ import { readConfig } from '../../lib/models/config';
 import { readGguf } from '../../lib/formats/gguf';
 import { Tokenizer } from '../../lib/tokenizer';
 import { DType } from '../../lib/dtype';
+import { referenceForward } from '../reference/transformer';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fuselm-oracle-'));
@@ -56,6 +57,10 @@ const CASES: Case[] = [
   { name: 'qwen2 BPE F32', spec: { arch: 'qwen2', ...dense, type: 'f32' }, minCorr: 0.999 },
   { name: 'qwen3 F16', spec: { arch: 'qwen3', ...dense, type: 'f16' }, minCorr: 0.999 },
   { name: 'qwen2moe shared expert Q8_0', spec: { arch: 'qwen2moe', ...dense, nExpert: 8, nExpertUsed: 2, expertFf: 256, sharedExpertFf: 512, type: 'q8_0' }, minCorr: 0.999 },
+  // float cases of the MoE families: the float64 reference checks their routing against llama.cpp today
+  { name: 'llama MoE 8x top-2 F32', spec: { arch: 'llama', ...dense, nExpert: 8, nExpertUsed: 2, type: 'f32' }, minCorr: 0.999 },
+  { name: 'qwen2moe shared expert F32', spec: { arch: 'qwen2moe', ...dense, nExpert: 8, nExpertUsed: 2, expertFf: 256, sharedExpertFf: 512, type: 'f32' }, minCorr: 0.999 },
+  { name: 'qwen3moe F16', spec: { arch: 'qwen3moe', ...dense, nExpert: 8, nExpertUsed: 2, expertFf: 256, type: 'f16' }, minCorr: 0.999 },
   { name: 'olmoe F32', spec: { arch: 'olmoe', ...dense, nHeadKv: 4, nExpert: 8, nExpertUsed: 2, type: 'f32' }, minCorr: 0.999 },
 ];
 
@@ -91,33 +96,48 @@ for (const c of CASES) {
       });
     });
 
+    let cached: { tokens: number[]; ref: number[][] } | undefined;
+    const llamaLogprobs = () => {
+      if (!cached) {
+        write();
+        const tok = Tokenizer.fromGguf(readGguf(file));
+        const tokens = tok.encode(LONG + LONG, { addSpecial: true }).slice(0, 80);
+        cached = { tokens, ref: llamaCpp({ model: file, texts: [], tokens, vocab: tok.vocabSize }).logprobs! };
+      }
+      return cached;
+    };
+    const compare = (name: string, ours: ArrayLike<number>[], ref: number[][], minCorr: number) => {
+      let minC = 1, agreeable = 0, agree = 0;
+      for (let i = 0; i < ref.length; i++) {
+        minC = Math.min(minC, corr(ours[i], ref[i]));
+        const r = ref[i];
+        let b1 = 0; for (let j = 1; j < r.length; j++) if (r[j] > r[b1]) b1 = j;
+        let b2 = b1 === 0 ? 1 : 0; for (let j = 0; j < r.length; j++) if (j !== b1 && r[j] > r[b2]) b2 = j;
+        if (r[b1] - r[b2] > 0.1) {
+          agreeable++;
+          let o1 = 0; for (let j = 1; j < r.length; j++) if (ours[i][j] > ours[i][o1]) o1 = j;
+          if (o1 === b1) agree++;
+        }
+      }
+      console.log(`${name}: ${ref.length} positions, min corr ${minC.toFixed(6)}, top-1 ${agree}/${agreeable} where llama.cpp's margin > 0.1`);
+      expect(ref.length).toBeGreaterThanOrEqual(64);
+      expect(minC).toBeGreaterThanOrEqual(minCorr);
+      expect(agree).toBe(agreeable);
+    };
+
+    (quantized ? test.skip : test)(`float64 reference forward matches llama.cpp (architecture check)${quantized ? ' (reference reads float weights only)' : ''}`, () => {
+      const { tokens, ref } = llamaLogprobs();
+      const f = readGguf(file);
+      compare(`${c.name} [reference]`, referenceForward(f, readConfig(f), tokens), ref, 0.9999);
+    });
+
     const cfgMissing = () => { write(); return missingKernels(kernelsFor(readConfig(readGguf(file)))); };
     const missing = canWrite ? cfgMissing() : ['quantize'];
     (missing.length === 0 ? test : test.skip)(`teacher-forced logits match llama.cpp, corr >= ${c.minCorr}${missing.length ? ` (pending: kernels not in this build: ${missing.join(', ')})` : ''}`, async () => {
-      write();
-      const tok = Tokenizer.fromGguf(readGguf(file));
-      const tokens = tok.encode(LONG + LONG, { addSpecial: true }).slice(0, 80);
-      expect(tokens.length).toBeGreaterThanOrEqual(64);
-      const ref = llamaCpp({ model: file, texts: [], tokens, vocab: tok.vocabSize }).logprobs!;
+      const { tokens, ref } = llamaLogprobs();
       const m: Model = await load(file);
       try {
-        const ours = await m.evaluate(tokens, { logits: 'all' });
-        let minC = 1, agreeable = 0, agree = 0;
-        for (let i = 0; i < tokens.length; i++) {
-          const cc = corr(ours[i], ref[i]);
-          minC = Math.min(minC, cc);
-          const r = ref[i];
-          let b1 = 0; for (let j = 1; j < r.length; j++) if (r[j] > r[b1]) b1 = j;
-          let b2 = b1 === 0 ? 1 : 0; for (let j = 0; j < r.length; j++) if (j !== b1 && r[j] > r[b2]) b2 = j;
-          if (r[b1] - r[b2] > 0.1) {
-            agreeable++;
-            let o1 = 0; for (let j = 1; j < r.length; j++) if (ours[i][j] > ours[i][o1]) o1 = j;
-            if (o1 === b1) agree++;
-          }
-        }
-        console.log(`${c.name}: ${tokens.length} positions, min corr ${minC.toFixed(6)}, top-1 ${agree}/${agreeable} where margin > 0.1`);
-        expect(minC).toBeGreaterThanOrEqual(c.minCorr);
-        expect(agree).toBe(agreeable);
+        compare(`${c.name} [fuselm]`, await m.evaluate(tokens, { logits: 'all' }), ref, c.minCorr);
       } finally { m.dispose(); }
     });
   });
