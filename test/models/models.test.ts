@@ -17,21 +17,21 @@ import { load } from '../../lib/models/model';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fuselm-models-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-const small = { dim: 128, nLayer: 2, nHead: 2, nHeadKv: 1, ffDim: 256 };
+const small = { dim: 64, nLayer: 2, nHead: 2, nHeadKv: 1, ffDim: 128 };
 
 describe('Config', () => {
   test.each([
-    ['llama', {}, { ropeType: 'normal', headDim: 64, nHeadKv: 1, nExpert: 0, normTopkProb: true }],
-    ['llama', { nExpert: 8, nExpertUsed: 2 }, { nExpert: 8, nExpertUsed: 2, expertFf: 256 }],
+    ['llama', {}, { ropeType: 'normal', headDim: 32, nHeadKv: 1, nExpert: 0, normTopkProb: true }],
+    ['llama', { nExpert: 8, nExpertUsed: 2 }, { nExpert: 8, nExpertUsed: 2, expertFf: 128 }],
     ['qwen2', {}, { ropeType: 'neox' }],
     ['qwen3', {}, { ropeType: 'neox' }],
     ['qwen2moe', { nExpert: 4, nExpertUsed: 2, expertFf: 64, sharedExpertFf: 128 }, { expertFf: 64, sharedExpertFf: 128, normTopkProb: false }],
     ['qwen3moe', { nExpert: 4, nExpertUsed: 2, expertFf: 64 }, { normTopkProb: true }],
-    ['olmoe', { nHeadKv: 2, nExpert: 4, nExpertUsed: 2 }, { ropeType: 'neox', normTopkProb: false, expertFf: 256 }],
+    ['olmoe', { nHeadKv: 2, nExpert: 4, nExpertUsed: 2 }, { ropeType: 'neox', normTopkProb: false, expertFf: 128 }],
   ] as const)('%s %j', (arch, extra, want) => {
     const f = parseGguf(encodeGguf(syntheticModel({ arch, ...small, ...extra } as SyntheticSpec)));
     const c = readConfig(f);
-    expect(c).toMatchObject({ arch, dim: 128, nLayer: 2, nHead: 2, ctxLen: 2048, ropeBase: 10000, ropeDim: 64, ...want });
+    expect(c).toMatchObject({ arch, dim: 64, nLayer: 2, nHead: 2, ctxLen: 2048, ropeBase: 10000, ropeDim: 32, ...want });
     expect(c.rmsEps).toBeCloseTo(1e-5, 10);
     expect(() => loadWeights(f, c)).not.toThrow();
   });
@@ -108,7 +108,9 @@ describe(`Model${pending}`, () => {
     const all = await m.evaluate(toks, { logits: 'all' });
     const last = await m.evaluate(toks, { logits: 'last' });
     expect(all.length).toBe(toks.length);
-    expect(Array.from(last[0])).toEqual(Array.from(all[toks.length - 1]));
+    // 'last' runs the output head as a GEMV (M = 1), 'all' as a GEMM: same math, other rounding
+    let dl = 0; for (let j = 0; j < last[0].length; j++) dl = Math.max(dl, Math.abs(last[0][j] - all[toks.length - 1][j]));
+    expect(dl).toBeLessThan(1e-3);
     await m.evaluate(toks.slice(0, 4));
     const rest = await m.evaluate(toks.slice(4), { logits: 'all', reset: false });
     for (let i = 0; i < rest.length; i++) {
