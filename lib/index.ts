@@ -18,6 +18,7 @@ export { softmax } from './ops/norm';
 export type { SoftmaxOptions } from './ops/norm';
 export { rope } from './ops/rope';
 export type { RopeMode, RopeOptions } from './ops/rope';
+export { gather, argmax, GATHER_DTYPES } from './ops/embed';
 export { quantize, dequantize, matmul, QUANT_FORMATS, MATMUL_WEIGHT_DTYPES } from './ops/qgemm';
 export type { QuantFormat, MatmulOptions } from './ops/qgemm';
 

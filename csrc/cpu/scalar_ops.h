@@ -114,5 +114,25 @@ static inline void copy_tail(float* out, const float* x, int64_t b, int64_t e) {
     for (int64_t i = b; i < e; i++) out[i] = x[i];
 }
 
+// ---- embed ------------------------------------------------------------------
+static inline void decode_f16(float* dst, const uint16_t* src, int64_t b, int64_t e) {
+  for (int64_t i = b; i < e; i++) dst[i] = fp16_to_fp32(src[i]);
+}
+static inline void decode_bf16(float* dst, const uint16_t* src, int64_t b, int64_t e) {
+  for (int64_t i = b; i < e; i++) dst[i] = bf16_to_fp32(src[i]);
+}
+// index of the first NaN in x[0, n), or -1
+static inline int64_t first_nan(const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; i++)
+    if (x[i] != x[i]) return i;
+  return -1;
+}
+// argmax over x[b, e) continuing from (best, m): strict > keeps the lowest index among ties
+static inline int64_t argmax_from(const float* x, int64_t b, int64_t e, int64_t best, float* m) {
+  for (int64_t i = b; i < e; i++)
+    if (x[i] > *m) { *m = x[i]; best = i; }
+  return best;
+}
+
 }  // namespace scalar
 }  // namespace fuselm

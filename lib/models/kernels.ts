@@ -19,7 +19,7 @@ const WHERE: Record<string, [string[], string]> = {
   swiglu: [['elementwise'], 'swiglu'],
   sigmoid: [['elementwise'], 'sigmoid'],
   rope: [['rope', 'elementwise'], 'rope'],
-  embedding: [['embedding', 'elementwise', 'qgemm'], 'embedding'],
+  embedding: [['embed'], 'gather'],
   attention: [['attention'], 'attention'],
   KVCache: [['attention'], 'KVCache'],
   moeRoute: [['moe'], 'moeRoute'],

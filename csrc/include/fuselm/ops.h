@@ -11,3 +11,4 @@
 #include "fuselm/ops/lut.h"
 #include "fuselm/ops/attention.h"
 #include "fuselm/ops/rope.h"
+#include "fuselm/ops/embed.h"
