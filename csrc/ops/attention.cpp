@@ -523,14 +523,6 @@ static void run_item(RunCtx& x, int64_t item) {
     }
     if (!any) continue;
     const uint8_t* hb = c->head(pg, g);
-    // pages are separate allocations, so the hardware streams restart at each one:
-    // prefetch the next page's K and V of this head while this tile computes (dense
-    // mode only: the sparse forms would fetch blocks they skip)
-    if (x.plan.mode == DENSE && b + 1 < b1) {
-      const uint8_t* nx = c->head(c->pages[b + 1], g);
-      const int64_t kv = 2 * c->off_v();
-      for (int64_t o = 0; o < kv; o += 64) __builtin_prefetch(nx + o, 0, 3);
-    }
     AttnTile t;
     t.acc = acc; t.m = m; t.l = l; t.q = qs; t.M = M; t.D = D;
     t.kt = hb; t.v = hb + c->off_v();

@@ -49,7 +49,14 @@
 //              max(q_ihc * kmin_bc, q_ihc * kmax_bc)          (unscaled q, f32 accumulation)
 //   Sel = the k highest-scoring candidates (ties: lower block index first), sorted
 //   ascending, padded with -1; k = min(top_k, (token_budget - sinks - window) / 64)
-//   over whichever of the two is given.
+//   over whichever of the two is given. The scores accumulate in f32 in an ISA-dependent
+//   order, so two paths may break a near-tie (|difference| ~ 1e-6 relative) differently;
+//   the tests check the selection against float64 scores with that allowance, and the
+//   output against the selection each path made (attention_select exposes it).
+// Per-layer choice (LongGen's hybrid, e.g. one third of the layers dense) is the caller's:
+// one KvCache per layer, and the mode chosen per call through AttentionParams.
+// Stats: blocks = tiles read (summed over KV heads and query chunks), tokens = keys in
+// them, bytes = tokens * token_bytes() + summary bytes read by the selection.
 //
 // Kernel (what each ISA implements): attn_tile_<dtype> runs one online-softmax step
 // of M query rows against one page's tile of one KV head. Flash-style: the driver
