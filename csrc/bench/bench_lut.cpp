@@ -49,6 +49,11 @@ FL_BENCH(lut) {
     s = s * 1664525u + 1013904223u;
     v = (float)(s >> 8) * (1.0f / 8388608.0f) - 1.0f;
   }
+  // the baseline: Q4_0 through qgemm's matmul (the target is LUT within 1.3x of its time)
+  auto q40 = std::make_shared<std::vector<uint8_t>>(fuselm::row_bytes(fuselm::DType::Q4_0, k) * n);
+  fuselm::quantize(q40->data(), fuselm::DType::Q4_0, w.data(), n, k);
+  cases.push_back({"matmul(q4_0,1x4096x4096) [lut baseline]", "dram", (double)q40->size() + (k + n) * 4.0, 2.0 * n * k,
+                   [=] { fuselm::matmul(out->data(), x->data(), 1, k, q40->data(), fuselm::DType::Q4_0, n, nullptr); }});
   for (int bits = 3; bits <= 4; bits++) {
     auto q = make(bits, n, k, w);
     const double bytes = (double)q->codes.size() + q->table.size() * 2.0 + q->row_ptr.size() * 4.0 +

@@ -2,6 +2,7 @@
 // lut3 / lut4 with 0.5% outliers, judged against DRAM read bandwidth (W is 6-9 MB:
 // past the L2, and on the 2-vCPU CI box past the L3 share too).
 import { matmulLut, quantizeLut, LutTensor, LutFormat } from '../ops/lut';
+import { matmul, quantize } from '../ops/qgemm';
 import { Tensor } from '../tensor';
 import { BenchEntry, fillRandom } from './entry';
 
@@ -30,4 +31,27 @@ function gemvEntry(fmt: LutFormat, n: number, k: number): BenchEntry {
   };
 }
 
-export const entries: BenchEntry[] = [gemvEntry('lut3', 4096, 4096), gemvEntry('lut4', 4096, 4096)];
+// The baseline the issue sets (LUT GEMV within 1.3x of Q4_0's time), in the same family so the
+// runner alternates its samples with the LUT entries': the time ratio comes from one run.
+function q40Entry(n: number, k: number): BenchEntry {
+  let x: Tensor | undefined, w: Tensor | undefined, out: Tensor | undefined;
+  return {
+    name: `matmul(q4_0,1x${k}x${n}) [lut baseline]`,
+    bytes: n * (k / 32) * 18 + k * 4 + n * 4,
+    flops: 2 * n * k,
+    bound: 'dram',
+    setup() {
+      w = quantize(Tensor.from(fillRandom(new Float32Array(n * k), 11, 0.05), [n, k]), 'q4_0');
+      x = Tensor.from(fillRandom(new Float32Array(k), 12), [1, k]);
+      out = Tensor.zeros([1, n]);
+    },
+    run() {
+      matmul(x!, w!, undefined, out);
+    },
+    teardown() {
+      x = w = out = undefined;
+    },
+  };
+}
+
+export const entries: BenchEntry[] = [q40Entry(4096, 4096), gemvEntry('lut3', 4096, 4096), gemvEntry('lut4', 4096, 4096)];

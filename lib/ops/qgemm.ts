@@ -4,6 +4,7 @@ import { checkOptions, fail } from '../check';
 import { DType, DTYPES, isDType } from '../dtype';
 import { Tensor } from '../tensor';
 import { checkDType, checkTensor, outputLike } from './common';
+import { LutFormat, LutQuantizeOptions, LutTensor, dequantizeLut, matmulLut, quantizeLut } from './lut';
 
 /** Formats quantize()/dequantize() handle, as GGUF spells them. */
 export const QUANT_FORMATS = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q8_k'] as const;
@@ -30,12 +31,20 @@ function rowsCols(t: Tensor): { rows: number; cols: number } {
  * Q8_0 and Q4_0 bytes equal llama.cpp's reference quantizer's; the K-quants use
  * ggml's reference search. `.bytes()` of the result are the raw GGUF blocks.
  *
+ * `'lut3'` / `'lut4'` (fuselm's dense-and-sparse LUT formats) return a `LutTensor`; see
+ * `quantizeLut` for `opts`.
+ *
  * @param x f32 [..., K], contiguous; K a multiple of the format's block (32 or 256)
  * @example
  *   const wq = quantize(w, 'q4_k'); // w: f32 [4096, 4096]
+ *   const wl = quantize(w, 'lut3', { outlierFraction: 0.005 });
  */
-export function quantize(x: Tensor, format: QuantFormat): Tensor {
+export function quantize(x: Tensor, format: LutFormat, opts?: LutQuantizeOptions): LutTensor;
+export function quantize(x: Tensor, format: QuantFormat): Tensor;
+export function quantize(x: Tensor, format: QuantFormat | LutFormat, opts?: LutQuantizeOptions): Tensor | LutTensor {
   const fn = 'quantize';
+  // fuselm's dense-and-sparse LUT formats (lib/ops/lut.ts): x is W f32 [N, K]
+  if (format === 'lut3' || format === 'lut4') return quantizeLut(x, format, opts);
   checkDType(x, 'x', ['f32'], fn);
   const f = checkFormat(format, fn);
   const { rows, cols } = rowsCols(x);
@@ -51,8 +60,9 @@ export function quantize(x: Tensor, format: QuantFormat): Tensor {
  * @example
  *   const w2 = dequantize(quantize(w, 'q8_0'));
  */
-export function dequantize(x: Tensor, out?: Tensor): Tensor {
+export function dequantize(x: Tensor | LutTensor, out?: Tensor): Tensor {
   const fn = 'dequantize';
+  if (x instanceof LutTensor) return dequantizeLut(x, out);
   checkTensor(x, 'x', fn);
   if (!(QUANT_FORMATS as readonly string[]).includes(x.dtype)) fail('type', 'x.dtype', `one of ${FORMAT_LIST}`, x.dtype, fn);
   if (!x.isContiguous()) fail('type', 'x', 'a contiguous tensor', '#a strided view', fn);
@@ -76,13 +86,19 @@ export interface MatmulOptions {
  * multiplied with register-tiled bf16 (quantized and bf16 W) or f32 (f32, f16 W) kernels.
  *
  * @param x f32 or bf16 [M, K] (or [K] for one row)
- * @param W [N, K] of f32, f16, bf16, q8_0, q4_0, q4_k, q5_k or q6_k
+ * @param W [N, K] of f32, f16, bf16, q8_0, q4_0, q4_k, q5_k or q6_k, or a `LutTensor`
+ *   (lut3/lut4: runs `matmulLut`, x taken as f32)
  * @example
  *   const y = matmul(x, quantize(w, 'q4_0'), { bias: b });
  */
-export function matmul(x: Tensor, W: Tensor, opts?: MatmulOptions, out?: Tensor): Tensor {
+export function matmul(x: Tensor, W: Tensor | LutTensor, opts?: MatmulOptions, out?: Tensor): Tensor {
   const fn = 'matmul';
   checkDType(x, 'x', ['f32', 'bf16'], fn);
+  if (W instanceof LutTensor) {
+    const o = checkOptions(opts, 'opts', fn);
+    const xf = x.dtype === 'bf16' ? Tensor.from(x.toArray() as Float32Array, x.shape) : x;
+    return matmulLut(xf, W, o.bias ? { bias: o.bias as Tensor } : undefined, out);
+  }
   checkTensor(W, 'W', fn);
   if (!isDType(W.dtype) || !MATMUL_WEIGHT_DTYPES.includes(W.dtype)) {
     fail('type', 'W.dtype', MATMUL_WEIGHT_DTYPES.map((d) => `'${d}'`).join(' or '), W.dtype, fn);

@@ -1,4 +1,4 @@
-import { dequantizeLut, f16ToF32, LutTensor, matmulLut, quantizeLut, Tensor } from '../../lib';
+import { dequantize, dequantizeLut, f16ToF32, LutTensor, matmul, matmulLut, quantize, quantizeLut, Tensor, toHalf } from '../../lib';
 import type { LutFormat } from '../../lib';
 import { forEachIsa, gaussian, randn } from '../helpers';
 import { lutDecode, matmulRef, mse, studentT, uniform3Ref } from '../reference/lut';
@@ -68,6 +68,24 @@ describe('lut', () => {
     const b = matmulLut(Tensor.from(x.slice(0, 64), [64]), q);
     expect(b.shape).toEqual([6]);
     expect(Array.from(b.toArray())).toEqual(Array.from(a.toArray().slice(0, 6)));
+  });
+
+  test('quantize/dequantize/matmul (family qgemm) dispatch lut3/lut4 to the lut family', () => {
+    const n = 9, k = 96;
+    const wf = heavy(n * k, 41);
+    const w = Tensor.from(wf, [n, k]);
+    const q = quantize(w, 'lut3', { outlierFraction: 0.01, seed: 3 });
+    expect(q).toBeInstanceOf(LutTensor);
+    expect(q.bytes().codes).toEqual(quantizeLut(w, 'lut3', { outlierFraction: 0.01, seed: 3 }).bytes().codes);
+    expect(dequantize(q).toArray()).toEqual(dequantizeLut(q).toArray());
+    const x = randn(2 * k, 42), b = Tensor.from(randn(n, 43));
+    const xt = Tensor.from(x, [2, k]);
+    expect(matmul(xt, q, { bias: b }).toArray()).toEqual(matmulLut(xt, q, { bias: b }).toArray());
+    // bf16 x is widened to f32 (exactly) first
+    const xh = toHalf(x, [2, k], 'bf16');
+    expect(matmul(xh, q).toArray()).toEqual(matmulLut(Tensor.from(xh.toArray() as Float32Array, [2, k]), q).toArray());
+    const q4 = quantize(w, 'lut4');
+    expect(q4.dtype).toBe('lut4');
   });
 
   for (const fmt of FORMATS) {
