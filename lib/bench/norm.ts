@@ -1,5 +1,5 @@
 // Bench entries for family `norm`.
-import { rmsnorm } from '../ops/norm';
+import { rmsnorm, softmax } from '../ops/norm';
 import { Tensor } from '../tensor';
 import { BenchEntry, fillRandom } from './entry';
 
@@ -24,4 +24,24 @@ function rmsnormEntry(rows: number, dim: number): BenchEntry {
   };
 }
 
-export const entries: BenchEntry[] = [rmsnormEntry(4096, 4096)];
+function softmaxEntry(rows: number, dim: number): BenchEntry {
+  let x: Tensor | undefined, out: Tensor | undefined;
+  return {
+    name: `softmax(f32,${rows}x${dim})`,
+    bytes: 2 * rows * dim * 4, // read x, write out (the row's three passes hit cache)
+    flops: 5 * rows * dim, // max, fma, exp (counted as one), sum, scale
+    bound: 'dram',
+    setup() {
+      x = Tensor.from(fillRandom(new Float32Array(rows * dim), 3, 8), [rows, dim]);
+      out = Tensor.zeros([rows, dim]);
+    },
+    run() {
+      softmax(x!, { scale: 0.125 }, out);
+    },
+    teardown() {
+      x = out = undefined;
+    },
+  };
+}
+
+export const entries: BenchEntry[] = [rmsnormEntry(4096, 4096), softmaxEntry(4096, 4096)];

@@ -5,10 +5,14 @@ import * as norm from './norm';
 import * as elementwise from './elementwise';
 import * as lut from './lut';
 import * as attention from './attention';
+import * as rope from './rope';
+import * as embed from './embed';
 
 export const FAMILIES: ReadonlyArray<{ family: string; entries: BenchEntry[] }> = [
   { family: 'norm', entries: norm.entries },
   { family: 'elementwise', entries: elementwise.entries },
   { family: 'lut', entries: lut.entries },
   { family: 'attention', entries: attention.entries },
+  { family: 'rope', entries: rope.entries },
+  { family: 'embed', entries: embed.entries },
 ];

@@ -4,14 +4,17 @@ import { checkArgCount, checkInt, checkNumber, checkOptions, fail } from '../che
 import { Tensor, typeTag } from '../tensor';
 import { checkDType, checkF32, outputLike } from './common';
 
-export type RopeMode = 'norm' | 'neox';
+export type RopeMode = 'normal' | 'neox';
 
 export interface RopeOptions {
-  /** 'norm': adjacent pairs (x[2i], x[2i+1]), GPT-J style, llama.cpp's LLAMA_ROPE_TYPE_NORM = 0 (llama, mistral);
-   *  'neox': halves (x[i], x[i + nDims/2]), LLAMA_ROPE_TYPE_NEOX = 2 (qwen2, gpt-neox, phi). Default 'norm'. */
-  mode?: RopeMode;
+  /** 'normal': adjacent pairs (x[2i], x[2i+1]), GPT-J style, llama.cpp's LLAMA_ROPE_TYPE_NORM = 0 (llama, mistral);
+   *  'neox': halves (x[i], x[i + dims/2]), LLAMA_ROPE_TYPE_NEOX = 2 (qwen2, gpt-neox, phi). Default 'normal'.
+   *  'norm' (llama.cpp's own spelling) is accepted for 'normal'. */
+  mode?: RopeMode | 'norm';
   /** rotated dimensions per head (ggml's n_dims, GGUF rope.dimension_count: partial rotary), even, 2..headDim;
    *  default headDim */
+  dims?: number;
+  /** the same as `dims` (ggml's name); give one or the other */
   nDims?: number;
   /** theta base (rope_freq_base); default 10000 */
   base?: number;
@@ -21,10 +24,10 @@ export interface RopeOptions {
 
 /**
  * Rotary position embedding on `x [T, nHead, headDim]` (or `[T, headDim]` for one head), token `t` at
- * position `pos[t]`, as llama.cpp's `ggml_rope` computes it (without YaRN): for each pair `i < nDims/2`,
- * `theta = freqScale · pos[t] · base^(-2i/nDims)` and the pair is rotated by theta:
- * `(a, b) -> (a cos θ - b sin θ, a sin θ + b cos θ)`. In 'norm' mode the pair is `(x[2i], x[2i+1])`, in
- * 'neox' mode `(x[i], x[i + nDims/2])`. Dimensions from `nDims` up pass through. Angles and cos/sin are computed in
+ * position `pos[t]`, as llama.cpp's `ggml_rope` computes it (without YaRN): for each pair `i < dims/2`,
+ * `theta = freqScale · pos[t] · base^(-2i/dims)` and the pair is rotated by theta:
+ * `(a, b) -> (a cos θ - b sin θ, a sin θ + b cos θ)`. In 'normal' mode the pair is `(x[2i], x[2i+1])`, in
+ * 'neox' mode `(x[i], x[i + dims/2])`. Dimensions from `dims` up pass through. Angles and cos/sin are computed in
  * double once per (token, i), so large positions stay accurate. `out` may be `x` (in place).
  *
  * @param pos i32 positions, one per token (a Tensor [T] or an Int32Array): position offsets for a KV cache
@@ -54,13 +57,16 @@ export function rope(x: Tensor, pos: Tensor | Int32Array, opts?: RopeOptions, ou
   const o = checkOptions(opts, 'opts', fn);
   let mode = 0;
   if (o.mode !== undefined) {
-    if (o.mode !== 'norm' && o.mode !== 'neox') fail('type', 'opts.mode', "'norm' or 'neox'", o.mode, fn);
+    if (o.mode !== 'normal' && o.mode !== 'norm' && o.mode !== 'neox') fail('type', 'opts.mode', "'normal' or 'neox'", o.mode, fn);
     mode = o.mode === 'neox' ? 2 : 0;
   }
   if (headDim < 2) fail('range', 'x.shape', 'a head dimension >= 2', x.shape, fn);
   if (heads < 1) fail('range', 'x.shape', 'at least one head', x.shape, fn);
-  const nDims = o.nDims === undefined ? headDim : checkInt(o.nDims, 'opts.nDims', 2, headDim, fn);
-  if (nDims % 2 !== 0) fail('range', 'opts.nDims', `an even integer in [2, ${headDim}]`, nDims, fn);
+  if (o.dims !== undefined && o.nDims !== undefined) fail('type', 'opts.nDims', 'undefined when opts.dims is given', o.nDims, fn);
+  const dimsArg = o.dims !== undefined ? 'opts.dims' : 'opts.nDims';
+  const dimsVal = o.dims !== undefined ? o.dims : o.nDims;
+  const nDims = dimsVal === undefined ? headDim : checkInt(dimsVal, dimsArg, 2, headDim, fn);
+  if (nDims % 2 !== 0) fail('range', dimsArg, `an even integer in [2, ${headDim}]`, nDims, fn);
   const base = o.base === undefined ? 10000 : checkNumber(o.base, 'opts.base', 0, Infinity, fn);
   const freqScale = o.freqScale === undefined ? 1 : checkNumber(o.freqScale, 'opts.freqScale', 0, Infinity, fn);
   if (base === 0) fail('range', 'opts.base', 'a finite number > 0', base, fn);

@@ -1,0 +1,26 @@
+// Bench entries for family `rope`: a 512-token prefill's queries (32 heads x 128), in place.
+import { rope } from '../ops/rope';
+import { Tensor } from '../tensor';
+import { BenchEntry, fillRandom } from './entry';
+
+function ropeEntry(T: number, H: number, D: number, mode: 'normal' | 'neox'): BenchEntry {
+  let x: Tensor | undefined, pos: Int32Array | undefined;
+  return {
+    name: `rope(${mode},f32,${T}x${H}x${D})`,
+    bytes: 2 * T * H * D * 4, // read and write x
+    flops: 3 * T * H * D, // two products and a sum per element (cos/sin once per token and pair, not counted)
+    bound: 'dram',
+    setup() {
+      x = Tensor.from(fillRandom(new Float32Array(T * H * D), 7), [T, H, D]);
+      pos = Int32Array.from({ length: T }, (_, t) => 1000 + t);
+    },
+    run() {
+      rope(x!, pos!, { mode, base: 1e6 }, x);
+    },
+    teardown() {
+      x = pos = undefined;
+    },
+  };
+}
+
+export const entries: BenchEntry[] = [ropeEntry(512, 32, 128, 'normal'), ropeEntry(512, 32, 128, 'neox')];
