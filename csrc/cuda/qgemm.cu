@@ -17,12 +17,15 @@ namespace cuda {
 namespace {
 
 // ---------------- GEMV ----------------
-constexpr int GV_WARPS = 8, GV_CW = 2048, GV_MAXM = 8;
+// A warp computes two rows of W at once, so each activation load (f32, from L1) feeds two weights: the
+// activation traffic per weight byte is what limits an f32-activation GEMV, not HBM.
+constexpr int GV_WARPS = 8, GV_MAXM = 8;
 
 template <class F>
 struct Gv {
-  static constexpr int CB = GV_CW / F::QK * F::BS;  // bytes per chunk, a multiple of 16 for every format
-  static constexpr int NV = (CB / 16 + 31) / 32;   // uint4 per lane per chunk
+  static constexpr int CW = F::k16bit ? 1024 : 2048;  // weights per chunk
+  static constexpr int CB = CW / F::QK * F::BS;      // bytes per chunk, a multiple of 16 for every format
+  static constexpr int NV = (CB / 16 + 31) / 32;     // uint4 per lane per chunk
   static_assert(CB % 16 == 0, "chunk bytes");
 };
 
@@ -30,47 +33,54 @@ template <class F>
 __global__ void __launch_bounds__(256) gemv_kernel(float* __restrict__ out, const float* __restrict__ x,
                                                    const uint8_t* __restrict__ w, const float* __restrict__ bias,
                                                    int M, int N, int K, int64_t rb, int wpr, bool aligned) {
-  constexpr int CB = Gv<F>::CB, NV = Gv<F>::NV;
-  __shared__ __align__(16) uint8_t stage[GV_WARPS][CB];
-  __shared__ float red[GV_WARPS][GV_MAXM];
+  constexpr int CW = Gv<F>::CW, CB = Gv<F>::CB, NV = Gv<F>::NV;
+  __shared__ __align__(16) uint8_t stage[GV_WARPS][2][CB];
+  __shared__ float red[GV_WARPS][2][GV_MAXM];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  const int rpb = GV_WARPS / wpr, rl = warp / wpr, wir = warp % wpr;
-  const int n = blockIdx.x * rpb + rl;
-  uint8_t* st = stage[warp];
-  float acc[GV_MAXM];
+  const int ppb = GV_WARPS / wpr, rl = warp / wpr, wir = warp % wpr;  // row pairs per block
+  const int n0 = (blockIdx.x * ppb + rl) * 2;
+  const bool has1 = n0 + 1 < N;
+  float acc[2][GV_MAXM];
 #pragma unroll
-  for (int m = 0; m < GV_MAXM; m++) acc[m] = 0.0f;
+  for (int m = 0; m < GV_MAXM; m++) acc[0][m] = acc[1][m] = 0.0f;
 
-  if (n < N) {
-    const uint8_t* row = w + (int64_t)n * rb;
-    const int nch = (K + GV_CW - 1) / GV_CW;
-    uint4 pre[NV];
+  if (n0 < N) {
+    const uint8_t* rows[2] = {w + (int64_t)n0 * rb, w + (int64_t)(has1 ? n0 + 1 : n0) * rb};
+    const int nch = (K + CW - 1) / CW;
+    uint4 pre[2][NV];
     auto fetch = [&](int c) {
       if (!aligned) return;
       const int64_t left = rb - (int64_t)c * CB;
       const int nb16 = (int)((left < CB ? left : CB) / 16);
-      const uint4* src = (const uint4*)(row + (int64_t)c * CB);
 #pragma unroll
-      for (int v = 0; v < NV; v++) {
-        const int idx = lane + 32 * v;
-        if (idx < nb16) pre[v] = __ldg(src + idx);
+      for (int r = 0; r < 2; r++) {
+        const uint4* src = (const uint4*)(rows[r] + (int64_t)c * CB);
+#pragma unroll
+        for (int v = 0; v < NV; v++) {
+          const int idx = lane + 32 * v;
+          if (idx < nb16) pre[r][v] = __ldg(src + idx);
+        }
       }
     };
     auto commit = [&](int c) {
       const int64_t left = rb - (int64_t)c * CB;
       const int bytes = (int)(left < CB ? left : CB);
-      const uint8_t* src = row + (int64_t)c * CB;
-      int from = 0;
-      if (aligned) {
-        const int nb16 = bytes / 16;
 #pragma unroll
-        for (int v = 0; v < NV; v++) {
-          const int idx = lane + 32 * v;
-          if (idx < nb16) ((uint4*)st)[idx] = pre[v];
+      for (int r = 0; r < 2; r++) {
+        uint8_t* st = stage[warp][r];
+        const uint8_t* src = rows[r] + (int64_t)c * CB;
+        int from = 0;
+        if (aligned) {
+          const int nb16 = bytes / 16;
+#pragma unroll
+          for (int v = 0; v < NV; v++) {
+            const int idx = lane + 32 * v;
+            if (idx < nb16) ((uint4*)st)[idx] = pre[r][v];
+          }
+          from = nb16 * 16;
         }
-        from = nb16 * 16;
+        for (int i = from + 2 * lane; i < bytes; i += 64) *(uint16_t*)(st + i) = *(const uint16_t*)(src + i);
       }
-      for (int i = from + 2 * lane; i < bytes; i += 64) *(uint16_t*)(st + i) = *(const uint16_t*)(src + i);
     };
     int c = wir;
     if (c < nch) fetch(c);
@@ -79,22 +89,31 @@ __global__ void __launch_bounds__(256) gemv_kernel(float* __restrict__ out, cons
       commit(c);
       __syncwarp();
       if (c + wpr < nch) fetch(c + wpr);  // in flight while this chunk is decoded
-      const int cw = min(GV_CW, K - c * GV_CW), groups = cw / 8;
-      const float* xc = x + (int64_t)c * GV_CW;
+      const int cw = min(CW, K - c * CW), groups = cw / 8;
+      const float* xc = x + (int64_t)c * CW;
       for (int g = lane; g < groups; g += 32) {
-        typename F::Raw r = F::load(st, (int64_t)g * 8);
-        float q[8], sc, bi;
-        F::decode(r, q, sc, bi);
+        float q0[8], s0, b0, q1[8], s1, b1;
+        F::decode(F::load(stage[warp][0], (int64_t)g * 8), q0, s0, b0);
+        F::decode(F::load(stage[warp][1], (int64_t)g * 8), q1, s1, b1);
 #pragma unroll
         for (int m = 0; m < GV_MAXM; m++) {
           if (m < M) {
             const float4* xp = (const float4*)(xc + (int64_t)m * K + g * 8);
             const float4 a = __ldg(xp), b = __ldg(xp + 1);
-            float d = q[0] * a.x;
-            d = fmaf(q[1], a.y, d); d = fmaf(q[2], a.z, d); d = fmaf(q[3], a.w, d);
-            d = fmaf(q[4], b.x, d); d = fmaf(q[5], b.y, d); d = fmaf(q[6], b.z, d); d = fmaf(q[7], b.w, d);
-            acc[m] = fmaf(sc, d, acc[m]);
-            if (F::kBias) acc[m] = fmaf(bi, (a.x + a.y) + (a.z + a.w) + (b.x + b.y) + (b.z + b.w), acc[m]);
+            const float xv[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
+            float d0 = 0.0f, d1 = 0.0f;
+#pragma unroll
+            for (int i = 0; i < 8; i++) {
+              d0 = fmaf(q0[i], xv[i], d0);
+              d1 = fmaf(q1[i], xv[i], d1);
+            }
+            acc[0][m] = fmaf(s0, d0, acc[0][m]);
+            acc[1][m] = fmaf(s1, d1, acc[1][m]);
+            if (F::kBias) {
+              const float sx = (xv[0] + xv[1]) + (xv[2] + xv[3]) + (xv[4] + xv[5]) + (xv[6] + xv[7]);
+              acc[0][m] = fmaf(b0, sx, acc[0][m]);
+              acc[1][m] = fmaf(b1, sx, acc[1][m]);
+            }
           }
         }
       }
@@ -103,17 +122,18 @@ __global__ void __launch_bounds__(256) gemv_kernel(float* __restrict__ out, cons
 #pragma unroll
   for (int m = 0; m < GV_MAXM; m++) {
     if (m < M) {
-      const float v = warp_sum(acc[m]);
-      if (lane == 0) red[warp][m] = v;
+      const float v0 = warp_sum(acc[0][m]), v1 = warp_sum(acc[1][m]);
+      if (lane == 0) { red[warp][0][m] = v0; red[warp][1][m] = v1; }
     }
   }
   __syncthreads();
   const int t = threadIdx.x;
-  if (t < rpb * M) {
-    const int r = t / M, m = t % M, nn = blockIdx.x * rpb + r;
+  if (t < ppb * 2 * M) {
+    const int pr = t / (2 * M), r = (t / M) & 1, m = t % M;
+    const int nn = (blockIdx.x * ppb + pr) * 2 + r;
     if (nn < N) {
       float v = 0;
-      for (int j = 0; j < wpr; j++) v += red[r * wpr + j][m];
+      for (int j = 0; j < wpr; j++) v += red[pr * wpr + j][r][m];
       if (bias) v += bias[nn];
       out[(int64_t)m * N + nn] = v;
     }
@@ -360,12 +380,13 @@ template <class F>
 Status launch_gemv(float* out, const float* x, const uint8_t* w, const float* bias, int M, int N, int K, int64_t rb,
                    Stream s) {
   const int sms = sm_count();
-  const int nch = (K + GV_CW - 1) / GV_CW;
-  int wpr = 1;
-  while (wpr < GV_WARPS && 2 * wpr <= nch && (int64_t)N * wpr < (int64_t)sms * 32) wpr *= 2;
-  const int rpb = GV_WARPS / wpr;
+  const int nch = (K + Gv<F>::CW - 1) / Gv<F>::CW;
+  const int64_t pairs = (N + 1) / 2;
+  int wpr = 1;  // warps per row pair, splitting its chunks, when there are too few pairs to fill the device
+  while (wpr < GV_WARPS && 2 * wpr <= nch && pairs * wpr < (int64_t)sms * 32) wpr *= 2;
+  const int ppb = GV_WARPS / wpr;
   const bool aligned = ((uintptr_t)w & 15) == 0 && rb % 16 == 0;
-  gemv_kernel<F><<<(unsigned)((N + rpb - 1) / rpb), 256, 0, s>>>(out, x, w, bias, M, N, K, rb, wpr, aligned);
+  gemv_kernel<F><<<(unsigned)((pairs + ppb - 1) / ppb), 256, 0, s>>>(out, x, w, bias, M, N, K, rb, wpr, aligned);
   FL_CUDA_LAUNCHED("gemv");
   return Status::Ok();
 }

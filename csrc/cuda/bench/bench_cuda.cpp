@@ -21,10 +21,21 @@ namespace {
 
 std::string J;  // the JSON document being written
 bool first_item = true;
+const char* g_out = nullptr;
+// the document so far, closed, rewritten after every result: a later failure keeps what was measured
+void flush_partial() {
+  if (!g_out) return;
+  if (FILE* f = std::fopen(g_out, "w")) {
+    std::fputs((J + "\n  ]\n}\n").c_str(), f);
+    std::fclose(f);
+  }
+}
 void item(const std::string& obj) {
   J += first_item ? "\n    " : ",\n    ";
   J += obj;
   first_item = false;
+  std::fprintf(stderr, "  %s\n", obj.c_str());
+  flush_partial();
 }
 std::string num(double v) {
   char b[64];
@@ -125,6 +136,8 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "ceilings: HBM copy %.0f GB/s (read+write), mma.sync bf16 %.0f TFLOP/s\n", copy_gbs, mma_tflops);
   J += "  \"ceilings\": {\"hbm_copy_gbs\": " + num(copy_gbs) + ", \"mma_sync_bf16_tflops\": " + num(mma_tflops) +
        ", \"copy_bytes\": " + num((double)cb) + "},\n  \"results\": [";
+  g_out = out_path;
+  flush_partial();
 
   // ---- quantized GEMV (M = 1) ----
   struct Shape { int64_t N, K; };
