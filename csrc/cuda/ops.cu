@@ -136,6 +136,15 @@ __global__ void embedding_kernel(float* __restrict__ out, const void* __restrict
   }
 }
 
+// (v, i) beats (bv, bi): NaN beats every number (the first NaN wins, as the CPU argmax and numpy do), then the
+// larger value, then the lower index; bi < 0 is "nothing yet"
+__device__ __forceinline__ bool am_better(float v, int64_t i, float bv, int64_t bi) {
+  if (i < 0) return false;
+  if (bi < 0) return true;
+  const bool vn = v != v, bn = bv != bv;
+  if (vn || bn) return vn && (!bn || i < bi);
+  return v > bv || (v == bv && i < bi);
+}
 __global__ void argmax_kernel(int32_t* __restrict__ out, const float* __restrict__ x, int64_t dim) {
   __shared__ float sv[32];
   __shared__ int64_t si[32];
@@ -144,13 +153,13 @@ __global__ void argmax_kernel(int32_t* __restrict__ out, const float* __restrict
   int64_t bi = -1;
   for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) {
     const float v = xr[i];
-    if (v > best || (bi < 0 && v == v)) { best = v; bi = i; }  // strided ascending: first max wins per thread
+    if (am_better(v, i, best, bi)) { best = v; bi = i; }
   }
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) {
     const float ov = __shfl_xor_sync(0xffffffffu, best, o);
     const int64_t oi = __shfl_xor_sync(0xffffffffu, bi, o);
-    if (oi >= 0 && (bi < 0 || ov > best || (ov == best && oi < bi))) { best = ov; bi = oi; }
+    if (am_better(ov, oi, best, bi)) { best = ov; bi = oi; }
   }
   const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5;
   if (lane == 0) { sv[wid] = best; si[wid] = bi; }
@@ -163,7 +172,7 @@ __global__ void argmax_kernel(int32_t* __restrict__ out, const float* __restrict
     for (int o = 16; o > 0; o >>= 1) {
       const float ov = __shfl_xor_sync(0xffffffffu, best, o);
       const int64_t oi = __shfl_xor_sync(0xffffffffu, bi, o);
-      if (oi >= 0 && (bi < 0 || ov > best || (ov == best && oi < bi))) { best = ov; bi = oi; }
+      if (am_better(ov, oi, best, bi)) { best = ov; bi = oi; }
     }
     if (lane == 0) out[blockIdx.x] = (int32_t)(bi < 0 ? 0 : bi);
   }

@@ -375,18 +375,21 @@ TEST(cuda_embedding_argmax) {
       }
   }
   record("embedding(f32,f16,bf16, bad ids -> 0)", e, 0);
-  // argmax: ties to the lowest index, NaN ignored
+  // argmax as the CPU's: ties to the lowest index, the first NaN wins, all -inf gives 0
   const int64_t R = 4, Dm = 3000;
   auto x = randn(R * Dm, 9);
   x[0 * Dm + 10] = 50; x[0 * Dm + 2000] = 50;
-  x[1 * Dm + 5] = NAN; x[1 * Dm + 2999] = 60;
+  x[1 * Dm + 2500] = NAN; x[1 * Dm + 700] = NAN; x[1 * Dm + 2999] = 60;
   for (int64_t j = 0; j < Dm; j++) x[2 * Dm + j] = -INFINITY;
   Dev<float> dx(x);
   Dev<int32_t> da(R);
   OK(fc::argmax_f32(da.p, dx.p, R, Dm));
   auto a = da.down();
   CHECK(a[0] == 10);
-  CHECK(a[1] == 2999);
+  CHECK(a[1] == 700);
+  std::vector<int32_t> ca(R);
+  CHECK(fuselm::argmax_f32(ca.data(), x.data(), R, Dm).ok());
+  CHECK(a == ca);
   CHECK(a[2] == 0);
   int64_t best = 0;
   for (int64_t j = 1; j < Dm; j++) if (x[3 * Dm + j] > x[3 * Dm + best]) best = j;

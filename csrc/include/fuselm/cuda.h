@@ -81,7 +81,8 @@ Status rope_f32(float* out, const float* x, const int32_t* pos, int64_t tokens, 
 // *bad_id on the host only after synchronize: the kernel clamps nothing and writes zeros for bad ids.
 Status embedding_f32(float* out, const void* table, DType dtype, int64_t n_rows, int64_t dim, const int32_t* ids,
                      int64_t n_ids, Stream s = nullptr);
-// out[r] = index of the largest x[r,:] (lowest index on ties; NaN ignored)
+// out[r] = index of the largest x[r,:] as the CPU argmax_f32 (fuselm/ops/embed.h): ties to the lowest index,
+// a row holding NaN gives its first NaN, a row of only -inf gives 0
 Status argmax_f32(int32_t* out, const float* x, int64_t rows, int64_t dim, Stream s = nullptr);
 
 // ---- family qgemm (issue 3) ------------------------------------------------
