@@ -4,8 +4,6 @@
 // a missing kernel: a model runs on the real kernels or not at all.
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-require-imports */
 
-import { Tensor } from '../tensor';
-
 type AnyFn = (...args: any[]) => any;
 
 /** kernel name -> [candidate modules under lib/ops, export name] */
@@ -31,12 +29,6 @@ const cache = new Map<string, AnyFn>();
 function tryResolve(name: string): AnyFn | undefined {
   const hit = cache.get(name);
   if (hit) return hit;
-  if (name === 'embedding') {
-    const found = resolveFrom(name);
-    const f = found ?? composedEmbedding();
-    if (f) cache.set(name, f);
-    return f;
-  }
   return resolveFrom(name);
 }
 
@@ -52,31 +44,11 @@ function resolveFrom(name: string): AnyFn | undefined {
     }
     const f = mod[exp];
     if (typeof f === 'function') {
-      if (name !== 'embedding') cache.set(name, f as AnyFn);
+      cache.set(name, f as AnyFn);
       return f as AnyFn;
     }
   }
   return undefined;
-}
-
-// The embedding gather, composed from qgemm's dequantize when lib/ops has no
-// dedicated gather: each token's row of the table (any format dequantize
-// reads: f32, f16, bf16, q8_0, q4_0, K-quants) is a zero-copy one-row slice,
-// dequantized by the native kernel straight into its row of the output.
-function composedEmbedding(): AnyFn | undefined {
-  const deq = tryResolve('dequantize');
-  if (!deq) return undefined;
-  return (table: Tensor, ids: Tensor): Tensor => {
-    const V = table.shape[0], D = table.shape[table.shape.length - 1];
-    const idv = ids.toArray() as Int32Array;
-    const out = Tensor.zeros([idv.length, D]);
-    for (let t = 0; t < idv.length; t++) {
-      const id = idv[t];
-      if (!Number.isInteger(id) || id < 0 || id >= V) throw new RangeError(`embedding: Expected integer in [0, ${V - 1}] for ids[${t}] but received ${id}`);
-      deq(table.slice(id, id + 1), new Tensor(out.buffer, out.byteOffset + t * D * 4, 'f32', [1, D]));
-    }
-    return out;
-  };
 }
 
 /** The kernel, or an Error naming it and where it is expected. */
