@@ -16,6 +16,13 @@ export interface LoadOptions extends GgufReadOptions {
   kvDtype?: 'f16' | 'f32' | 'int8';
   /** per-layer attention: dense (undefined) or options for the attention kernel's sparse forms */
   attention?: (layer: number) => LayerAttention;
+  /**
+   * Most tokens per forward pass (llama.cpp's ubatch; default: all at once). With 8 or fewer,
+   * every matmul takes the decode path: activations quantized to the weight format's dot
+   * partner (q8_0 / q8_K) and int8 dot products, the same arithmetic as llama.cpp's CPU
+   * backend; larger batches run the bf16/f32 GEMM (faster prefill, other rounding).
+   */
+  maxBatch?: number;
 }
 
 export interface EvaluateOptions {
@@ -73,6 +80,9 @@ export class Model {
   constructor(file: GgufFile, opts: LoadOptions = {}) {
     this.file = file;
     this.opts = opts;
+    if (opts.maxBatch !== undefined && (!Number.isInteger(opts.maxBatch) || opts.maxBatch < 1)) {
+      throw new RangeError(`load: Expected integer >= 1 for opts.maxBatch but received ${String(opts.maxBatch)}`);
+    }
     this.config = readConfig(file);
     this.tokenizer = Tokenizer.fromGguf(file);
     if (this.tokenizer.vocabSize !== this.config.vocabSize) {
@@ -118,10 +128,27 @@ export class Model {
       }
     }
     let last = performance.now();
-    return forward(this.config, this.weights, s, tokens, {
-      logits, attention: this.opts.attention, timings: this.timings,
+    const fo = {
+      attention: this.opts.attention, timings: this.timings,
       onLayer: async () => { if (performance.now() - last > 8) { await yieldNow(); last = performance.now(); } },
-    });
+    };
+    const mb = this.opts.maxBatch ?? tokens.length;
+    if (tokens.length <= mb) return forward(this.config, this.weights, s, tokens, { logits, ...fo });
+    const parts: Tensor[] = [];
+    for (let i = 0; i < tokens.length; i += mb) {
+      const chunk = tokens.slice(i, i + mb);
+      const lastChunk = i + mb >= tokens.length;
+      const lg = await forward(this.config, this.weights, s, chunk, { logits: logits === 'all' ? 'all' : 'last', ...fo });
+      if (logits === 'all' || lastChunk) parts.push(lg);
+    }
+    if (parts.length === 1) return parts[0];
+    const V = this.config.vocabSize;
+    const rows = parts.reduce((a, p) => a + p.shape[0], 0);
+    const out = Tensor.zeros([rows, V]);
+    const dst = new Float32Array(out.buffer, out.byteOffset, rows * V);
+    let r = 0;
+    for (const p of parts) { dst.set(new Float32Array(p.buffer, p.byteOffset, p.shape[0] * V), r * V); r += p.shape[0]; }
+    return out;
   }
 
   /**

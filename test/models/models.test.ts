@@ -118,6 +118,15 @@ describe(`Model${pending}`, () => {
       let d = 0; for (let j = 0; j < a.length; j++) d = Math.max(d, Math.abs(a[j] - b[j]));
       expect(d).toBeLessThan(1e-3); // prefill (GEMM) vs chunked (GEMV) rounding
     }
+    const mb = await load(file, { maxBatch: 3 });
+    const chunked = await mb.evaluate(toks, { logits: 'all' });
+    expect(chunked.length).toBe(toks.length);
+    for (let i = 0; i < toks.length; i++) {
+      let d = 0; for (let j = 0; j < chunked[i].length; j++) d = Math.max(d, Math.abs(chunked[i][j] - all[i][j]));
+      expect(d).toBeLessThan(1e-3);
+    }
+    mb.dispose();
+    await expect(load(file, { maxBatch: 0 })).rejects.toThrow('load: Expected integer >= 1 for opts.maxBatch but received 0');
     m.dispose();
   });
   mt('generate: seeded, reproducible, stop strings, abort, KV reuse across calls, event loop stays responsive', async () => {
