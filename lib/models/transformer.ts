@@ -165,7 +165,8 @@ export async function forward(c: Config, w: Weights, s: State, tokens: readonly 
   const posT = Tensor.from(pos, [T]);
   const ids = Tensor.from(Int32Array.from(tokens), [T]);
   const eps = c.rmsEps;
-  const ropeOpts = { base: c.ropeBase, dims: c.ropeDim, mode: c.ropeType }; // mode 'normal' | 'neox'
+  // the rope kernel's options: mode 'norm' (llama.cpp's LLAMA_ROPE_TYPE_NORM) or 'neox', nDims rotated per head
+  const ropeOpts = { base: c.ropeBase, nDims: c.ropeDim, mode: c.ropeType === 'neox' ? 'neox' : 'norm' };
   let x: Tensor = embedding(w.tokEmbd, ids);                           // [T, dim]
   for (let l = 0; l < c.nLayer; l++) {
     const L = w.layers[l];
