@@ -232,9 +232,32 @@ const PRIMERS: Array<() => unknown> = [
   () => lib.moeRoute(Tensor.from(new Float32Array([0.1, 0.5, -1, 2, 0, 1, 3, -2]), [2, 4]), { k: 2 }),
   () => lib.moeRoute(Tensor.from(new Float32Array(16).fill(0.5), [2, 8]), { k: 2, scoring: 'sigmoid_group', nGroup: 4, topkGroup: 2 }),
   () => lib.moePermute(Tensor.from(new Int32Array([0, 2, 1, 2]), [2, 2]), { E: 4, pad: 2 }),
+  () => lib.gather(Tensor.from(ramp(4 * 8), [4, 8]), Tensor.from(new Int32Array([3, 0, 1]), [3])),
+  () => lib.argmax(Tensor.from(ramp(3 * 17), [3, 17])),
+  () => lib.matmul(Tensor.from(ramp(3 * 64), [3, 64]), lib.quantize(Tensor.from(ramp(5 * 64), [5, 64]), 'q8_0')),
+  () => lib.matmul(Tensor.from(ramp(9 * 256), [9, 256]), lib.quantize(Tensor.from(ramp(4 * 256), [4, 256]), 'q4_k')),
+  () => lib.dequantize(lib.quantize(Tensor.from(ramp(2 * 32), [2, 32]), 'q4_0')),
+  () => {
+    const q = lib.quantizeLut(Tensor.from(ramp(4 * 64), [4, 64]), 'lut4');
+    lib.dequantizeLut(q);
+    return lib.matmulLut(Tensor.from(ramp(2 * 64), [2, 64]), q);
+  },
+  () => {
+    const cache = new lib.KVCache({ nKvHead: 2, headDim: 64, dtype: 'f32' });
+    cache.append(Tensor.from(ramp(3 * 2 * 64), [3, 2, 64]), Tensor.from(ramp(3 * 2 * 64), [3, 2, 64]));
+    lib.attention(Tensor.from(ramp(1 * 4 * 64), [1, 4, 64]), cache);
+    cache.fork().dispose();
+    cache.truncate(1);
+    cache.dispose();
+  },
 ];
 
+function ramp(n: number): Float32Array {
+  return Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37));
+}
+
 const MAX_SEEDS = 24;
+const primerFailures: string[] = [];
 const seeds: Record<string, unknown[][]> = {};
 const originals: Record<string, (...a: unknown[]) => unknown> = {};
 
@@ -342,7 +365,13 @@ describe('fuzz: every export survives random arguments', () => {
     threads = c.threads;
     isa = c.isa;
     installRecorder();
-    for (const p of PRIMERS) p();
+    PRIMERS.forEach((p, i) => {
+      try {
+        p();
+      } catch (e) {
+        primerFailures.push(`PRIMERS[${i}]: ${(e as Error).message}`);
+      }
+    });
   });
   afterAll(() => {
     removeRecorder();
@@ -357,6 +386,10 @@ describe('fuzz: every export survives random arguments', () => {
   const per: Record<string, number> = {};
   // lib first: its successful calls record the native seeds
   const callables = [...libCallables(), ...nativeCallables()].filter((c) => c.name.includes(ONLY));
+
+  (ONLY ? test.skip : test)('every primer (a valid call per op family) still runs', () => {
+    expect(primerFailures).toEqual([]);
+  });
 
   (ONLY ? test.skip : test)('the walk finds the exports', () => {
     const names = callables.map((c) => c.name);
