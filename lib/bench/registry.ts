@@ -7,6 +7,7 @@ import * as lut from './lut';
 import * as attention from './attention';
 import * as rope from './rope';
 import * as embed from './embed';
+import * as qgemm from './qgemm';
 
 export const FAMILIES: ReadonlyArray<{ family: string; entries: BenchEntry[] }> = [
   { family: 'norm', entries: norm.entries },
@@ -15,4 +16,5 @@ export const FAMILIES: ReadonlyArray<{ family: string; entries: BenchEntry[] }> 
   { family: 'attention', entries: attention.entries },
   { family: 'rope', entries: rope.entries },
   { family: 'embed', entries: embed.entries },
+  { family: 'qgemm', entries: qgemm.entries },
 ];

@@ -1,0 +1,147 @@
+// Native replay of the qgemm cases: quantizer bytes on hand-worked blocks, every
+// format x every ISA against dequantize-then-float64 with the bounds stated in
+// test/kernels/qgemm.test.ts, the MoE building blocks, and Status checks.
+#include <cstring>
+
+#include "tests/harness.h"
+
+using fuselm::DType;
+
+namespace {
+
+const DType kWeights[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K};
+
+int block_of(DType t) { return fuselm::dtype_traits((int32_t)t)->block_elems; }
+int partner_block(DType t) {
+  switch (t) {
+    case DType::Q8_0: case DType::Q4_0: return 32;
+    case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: return 256;
+    default: return 0;
+  }
+}
+
+}  // namespace
+
+TEST(qgemm_quantizer_hand_worked_blocks) {
+  // q8_0: amax 127 -> d = 1 (fp16 0x3c00); roundf: 2.5 -> 3, -2.5 -> -3, 0.5 -> 1
+  float x[32] = {127, 2.5f, -2.5f, 3.5f, 0.49f, -1.5f, -127, 0.5f};
+  uint8_t q[34];
+  CHECK(fuselm::quantize(q, DType::Q8_0, x, 1, 32).ok());
+  const int8_t want8[8] = {127, 3, -3, 4, 0, -2, -127, 1};
+  CHECK(q[0] == 0x00 && q[1] == 0x3c);
+  CHECK(std::memcmp(q + 2, want8, 8) == 0);
+  // q4_0: largest magnitude -8 -> d = 1; q = min(15, trunc(x + 8.5))
+  float y[32] = {-8, 7, 7.4f, -0.5f, 0.5f, 6.6f, 7.6f, -7.9f};
+  y[16] = 1;
+  y[17] = -1;
+  uint8_t p[18];
+  CHECK(fuselm::quantize(p, DType::Q4_0, y, 1, 32).ok());
+  const int lo[8] = {0, 15, 15, 8, 9, 15, 15, 0};
+  CHECK(p[0] == 0x00 && p[1] == 0x3c);
+  for (int j = 0; j < 16; j++) {
+    const int l = j < 8 ? lo[j] : 8, h = j == 0 ? 9 : j == 1 ? 7 : 8;
+    CHECK(p[2 + j] == (uint8_t)(l | (h << 4)));
+  }
+}
+
+TEST(qgemm_matmul_vs_f64_every_format) {
+  const int64_t shapes[][2] = {{1, 33}, {2, 17}, {7, 5}, {64, 13}, {333, 7}};
+  for (DType wt : kWeights) {
+    const int blk = block_of(wt);
+    const int64_t K = blk == 256 ? 512 : blk == 32 ? 160 : 97;
+    for (auto& s : shapes) {
+      const int64_t M = s[0], N = s[1];
+      fltest::Rng r(M * 31 + N * 7 + (int)wt);
+      std::vector<float> w(N * K), x(M * K), bias(N), wd(N * K), out(M * N);
+      for (auto& v : w) v = r.normal();
+      for (auto& v : x) v = 2 * r.normal();
+      for (auto& v : bias) v = r.normal();
+      std::vector<uint8_t> W(N * fuselm::row_bytes(wt, K));
+      CHECK(fuselm::quantize(W.data(), wt, w.data(), N, K).ok());
+      CHECK(fuselm::dequantize(wd.data(), wt, W.data(), N, K).ok());
+      CHECK(fuselm::check_weight(wt, N, K, W.size()).ok());
+      // bounds: see test/kernels/qgemm.test.ts
+      const bool gemv = M <= fuselm::kGemvMaxM;
+      const int pb = gemv ? partner_block(wt) : 0;
+      const bool bf = !gemv && wt != DType::F32 && wt != DType::F16;
+      std::vector<double> ref(M * N), bound(M * N), mag(M * N);
+      for (int64_t m = 0; m < M; m++) {
+        std::vector<double> half(K, 0.0);
+        if (pb)
+          for (int64_t b = 0; b < K / pb; b++) {
+            double amax = 0;
+            for (int j = 0; j < pb; j++) amax = std::fmax(amax, std::fabs(x[m * K + b * pb + j]));
+            for (int j = 0; j < pb; j++) half[b * pb + j] = amax / 127 / 2;
+          }
+        for (int64_t n = 0; n < N; n++) {
+          double sum = bias[n], a = 0, aq = 0;
+          for (int64_t k = 0; k < K; k++) {
+            sum += (double)x[m * K + k] * wd[n * K + k];
+            a += std::fabs((double)x[m * K + k] * wd[n * K + k]);
+            aq += std::fabs(wd[n * K + k]) * half[k];
+          }
+          ref[m * N + n] = sum;
+          mag[m * N + n] = a;
+          bound[m * N + n] = aq * 1.0001 + (bf ? std::ldexp(1.0, -8) + std::ldexp(1.0, -16) : 0.0) * a + 2e-6 * a + 1e-6;
+        }
+      }
+      std::vector<float> ref_out;
+      fltest::for_each_isa([&](int isa) {
+        CHECK(fuselm::matmul(out.data(), x.data(), M, K, W.data(), wt, N, bias.data()).ok());
+        double worst = 0;
+        if (isa == fuselm::ISA_REF) {
+          for (int64_t i = 0; i < M * N; i++) worst = std::fmax(worst, std::fabs(out[i] - ref[i]) / bound[i]);
+          ref_out = out;
+        } else {
+          for (int64_t i = 0; i < M * N; i++)
+            worst = std::fmax(worst, std::fabs(out[i] - ref_out[i]) / (1e-5 * mag[i] + 1e-6));
+        }
+        if (!(worst <= 1.0))
+          std::fprintf(stderr, "  %s M=%lld N=%lld K=%lld: %g of the bound\n", fuselm::dtype_traits((int32_t)wt)->name,
+                       (long long)M, (long long)N, (long long)K, worst);
+        CHECK_LE(worst, 1.0);
+      });
+    }
+  }
+}
+
+// The MoE building blocks: quantize_acts + matmul_rows_st over row ranges equal matmul (M <= 8).
+TEST(qgemm_rows_st_equals_matmul) {
+  const int64_t M = 3, N = 21, K = 512;
+  for (DType wt : kWeights) {
+    fltest::Rng r(77 + (int)wt);
+    std::vector<float> w(N * K), x(M * K), a(M * N), b(M * N, -1.0f);
+    for (auto& v : w) v = r.normal();
+    for (auto& v : x) v = r.normal();
+    std::vector<uint8_t> W(N * fuselm::row_bytes(wt, K));
+    CHECK(fuselm::quantize(W.data(), wt, w.data(), N, K).ok());
+    fltest::for_each_isa([&](int) {
+      CHECK(fuselm::matmul(a.data(), x.data(), M, K, W.data(), wt, N, nullptr).ok());
+      std::vector<uint8_t> acts(fuselm::qacts_bytes(wt, M, K));
+      CHECK(fuselm::quantize_acts(acts.data(), wt, x.data(), M, K).ok());
+      fuselm::matmul_rows_st(b.data(), N, acts.data(), M, K, W.data(), wt, 0, 10);
+      fuselm::matmul_rows_st(b.data(), N, acts.data(), M, K, W.data(), wt, 10, N);
+      CHECK(std::memcmp(a.data(), b.data(), a.size() * 4) == 0);
+    });
+  }
+}
+
+TEST(qgemm_dequantize_row_and_rejects) {
+  float x[256], y[256];
+  for (int i = 0; i < 256; i++) x[i] = (float)(i % 17) - 8.0f;
+  uint8_t q[256 * 4];
+  CHECK(fuselm::quantize(q, DType::Q8_0, x, 1, 256).ok());
+  CHECK(fuselm::dequantize_row(DType::Q8_0, q, y, 256));
+  CHECK(std::fabs(y[5] - x[5]) <= 8.0f / 127 / 2 + 1e-6f);
+  CHECK(!fuselm::dequantize_row(DType::LUT4, q, y, 32));
+  using fuselm::Code;
+  CHECK(fuselm::check_weight(DType::Q4_0, 4, 48, 1 << 20).code == Code::Range);       // K not whole blocks
+  CHECK(fuselm::check_weight(DType::Q4_K, 4, 256, 4 * 144 - 1).code == Code::Range);  // W too small
+  CHECK(fuselm::check_weight(DType::LUT3, 4, 256, 1 << 20).code == Code::Type);
+  CHECK(fuselm::check_weight(DType::I8, 4, 256, 1 << 20).code == Code::Type);
+  CHECK(fuselm::quantize(q, DType::Q6_K, x, 1, 100).code == Code::Range);
+  CHECK(fuselm::quantize(q, DType::I32, x, 1, 32).code == Code::Type);
+  CHECK(fuselm::matmul(y, x, -1, 32, q, DType::Q8_0, 1, nullptr).code == Code::Range);
+  CHECK(fuselm::quantize_acts(q, DType::Q4_K, x, 1, 200).code == Code::Range);
+  CHECK(fuselm::check_weight(DType::Q4_0, 4, 64, 4 * 36).ok());
+}

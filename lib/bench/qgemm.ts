@@ -1,0 +1,53 @@
+// Bench entries for family `qgemm`: the GEMV (decode, M = 1) over W of 4096x4096
+// and 14336x4096 (past the L3) per weight format, judged against DRAM read
+// bandwidth (bytes = W + x + out), and the GEMM (prefill, M = 512, 4096x4096)
+// judged against the BF16 peak (quantized W run as bf16 x bf16) or the FMA peak
+// (f32), plus f32 1024^3. Run with --threads 1 and --threads 2 for both figures.
+import { matmul, quantize, QuantFormat } from '../ops/qgemm';
+import { DTYPES } from '../dtype';
+import { Tensor } from '../tensor';
+import { BenchEntry, Bound, fillRandom } from './entry';
+
+/** W [n, k] of `fmt`: a 64-row quantized tile repeated (quantizing 58M weights with
+ *  the K-quant search would take seconds; the kernels' speed does not depend on values). */
+function weight(fmt: QuantFormat, n: number, k: number): Tensor {
+  const tileRows = Math.min(64, n);
+  const tile = quantize(Tensor.from(fillRandom(new Float32Array(tileRows * k), 7, 0.05), [tileRows, k]), fmt).bytes();
+  const bytes = new Uint8Array((n / tileRows) * tile.length);
+  for (let r = 0; r < n / tileRows; r++) bytes.set(tile, r * tile.length);
+  return Tensor.fromBytes(bytes, fmt, [n, k]);
+}
+
+function rowBytes(fmt: QuantFormat, k: number): number {
+  return (k / DTYPES[fmt].blockElems) * DTYPES[fmt].blockBytes;
+}
+
+function entry(fmt: QuantFormat, m: number, n: number, k: number, bound: Bound): BenchEntry {
+  let x: Tensor | undefined, w: Tensor | undefined, out: Tensor | undefined;
+  return {
+    name: `matmul(${fmt},${m}x${k}x${n})`,
+    bytes: n * rowBytes(fmt, k) + m * k * 4 + m * n * 4,
+    flops: 2 * m * n * k,
+    bound,
+    setup() {
+      w = weight(fmt, n, k);
+      x = Tensor.from(fillRandom(new Float32Array(m * k), 3), [m, k]);
+      out = Tensor.zeros([m, n]);
+    },
+    run() {
+      matmul(x!, w!, undefined, out);
+    },
+    teardown() {
+      x = w = out = undefined;
+    },
+  };
+}
+
+const GEMV_FORMATS: QuantFormat[] = ['q4_0', 'q8_0', 'q4_k', 'q6_k', 'f16'];
+export const entries: BenchEntry[] = [
+  ...GEMV_FORMATS.map((f) => entry(f, 1, 4096, 4096, 'dram')),
+  ...GEMV_FORMATS.map((f) => entry(f, 1, 14336, 4096, 'dram')),
+  ...(['q4_0', 'q8_0', 'q4_k', 'q6_k'] as QuantFormat[]).map((f) => entry(f, 512, 4096, 4096, 'bf16')),
+  entry('f32', 512, 4096, 4096, 'fma'),
+  entry('f32', 1024, 1024, 1024, 'fma'),
+];
