@@ -8,8 +8,6 @@ export type { DType, DTypeInfo, PlainDType, QuantDType } from './dtype';
 export { rmsnorm } from './ops/norm';
 export type { RmsNormOptions } from './ops/norm';
 export { add, mul, silu, gelu, sigmoid, swiglu } from './ops/elementwise';
-export { moeRoute, moePermute, MoeStats } from './ops/moe';
-export type { MoeRouteOptions, MoeRouting, MoeScoring, MoePlan, MoePermuteOptions } from './ops/moe';
 export { LutTensor, quantizeLut, dequantizeLut, matmulLut } from './ops/lut';
 export type { LutFormat, LutParts, LutQuantizeOptions, MatmulLutOptions } from './ops/lut';
 export { KVCache, attention, attentionSelect, longGenMask, KV_BLOCK, ATTENTION_HEAD_DIMS } from './ops/attention';
@@ -21,6 +19,8 @@ export type { RopeMode, RopeOptions } from './ops/rope';
 export { gather, argmax, GATHER_DTYPES } from './ops/embed';
 export { quantize, dequantize, matmul, QUANT_FORMATS, MATMUL_WEIGHT_DTYPES } from './ops/qgemm';
 export type { QuantFormat, MatmulOptions } from './ops/qgemm';
+export { moeRoute, moePermute, moeFfn, MoeStats, MOE_WEIGHT_DTYPES } from './ops/moe';
+export type { MoeRouteOptions, MoeRouting, MoeScoring, MoePlan, MoePermuteOptions, MoeExperts, MoeSharedExpert, MoeFfnOptions, MoeFfnReport } from './ops/moe';
 
 export type Isa = 'ref' | 'avx2' | 'avx512';
 

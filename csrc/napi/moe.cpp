@@ -2,6 +2,9 @@
 #include "fuselm/ops.h"
 #include "napi/args.h"
 
+#include <cmath>
+#include <vector>
+
 namespace fuselm {
 namespace napi {
 
@@ -48,7 +51,109 @@ static Napi::Value MoePermute(const Napi::CallbackInfo& info) {
   return Napi::Number::New(a.env(), (double)total);
 }
 
+// One projection's weights for all E experts: either one stacked buffer [E, N, K]
+// with one dtype id, or an Array of E buffers with an Array of E dtype ids.
+static void expert_matrices(const Napi::CallbackInfo& info, const Args& a, size_t ib, size_t it, const char* name, int64_t E, int64_t N, int64_t K,
+                            std::vector<MoeMatrix>& out) {
+  out.assign((size_t)E, MoeMatrix{});
+  if (info[ib].IsArray()) {
+    Napi::Array bufs = info[ib].As<Napi::Array>();
+    if (!info[it].IsArray()) a.type_error(std::string(name) + "Types", "an Array of dtype ids", describe(info[it]));
+    Napi::Array types = info[it].As<Napi::Array>();
+    if (bufs.Length() != (uint32_t)E)
+      a.range_error(name, "an Array of E=" + std::to_string(E) + " buffers", std::to_string(bufs.Length()) + " entries");
+    if (types.Length() != (uint32_t)E)
+      a.range_error(std::string(name) + "Types", "an Array of E=" + std::to_string(E) + " dtype ids",
+                    std::to_string(types.Length()) + " entries");
+    for (uint32_t e = 0; e < (uint32_t)E; e++) {
+      const std::string en = std::string(name) + "[" + std::to_string(e) + "]";
+      Napi::Value tv = types.Get(e);
+      if (!tv.IsNumber()) a.type_error(en + ".dtype", "a dtype id", describe(tv));
+      const double td = tv.As<Napi::Number>().DoubleValue();
+      if (!(td >= 0 && td <= 1024) || td != std::floor(td) || !dtype_traits((int32_t)td)) a.type_error(en + ".dtype", "a dtype id", describe(tv));
+      Napi::Value bv = bufs.Get(e);
+      if (!bv.IsTypedArray()) a.type_error(en, "a TypedArray", describe(bv));
+      Napi::TypedArray ta = bv.As<Napi::TypedArray>();
+      Napi::ArrayBuffer ab = ta.ArrayBuffer();
+      if (ab.IsDetached()) a.type_error(en, "a TypedArray", "a detached buffer");
+      MoeMatrix& m = out[e];
+      m.type = (DType)(int32_t)td;
+      m.bytes = ta.ByteLength();
+      m.data = m.bytes ? static_cast<uint8_t*>(ab.Data()) + ta.ByteOffset() : nullptr;
+      Status st = check_weight(m.type, N, K, m.bytes);
+      if (!st.ok()) { if (!st.arg.empty()) st.arg = en; throw_if(a.env(), st, a.fn()); }
+    }
+    return;
+  }
+  const int64_t id = a.integer(it, (std::string(name) + "Type").c_str(), 0, 1 << 20);
+  if (!dtype_traits((int32_t)id)) a.type_error(std::string(name) + ".dtype", "a dtype id", std::to_string(id));
+  const DType t = (DType)(int32_t)id;
+  Buf b = a.buffer(ib, name, 0, 1);
+  Status st = check_weight(t, E * N, K, b.bytes);
+  if (!st.ok()) { if (!st.arg.empty()) st.arg = name; throw_if(a.env(), st, a.fn()); }
+  const size_t eb = (size_t)N * row_bytes(t, K);
+  for (int64_t e = 0; e < E; e++) out[e] = MoeMatrix{b.data + e * eb, t, eb};
+}
+
+static MoeMatrix one_matrix(const Args& a, size_t ib, size_t it, const char* name, int64_t N, int64_t K) {
+  const int64_t id = a.integer(it, (std::string(name) + "Type").c_str(), 0, 1 << 20);
+  if (!dtype_traits((int32_t)id)) a.type_error(std::string(name) + ".dtype", "a dtype id", std::to_string(id));
+  Buf b = a.buffer(ib, name, 0, 1);
+  MoeMatrix m{b.data, (DType)(int32_t)id, b.bytes};
+  Status st = check_weight(m.type, N, K, m.bytes);
+  if (!st.ok()) { if (!st.arg.empty()) st.arg = name; throw_if(a.env(), st, a.fn()); }
+  return m;
+}
+
+// moeFfn(out, x, ids, weights, T, D, k, E, FF,
+//        gate, gateTypes, up, upTypes, down, downTypes,          (stacked buffer + id, or Arrays)
+//        FFs, shGate, shGateType, shUp, shUpType, shDown, shDownType, shGateInp | null,
+//        skipThreshold, accumulate, stats | null) -> {pairs, skipped, experts, bytes}
+static Napi::Value MoeFfn(const Napi::CallbackInfo& info) {
+  Args a(info, "moeFfn");
+  a.count(26);
+  const int64_t T = a.integer(4, "T", 0, INT32_MAX);
+  const int64_t D = a.integer(5, "D", 1, INT32_MAX);
+  const int64_t k = a.integer(6, "k", 1, kMoeMaxK);
+  const int64_t E = a.integer(7, "E", 1, 1 << 16);
+  const int64_t FF = a.integer(8, "FF", 1, INT32_MAX);
+  const int64_t FFs = a.integer(15, "FFs", 0, INT32_MAX);
+  Buf out = a.buffer(0, "out", mul_bytes({T, D, 4}), 4);
+  Buf x = a.buffer(1, "x", mul_bytes({T, D, 4}), 4);
+  Buf ids = a.buffer(2, "ids", mul_bytes({T, k, 4}), 4);
+  Buf w = a.buffer(3, "weights", mul_bytes({T, k, 4}), 4);
+  std::vector<MoeMatrix> gate, up, down;
+  expert_matrices(info, a, 9, 10, "gate", E, FF, D, gate);
+  expert_matrices(info, a, 11, 12, "up", E, FF, D, up);
+  expert_matrices(info, a, 13, 14, "down", E, D, FF, down);
+  MoeFfnWeights W;
+  W.E = E; W.D = D; W.FF = FF;
+  W.gate = gate.data(); W.up = up.data(); W.down = down.data();
+  W.FFs = FFs;
+  if (FFs > 0) {
+    W.sh_gate = one_matrix(a, 16, 17, "shared.gate", FFs, D);
+    W.sh_up = one_matrix(a, 18, 19, "shared.up", FFs, D);
+    W.sh_down = one_matrix(a, 20, 21, "shared.down", D, FFs);
+    W.sh_gate_inp = a.opt_buffer(22, "shared.gateInp", mul_bytes({D, 4}), 4).as<float>();
+  }
+  MoeFfnOptions opt;
+  opt.skip_threshold = (float)a.number(23, "skipThreshold");
+  opt.accumulate = a.boolean(24, "accumulate");
+  Buf stats = a.opt_buffer(25, "stats", mul_bytes({moe_stats_len(E), 8}), 8);
+  MoeFfnReport rep;
+  throw_if(a.env(),
+           moe_ffn(out.as<float>(), x.as<float>(), T, ids.as<int32_t>(), w.as<float>(), k, W, opt, stats.as<double>(), &rep),
+           a.fn());
+  Napi::Object r = Napi::Object::New(a.env());
+  r.Set("pairs", (double)rep.pairs);
+  r.Set("skipped", (double)rep.skipped);
+  r.Set("experts", (double)rep.experts);
+  r.Set("bytes", rep.bytes);
+  return r;
+}
+
 FL_NAPI_REGISTER(init_moe) {
+  exports.Set("moeFfn", Napi::Function::New(env, MoeFfn, "moeFfn"));
   exports.Set("moeRoute", Napi::Function::New(env, MoeRoute, "moeRoute"));
   exports.Set("moePermute", Napi::Function::New(env, MoePermute, "moePermute"));
 }

@@ -2,10 +2,13 @@
 // permutation, and the expert FFN schedule (see ops/moe.h for the semantics).
 #include <cmath>
 #include <cstring>
+#include <algorithm>
+#include <atomic>
 #include <string>
 #include <vector>
 
 #include "fuselm/ops.h"
+#include "cpu/moe_scalar.h"
 
 namespace fuselm {
 
@@ -113,6 +116,436 @@ Status moe_permute(int32_t* counts, int32_t* offsets, int32_t* pairs, int32_t* i
   }
   for (int64_t e = 0; e < E; e++)
     for (int32_t r = cur[e]; r < offsets[e + 1]; r++) pairs[r] = -1;
+  return Status::Ok();
+}
+
+}  // namespace fuselm
+
+// ---- expert FFN ---------------------------------------------------------------
+
+namespace fuselm {
+namespace {
+
+// One expert's share of a call: rows [r0, r0 + M) of the row lists (tok, wt).
+struct Job {
+  const MoeMatrix* gate;
+  const MoeMatrix* up;
+  const MoeMatrix* down;
+  int64_t FF;
+  int64_t r0, M;
+  int32_t expert;  // -1: the shared expert
+  // GEMV-path buffers (M <= kGemvMaxM)
+  size_t xg_off, xu_off, xg_rb, xu_rb;  // quantized x rows for gate / up (bytes)
+  size_t h_off;                          // floats into H and U (M rows of FF)
+  size_t hq_off, hq_rb;                  // quantized h rows for down (bytes)
+  bool medium;                           // GEMM path, whole experts in parallel
+};
+
+// a contiguous range of 16-row groups of one job's gate/up rows
+struct Unit {
+  int32_t job;
+  int64_t n0, n1;
+  double cost;
+};
+
+struct FfnScratch {
+  std::vector<float> weff, wt;
+  std::vector<uint8_t> drop;
+  std::vector<int32_t> tok, counts, cursor;
+  std::vector<Job> jobs;
+  std::vector<Unit> units;
+  std::vector<double> prefix;
+  std::vector<uint8_t> xq, hq;
+  std::vector<float> H, U, Y, Ybuf;
+  std::vector<int32_t> inv, mjobs;
+  std::vector<uint8_t> rmed;
+  std::vector<std::pair<int32_t, int32_t>> rows;  // (job, row within job) of the GEMV-path jobs
+};
+
+static size_t align64(size_t v) { return (v + 63) & ~(size_t)63; }
+
+template <class T>
+static T* grow(std::vector<T>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+  return v.data();
+}
+
+static Status check_matrix(const MoeMatrix& m, int64_t N, int64_t K, const std::string& name) {
+  if (!m.data && m.bytes > 0) return Status::range(name, "a weight buffer", "a null pointer");
+  Status st = check_weight(m.type, N, K, m.data ? m.bytes : 0);
+  if (!st.ok()) {
+    if (!st.arg.empty()) {
+      st.arg = st.arg == "W" ? name : name + "." + st.arg;
+    } else {
+      st.message = name + ": " + st.message;
+    }
+  }
+  return st;
+}
+
+static double matrix_bytes(const MoeMatrix& m, int64_t N, int64_t K) { return (double)N * (double)row_bytes(m.type, K); }
+
+// Y[M, D] = down(silu(gate(x_rows)) * up(x_rows)) for one job's gathered rows, with
+// qgemm's matmul (split over the pool, or serial when called inside a pool task).
+static Status expert_gemm(const Job& j, const float* x, const int32_t* tok, int64_t D, float* Y, const MoeTable& K) {
+  thread_local std::vector<float> xp_, g_, u_;
+  const int64_t M = j.M;
+  float* Xp = grow(xp_, (size_t)(M * D));
+  float* G = grow(g_, (size_t)(M * j.FF));
+  float* U = grow(u_, (size_t)(M * j.FF));
+  parallel_for(M, 16384 / D + 1, [&](int64_t b, int64_t e, int) {
+    for (int64_t m = b; m < e; m++) std::memcpy(Xp + m * D, x + (int64_t)tok[j.r0 + m] * D, sizeof(float) * D);
+  });
+  FL_TRY(matmul(G, Xp, M, D, j.gate->data, j.gate->type, j.FF, nullptr));
+  FL_TRY(matmul(U, Xp, M, D, j.up->data, j.up->type, j.FF, nullptr));
+  parallel_for(M, 8192 / j.FF + 1, [&](int64_t b, int64_t e, int) {
+    for (int64_t m = b; m < e; m++) K.swiglu.fn(G + m * j.FF, G + m * j.FF, U + m * j.FF, j.FF);
+  });
+  return matmul(Y, G, M, j.FF, j.down->data, j.down->type, D, nullptr);
+}
+
+// Runs run(b, e) on every pool thread over [0, n) items, thread i taking the items
+// whose cost midpoint (prefix: n + 1 running sums) falls in its share of the total.
+template <class F>
+static void split_by_cost(const std::vector<double>& prefix, int64_t n, F& run) {
+  if (n <= 0) return;
+  struct Ctx { F* run; const std::vector<double>* prefix; int64_t n; } c{&run, &prefix, n};
+  const int nth = (int)std::min<int64_t>(n_threads(), n);
+  parallel_run(
+      [](void* p, int ith, int nth_) {
+        Ctx* c = (Ctx*)p;
+        const std::vector<double>& pf = *c->prefix;
+        const double total = pf[c->n];
+        auto bound = [&](int i) {
+          if (i <= 0) return (int64_t)0;
+          if (i >= nth_) return c->n;
+          const double target = total * i / nth_;
+          int64_t lo = 0, hi = c->n;
+          while (lo < hi) {
+            const int64_t mid = (lo + hi) / 2;
+            if ((pf[mid] + pf[mid + 1]) * 0.5 < target) lo = mid + 1;
+            else hi = mid;
+          }
+          return lo;
+        };
+        (*c->run)(bound(ith), bound(ith + 1));
+      },
+      &c, nth);
+}
+
+}  // namespace
+
+Status moe_ffn(float* out, const float* x, int64_t T, const int32_t* ids, const float* weights, int64_t k,
+               const MoeFfnWeights& w, const MoeFfnOptions& opt, double* stats, MoeFfnReport* report) {
+  const int64_t E = w.E, D = w.D, FF = w.FF;
+  // ---- invariants, all before any output is written ----
+  if (T < 0) return Status::range("T", "integer >= 0", str(T));
+  if (E < 1 || E > (1 << 16)) return Status::range("E", "integer in [1, 65536]", str(E));
+  if (D < 1) return Status::range("D", "integer >= 1", str(D));
+  if (FF < 1) return Status::range("FF", "integer >= 1", str(FF));
+  const int64_t kmax = E < kMoeMaxK ? E : kMoeMaxK;
+  if (k < 1 || k > kmax) return Status::range("k", "integer in [1, " + str(kmax) + "] (k <= E=" + str(E) + ")", str(k));
+  if (!(opt.skip_threshold >= 0.0f && opt.skip_threshold < 1.0f))
+    return Status::range("skip_threshold", "a number in [0, 1)", std::to_string(opt.skip_threshold));
+  if (w.FFs < 0) return Status::range("FFs", "integer >= 0", str(w.FFs));
+  if (!w.gate || !w.up || !w.down) return Status::range("experts", "gate, up and down weights", "a null table");
+  for (int64_t e = 0; e < E; e++) {
+    FL_TRY(check_matrix(w.gate[e], FF, D, "gate[" + str(e) + "]"));
+    FL_TRY(check_matrix(w.up[e], FF, D, "up[" + str(e) + "]"));
+    FL_TRY(check_matrix(w.down[e], D, FF, "down[" + str(e) + "]"));
+  }
+  if (w.FFs > 0) {
+    FL_TRY(check_matrix(w.sh_gate, w.FFs, D, "shared.gate"));
+    FL_TRY(check_matrix(w.sh_up, w.FFs, D, "shared.up"));
+    FL_TRY(check_matrix(w.sh_down, D, w.FFs, "shared.down"));
+  }
+  if (T * k > INT32_MAX) return Status::range("T * k", "a pair count that fits int32", str(T * k));
+  FL_TRY(check_ids(ids, T, k, E));
+  for (int64_t t = 0; t < T; t++)
+    for (int64_t j = 0; j < k; j++) {
+      const float v = weights[t * k + j];
+      if (!std::isfinite(v))
+        return Status::range("weights[" + str(t) + ", " + str(j) + "]", "a finite number",
+                             v != v ? "NaN" : (v > 0 ? "Infinity" : "-Infinity"));
+      for (int64_t i = 0; i < j; i++)
+        if (ids[t * k + i] == ids[t * k + j])
+          return Status::range("ids[" + str(t) + ", " + str(j) + "]",
+                               "distinct expert ids per token (id " + str(ids[t * k + j]) + " is also slot " + str(i) + ")",
+                               str(ids[t * k + j]));
+    }
+
+  thread_local FfnScratch S;
+  const MoeTable& K = moe_dispatch();
+
+  // ---- dynamic skipping (MC-MoE online pruning) ----
+  float* weff = grow(S.weff, (size_t)(T * k));
+  uint8_t* drop = grow(S.drop, (size_t)(T * k));
+  int64_t skipped = 0;
+  for (int64_t t = 0; t < T; t++) {
+    const float* wr = weights + t * k;
+    float* we = weff + t * k;
+    uint8_t* dr = drop + t * k;
+    for (int64_t j = 0; j < k; j++) { we[j] = wr[j]; dr[j] = 0; }
+    if (opt.skip_threshold <= 0.0f) continue;
+    double S0 = 0;
+    for (int64_t j = 0; j < k; j++) S0 += wr[j];
+    if (!(S0 > 0)) continue;
+    int64_t top = 0;
+    for (int64_t j = 1; j < k; j++)
+      if (wr[j] > wr[top]) top = j;
+    double kept = 0;
+    int64_t nd = 0;
+    for (int64_t j = 0; j < k; j++) {
+      if (j != top && (double)wr[j] / S0 < (double)opt.skip_threshold) { dr[j] = 1; nd++; }
+      else kept += wr[j];
+    }
+    if (nd == 0) continue;
+    skipped += nd;
+    for (int64_t j = 0; j < k; j++) we[j] = dr[j] ? 0.0f : (float)((double)wr[j] * S0 / kept);
+  }
+
+  // ---- plan: pairs grouped by expert (stable), then the shared expert's T rows ----
+  int32_t* counts = grow(S.counts, (size_t)E);
+  int32_t* cursor = grow(S.cursor, (size_t)E);
+  for (int64_t e = 0; e < E; e++) counts[e] = 0;
+  for (int64_t i = 0; i < T * k; i++)
+    if (!drop[i]) counts[ids[i]]++;
+  int64_t P = 0;
+  for (int64_t e = 0; e < E; e++) { cursor[e] = (int32_t)P; P += counts[e]; }
+  const bool shared = w.FFs > 0;
+  const int64_t R = P + (shared ? T : 0);
+  int32_t* tok = grow(S.tok, (size_t)R + 1);
+  float* wt = grow(S.wt, (size_t)R + 1);
+  int32_t* inv = grow(S.inv, (size_t)(T * k));
+  for (int64_t i = 0; i < T * k; i++) {
+    inv[i] = -1;
+    if (drop[i]) continue;
+    const int32_t r = cursor[ids[i]]++;
+    inv[i] = r;
+    tok[r] = (int32_t)(i / k);
+    wt[r] = weff[i];
+  }
+  std::vector<Job>& jobs = S.jobs;
+  jobs.clear();
+  double bytes = 0;
+  int64_t n_experts = 0;
+  for (int64_t e = 0, r0 = 0; e < E; e++) {
+    if (counts[e] == 0) continue;
+    Job j{};
+    j.gate = &w.gate[e]; j.up = &w.up[e]; j.down = &w.down[e];
+    j.FF = FF; j.r0 = r0; j.M = counts[e]; j.expert = (int32_t)e;
+    jobs.push_back(j);
+    r0 += counts[e];
+    n_experts++;
+  }
+  if (shared && T > 0) {
+    Job j{};
+    j.gate = &w.sh_gate; j.up = &w.sh_up; j.down = &w.sh_down;
+    j.FF = w.FFs; j.r0 = P; j.M = T; j.expert = -1;
+    jobs.push_back(j);
+    for (int64_t t = 0; t < T; t++) {
+      tok[P + t] = (int32_t)t;
+      float g = 1.0f;
+      if (w.sh_gate_inp) {
+        double s = 0;
+        for (int64_t d = 0; d < D; d++) s += (double)w.sh_gate_inp[d] * x[t * D + d];
+        g = moe_scalar::sigmoid((float)s);
+      }
+      wt[P + t] = g;
+    }
+  }
+  for (const Job& j : jobs)
+    bytes += matrix_bytes(*j.gate, j.FF, D) + matrix_bytes(*j.up, j.FF, D) + matrix_bytes(*j.down, D, j.FF);
+
+  if (!opt.accumulate && T > 0) std::memset(out, 0, sizeof(float) * (size_t)(T * D));
+
+  // ---- GEMV path: every job with M <= kGemvMaxM, all of them split over the pool together ----
+  size_t xq_bytes = 0, hq_bytes = 0, h_floats = 0;
+  int n_small = 0;
+  for (Job& j : jobs) {
+    if (j.M > kGemvMaxM) continue;
+    n_small++;
+    j.xg_rb = qacts_bytes(j.gate->type, 1, D);
+    j.xu_rb = qacts_bytes(j.up->type, 1, D);
+    j.hq_rb = qacts_bytes(j.down->type, 1, j.FF);
+    j.xg_off = xq_bytes;
+    xq_bytes = align64(xq_bytes + j.M * j.xg_rb);
+    if (j.up->type == j.gate->type) {
+      j.xu_off = j.xg_off;
+    } else {
+      j.xu_off = xq_bytes;
+      xq_bytes = align64(xq_bytes + j.M * j.xu_rb);
+    }
+    j.hq_off = hq_bytes;
+    hq_bytes = align64(hq_bytes + j.M * j.hq_rb);
+    j.h_off = h_floats;
+    h_floats += (size_t)(j.M * j.FF + 16);
+  }
+  if (n_small > 0) {
+    uint8_t* xq = grow(S.xq, xq_bytes + 64);
+    uint8_t* hq = grow(S.hq, hq_bytes + 64);
+    float* H = grow(S.H, h_floats);
+    float* U = grow(S.U, h_floats);
+    // (a) quantize the x rows of every small job to its gate/up formats
+    std::vector<std::pair<int32_t, int32_t>>& rows = S.rows;
+    rows.clear();
+    for (int32_t ji = 0; ji < (int32_t)jobs.size(); ji++)
+      if (jobs[ji].M <= kGemvMaxM)
+        for (int32_t m = 0; m < jobs[ji].M; m++) rows.push_back({ji, m});
+    // (serial for decode: a pool hand-off costs more than a few rows)
+    parallel_for((int64_t)rows.size(), 65536 / D + 1, [&](int64_t b, int64_t e, int) {
+      for (int64_t i = b; i < e; i++) {
+        const Job& j = jobs[rows[i].first];
+        const int32_t m = rows[i].second;
+        const float* xr = x + (int64_t)tok[j.r0 + m] * D;
+        quantize_acts(xq + j.xg_off + m * j.xg_rb, j.gate->type, xr, 1, D);
+        if (j.xu_off != j.xg_off) quantize_acts(xq + j.xu_off + m * j.xu_rb, j.up->type, xr, 1, D);
+      }
+    });
+    // (b) gate and up rows, fused SwiGLU: units of 16 rows, split by cost (weight bytes, then compute)
+    std::vector<Unit>& units = S.units;
+    units.clear();
+    for (int32_t ji = 0; ji < (int32_t)jobs.size(); ji++) {
+      const Job& j = jobs[ji];
+      if (j.M > kGemvMaxM) continue;
+      const double row_cost = (double)(row_bytes(j.gate->type, D) + row_bytes(j.up->type, D)) * (1.0 + 0.25 * (double)j.M);
+      for (int64_t n0 = 0; n0 < j.FF; n0 += 16) {
+        const int64_t n1 = n0 + 16 < j.FF ? n0 + 16 : j.FF;
+        units.push_back({ji, n0, n1, row_cost * (double)(n1 - n0)});
+      }
+    }
+    std::vector<double>& prefix = S.prefix;
+    prefix.assign(units.size() + 1, 0.0);
+    for (size_t u = 0; u < units.size(); u++) prefix[u + 1] = prefix[u] + units[u].cost;
+    auto run_units = [&](int64_t ub, int64_t ue) {
+      int64_t u = ub;
+      while (u < ue) {
+        // merge consecutive units of one job into one call
+        int64_t v = u + 1;
+        while (v < ue && units[v].job == units[u].job) v++;
+        const Job& j = jobs[units[u].job];
+        const int64_t n0 = units[u].n0, n1 = units[v - 1].n1;
+        float* h = H + j.h_off;
+        float* uu = U + j.h_off;
+        matmul_rows_st(h, j.FF, xq + j.xg_off, j.M, D, j.gate->data, j.gate->type, n0, n1);
+        matmul_rows_st(uu, j.FF, xq + j.xu_off, j.M, D, j.up->data, j.up->type, n0, n1);
+        for (int64_t m = 0; m < j.M; m++) K.swiglu.fn(h + m * j.FF + n0, h + m * j.FF + n0, uu + m * j.FF + n0, n1 - n0);
+        u = v;
+      }
+    };
+    split_by_cost(prefix, (int64_t)units.size(), run_units);
+    // (c) quantize h rows to each job's down format: for decode, every thread of (d)
+    //     quantizes all rows into its own buffer (cheap, and one pool hand-off fewer)
+    auto quantize_h = [&](uint8_t* dst, int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; i++) {
+        const Job& j = jobs[rows[i].first];
+        const int32_t m = rows[i].second;
+        quantize_acts(dst + j.hq_off + m * j.hq_rb, j.down->type, H + j.h_off + m * j.FF, 1, j.FF);
+      }
+    };
+    int64_t h_elems = 0;
+    for (const auto& rw : rows) h_elems += jobs[rw.first].FF;
+    const bool hq_per_thread = h_elems <= 65536;
+    if (!hq_per_thread)
+      parallel_for((int64_t)rows.size(), 16384 / FF + 1, [&](int64_t b, int64_t e, int) { quantize_h(hq, b, e); });
+    // (d) down rows split by output columns over the pool; each column range walks every
+    //     job in order and adds w * y into the token's output row (the combine, fused)
+    const int64_t groups = (D + 15) / 16;
+    parallel_for(groups, 4, [&](int64_t gb, int64_t ge, int) {
+      const int64_t d0 = gb * 16, d1 = ge * 16 < D ? ge * 16 : D;
+      thread_local std::vector<float> ytile;
+      thread_local std::vector<uint8_t> hq_own;
+      float* y = grow(ytile, (size_t)(kGemvMaxM * D));
+      const uint8_t* hqs = hq;
+      if (hq_per_thread) {
+        uint8_t* own = grow(hq_own, hq_bytes + 64);
+        quantize_h(own, 0, (int64_t)rows.size());
+        hqs = own;
+      }
+      for (const Job& j : jobs) {
+        if (j.M > kGemvMaxM) continue;
+        matmul_rows_st(y, D, hqs + j.hq_off, j.M, j.FF, j.down->data, j.down->type, d0, d1);
+        for (int64_t m = 0; m < j.M; m++)
+          K.axpy.fn(out + (int64_t)tok[j.r0 + m] * D + d0, y + m * D + d0, wt[j.r0 + m], d1 - d0);
+      }
+    });
+  }
+
+  // ---- GEMM path: jobs with more rows ----
+  // Medium jobs (many experts with a few dozen tokens each, as in fine-grained MoE
+  // prefill): whole experts run in parallel, one thread per expert at a time (qgemm's
+  // matmul runs serially inside a pool task), each writing its rows of Ybuf; then one
+  // pass per token adds w * y in slot order. Large jobs: one expert after another, each
+  // GEMM split over the pool, rows added straight into out.
+  const double kMediumFlops = 256e6;
+  size_t n_medium = 0;
+  for (Job& j : jobs) {
+    j.medium = false;
+    if (j.M <= kGemvMaxM) continue;
+    const double flops = 6.0 * (double)j.M * (double)j.FF * (double)D;
+    j.medium = flops <= kMediumFlops;
+    n_medium += j.medium;
+  }
+  if (n_medium > 0 && (double)R * (double)D * 4.0 > 512e6) {  // Ybuf would be too big: run them as large jobs
+    for (Job& j : jobs) j.medium = false;
+    n_medium = 0;
+  }
+  if (n_medium > 0) {
+    float* Ybuf = grow(S.Ybuf, (size_t)(R * D));
+    std::vector<int32_t>& mj = S.mjobs;
+    mj.clear();
+    for (int32_t ji = 0; ji < (int32_t)jobs.size(); ji++)
+      if (jobs[ji].medium) mj.push_back(ji);
+    std::vector<double>& prefix = S.prefix;
+    prefix.assign(mj.size() + 1, 0.0);
+    for (size_t i = 0; i < mj.size(); i++) prefix[i + 1] = prefix[i] + (double)jobs[mj[i]].M * (double)jobs[mj[i]].FF;
+    Status first_error;
+    std::atomic<bool> failed{false};
+    auto run = [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; i++) {
+        const Job& j = jobs[mj[i]];
+        Status st = expert_gemm(j, x, tok, D, Ybuf + j.r0 * D, K);
+        if (!st.ok() && !failed.exchange(true)) first_error = st;
+      }
+    };
+    split_by_cost(prefix, (int64_t)mj.size(), run);
+    if (failed) return first_error;
+    uint8_t* rmed = grow(S.rmed, (size_t)R);
+    for (const Job& j : jobs)
+      for (int64_t m = 0; m < j.M; m++) rmed[j.r0 + m] = j.medium;
+    parallel_for(T, 16384 / D + 1, [&](int64_t b, int64_t e, int) {
+      for (int64_t t = b; t < e; t++) {
+        float* o = out + t * D;
+        for (int64_t j = 0; j < k; j++) {
+          const int32_t r = inv[t * k + j];
+          if (r >= 0 && rmed[r]) K.axpy.fn(o, Ybuf + (int64_t)r * D, wt[r], D);
+        }
+        if (shared && rmed[P + t]) K.axpy.fn(o, Ybuf + (P + t) * D, wt[P + t], D);
+      }
+    });
+  }
+  for (const Job& j : jobs) {
+    if (j.M <= kGemvMaxM || j.medium) continue;
+    float* Y = grow(S.Y, (size_t)(j.M * D));
+    FL_TRY(expert_gemm(j, x, tok, D, Y, K));
+    // tokens are distinct within one job, so rows can be added in parallel
+    parallel_for(j.M, 16384 / D + 1, [&](int64_t b, int64_t e, int) {
+      for (int64_t m = b; m < e; m++) K.axpy.fn(out + (int64_t)tok[j.r0 + m] * D, Y + m * D, wt[j.r0 + m], D);
+    });
+  }
+
+  if (stats) {
+    for (int64_t e = 0; e < E; e++) stats[e] += counts[e];
+    stats[E] += 1;
+    stats[E + 1] += (double)T;
+    stats[E + 2] += (double)skipped;
+  }
+  if (report) {
+    report->pairs = P;
+    report->skipped = skipped;
+    report->experts = n_experts;
+    report->bytes = bytes;
+  }
   return Status::Ok();
 }
 

@@ -156,3 +156,155 @@ TEST(moe_permute_round_trip) {
   CHECK(st.code == Code::Range && st.arg == "ids[2, 1]");
   CHECK(c[0] == 7);  // nothing written
 }
+
+// ---- moe_ffn ----------------------------------------------------------------
+
+namespace {
+struct Dense {
+  std::vector<float> g, u, d;  // dequantized [FF, D], [FF, D], [D, FF]
+};
+struct Quant {
+  std::vector<uint8_t> g, u, d;
+};
+
+void make_expert(DType t, int64_t FF, int64_t D, uint64_t seed, Quant& q, Dense& dn) {
+  fltest::Rng r(seed);
+  auto one = [&](std::vector<uint8_t>& qb, std::vector<float>& deq, int64_t N, int64_t K) {
+    std::vector<float> w(N * K);
+    for (auto& v : w) v = r.normal() / std::sqrt((float)K);
+    qb.resize(N * row_bytes(t, K));
+    CHECK(quantize(qb.data(), t, w.data(), N, K).ok());
+    deq.resize(N * K);
+    CHECK(dequantize(deq.data(), t, qb.data(), N, K).ok());
+  };
+  one(q.g, dn.g, FF, D);
+  one(q.u, dn.u, FF, D);
+  one(q.d, dn.d, D, FF);
+}
+
+// y += a * ffn(x) in double; mag += |a| * sum |down| * (|h| + 0.01 (|g| + |u|))
+void ffn_f64(const Dense& e, const float* x, int64_t D, int64_t FF, double a, double* y, double* mag) {
+  std::vector<double> h(FF), hm(FF);
+  for (int64_t f = 0; f < FF; f++) {
+    double g = 0, u = 0;
+    for (int64_t d = 0; d < D; d++) {
+      g += (double)e.g[f * D + d] * x[d];
+      u += (double)e.u[f * D + d] * x[d];
+    }
+    h[f] = g / (1 + std::exp(-g)) * u;
+    hm[f] = std::fabs(h[f]) + 0.01 * (std::fabs(g) + std::fabs(u));
+  }
+  for (int64_t d = 0; d < D; d++) {
+    double s = 0, m = 0;
+    for (int64_t f = 0; f < FF; f++) {
+      s += (double)e.d[d * FF + f] * h[f];
+      m += std::fabs(e.d[d * FF + f]) * hm[f];
+    }
+    y[d] += a * s;
+    mag[d] += std::fabs(a) * m;
+  }
+}
+}  // namespace
+
+TEST(moe_ffn_vs_f64) {
+  // {E, k, T, D, FF, shared}: decode (GEMV path), prefill (GEMM paths), shared expert
+  const int64_t cases[][6] = {{8, 2, 1, 64, 96, 0}, {8, 2, 5, 64, 96, 0}, {8, 2, 300, 64, 96, 0}, {64, 8, 5, 64, 32, 1},
+                              {128, 8, 300, 32, 64, 1}};
+  const DType fmts[] = {DType::Q4_0, DType::Q8_0};
+  for (auto& c : cases) {
+    const int64_t E = c[0], k = c[1], T = c[2], D = c[3], FF = c[4];
+    const bool sh = c[5] != 0;
+    std::vector<Quant> q(E + 1);
+    std::vector<Dense> dn(E + 1);
+    std::vector<MoeMatrix> g(E), u(E), d(E);
+    for (int64_t e = 0; e <= E; e++) {
+      const DType t = fmts[e % 2];
+      make_expert(t, FF, D, 100 + e, q[e], dn[e]);
+      if (e < E) {
+        g[e] = {q[e].g.data(), t, q[e].g.size()};
+        u[e] = {q[e].u.data(), t, q[e].u.size()};
+        d[e] = {q[e].d.data(), t, q[e].d.size()};
+      }
+    }
+    MoeFfnWeights W;
+    W.E = E; W.D = D; W.FF = FF;
+    W.gate = g.data(); W.up = u.data(); W.down = d.data();
+    std::vector<float> gate_inp(D);
+    fltest::Rng r(E + T);
+    for (auto& v : gate_inp) v = r.normal() / std::sqrt((float)D);
+    if (sh) {
+      const DType t = fmts[E % 2];
+      W.FFs = FF;
+      W.sh_gate = {q[E].g.data(), t, q[E].g.size()};
+      W.sh_up = {q[E].u.data(), t, q[E].u.size()};
+      W.sh_down = {q[E].d.data(), t, q[E].d.size()};
+      W.sh_gate_inp = gate_inp.data();
+    }
+    std::vector<float> x(T * D), logits(T * E), w(T * k), out(T * D);
+    std::vector<int32_t> ids(T * k);
+    for (auto& v : x) v = r.normal();
+    for (auto& v : logits) v = 2 * r.normal();
+    MoeRouteParams p;
+    p.k = (int32_t)k;
+    p.norm = true;
+    CHECK(moe_route(ids.data(), w.data(), logits.data(), T, E, p).ok());
+    std::vector<double> ref(T * D, 0.0), mag(T * D, 0.0);
+    for (int64_t t = 0; t < T; t++) {
+      for (int64_t j = 0; j < k; j++)
+        ffn_f64(dn[ids[t * k + j]], &x[t * D], D, FF, w[t * k + j], &ref[t * D], &mag[t * D]);
+      if (sh) {
+        double s = 0;
+        for (int64_t i = 0; i < D; i++) s += (double)gate_inp[i] * x[t * D + i];
+        ffn_f64(dn[E], &x[t * D], D, FF, 1 / (1 + std::exp(-s)), &ref[t * D], &mag[t * D]);
+      }
+    }
+    std::vector<double> stats(moe_stats_len(E), 0.0);
+    fltest::for_each_isa([&](int) {
+      MoeFfnReport rep;
+      CHECK(moe_ffn(out.data(), x.data(), T, ids.data(), w.data(), k, W, MoeFfnOptions{}, stats.data(), &rep).ok());
+      double worst = 0;
+      for (int64_t i = 0; i < T * D; i++) worst = std::fmax(worst, std::fabs(out[i] - ref[i]) / (mag[i] / 64 + 1e-6));
+      CHECK_LE(worst, 1.0);  // the jest suite's MOE_TOL = 2^-6 of the sum of absolute products
+      CHECK(rep.pairs == T * k && rep.skipped == 0);
+    });
+    double tot = 0;
+    for (int64_t e = 0; e < E; e++) tot += stats[e];
+    CHECK(tot == (double)(T * k) * (fuselm::isa_supported() + 1));
+  }
+}
+
+TEST(moe_ffn_rejects_bad_routing_before_writing) {
+  const int64_t E = 4, D = 32, FF = 32, T = 2, k = 2;
+  std::vector<Quant> q(E);
+  std::vector<Dense> dn(E);
+  std::vector<MoeMatrix> g(E), u(E), d(E);
+  for (int64_t e = 0; e < E; e++) {
+    make_expert(DType::Q8_0, FF, D, e, q[e], dn[e]);
+    g[e] = {q[e].g.data(), DType::Q8_0, q[e].g.size()};
+    u[e] = {q[e].u.data(), DType::Q8_0, q[e].u.size()};
+    d[e] = {q[e].d.data(), DType::Q8_0, q[e].d.size()};
+  }
+  MoeFfnWeights W;
+  W.E = E; W.D = D; W.FF = FF;
+  W.gate = g.data(); W.up = u.data(); W.down = d.data();
+  std::vector<float> x(T * D, 1.0f), out(T * D, 7.0f);
+  auto run = [&](std::vector<int32_t> ids, std::vector<float> w, int64_t kk) {
+    return moe_ffn(out.data(), x.data(), T, ids.data(), w.data(), kk, W, MoeFfnOptions{}, nullptr, nullptr);
+  };
+  Status st = run({0, 4, 1, 2}, {0.5f, 0.5f, 0.5f, 0.5f}, k);
+  CHECK(st.code == Code::Range && st.arg == "ids[0, 1]");
+  st = run({0, 1, -1, 2}, {0.5f, 0.5f, 0.5f, 0.5f}, k);
+  CHECK(st.code == Code::Range && st.arg == "ids[1, 0]");
+  st = run({0, 1, 1, 2}, {0.5f, NAN, 0.5f, 0.5f}, k);
+  CHECK(st.code == Code::Range && st.arg == "weights[0, 1]" && st.got == "NaN");
+  st = run({0, 1, 2, 2}, {0.5f, 0.5f, 0.5f, 0.5f}, k);
+  CHECK(st.code == Code::Range && st.arg == "ids[1, 1]");
+  st = run(std::vector<int32_t>(10, 0), std::vector<float>(10, 0.1f), 5);
+  CHECK(st.code == Code::Range && st.arg == "k");
+  g[2].bytes -= 1;  // a truncated expert
+  st = run({0, 1, 1, 2}, {0.5f, 0.5f, 0.5f, 0.5f}, k);
+  CHECK(st.code == Code::Range && st.arg.find("gate[2]") == 0);
+  bool untouched = true;
+  for (float v : out) untouched = untouched && v == 7.0f;
+  CHECK(untouched);
+}

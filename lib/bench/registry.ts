@@ -8,6 +8,7 @@ import * as attention from './attention';
 import * as rope from './rope';
 import * as embed from './embed';
 import * as qgemm from './qgemm';
+import * as moe from './moe';
 
 export const FAMILIES: ReadonlyArray<{ family: string; entries: BenchEntry[] }> = [
   { family: 'norm', entries: norm.entries },
@@ -17,4 +18,5 @@ export const FAMILIES: ReadonlyArray<{ family: string; entries: BenchEntry[] }> 
   { family: 'rope', entries: rope.entries },
   { family: 'embed', entries: embed.entries },
   { family: 'qgemm', entries: qgemm.entries },
+  { family: 'moe', entries: moe.entries },
 ];

@@ -193,7 +193,7 @@ export async function forward(c: Config, w: Weights, s: State, tokens: readonly 
       });
       y = moeFfn(h2, routing, {
         gate: L.wGateExps, up: L.wUpExps, down: L.wDownExps,
-        ...(L.wShUp ? { sharedGate: L.wShGate, sharedUp: L.wShUp, sharedDown: L.wShDown, sharedGateInp: L.wShGateInp } : {}),
+        ...(L.wShUp ? { shared: { gate: L.wShGate!, up: L.wShUp, down: L.wShDown!, gateInp: L.wShGateInp } } : {}),
       });
     }
     x = add(x, y);

@@ -4,7 +4,8 @@
 import { native } from '../native';
 import { checkInt, checkNumber, checkOptions, fail } from '../check';
 import { Tensor } from '../tensor';
-import { checkDType } from './common';
+import { DTYPES, DType } from '../dtype';
+import { checkDType, checkTensor, outputLike } from './common';
 
 export type MoeScoring = 'softmax_topk' | 'topk_softmax' | 'sigmoid_group';
 const SCORINGS: readonly MoeScoring[] = ['softmax_topk', 'topk_softmax', 'sigmoid_group'];
@@ -168,6 +169,8 @@ export class MoeStats {
   readonly E: number;
   /** [0, E): pairs per expert; then calls, tokens, skipped pairs (the native layout) */
   readonly data: Float64Array;
+  /** the report of the last moeFfn call that recorded into these stats */
+  last: MoeFfnReport | null = null;
 
   constructor(E: number) {
     checkInt(E, 'E', 1, 1 << 20, 'MoeStats');
@@ -189,6 +192,183 @@ export class MoeStats {
     const tot = c.reduce((a, b) => a + b, 0);
     return tot > 0 ? c.map((v) => v / tot) : c;
   }
-  reset(): void { this.data.fill(0); }
+  reset(): void { this.data.fill(0); this.last = null; }
 }
 
+
+/** Weight dtypes the expert projections take (qgemm's matmul formats). */
+export const MOE_WEIGHT_DTYPES: readonly DType[] = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k'];
+
+/** A shared expert (Qwen-MoE's *_shexp, DeepSeek's shared experts concatenated to one FFN). */
+export interface MoeSharedExpert {
+  /** [FFs, D] */
+  gate: Tensor;
+  /** [FFs, D] */
+  up: Tensor;
+  /** [D, FFs] */
+  down: Tensor;
+  /** f32 [D] or [1, D]: Qwen-MoE's ffn_gate_inp_shexp; the shared output is scaled by sigmoid(gateInp · x). Omit for weight 1. */
+  gateInp?: Tensor;
+}
+
+/** Expert weights as GGUF stores them: stacked [E, N, K] per projection, or one tensor per expert (mixed formats). */
+export interface MoeExperts {
+  /** [E, FF, D] (ffn_gate_exps), or E tensors [FF, D] */
+  gate: Tensor | readonly Tensor[];
+  /** [E, FF, D] (ffn_up_exps), or E tensors [FF, D] */
+  up: Tensor | readonly Tensor[];
+  /** [E, D, FF] (ffn_down_exps), or E tensors [D, FF] */
+  down: Tensor | readonly Tensor[];
+  shared?: MoeSharedExpert;
+}
+
+export interface MoeFfnOptions {
+  /**
+   * MC-MoE dynamic skipping: drop a routed expert whose normalised weight w / sum(w) is below
+   * this (never the token's top-1), rescaling the kept weights to the same sum. In [0, 1); default 0 (off).
+   */
+  skipThreshold?: number;
+  /** add into out instead of overwriting it (e.g. the residual stream); default false */
+  accumulate?: boolean;
+  /** per-expert load statistics to accumulate into (its `last` holds this call's report) */
+  stats?: MoeStats;
+  /** filled with what this call computed and read (skipped pairs, experts, bytes) */
+  report?: MoeFfnReport;
+}
+
+/** What one moeFfn call computed and read. */
+export interface MoeFfnReport {
+  /** routed (token, expert) pairs computed, after skipping */
+  pairs: number;
+  /** pairs dropped by skipThreshold */
+  skipped: number;
+  /** distinct routed experts that received tokens */
+  experts: number;
+  /** weight bytes of the experts computed (routed + shared): what decode streams from memory */
+  bytes: number;
+}
+
+interface ProjArgs { buf: Uint8Array | Uint8Array[]; types: number | number[] }
+
+function projection(v: unknown, arg: string, E: number | undefined, N: number | undefined, K: number, fn: string): { args: ProjArgs; E: number; N: number } {
+  const checkW = (t: unknown, a: string): Tensor => {
+    checkTensor(t, a, fn);
+    if (!MOE_WEIGHT_DTYPES.includes(t.dtype)) fail('type', `${a}.dtype`, MOE_WEIGHT_DTYPES.map((d) => `'${d}'`).join(', '), t.dtype, fn);
+    if (!t.isContiguous()) fail('type', a, 'a contiguous tensor', '#a strided view', fn);
+    return t;
+  };
+  if (Array.isArray(v)) {
+    if (v.length < 1 || (E !== undefined && v.length !== E)) fail('range', `${arg}.length`, E === undefined ? 'at least 1 expert' : `E=${E} experts`, v.length, fn);
+    const bufs: Uint8Array[] = [], types: number[] = [];
+    let n = N;
+    v.forEach((t, e) => {
+      const w = checkW(t, `${arg}[${e}]`);
+      if (n === undefined && w.ndim === 2) n = w.shape[0];
+      if (w.ndim !== 2 || w.shape[0] !== n || w.shape[1] !== K) fail('range', `${arg}[${e}].shape`, `[${n ?? 'N'}, ${K}]`, w.shape, fn);
+      bufs.push(w.bytes());
+      types.push(DTYPES[w.dtype].id);
+    });
+    return { args: { buf: bufs, types }, E: v.length, N: n as number };
+  }
+  const w = checkW(v, arg);
+  const e = E ?? w.shape[0];
+  const n = N ?? w.shape[1];
+  if (w.ndim !== 3 || w.shape[0] !== e || w.shape[1] !== n || w.shape[2] !== K) fail('range', `${arg}.shape`, `[${e}, ${n}, ${K}]`, w.shape, fn);
+  return { args: { buf: w.bytes(), types: DTYPES[w.dtype].id }, E: e, N: n };
+}
+
+/**
+ * MoE feed-forward: for every expert that received tokens, gate and up projections, fused
+ * SwiGLU, and the down projection scaled by the routing weight and added into the token's
+ * output row (the combine is fused into the down projection; there is no [T, k, D]
+ * intermediate). A shared expert is added on top:
+ *
+ *   y_t = Σ_j w_tj · down_e(silu(gate_e x_t) ⊙ up_e x_t)  +  g_t · down_s(silu(gate_s x_t) ⊙ up_s x_t)
+ *
+ * with e = ids[t, j] and g_t = sigmoid(gateInp · x_t) (or 1). Decode (few tokens per expert)
+ * runs every routed expert as a GEMV over its rows, all experts split over the pool
+ * together; prefill runs one GEMM per expert over its gathered tokens. Activations are
+ * quantized to each weight format's dot partner, as in matmul().
+ *
+ * @param x f32 [T, D]
+ * @param routing ids i32 [T, k] (distinct per token, in [0, E)) and weights f32 [T, k], e.g. from moeRoute
+ * @param experts stacked [E, N, K] tensors or arrays of E per-expert tensors, any matmul format
+ * @example
+ *   const r = moeRoute(matmul(x, gateInp), { k: 2, scoring: 'topk_softmax' });
+ *   const y = moeFfn(x, r, { gate: ffnGateExps, up: ffnUpExps, down: ffnDownExps });
+ *   const report = {} as MoeFfnReport;                       // what it skipped and read
+ *   moeFfn(x, r, { gate, up, down, shared: { gate: sg, up: su, down: sd, gateInp } }, { skipThreshold: 0.1, report }, y);
+ */
+export function moeFfn(x: Tensor, routing: MoeRouting, experts: MoeExperts, opts?: MoeFfnOptions, out?: Tensor): Tensor {
+  const fn = 'moeFfn';
+  checkDType(x, 'x', ['f32'], fn);
+  if (x.ndim !== 2) fail('range', 'x.shape', '[T, D]', x.shape, fn);
+  const [T, D] = x.shape;
+  if (D < 1) fail('range', 'x.shape', 'a last dimension D >= 1', x.shape, fn);
+  if (typeof routing !== 'object' || routing === null) fail('type', 'routing', 'a MoeRouting {ids, weights}', routing, fn);
+  checkDType(routing.ids, 'routing.ids', ['i32'], fn);
+  checkDType(routing.weights, 'routing.weights', ['f32'], fn);
+  const ids = routing.ids, weights = routing.weights;
+  if (ids.ndim !== 2 || ids.shape[0] !== T) fail('range', 'routing.ids.shape', `[T=${T}, k]`, ids.shape, fn);
+  const k = ids.shape[1];
+  if (!shapeEq(weights, [T, k])) fail('range', 'routing.weights.shape', `[${T}, ${k}]`, weights.shape, fn);
+  if (typeof experts !== 'object' || experts === null) fail('type', 'experts', 'a MoeExperts {gate, up, down, shared?}', experts, fn);
+  for (const key of Object.keys(experts)) {
+    if (!['gate', 'up', 'down', 'shared'].includes(key)) fail('type', `experts.${key}`, "no other keys than gate, up, down, shared (a shared expert goes in experts.shared: {gate, up, down, gateInp?})", (experts as unknown as Record<string, unknown>)[key], fn);
+  }
+  const g = projection(experts.gate, 'experts.gate', undefined, undefined, D, fn);
+  const E = g.E, FF = g.N;
+  const u = projection(experts.up, 'experts.up', E, FF, D, fn);
+  const d = projection(experts.down, 'experts.down', E, D, FF, fn);
+  if (k < 1 || k > Math.min(8, E)) fail('range', 'routing.ids.shape[1]', `k in [1, ${Math.min(8, E)}] (k <= E=${E})`, k, fn);
+  const o = checkOptions(opts, 'opts', fn);
+  const skip = o.skipThreshold === undefined ? 0 : checkNumber(o.skipThreshold, 'opts.skipThreshold', 0, 1, fn);
+  if (skip >= 1) fail('range', 'opts.skipThreshold', 'a number in [0, 1)', skip, fn);
+  const accumulate = o.accumulate === undefined ? false : o.accumulate;
+  if (typeof accumulate !== 'boolean') fail('type', 'opts.accumulate', 'a boolean', accumulate, fn);
+  let stats: MoeStats | undefined;
+  if (o.stats !== undefined) {
+    if (!(o.stats instanceof MoeStats)) fail('type', 'opts.stats', 'a MoeStats', o.stats, fn);
+    stats = o.stats;
+    if (stats.E !== E) fail('range', 'opts.stats.E', `E=${E}`, stats.E, fn);
+  }
+  if (o.report !== undefined && (typeof o.report !== 'object' || o.report === null)) fail('type', 'opts.report', 'an object to fill', o.report, fn);
+  // routing values: checked here (and again natively) before any memory is written
+  const idv = ids.toArray() as Int32Array, wv = weights.toArray() as Float32Array;
+  checkIds(idv, T, k, E, fn);
+  for (let t = 0; t < T; t++) {
+    for (let j = 0; j < k; j++) {
+      const v = wv[t * k + j];
+      if (!Number.isFinite(v)) fail('range', `routing.weights[${t}, ${j}]`, 'a finite number', v, fn);
+      for (let i = 0; i < j; i++) {
+        if (idv[t * k + i] === idv[t * k + j]) fail('range', `routing.ids[${t}, ${j}]`, `distinct expert ids per token (${idv[t * k + j]} is also slot ${i})`, idv[t * k + j], fn);
+      }
+    }
+  }
+  let FFs = 0;
+  const sh: unknown[] = [null, 0, null, 0, null, 0, null];
+  if (experts.shared !== undefined) {
+    const s = experts.shared;
+    if (typeof s !== 'object' || s === null) fail('type', 'experts.shared', 'a MoeSharedExpert {gate, up, down, gateInp?}', s, fn);
+    const sg = projection([s.gate], 'experts.shared.gate', 1, undefined, D, fn);
+    FFs = sg.N;
+    const su = projection([s.up], 'experts.shared.up', 1, FFs, D, fn);
+    const sd = projection([s.down], 'experts.shared.down', 1, D, FFs, fn);
+    let gi: Uint8Array | null = null;
+    if (s.gateInp !== undefined) {
+      checkDType(s.gateInp, 'experts.shared.gateInp', ['f32'], fn);
+      if (s.gateInp.numel !== D || s.gateInp.shape[s.gateInp.ndim - 1] !== D) fail('range', 'experts.shared.gateInp.shape', `[${D}] or [1, ${D}]`, s.gateInp.shape, fn);
+      gi = s.gateInp.bytes();
+    }
+    const one = (p: ProjArgs) => [(p.buf as Uint8Array[])[0], (p.types as number[])[0]];
+    sh.splice(0, 7, ...one(sg.args), ...one(su.args), ...one(sd.args), gi);
+  }
+  const y = outputLike(out, [T, D], 'f32', fn);
+  const rep = native.moeFfn(y.bytes(), x.bytes(), ids.bytes(), weights.bytes(), T, D, k, E, FF,
+    g.args.buf, g.args.types, u.args.buf, u.args.types, d.args.buf, d.args.types,
+    FFs, ...sh, skip, accumulate, stats ? stats.data : null);
+  const report: MoeFfnReport = { pairs: rep.pairs, skipped: rep.skipped, experts: rep.experts, bytes: rep.bytes };
+  if (o.report !== undefined) Object.assign(o.report as MoeFfnReport, report);
+  if (stats) stats.last = report;
+  return y;
+}

@@ -1,7 +1,9 @@
-import { moePermute, moeRoute, MoeStats, Tensor } from '../../lib';
-import type { MoeRouteOptions } from '../../lib';
-import { forEachIsa, gaussian, rng } from '../helpers';
-import { moePermuteRef, moeRouteRef, Scoring } from '../reference/moe';
+import { moeFfn, moePermute, moeRoute, MoeStats, Tensor, toHalf } from '../../lib';
+import type { MoeExperts, MoeFfnReport, MoeRouteOptions, MoeRouting } from '../../lib';
+import { quantize } from '../../lib/ops/qgemm';
+import { forEachIsa, gaussian, randn, rng } from '../helpers';
+import { DenseExpert, moeFfnRef, moePermuteRef, moeRouteRef, Scoring } from '../reference/moe';
+import { dequantRef } from '../reference/qgemm';
 
 // Router weights: float32 exp (an fma polynomial within ~2 ulp) and float32
 // sums of at most 256 terms in [0, 1]: every weight lands within 1e-6 of the
@@ -132,5 +134,172 @@ describe('MoeStats', () => {
     s.reset();
     expect(s.calls).toBe(0);
     expect(() => new MoeStats(0)).toThrow(RangeError);
+  });
+});
+
+// ---- moeFfn ----------------------------------------------------------------------
+// Tolerance (why): moeFfn is two chained qgemm products per expert. Decode rows
+// (<= 8 tokens per expert) quantize x and then h to the weight format's int8 dot
+// partner (q8_0 / q8_K blocks, each element off by at most amax_block / 254);
+// prefill rows run qgemm's GEMM, which rounds x, h and W to bf16 (2^-9 each).
+// Either way each stage is within ~2^-7 of sum |a w| (qgemm's stated budgets), so
+// we bound |y - ref| by MOE_TOL * mag, where mag = sum_j |w_j| sum_f |W_down[d, f]| h'_f
+// (+ the shared expert's term), h'_f = |h_f| + 0.01 (|g_f| + |u_f|): the output's sum of
+// absolute products, with h's own error scale (see test/reference/moe.ts).
+const MOE_TOL = 2 ** -6;
+
+type Fmt = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0' | 'q4_k' | 'q5_k' | 'q6_k';
+
+// Weights are drawn from one pool of gaussians at an odd stride per seed (the
+// machine's JS is slow enough that fresh gaussians for every expert dominate).
+let POOL: Float32Array | undefined;
+function poolWeights(n: number, seed: number, scale: number): Float32Array {
+  POOL ??= randn(1 << 16, 12345);
+  const a = new Float32Array(n);
+  const stride = 2 * ((seed * 40503) % 30011) + 1, off = (seed * 7919) & 0xffff;
+  for (let i = 0; i < n; i++) a[i] = POOL[(off + i * stride) & 0xffff] * scale;
+  return a;
+}
+
+function makeWeight(fmt: Fmt, rows: number, cols: number, seed: number): { t: Tensor; dense: Float64Array } {
+  const w = poolWeights(rows * cols, seed, 1 / Math.sqrt(cols));
+  const t = fmt === 'f32' ? Tensor.from(w, [rows, cols]) : fmt === 'f16' || fmt === 'bf16' ? toHalf(w, [rows, cols], fmt) : quantize(Tensor.from(w, [rows, cols]), fmt);
+  const dense = fmt === 'f32' ? Float64Array.from(w) : Float64Array.from(dequantRef(fmt, t.bytes(), rows * cols));
+  return { t, dense };
+}
+
+interface FfnCase { E: number; k: number; D: number; FF: number; T: number; fmt: Fmt | Fmt[]; downFmt?: Fmt[]; shared?: 'qwen' | 'deepseek'; skip?: number }
+
+function buildExperts(c: FfnCase, seed: number) {
+  const stacked = !Array.isArray(c.fmt);
+  const fmtOf = (e: number, p: number): Fmt => (stacked ? (c.fmt as Fmt) : p === 2 && c.downFmt ? c.downFmt[e % c.downFmt.length] : (c.fmt as Fmt[])[e % (c.fmt as Fmt[]).length]);
+  const dense: DenseExpert[] = [];
+  const ts: Tensor[][] = [[], [], []];
+  for (let e = 0; e < c.E; e++) {
+    const g = makeWeight(fmtOf(e, 0), c.FF, c.D, seed + e * 3);
+    const u = makeWeight(fmtOf(e, 1), c.FF, c.D, seed + e * 3 + 1);
+    const d = makeWeight(fmtOf(e, 2), c.D, c.FF, seed + e * 3 + 2);
+    ts[0].push(g.t); ts[1].push(u.t); ts[2].push(d.t);
+    dense.push({ gate: g.dense, up: u.dense, down: d.dense, FF: c.FF });
+  }
+  const stack = (list: Tensor[], N: number, K: number): Tensor => {
+    const bytes = new Uint8Array(list.reduce((a, t) => a + t.byteLength, 0));
+    let off = 0;
+    for (const t of list) { bytes.set(t.bytes(), off); off += t.byteLength; }
+    return Tensor.fromBytes(bytes, list[0].dtype, [c.E, N, K]);
+  };
+  const experts: MoeExperts = stacked
+    ? { gate: stack(ts[0], c.FF, c.D), up: stack(ts[1], c.FF, c.D), down: stack(ts[2], c.D, c.FF) }
+    : { gate: ts[0], up: ts[1], down: ts[2] };
+  let shared: { ex: DenseExpert; gateInp?: Float32Array } | undefined;
+  if (c.shared) {
+    const FFs = c.FF * 2;
+    const f: Fmt = stacked ? (c.fmt as Fmt) : 'q8_0';
+    const g = makeWeight(f, FFs, c.D, seed + 9001), u = makeWeight(f, FFs, c.D, seed + 9002), d = makeWeight(f, c.D, FFs, seed + 9003);
+    const gateInp = c.shared === 'qwen' ? randn(c.D, seed + 9004, 1 / Math.sqrt(c.D)) : undefined;
+    experts.shared = { gate: g.t, up: u.t, down: d.t, gateInp: gateInp ? Tensor.from(gateInp, [1, c.D]) : undefined };
+    shared = { ex: { gate: g.dense, up: u.dense, down: d.dense, FF: FFs }, gateInp };
+  }
+  return { experts, dense, shared };
+}
+
+function routeFor(T: number, E: number, k: number, seed: number): MoeRouting {
+  return moeRoute(Tensor.from(randn(T * E, seed, 2), [T, E]), { k, scoring: 'softmax_topk', normTopkProb: true });
+}
+
+const ffnCases: FfnCase[] = [];
+for (const T of [1, 5, 300]) {
+  ffnCases.push({ E: 8, k: 2, D: 64, FF: 96, T, fmt: 'q4_0' });
+  ffnCases.push({ E: 64, k: 8, D: 64, FF: 32, T, fmt: 'q8_0' });
+  ffnCases.push({ E: 128, k: 8, D: 32, FF: 64, T, fmt: 'q4_0', shared: 'qwen' });
+  ffnCases.push({ E: 8, k: 2, D: 256, FF: 256, T: T === 300 ? 60 : T, fmt: ['q4_0', 'q8_0', 'q4_k', 'q5_k', 'q6_k', 'f16', 'bf16', 'f32'], downFmt: ['q6_k', 'q8_0', 'q4_k'] });
+}
+ffnCases.push({ E: 16, k: 4, D: 64, FF: 64, T: 5, fmt: 'q8_0', shared: 'deepseek', skip: 0.2 });
+ffnCases.push({ E: 16, k: 4, D: 64, FF: 64, T: 40, fmt: 'q8_0', skip: 0.15 });
+
+describe('moeFfn', () => {
+  ffnCases.forEach((c, ci) => {
+    const fmtName = Array.isArray(c.fmt) ? `mixed(${c.fmt.join('/')};down ${c.downFmt?.join('/')})` : c.fmt;
+    test(`moeFfn(E=${c.E},k=${c.k},T=${c.T},D=${c.D},FF=${c.FF},fmt=${fmtName},shared=${c.shared ?? 'none'},skip=${c.skip ?? 0}) every ISA vs float64`, () => {
+      const { experts, dense, shared } = buildExperts(c, 100 + ci * 1000);
+      const x = randn(c.T * c.D, 7 + ci);
+      const r = routeFor(c.T, c.E, c.k, 11 + ci);
+      const ids = r.ids.toArray() as Int32Array, w = r.weights.toArray() as Float32Array;
+      const ref = moeFfnRef(x, c.T, c.D, ids, w, c.k, dense, shared, c.skip ?? 0);
+      const mag = ref.mag;
+      forEachIsa((isa) => {
+        const stats = new MoeStats(c.E);
+        const res = {} as MoeFfnReport;
+        const y = moeFfn(Tensor.from(x, [c.T, c.D]), r, experts, { skipThreshold: c.skip, stats, report: res }).toArray();
+        expect(stats.last).toEqual(res);
+        let worst = 0;
+        for (let i = 0; i < y.length; i++) worst = Math.max(worst, Math.abs(y[i] - ref.y[i]) / (MOE_TOL * mag[i] + 1e-6));
+        expect({ isa, err: worst <= 1 ? 'ok' : worst }).toEqual({ isa, err: 'ok' });
+        expect(res.skipped).toBe(ref.skipped);
+        expect(res.pairs).toBe(c.T * c.k - ref.skipped);
+        expect(stats.counts().reduce((a, b) => a + b, 0)).toBe(res.pairs);
+        expect(stats.tokens).toBe(c.T);
+        expect(stats.skipped).toBe(ref.skipped);
+      });
+    });
+  });
+
+  test('skipping drops low-weight experts, keeps the top-1, renormalises; stats accumulate and reset', () => {
+    const c: FfnCase = { E: 4, k: 3, D: 32, FF: 32, T: 2, fmt: 'q8_0' };
+    const { experts, dense } = buildExperts(c, 5);
+    const x = randn(2 * 32, 3);
+    const r = { ids: Tensor.from(new Int32Array([0, 1, 2, 3, 2, 1]), [2, 3]), weights: Tensor.from(new Float32Array([0.7, 0.2, 0.1, 0.05, 0.05, 0.04]), [2, 3]) };
+    const stats = new MoeStats(4);
+    moeFfn(Tensor.from(x, [2, 32]), r, experts, { skipThreshold: 0.15, stats });
+    const res = stats.last!;
+    // token 0: 0.1 / 1.0 < 0.15 dropped; token 1: all three ~1/3 kept
+    expect(res.skipped).toBe(1);
+    const ref = moeFfnRef(x, 2, 32, r.ids.toArray() as Int32Array, r.weights.toArray() as Float32Array, 3, dense, undefined, 0.15);
+    expect(ref.skipped).toBe(1);
+    moeFfn(Tensor.from(x, [2, 32]), r, experts, { stats });
+    expect(Array.from(stats.counts())).toEqual([2, 4, 3, 2]);
+    expect(stats.calls).toBe(2);
+    expect(stats.tokens).toBe(4);
+    expect(stats.skipped).toBe(1);
+    stats.reset();
+    expect(stats.tokens).toBe(0);
+  });
+
+  test('out given is overwritten, or accumulated into with accumulate', () => {
+    const c: FfnCase = { E: 8, k: 2, D: 32, FF: 32, T: 3, fmt: 'q8_0' };
+    const { experts } = buildExperts(c, 9);
+    const x = Tensor.from(randn(3 * 32, 4), [3, 32]);
+    const r = routeFor(3, 8, 2, 1);
+    const y0 = moeFfn(x, r, experts).toArray();
+    const out = Tensor.from(new Float32Array(96).fill(1), [3, 32]);
+    expect(moeFfn(x, r, experts, {}, out)).toBe(out);
+    expect(Array.from(out.toArray())).toEqual(Array.from(y0));
+    out.toArray();
+    const acc = Tensor.from(new Float32Array(96).fill(1), [3, 32]);
+    moeFfn(x, r, experts, { accumulate: true }, acc);
+    const a = acc.toArray();
+    for (let i = 0; i < 96; i++) expect(a[i]).toBeCloseTo(y0[i] + 1, 5);
+  });
+
+  test('bad routing input throws a clear error before memory is touched', () => {
+    const c: FfnCase = { E: 8, k: 2, D: 32, FF: 32, T: 2, fmt: 'q4_0' };
+    const { experts } = buildExperts(c, 2);
+    const x = Tensor.from(randn(64, 1), [2, 32]);
+    const out = Tensor.from(new Float32Array(64).fill(7), [2, 32]);
+    const rt = (ids: number[], w: number[], k = 2) => ({ ids: Tensor.from(new Int32Array(ids), [2, k]), weights: Tensor.from(new Float32Array(w), [2, k]) });
+    expect(() => moeFfn(x, rt([0, 8, 1, 2], [0.5, 0.5, 0.5, 0.5]), experts, {}, out)).toThrow('moeFfn: Expected an expert id in [0, 7] for ids[0, 1] but received 8');
+    expect(() => moeFfn(x, rt([0, 1, -1, 2], [0.5, 0.5, 0.5, 0.5]), experts, {}, out)).toThrow('moeFfn: Expected an expert id in [0, 7] for ids[1, 0] but received -1');
+    expect(() => moeFfn(x, rt([0, 1, 1, 2], [0.5, NaN, 0.5, 0.5]), experts, {}, out)).toThrow('moeFfn: Expected a finite number for routing.weights[0, 1] but received NaN');
+    expect(() => moeFfn(x, rt([0, 1, 3, 3], [0.5, 0.5, 0.5, 0.5]), experts, {}, out)).toThrow(/distinct expert ids per token/);
+    const k9 = { ids: Tensor.zeros([2, 9], 'i32'), weights: Tensor.zeros([2, 9]) };
+    expect(() => moeFfn(x, k9, experts, {}, out)).toThrow('moeFfn: Expected k in [1, 8] (k <= E=8) for routing.ids.shape[1] but received 9');
+    const small = buildExperts({ E: 2, k: 2, D: 32, FF: 32, T: 1, fmt: 'q8_0' }, 3).experts;
+    const k3 = { ids: Tensor.zeros([2, 3], 'i32'), weights: Tensor.zeros([2, 3]) };
+    expect(() => moeFfn(x, k3, small, {}, out)).toThrow(/k in \[1, 2\] \(k <= E=2\)/);
+    expect(() => moeFfn(x, rt([0, 1, 2, 3], [1, 1, 1, 1]), { ...experts, down: Tensor.zeros([8, 32, 64]) }, {}, out)).toThrow(/experts.down.shape/);
+    expect(() => moeFfn(x, rt([0, 1, 2, 3], [1, 1, 1, 1]), experts, { skipThreshold: 1 }, out)).toThrow(/opts.skipThreshold/);
+    expect(() => moeFfn(x, rt([0, 1, 2, 3], [1, 1, 1, 1]), { ...experts, sharedUp: experts.up } as MoeExperts, {}, out)).toThrow(/experts.sharedUp/);
+    expect(() => moeFfn(x, rt([0, 1, 2, 3], [1, 1, 1, 1]), { ...experts, gate: Tensor.zeros([8, 32, 32], 'i32') }, {}, out)).toThrow(TypeError);
+    expect(Array.from(out.toArray()).every((v) => v === 7)).toBe(true);
   });
 });

@@ -117,39 +117,51 @@ export interface DenseExpert {
   FF: number;
 }
 
-function ffn(xrow: Float64Array, ex: DenseExpert, D: number): Float64Array {
-  const h = new Float64Array(ex.FF);
+/** y = down(silu(gate x) * up x), and mag = sum_f |down[d, f]| * |h_f|' (the output's
+ *  sum of absolute products, with h_f' = |h_f| + 0.01 (|g_f| + |u_f|) as the scale of h's error) */
+function ffn(xrow: Float64Array, ex: DenseExpert, D: number): { y: Float64Array; mag: Float64Array } {
+  const h = new Float64Array(ex.FF), hm = new Float64Array(ex.FF);
   for (let f = 0; f < ex.FF; f++) {
     let g = 0, u = 0;
+    const o = f * D;
     for (let d = 0; d < D; d++) {
-      g += ex.gate[f * D + d] * xrow[d];
-      u += ex.up[f * D + d] * xrow[d];
+      g += ex.gate[o + d] * xrow[d];
+      u += ex.up[o + d] * xrow[d];
     }
     h[f] = silu(g) * u;
+    hm[f] = Math.abs(h[f]) + 0.01 * (Math.abs(g) + Math.abs(u));
   }
-  const y = new Float64Array(D);
+  const y = new Float64Array(D), mag = new Float64Array(D);
   for (let d = 0; d < D; d++) {
-    let s = 0;
-    for (let f = 0; f < ex.FF; f++) s += ex.down[d * ex.FF + f] * h[f];
+    let s = 0, m = 0;
+    const o = d * ex.FF;
+    for (let f = 0; f < ex.FF; f++) {
+      s += ex.down[o + f] * h[f];
+      m += Math.abs(ex.down[o + f]) * hm[f];
+    }
     y[d] = s;
+    mag[d] = m;
   }
-  return y;
+  return { y, mag };
 }
 
 /** y_t = sum_j w'_tj ffn_{ids[t,j]}(x_t) + g_t ffn_shared(x_t), naive float64 loops */
 export function moeFfnRef(
   x: Float32Array, T: number, D: number, ids: Int32Array, weights: Float32Array, k: number,
   experts: DenseExpert[], shared?: { ex: DenseExpert; gateInp?: Float32Array }, skipThreshold = 0,
-): { y: Float64Array; skipped: number } {
-  const y = new Float64Array(T * D);
+): { y: Float64Array; mag: Float64Array; skipped: number } {
+  const y = new Float64Array(T * D), mag = new Float64Array(T * D);
   let skipped = 0;
   for (let t = 0; t < T; t++) {
     const xr = Float64Array.from(x.subarray(t * D, (t + 1) * D));
     const { w, dropped } = skipRef(weights.subarray(t * k, (t + 1) * k), skipThreshold);
     for (let j = 0; j < k; j++) {
       if (dropped[j]) { skipped++; continue; }
-      const yy = ffn(xr, experts[ids[t * k + j]], D);
-      for (let d = 0; d < D; d++) y[t * D + d] += w[j] * yy[d];
+      const r = ffn(xr, experts[ids[t * k + j]], D);
+      for (let d = 0; d < D; d++) {
+        y[t * D + d] += w[j] * r.y[d];
+        mag[t * D + d] += Math.abs(w[j]) * r.mag[d];
+      }
     }
     if (shared) {
       let g = 1;
@@ -158,9 +170,12 @@ export function moeFfnRef(
         for (let d = 0; d < D; d++) s += shared.gateInp[d] * xr[d];
         g = 1 / (1 + Math.exp(-s));
       }
-      const yy = ffn(xr, shared.ex, D);
-      for (let d = 0; d < D; d++) y[t * D + d] += g * yy[d];
+      const r = ffn(xr, shared.ex, D);
+      for (let d = 0; d < D; d++) {
+        y[t * D + d] += g * r.y[d];
+        mag[t * D + d] += g * r.mag[d];
+      }
     }
   }
-  return { y, skipped };
+  return { y, mag, skipped };
 }

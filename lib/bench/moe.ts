@@ -1,0 +1,107 @@
+// Bench entries for family `moe`: a Mixtral-like layer scaled to fit the machine
+// (D = 2048, expert FF = 5632, E = 8, k = 2, Q4_0 experts).
+//  - decode (T = 1): DRAM-bound; bytes are those of the experts actually routed to
+//    (2 of 8, gate + up + down), and successive runs route to different experts so
+//    the weights never sit in cache between runs (8 experts = 156 MB).
+//  - prefill (T = 512): compute-bound; compare its time with the entry that runs
+//    the same FLOPs as one dense GEMM pair (gate|up of k experts side by side, then
+//    down) over the same tokens: the target is within 1.5x.
+import { moeFfn, moeRoute, MoeExperts, MoeRouting } from '../ops/moe';
+import { matmul, quantize } from '../ops/qgemm';
+import { DTYPES } from '../dtype';
+import { Tensor } from '../tensor';
+import { BenchEntry, fillRandom } from './entry';
+
+const D = 2048, FF = 5632, E = 8, K = 2;
+
+function q4(rows: number, cols: number, seed: number): Tensor {
+  return quantize(Tensor.from(fillRandom(new Float32Array(rows * cols), seed, 0.05), [rows, cols]), 'q4_0');
+}
+
+/** [E, N, Kd] q4_0, quantized one expert at a time into one buffer */
+function stacked(N: number, Kd: number, seed: number): Tensor {
+  const per = (N * Kd / 32) * DTYPES.q4_0.blockBytes;
+  const bytes = new Uint8Array(E * per);
+  for (let e = 0; e < E; e++) bytes.set(q4(N, Kd, seed + e).bytes(), e * per);
+  return Tensor.fromBytes(bytes, 'q4_0', [E, N, Kd]);
+}
+
+const expertBytes = 3 * FF * (D / 32) * DTYPES.q4_0.blockBytes; // gate + up + down of one expert
+
+function decodeEntry(): BenchEntry {
+  let ex: MoeExperts | undefined, x: Tensor | undefined, out: Tensor | undefined;
+  let routes: MoeRouting[] = [];
+  let i = 0;
+  return {
+    name: `moeFfn decode(q4_0,T=1,D=${D},FF=${FF},E=${E},k=${K}; bytes of routed experts)`,
+    bytes: K * expertBytes + 2 * D * 4,
+    flops: 2 * K * 3 * FF * D,
+    bound: 'dram',
+    setup() {
+      ex = { gate: stacked(FF, D, 10), up: stacked(FF, D, 20), down: stacked(D, FF, 30) };
+      x = Tensor.from(fillRandom(new Float32Array(D), 1), [1, D]);
+      out = Tensor.zeros([1, D]);
+      // four routings over disjoint expert pairs, cycled: each run reads experts the previous 3 runs did not
+      routes = [[0, 1], [2, 3], [4, 5], [6, 7]].map((p) => ({ ids: Tensor.from(new Int32Array(p), [1, K]), weights: Tensor.from(new Float32Array([0.6, 0.4]), [1, K]) }));
+    },
+    run() {
+      moeFfn(x!, routes[i++ % routes.length], ex!, {}, out);
+    },
+    teardown() {
+      ex = x = out = undefined;
+      routes = [];
+    },
+  };
+}
+
+const T = 512;
+const prefillFlops = 2 * T * K * 3 * FF * D;
+
+function prefillEntry(): BenchEntry {
+  let ex: MoeExperts | undefined, x: Tensor | undefined, out: Tensor | undefined, r: MoeRouting | undefined;
+  return {
+    name: `moeFfn prefill(q4_0,T=${T},D=${D},FF=${FF},E=${E},k=${K})`,
+    bytes: E * expertBytes + 2 * T * D * 4,
+    flops: prefillFlops,
+    bound: 'bf16',
+    setup() {
+      ex = { gate: stacked(FF, D, 10), up: stacked(FF, D, 20), down: stacked(D, FF, 30) };
+      x = Tensor.from(fillRandom(new Float32Array(T * D), 2), [T, D]);
+      out = Tensor.zeros([T, D]);
+      r = moeRoute(Tensor.from(fillRandom(new Float32Array(T * E), 3, 2), [T, E]), { k: K, scoring: 'topk_softmax' });
+    },
+    run() {
+      moeFfn(x!, r!, ex!, {}, out);
+    },
+    teardown() {
+      ex = x = out = r = undefined;
+    },
+  };
+}
+
+function denseEntry(): BenchEntry {
+  let w1: Tensor | undefined, w2: Tensor | undefined, x: Tensor | undefined, h: Tensor | undefined, y: Tensor | undefined;
+  return {
+    name: `matmul dense equivalent of moeFfn prefill(q4_0,${T}x${D}x${2 * K * FF} + ${T}x${K * FF}x${D})`,
+    bytes: K * expertBytes + 2 * T * D * 4,
+    flops: prefillFlops,
+    bound: 'bf16',
+    setup() {
+      w1 = q4(2 * K * FF, D, 40);
+      w2 = q4(D, K * FF, 41);
+      x = Tensor.from(fillRandom(new Float32Array(T * D), 2), [T, D]);
+      h = Tensor.zeros([T, 2 * K * FF]);
+      y = Tensor.zeros([T, D]);
+    },
+    run() {
+      matmul(x!, w1!, {}, h);
+      // the first K*FF columns stand in for the SwiGLU output (same shape as the MoE's h)
+      matmul(h!.reshape([T * 2, K * FF]).slice(0, T), w2!, {}, y);
+    },
+    teardown() {
+      w1 = w2 = x = h = y = undefined;
+    },
+  };
+}
+
+export const entries: BenchEntry[] = [decodeEntry(), prefillEntry(), denseEntry()];
