@@ -1,4 +1,5 @@
 // Family `qgemm`: invariants, format dispatch and the split over the pool.
+#include <atomic>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -234,14 +235,37 @@ static Status gemv(float* out, const float* x, int64_t M, int64_t K, const void*
     acts = qbuf.data();
   }
   GemvFn fn = gemv_fn(wtype);
-  // ~64 KiB of weights per task at least; chunks in multiples of 4 rows
-  const int64_t grain = ((int64_t)(65536 / (row_bytes(wtype, K) + 1)) + 4) & ~(int64_t)3;
-  const int64_t groups = (N + 3) / 4;
-  parallel_for(groups, (grain + 3) / 4, [&](int64_t b, int64_t e, int) {
-    const int64_t n0 = b * 4, n1 = e * 4 < N ? e * 4 : N;
-    fn(out, N, acts, M, K, W, n0, n1);
-    add_bias(out, bias, M, N, n0, n1);
-  });
+  // Chunks of rows (~64 KiB of weights, a multiple of 4 rows) taken from a shared
+  // counter: a thread that starts late (a busy machine) finds the work done
+  // instead of holding the others back.
+  int64_t chunk = ((int64_t)(65536 / (row_bytes(wtype, K) + 1)) + 4) & ~(int64_t)3;
+  if (chunk < 4) chunk = 4;
+  const int64_t nchunks = (N + chunk - 1) / chunk;
+  struct Ctx {
+    GemvFn fn;
+    float* out;
+    const void* acts;
+    int64_t M, K, N, chunk, nchunks;
+    const void* W;
+    const float* bias;
+    std::atomic<int64_t> next{0};
+  } c;
+  c.fn = fn; c.out = out; c.acts = acts; c.M = M; c.K = K; c.N = N; c.chunk = chunk; c.nchunks = nchunks;
+  c.W = W; c.bias = bias;
+  int nth = n_threads();
+  if (nth > nchunks) nth = (int)nchunks;
+  parallel_run(
+      [](void* p, int, int) {
+        Ctx* c = (Ctx*)p;
+        for (;;) {
+          const int64_t i = c->next.fetch_add(1, std::memory_order_relaxed);
+          if (i >= c->nchunks) break;
+          const int64_t n0 = i * c->chunk, n1 = n0 + c->chunk < c->N ? n0 + c->chunk : c->N;
+          c->fn(c->out, c->N, c->acts, c->M, c->K, c->W, n0, n1);
+          add_bias(c->out, c->bias, c->M, c->N, n0, n1);
+        }
+      },
+      &c, nth);
   return Status::Ok();
 }
 
