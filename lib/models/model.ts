@@ -23,6 +23,8 @@ export interface LoadOptions extends GgufReadOptions {
    * backend; larger batches run the bf16/f32 GEMM (faster prefill, other rounding).
    */
   maxBatch?: number;
+  /** diagnostics: called with each MoE layer's router logits f32 [T, E] and the position of row 0 */
+  onRouter?: (layer: number, pos0: number, logits: Tensor) => void;
 }
 
 export interface EvaluateOptions {
@@ -129,7 +131,7 @@ export class Model {
     }
     let last = performance.now();
     const fo = {
-      attention: this.opts.attention, timings: this.timings,
+      attention: this.opts.attention, timings: this.timings, onRouter: this.opts.onRouter,
       onLayer: async () => { if (performance.now() - last > 8) { await yieldNow(); last = performance.now(); } },
     };
     const mb = this.opts.maxBatch ?? tokens.length;

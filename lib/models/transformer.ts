@@ -144,6 +144,8 @@ export interface ForwardOptions {
   onLayer?: (layer: number) => void | Promise<void>;
   /** per-kernel time accounting (ms), when given */
   timings?: Record<string, number>;
+  /** diagnostics: each MoE layer's router logits f32 [T, E], with the position of row 0 */
+  onRouter?: (layer: number, pos0: number, logits: Tensor) => void;
 }
 
 /**
@@ -188,7 +190,9 @@ export async function forward(c: Config, w: Weights, s: State, tokens: readonly 
       y = matmul(swiglu(matmul(h2, L.wGate), matmul(h2, L.wUp)), L.wDown);
     } else {
       const moeRoute = K('moeRoute'), moeFfn = K('moeFfn');
-      const routing = moeRoute(matmul(h2, L.wRouter), {
+      const routerLogits: Tensor = matmul(h2, L.wRouter);              // [T, nExpert]
+      if (o.onRouter) o.onRouter(l, t0, routerLogits);
+      const routing = moeRoute(routerLogits, {
         k: c.nExpertUsed, scoring: c.arch === 'llama' ? 'topk_softmax' : 'softmax_topk', normTopkProb: c.normTopkProb,
       });
       y = moeFfn(h2, routing, {

@@ -64,6 +64,31 @@ const CASES: Case[] = [
   { name: 'olmoe F32', spec: { arch: 'olmoe', ...dense, nHeadKv: 4, nExpert: 8, nExpertUsed: 2, type: 'f32' }, minCorr: 0.999 },
 ];
 
+// A routed expert choice is a discrete decision: where the k-th and (k+1)-th
+// router logits of some layer are closer than this, the ~1e-3 differences
+// between two correct implementations (activation rounding, summation order)
+// can pick different experts, and that position's logits then legitimately
+// differ. Such positions are reported and left out of the comparison (as
+// free-running sequences are, for the same reason, left out of the issue's
+// test); the test asserts that they are rare.
+const ROUTER_NEAR_TIE = 1e-2;
+const MAX_NEAR_TIE_FRACTION = 0.1;
+
+/** per position, the smallest gap between the k-th and (k+1)-th router logits over the MoE layers */
+function routerGaps(k: number) {
+  const gaps = new Map<number, number>();
+  const onRouter = (_layer: number, pos0: number, logits: any) => {
+    const [T, E] = logits.shape as number[];
+    const a = logits.toArray() as Float32Array;
+    for (let t = 0; t < T; t++) {
+      const r = Array.from(a.subarray(t * E, (t + 1) * E)).sort((u, v) => v - u);
+      const g = r[k - 1] - r[k];
+      gaps.set(pos0 + t, Math.min(gaps.get(pos0 + t) ?? Infinity, g));
+    }
+  };
+  return { gaps, onRouter };
+}
+
 function corr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   const n = a.length;
   let ma = 0, mb = 0;
@@ -106,9 +131,13 @@ for (const c of CASES) {
       }
       return cached;
     };
-    const compare = (name: string, ours: ArrayLike<number>[], ref: number[][], minCorr: number, top1 = true) => {
+    const compare = (name: string, ours: ArrayLike<number>[], ref: number[][], minCorr: number, top1 = true,
+      gaps?: Map<number, number>) => {
       let minC = 1, agreeable = 0, agree = 0;
+      const nearTies: string[] = [];
       for (let i = 0; i < ref.length; i++) {
+        const g = gaps?.get(i);
+        if (g !== undefined && g < ROUTER_NEAR_TIE) { nearTies.push(`${i} (gap ${g.toExponential(1)}, corr ${corr(ours[i], ref[i]).toFixed(4)})`); continue; }
         minC = Math.min(minC, corr(ours[i], ref[i]));
         const r = ref[i];
         let b1 = 0; for (let j = 1; j < r.length; j++) if (r[j] > r[b1]) b1 = j;
@@ -119,8 +148,10 @@ for (const c of CASES) {
           if (o1 === b1) agree++;
         }
       }
-      console.log(`${name}: ${ref.length} positions, min corr ${minC.toFixed(6)}, top-1 ${agree}/${agreeable} where llama.cpp's margin > 0.1`);
+      console.log(`${name}: ${ref.length} positions, min corr ${minC.toFixed(6)}, top-1 ${agree}/${agreeable} where llama.cpp's margin > 0.1`
+        + (nearTies.length ? `; router near-ties left out: ${nearTies.join(', ')}` : ''));
       expect(ref.length).toBeGreaterThanOrEqual(64);
+      expect(nearTies.length).toBeLessThanOrEqual(Math.floor(MAX_NEAR_TIE_FRACTION * ref.length));
       expect(minC).toBeGreaterThanOrEqual(minCorr);
       if (top1) expect(agree).toBe(agreeable);
     };
@@ -136,17 +167,19 @@ for (const c of CASES) {
     (missing.length === 0 ? test : test.skip)(`teacher-forced logits match llama.cpp, corr >= ${c.minCorr}${missing.length ? ` (pending: kernels not in this build: ${missing.join(', ')})` : ''}`, async () => {
       const { tokens, ref } = llamaLogprobs();
       // maxBatch 8: every matmul on the decode path (activations quantized to q8_0/q8_K as llama.cpp does)
-      const m: Model = await load(file, { maxBatch: 8 });
+      const rg = routerGaps(c.spec.nExpertUsed ?? 1);
+      const m: Model = await load(file, { maxBatch: 8, onRouter: rg.onRouter });
       try {
-        compare(`${c.name} [fuselm, 8-token batches]`, await m.evaluate(tokens, { logits: 'all' }), ref, c.minCorr);
+        compare(`${c.name} [fuselm, 8-token batches]`, await m.evaluate(tokens, { logits: 'all' }), ref, c.minCorr, true, rg.gaps);
       } finally { m.dispose(); }
     });
 
     (missing.length === 0 ? test : test.skip)(`one-shot prefill (GEMM path) logits: corr >= ${c.minCorr}, top-1 agreement reported${missing.length ? ' (pending)' : ''}`, async () => {
       const { tokens, ref } = llamaLogprobs();
-      const m: Model = await load(file);
+      const rg = routerGaps(c.spec.nExpertUsed ?? 1);
+      const m: Model = await load(file, { onRouter: rg.onRouter });
       try {
-        compare(`${c.name} [fuselm, one 80-token batch]`, await m.evaluate(tokens, { logits: 'all' }), ref, c.minCorr, false);
+        compare(`${c.name} [fuselm, one 80-token batch]`, await m.evaluate(tokens, { logits: 'all' }), ref, c.minCorr, false, rg.gaps);
       } finally { m.dispose(); }
     });
   });
