@@ -1,5 +1,5 @@
 // Bench entries for family `elementwise` (16M f32 elements: far above L3, so DRAM-bound).
-import { silu, swiglu } from '../ops/elementwise';
+import { add, gelu, silu, swiglu } from '../ops/elementwise';
 import { Tensor } from '../tensor';
 import { BenchEntry, fillRandom } from './entry';
 
@@ -44,4 +44,47 @@ function swigluEntry(rows: number, dim: number): BenchEntry {
   };
 }
 
-export const entries: BenchEntry[] = [siluEntry(4096, 4096), swigluEntry(4096, 4096)];
+function geluEntry(rows: number, dim: number): BenchEntry {
+  let x: Tensor | undefined, out: Tensor | undefined;
+  return {
+    name: `gelu(f32,${rows}x${dim})`,
+    bytes: 2 * rows * dim * 4, // read x, write out
+    flops: 8 * rows * dim, // cubic, tanh via one exp, products (an exp counted as one)
+    bound: 'dram',
+    setup() {
+      x = Tensor.from(fillRandom(new Float32Array(rows * dim), 6, 4), [rows, dim]);
+      out = Tensor.zeros([rows, dim]);
+    },
+    run() {
+      gelu(x!, out);
+    },
+    teardown() {
+      x = out = undefined;
+    },
+  };
+}
+
+function addEntry(rows: number, dim: number): BenchEntry {
+  let a: Tensor | undefined, b: Tensor | undefined, out: Tensor | undefined;
+  return {
+    name: `add(f32,${rows}x${dim})`,
+    bytes: 3 * rows * dim * 4, // read a and b, write out
+    flops: rows * dim,
+    bound: 'dram',
+    setup() {
+      a = Tensor.from(fillRandom(new Float32Array(rows * dim), 7), [rows, dim]);
+      b = Tensor.from(fillRandom(new Float32Array(rows * dim), 8), [rows, dim]);
+      out = Tensor.zeros([rows, dim]);
+    },
+    run() {
+      add(a!, b!, out);
+    },
+    teardown() {
+      a = b = out = undefined;
+    },
+  };
+}
+
+export const entries: BenchEntry[] = [
+  siluEntry(4096, 4096), swigluEntry(4096, 4096), geluEntry(4096, 4096), addEntry(4096, 4096),
+];

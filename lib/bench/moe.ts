@@ -104,4 +104,26 @@ function denseEntry(): BenchEntry {
   };
 }
 
-export const entries: BenchEntry[] = [decodeEntry(), prefillEntry(), denseEntry()];
+/** the router over a prefill-sized batch: one pass over the logits, k ids and weights out per token */
+function routeEntry(T: number, En: number, k: number): BenchEntry {
+  let logits: Tensor | undefined;
+  let out: MoeRouting | undefined;
+  return {
+    name: `moeRoute(softmax_topk,T=${T},E=${En},k=${k})`,
+    bytes: T * En * 4 + T * k * 8, // read logits, write ids and weights
+    flops: 4 * T * En, // exp, sum, compare, scale per logit
+    bound: 'dram',
+    setup() {
+      logits = Tensor.from(fillRandom(new Float32Array(T * En), 11, 3), [T, En]);
+      out = moeRoute(logits, { k, scoring: 'softmax_topk', normTopkProb: true });
+    },
+    run() {
+      moeRoute(logits!, { k, scoring: 'softmax_topk', normTopkProb: true }, out);
+    },
+    teardown() {
+      logits = out = undefined;
+    },
+  };
+}
+
+export const entries: BenchEntry[] = [decodeEntry(), prefillEntry(), denseEntry(), routeEntry(8192, 128, 8)];
