@@ -21,6 +21,8 @@ export interface BenchEntry {
   run(): void;
   /** releases what setup() made (called after the family's samples are taken) */
   teardown?(): void;
+  /** 'quick': only in a quick run (a smaller stand-in); 'full': only in a full run; default both */
+  runs?: 'quick' | 'full';
 }
 
 /** Fills an array with cheap deterministic pseudo-random values in [-scale, scale) (xorshift32). */

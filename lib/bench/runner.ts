@@ -32,6 +32,8 @@ export interface BenchOptions {
   overheadCalls?: number;
   /** progress lines (default: none) */
   log?: (line: string) => void;
+  /** a quick run: entries marked runs: 'full' are left out, those marked 'quick' are kept (default false) */
+  quick?: boolean;
 }
 
 export interface KernelResult {
@@ -151,7 +153,8 @@ export function runBench(opts: BenchOptions = {}): BenchReport {
   const o = { reps: opts.reps ?? 7, minSampleMs: opts.minSampleMs ?? 10, maxEntryMs: opts.maxEntryMs ?? 3000 };
   const kernels: KernelResult[] = [];
   for (const fam of opts.families ?? FAMILIES) {
-    const entries = fam.entries.filter((e) => filter === '' || e.name.includes(filter) || fam.family.includes(filter));
+    const entries = fam.entries.filter((e) => (filter === '' || e.name.includes(filter) || fam.family.includes(filter)) &&
+      e.runs !== (opts.quick ? 'full' : 'quick'));
     if (entries.length === 0) continue;
     log(`family ${fam.family}`);
     for (const l of timeFamily(fam.family, entries, o, log)) {

@@ -84,6 +84,14 @@ describe('runner', () => {
     expect(text).toContain('ok(1)');
     expect(text).toContain('boom');
   });
+
+  test("entries marked runs: 'full' are left out of a quick run, runs: 'quick' out of a full one", () => {
+    const mk = (name: string, runs?: 'quick' | 'full'): BenchEntry => ({ name, bytes: 1e3, flops: 0, runs, setup() {}, run() {} });
+    const families = [{ family: 'toy', entries: [mk('both'), mk('big', 'full'), mk('small', 'quick')] }];
+    const o = { families, roofline: false, reps: 1, minSampleMs: 0.01, overheadCalls: 1000 };
+    expect(runBench({ ...o, quick: true }).kernels.map((k) => k.name)).toEqual(['both', 'small']);
+    expect(runBench(o).kernels.map((k) => k.name)).toEqual(['both', 'big']);
+  });
 });
 
 describe('cli', () => {
