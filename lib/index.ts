@@ -83,3 +83,8 @@ export { writeSyntheticModel, syntheticModel } from './models/synthetic';
 export type { SyntheticSpec } from './models/synthetic';
 export { Sampler } from './models/sampler';
 export type { SamplerOptions } from './models/sampler';
+export { parseSafetensors, readSafetensors, readCheckpoint, safetensorsTensor, checkpointTensor, encodeSafetensors, writeSafetensors, SafetensorsError } from './formats/safetensors';
+export type { SafetensorsFile, SafetensorsTensorInfo, SafetensorsCheckpoint, SafetensorsReadOptions, SafetensorsInput } from './formats/safetensors';
+export { hfConfig, readHf, HF_MODEL_TYPES } from './models/hf';
+export type { HfWeightOptions, QuantizeSpec } from './models/hf';
+export type { ModelParts } from './models/model';

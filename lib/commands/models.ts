@@ -173,7 +173,7 @@ export const demo: Command = {
       process.stdout.write(`wrote ${mib(fs.statSync(file).size)} synthetic MoE (dim 512, 4 layers, 8 experts top-2, ${fmt}) in ${(performance.now() - t).toFixed(0)} ms\n`);
       t = performance.now();
       const m = await load(file);
-      process.stdout.write(`loaded in ${(performance.now() - t).toFixed(1)} ms (${m.file.mapped ? 'mmap, zero-copy' : 'read'})\n`);
+      process.stdout.write(`loaded in ${(performance.now() - t).toFixed(1)} ms (${m.mapped ? 'mmap, zero-copy' : 'read'})\n`);
       m.timings = {};
       try {
         const text = await m.complete('The quick brown fox', { maxTokens: (flags.tokens as number) ?? 32, temperature: 0.8, seed: 1 });

@@ -10,8 +10,16 @@ import { Config, readConfig } from './config';
 import { missingKernels } from './kernels';
 import { Sampler, SamplerOptions } from './sampler';
 import { LayerAttention, State, Weights, forward, kernelsFor, loadWeights, newState } from './transformer';
+import { HfWeightOptions, hfTensorSource, readHf } from './hf';
+import { tokenizerFromHf } from '../tokenizer/hf';
+import * as fs from 'fs';
 
-export interface LoadOptions extends GgufReadOptions {
+export interface LoadOptions extends GgufReadOptions, HfWeightOptions {
+  /**
+   * the tokenizer, when the model file has none fuselm can read (an HF checkpoint without a
+   * byte-level BPE tokenizer.json), e.g. `Tokenizer.fromGguf(readGguf('same-model.gguf'))`
+   */
+  tokenizer?: Tokenizer;
   /** KV cache element type (default 'f16') */
   kvDtype?: 'f16' | 'f32' | 'int8';
   /** per-layer attention: dense (undefined) or options for the attention kernel's sparse forms */
@@ -65,11 +73,25 @@ export interface GenerationStats {
 
 const yieldNow = () => new Promise<void>((r) => setImmediate(r));
 
+/** A model assembled by a loader other than GGUF's (or by hand, in tests). */
+export interface ModelParts {
+  config: Config;
+  weights: Weights;
+  tokenizer: Tokenizer;
+  /** where it came from, for messages */
+  source?: string;
+  /** true when the weights are mmap'd */
+  mapped?: boolean;
+}
+
 export class Model {
   readonly config: Config;
   readonly tokenizer: Tokenizer;
-  readonly file: GgufFile;
+  /** the GGUF file, when loaded from one */
+  readonly file: GgufFile | undefined;
   readonly weights: Weights;
+  /** true when the weights are mmap'd from the file */
+  readonly mapped: boolean;
   /** stats of the last generate() */
   lastStats: GenerationStats | undefined;
   /** when set, forward passes add per-kernel milliseconds here */
@@ -79,18 +101,27 @@ export class Model {
   private busy = false;
   #disposed = false;
 
-  constructor(file: GgufFile, opts: LoadOptions = {}) {
-    this.file = file;
+  constructor(src: GgufFile | ModelParts, opts: LoadOptions = {}) {
     this.opts = opts;
     if (opts.maxBatch !== undefined && (!Number.isInteger(opts.maxBatch) || opts.maxBatch < 1)) {
       throw new RangeError(`load: Expected integer >= 1 for opts.maxBatch but received ${String(opts.maxBatch)}`);
     }
-    this.config = readConfig(file);
-    this.tokenizer = Tokenizer.fromGguf(file);
+    if ('weights' in src) {
+      this.file = undefined;
+      this.config = src.config;
+      this.tokenizer = src.tokenizer;
+      this.weights = src.weights;
+      this.mapped = src.mapped ?? false;
+    } else {
+      this.file = src;
+      this.config = readConfig(src);
+      this.tokenizer = opts.tokenizer ?? Tokenizer.fromGguf(src);
+      this.weights = loadWeights(src, this.config);
+      this.mapped = src.mapped;
+    }
     if (this.tokenizer.vocabSize !== this.config.vocabSize) {
       throw new RangeError(`model: the tokenizer has ${this.tokenizer.vocabSize} tokens but the model ${this.config.vocabSize}`);
     }
-    this.weights = loadWeights(file, this.config);
   }
 
   get disposed(): boolean { return this.#disposed; }
@@ -273,8 +304,27 @@ export class Model {
   [Symbol.dispose](): void { this.dispose(); }
 }
 
-/** Loads a GGUF model (weights mmap'd, zero-copy). */
+/** true when `p` names a Hugging Face checkpoint (a directory, config.json, an index .json or a .safetensors file). */
+function isHfPath(p: string): boolean {
+  if (/\.(safetensors|json)$/i.test(p)) return true;
+  try { return fs.statSync(p).isDirectory(); } catch { return false; }
+}
+
+/**
+ * Loads a model: a GGUF file (weights mmap'd, zero-copy), or a Hugging Face checkpoint
+ * (directory with config.json and safetensors, single or sharded), F32/F16/BF16 weights
+ * mmap'd where they can be used as they are, or quantized on load with `opts.quantize`.
+ */
 export async function load(path: string, opts: LoadOptions = {}): Promise<Model> {
-  const f = readGguf(path, opts);
-  return new Model(f, opts);
+  if (typeof path !== 'string' || path.length === 0) throw new TypeError(`load: Expected a file path for path but received ${typeof path}`);
+  if (!isHfPath(path)) {
+    if (opts.quantize !== undefined) throw new RangeError('load: opts.quantize applies to safetensors checkpoints; quantize a GGUF with `fuselm quantize`');
+    return new Model(readGguf(path, opts), opts);
+  }
+  const hf = readHf(path, opts);
+  const tokenizer = opts.tokenizer ?? tokenizerFromHf(hf.dir, hf.config.arch, hf.json);
+  const weights = loadWeights(hfTensorSource(hf.checkpoint, hf.config, hf.modelType, opts), hf.config);
+  return new Model({
+    config: hf.config, weights, tokenizer, source: hf.checkpoint.source, mapped: hf.checkpoint.files.every((f) => f.mapped),
+  }, opts);
 }

@@ -5,6 +5,7 @@
 // pass, composed from the kernels; the architectures differ only in the
 // optional tensors they carry and in the constants Config reads.
 import { GgufFile, ggufTensor, ggufTensorInfo } from '../formats/gguf';
+import { DType } from '../dtype';
 import { Tensor } from '../tensor';
 import { Config } from './config';
 import { kernel } from './kernels';
@@ -45,26 +46,56 @@ export interface Weights {
   tied: boolean;
 }
 
-/** Binds the GGUF tensors to Weights, checking every shape; gathers every problem into one error. */
-export function loadWeights(f: GgufFile, c: Config): Weights {
+/**
+ * Where Weights come from, by GGUF tensor name (blk.N.attn_q.weight, ...): a GGUF file, or
+ * a safetensors checkpoint mapped to GGUF names and layouts (lib/models/hf.ts).
+ */
+export interface TensorSource {
+  source?: string;
+  /** shape (row-major) and type of a tensor, or undefined when there is none */
+  info(name: string): { shape: number[]; dtype: DType | undefined; typeName: string } | undefined;
+  /** the tensor (called only after info() said it exists with a dtype) */
+  tensor(name: string): Tensor;
+  /** problems found while mapping (e.g. tensors of the checkpoint the model would not use) */
+  problems?(): string[];
+}
+
+/** A GGUF file as a TensorSource (zero-copy views). */
+export function ggufSource(f: GgufFile): TensorSource {
+  return {
+    source: f.source,
+    info: (name) => ggufTensorInfo(f, name),
+    tensor: (name) => ggufTensor(f, name),
+  };
+}
+
+/** Binds the tensors to Weights, checking every shape; gathers every problem into one error. */
+export function loadWeights(from: GgufFile | TensorSource, c: Config): Weights {
+  const src: TensorSource = 'info' in from ? from : ggufSource(from);
   const problems: string[] = [];
   const get = (name: string, shape: number[] | null, required = true): Tensor | undefined => {
-    const info = ggufTensorInfo(f, name);
+    const info = src.info(name);
     if (!info) { if (required) problems.push(`missing tensor ${name}`); return undefined; }
     if (shape && (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i]))) {
       problems.push(`${name} has shape [${info.shape.join(', ')}], expected [${shape.join(', ')}]`);
       return undefined;
     }
     if (!info.dtype) { problems.push(`${name} has type ${info.typeName}, which fuselm has no kernels for`); return undefined; }
-    return ggufTensor(f, info);
+    try {
+      return src.tensor(name);
+    } catch (e) {
+      problems.push(`${name}: ${(e as Error).message}`);
+      return undefined;
+    }
   };
+
   const qd = c.nHead * c.headDim, kd = c.nHeadKv * c.headDim, vd = c.nHeadKv * c.headDimV;
   const tokEmbd = get('token_embd.weight', [c.vocabSize, c.dim]);
   const layers: LayerWeights[] = [];
   for (let l = 0; l < c.nLayer; l++) {
     const p = `blk.${l}.`;
-    const qn = ggufTensorInfo(f, p + 'attn_q_norm.weight');
-    const kn = ggufTensorInfo(f, p + 'attn_k_norm.weight');
+    const qn = src.info(p + 'attn_q_norm.weight');
+    const kn = src.info(p + 'attn_k_norm.weight');
     const lw: Partial<LayerWeights> = {
       attnNorm: get(p + 'attn_norm.weight', [c.dim]),
       wq: get(p + 'attn_q.weight', [qd, c.dim]),
@@ -89,7 +120,7 @@ export function loadWeights(f: GgufFile, c: Config): Weights {
       lw.wGateExps = get(p + 'ffn_gate_exps.weight', [c.nExpert, c.expertFf, c.dim]);
       lw.wUpExps = get(p + 'ffn_up_exps.weight', [c.nExpert, c.expertFf, c.dim]);
       lw.wDownExps = get(p + 'ffn_down_exps.weight', [c.nExpert, c.dim, c.expertFf]);
-      if (ggufTensorInfo(f, p + 'ffn_up_shexp.weight')) {
+      if (src.info(p + 'ffn_up_shexp.weight')) {
         const sff = c.sharedExpertFf || c.expertFf;
         lw.wShGateInp = get(p + 'ffn_gate_inp_shexp.weight', [c.dim], false);
         lw.wShGate = get(p + 'ffn_gate_shexp.weight', [sff, c.dim]);
@@ -100,13 +131,14 @@ export function loadWeights(f: GgufFile, c: Config): Weights {
     layers.push(lw as LayerWeights);
   }
   const outNorm = get('output_norm.weight', [c.dim]);
-  const hasOut = ggufTensorInfo(f, 'output.weight') !== undefined;
+  const hasOut = src.info('output.weight') !== undefined;
   const output = hasOut ? get('output.weight', [c.vocabSize, c.dim]) : tokEmbd;
   for (const n of ['attnNorm', 'ffnNorm'] as const) {
     layers.forEach((l, i) => { if (l[n] && l[n].dtype !== 'f32') problems.push(`blk.${i} ${n} must be f32, is ${l[n].dtype}`); });
   }
+  if (src.problems) problems.push(...src.problems());
   if (problems.length) {
-    throw new RangeError(`model: the tensors of ${f.source ?? 'this file'} do not fit a ${c.arch} model:\n  - ${problems.slice(0, 20).join('\n  - ')}`
+    throw new RangeError(`model: the tensors of ${src.source ?? 'this file'} do not fit a ${c.arch} model:\n  - ${problems.slice(0, 20).join('\n  - ')}`
       + (problems.length > 20 ? `\n  - ... and ${problems.length - 20} more` : ''));
   }
   return { tokEmbd: tokEmbd!, layers, outNorm: outNorm!, output: output!, tied: !hasOut };
