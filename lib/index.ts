@@ -17,8 +17,8 @@ export type { SoftmaxOptions } from './ops/norm';
 export { rope } from './ops/rope';
 export type { RopeMode, RopeOptions } from './ops/rope';
 export { gather, argmax, GATHER_DTYPES } from './ops/embed';
-export { quantize, dequantize, matmul, QUANT_FORMATS, MATMUL_WEIGHT_DTYPES } from './ops/qgemm';
-export type { QuantFormat, MatmulOptions } from './ops/qgemm';
+export { quantize, dequantize, matmul, repack, QUANT_FORMATS, MATMUL_WEIGHT_DTYPES, REPACKED_FORMATS } from './ops/qgemm';
+export type { QuantFormat, MatmulOptions, RepackedFormat } from './ops/qgemm';
 export { moeRoute, moePermute, moeFfn, MoeStats, MOE_WEIGHT_DTYPES } from './ops/moe';
 export type { MoeRouteOptions, MoeRouting, MoeScoring, MoePlan, MoePermuteOptions, MoeExperts, MoeSharedExpert, MoeFfnOptions, MoeFfnReport } from './ops/moe';
 

@@ -21,9 +21,14 @@ struct ActQ8_0 {
   int8_t qs[32];
   int32_t off[8];
   float d;
-  float pad;
+  int32_t sum;  // qs[0] + ... + qs[31] (the offset term of the repacked GEMV)
 };
 static_assert(sizeof(ActQ8_0) == 72, "ActQ8_0 is 72 bytes");
+static inline int32_t qsum32(const int8_t* q) {
+  int32_t s = 0;
+  for (int j = 0; j < 32; j++) s += q[j];
+  return s;
+}
 
 // round to nearest, ties to even, for |f| < 2^22 (ggml's nearest_int)
 // The barrier keeps f a rounded float: without it a product passed in could be
@@ -188,7 +193,7 @@ static inline void quantize_act_q8_0_row(ActQ8_0* y, const float* x, int64_t n, 
     quantize_q8_0_block(x + 32 * i, y[i].qs, &y[i].d);
     for (int l = 0; l < 8; l++)
       y[i].off[l] = -off * (y[i].qs[4 * l] + y[i].qs[4 * l + 1] + y[i].qs[4 * l + 2] + y[i].qs[4 * l + 3]);
-    y[i].pad = 0;
+    y[i].sum = qsum32(y[i].qs);
   }
 }
 

@@ -40,10 +40,31 @@ static Napi::Value Dequantize(const Napi::CallbackInfo& info) {
   const DType t = dtype_arg(a, 1, "format");
   const int64_t rows = a.integer(3, "rows", 0, INT32_MAX);
   const int64_t cols = a.integer(4, "cols", 0, INT32_MAX);
-  if (!quant_supported(t)) throw_if(a.env(), dequantize(nullptr, t, nullptr, rows, cols), a.fn());
+  if (!quant_supported(t) && repack_base(t) == t) throw_if(a.env(), dequantize(nullptr, t, nullptr, rows, cols), a.fn());
   Buf dst = a.buffer(0, "dst", mul_bytes({rows, cols, 4}), 4);
   Buf src = a.buffer(2, "src", rows_bytes(t, rows, cols));
   throw_if(a.env(), dequantize(dst.as<float>(), t, src.data, rows, cols), a.fn());
+  return a.env().Undefined();
+}
+
+// repack(dst, to, src, from, rows, cols)
+static Napi::Value Repack(const Napi::CallbackInfo& info) {
+  Args a(info, "repack");
+  a.count(6);
+  const DType to = dtype_arg(a, 1, "to");
+  const DType from = dtype_arg(a, 3, "from");
+  const int64_t rows = a.integer(4, "rows", 0, INT32_MAX);
+  const int64_t cols = a.integer(5, "cols", 0, INT32_MAX);
+  if (repack_base(to) == repack_base(from) && to != from && cols % 32 == 0) {
+    Buf dst = a.buffer(0, "dst", rows_bytes(to, rows, cols));
+    Buf src = a.buffer(2, "src", rows_bytes(from, rows, cols));
+    if (dst.data && src.data && (uint8_t*)dst.data < (uint8_t*)src.data + src.bytes &&
+        (uint8_t*)src.data < (uint8_t*)dst.data + dst.bytes)
+      a.range_error("dst", "memory that does not overlap src", "an overlapping buffer");
+    throw_if(a.env(), repack(dst.data, to, src.data, from, rows, cols), a.fn());
+  } else {
+    throw_if(a.env(), repack(nullptr, to, nullptr, from, rows, cols), a.fn());
+  }
   return a.env().Undefined();
 }
 
@@ -76,6 +97,7 @@ FL_NAPI_REGISTER(init_qgemm) {
   exports.Set("quantize", Napi::Function::New(env, Quantize, "quantize"));
   exports.Set("dequantize", Napi::Function::New(env, Dequantize, "dequantize"));
   exports.Set("matmul", Napi::Function::New(env, Matmul, "matmul"));
+  exports.Set("repack", Napi::Function::New(env, Repack, "repack"));
 }
 
 }  // namespace napi

@@ -41,6 +41,8 @@ static void report_qgemm(const void* p, void (*emit)(const char*, const char*, v
   FL_EMIT(gemv_f32_f32);
   FL_EMIT(gemv_f16_f32);
   FL_EMIT(gemv_bf16_f32);
+  FL_EMIT(gemv_q4_0x16_q8_0);
+  FL_EMIT(gemv_q8_0x16_q8_0);
   FL_EMIT(gemm_f32);
   FL_EMIT(gemm_bf16);
 #undef FL_EMIT
@@ -128,7 +130,84 @@ bool dequantize_row(DType t, const void* src, float* dst, int64_t n) {
   }
 }
 
+// ---- repacked formats ----------------------------------------------------------
+DType repack_base(DType t) {
+  switch (t) {
+    case DType::Q4_0X16: return DType::Q4_0;
+    case DType::Q8_0X16: return DType::Q8_0;
+    default: return t;
+  }
+}
+static bool is_repacked(DType t) { return repack_base(t) != t; }
+
+// One group of 16 rows: plain rows (row stride nb blocks) <-> nb repacked
+// blocks. Q4_0's byte k already pairs weights k and 16 + k, so it moves whole.
+template <typename Plain, typename Packed, int KB>
+static void pack_group(Packed* y, const Plain* x, int64_t nb) {
+  for (int64_t b = 0; b < nb; b++)
+    for (int r = 0; r < kPackRows; r++) {
+      const Plain& p = x[r * nb + b];
+      y[b].d[r] = p.d;
+      for (int k = 0; k < KB; k++) std::memcpy(&y[b].qs[k / 4][4 * r + k % 4], &p.qs[k], 1);
+    }
+}
+template <typename Plain, typename Packed, int KB>
+static void unpack_group(Plain* x, const Packed* y, int64_t nb) {
+  for (int64_t b = 0; b < nb; b++)
+    for (int r = 0; r < kPackRows; r++) {
+      Plain& p = x[r * nb + b];
+      p.d = y[b].d[r];
+      for (int k = 0; k < KB; k++) std::memcpy(&p.qs[k], &y[b].qs[k / 4][4 * r + k % 4], 1);
+    }
+}
+// dst <- src for one group; `packed` is the repacked dtype of the pair
+static void repack_group(DType packed, void* dst, const void* src, int64_t nb, bool unpack) {
+  if (packed == DType::Q4_0X16) {
+    if (unpack) unpack_group<block_q4_0, block_q4_0x16, 16>((block_q4_0*)dst, (const block_q4_0x16*)src, nb);
+    else pack_group<block_q4_0, block_q4_0x16, 16>((block_q4_0x16*)dst, (const block_q4_0*)src, nb);
+  } else {
+    if (unpack) unpack_group<block_q8_0, block_q8_0x16, 32>((block_q8_0*)dst, (const block_q8_0x16*)src, nb);
+    else pack_group<block_q8_0, block_q8_0x16, 32>((block_q8_0x16*)dst, (const block_q8_0*)src, nb);
+  }
+}
+
+Status repack(void* dst, DType to, const void* src, DType from, int64_t rows, int64_t cols) {
+  const bool unpack = is_repacked(from);
+  const DType packed = unpack ? from : to;
+  if (!is_repacked(packed) || repack_base(packed) != (unpack ? to : from))
+    return Status::type("format", "Q4_0 <-> Q4_0X16 or Q8_0 <-> Q8_0X16",
+                        std::string("'") + dname(from) + "' -> '" + dname(to) + "'");
+  if (rows < 0 || rows % kPackRows != 0)
+    return Status::range("rows", "a multiple of 16 (the repacked group)", std::to_string(rows));
+  if (cols < 0 || cols % 32 != 0) return Status::range("cols", "a multiple of 32 (the block)", std::to_string(cols));
+  if (rows == 0 || cols == 0) return Status::Ok();
+  const int64_t nb = cols / 32;
+  const size_t gb = (size_t)kPackRows * row_bytes(packed, cols);
+  parallel_for(rows / kPackRows, 1 + (1 << 16) / (int64_t)gb, [&](int64_t b, int64_t e, int) {
+    for (int64_t g = b; g < e; g++)
+      repack_group(packed, (uint8_t*)dst + g * gb, (const uint8_t*)src + g * gb, nb, unpack);
+  });
+  return Status::Ok();
+}
+
 Status dequantize(float* dst, DType t, const void* src, int64_t rows, int64_t cols) {
+  if (is_repacked(t)) {
+    if (rows < 0 || rows % kPackRows != 0)
+      return Status::range("rows", "a multiple of 16 (the repacked group)", std::to_string(rows));
+    if (cols < 0 || cols % 32 != 0) return Status::range("cols", "a multiple of 32 (the block)", std::to_string(cols));
+    if (rows == 0 || cols == 0) return Status::Ok();
+    const DType base = repack_base(t);
+    const size_t rb = row_bytes(t, cols), gb = kPackRows * rb;
+    parallel_for(rows / kPackRows, 1, [&](int64_t b, int64_t e, int) {
+      std::vector<uint8_t> plain(gb);
+      for (int64_t g = b; g < e; g++) {
+        repack_group(t, plain.data(), (const uint8_t*)src + g * gb, cols / 32, true);
+        for (int r = 0; r < kPackRows; r++)
+          dequantize_row(base, plain.data() + r * rb, dst + (g * kPackRows + r) * cols, cols);
+      }
+    });
+    return Status::Ok();
+  }
   FL_TRY(check_rows_cols(t, rows, cols));
   if (rows == 0 || cols == 0) return Status::Ok();
   const size_t rb = row_bytes(t, cols);
@@ -142,7 +221,7 @@ Status dequantize(float* dst, DType t, const void* src, int64_t rows, int64_t co
 static bool matmul_supported(DType t) {
   switch (t) {
     case DType::F32: case DType::F16: case DType::BF16: case DType::Q8_0: case DType::Q4_0: case DType::Q4_K:
-    case DType::Q5_K: case DType::Q6_K:
+    case DType::Q5_K: case DType::Q6_K: case DType::Q4_0X16: case DType::Q8_0X16:
       return true;
     default:
       return false;
@@ -151,8 +230,11 @@ static bool matmul_supported(DType t) {
 
 Status check_weight(DType wtype, int64_t N, int64_t K, size_t bytes) {
   if (!matmul_supported(wtype))
-    return Status::type("W.dtype", "one of 'f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k'", quoted(wtype));
+    return Status::type("W.dtype", "one of 'f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q4_0x16', 'q8_0x16'",
+                        quoted(wtype));
   if (N < 0) return Status::range("N", "integer >= 0", std::to_string(N));
+  if (is_repacked(wtype) && N % kPackRows != 0)
+    return Status::range("N", std::string("a multiple of 16 (the ") + dname(wtype) + " row group)", std::to_string(N));
   const int be = dtype_traits((int32_t)wtype)->block_elems;
   if (K < 1 || K % be != 0)
     return Status::range("K", std::string(be == 1 ? "integer >= 1" : "a positive multiple of " + std::to_string(be) +
@@ -166,7 +248,8 @@ Status check_weight(DType wtype, int64_t N, int64_t K, size_t bytes) {
 
 static size_t act_row_bytes(DType wtype, int64_t K) {
   switch (wtype) {
-    case DType::Q4_0: case DType::Q8_0: return (size_t)(K / 32) * sizeof(qs::ActQ8_0);
+    case DType::Q4_0: case DType::Q8_0: case DType::Q4_0X16: case DType::Q8_0X16:
+      return (size_t)(K / 32) * sizeof(qs::ActQ8_0);
     case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: return (size_t)(K / QK_K) * sizeof(block_q8_K);
     default: return (size_t)K * 4;
   }
@@ -184,8 +267,8 @@ Status quantize_acts(void* dst, DType wtype, const float* x, int64_t M, int64_t 
   const size_t rb = act_row_bytes(wtype, K);
   RowFn fn = nullptr;
   switch (wtype) {
-    case DType::Q4_0: fn = k.quantize_act_q4_0.fn; break;
-    case DType::Q8_0: fn = k.quantize_act_q8_0.fn; break;
+    case DType::Q4_0: case DType::Q4_0X16: fn = k.quantize_act_q4_0.fn; break;
+    case DType::Q8_0: case DType::Q8_0X16: fn = k.quantize_act_q8_0.fn; break;
     case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: fn = k.quantize_row_q8_K.fn; break;
     default: break;
   }
@@ -207,6 +290,8 @@ static GemvFn gemv_fn(DType wtype) {
     case DType::F32: return k.gemv_f32_f32.fn;
     case DType::F16: return k.gemv_f16_f32.fn;
     case DType::BF16: return k.gemv_bf16_f32.fn;
+    case DType::Q4_0X16: return k.gemv_q4_0x16_q8_0.fn;
+    case DType::Q8_0X16: return k.gemv_q8_0x16_q8_0.fn;
     default: return nullptr;
   }
 }
@@ -240,6 +325,7 @@ static Status gemv(float* out, const float* x, int64_t M, int64_t K, const void*
   // instead of holding the others back.
   int64_t chunk = ((int64_t)(65536 / (row_bytes(wtype, K) + 1)) + 4) & ~(int64_t)3;
   if (chunk < 4) chunk = 4;
+  if (is_repacked(wtype)) chunk = (chunk + kPackRows - 1) & ~(int64_t)(kPackRows - 1);  // whole groups
   const int64_t nchunks = (N + chunk - 1) / chunk;
   struct Ctx {
     GemvFn fn;
@@ -351,6 +437,13 @@ Status matmul(float* out, const float* x, int64_t M, int64_t K, const void* W, D
   FL_TRY(check_weight(wtype, N, K, (size_t)-1));
   if (M == 0 || N == 0) return Status::Ok();
   if (M <= kGemvMaxM) return gemv(out, x, M, K, W, wtype, N, bias);
+  if (is_repacked(wtype)) {
+    // prefill over a repacked matrix: back to the plain rows once (a copy of W,
+    // small next to the M x N x K GEMM), then the plain format's GEMM
+    std::vector<uint8_t> plain((size_t)N * row_bytes(wtype, K));
+    FL_TRY(repack(plain.data(), repack_base(wtype), W, wtype, N, K));
+    return gemm(out, x, M, K, plain.data(), repack_base(wtype), N, bias);
+  }
   return gemm(out, x, M, K, W, wtype, N, bias);
 }
 

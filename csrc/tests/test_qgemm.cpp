@@ -105,6 +105,40 @@ TEST(qgemm_matmul_vs_f64_every_format) {
   }
 }
 
+// The repacked Q4_0X16 / Q8_0X16: matmul_rows_st over ranges that cut groups
+// (the scratch-tile path), M = 1..9, every ISA, against the plain format's rows.
+TEST(qgemm_repacked_rows_cut_groups) {
+  const int64_t N = 48, K = 96;
+  const DType pairs[2][2] = {{DType::Q4_0, DType::Q4_0X16}, {DType::Q8_0, DType::Q8_0X16}};
+  for (const auto& pr : pairs) {
+    fltest::Rng r(5 + (int)pr[0]);
+    std::vector<float> w(N * K);
+    for (auto& v : w) v = r.normal();
+    std::vector<uint8_t> W(N * fuselm::row_bytes(pr[0], K)), P(W.size()), B(W.size());
+    CHECK(fuselm::quantize(W.data(), pr[0], w.data(), N, K).ok());
+    CHECK(fuselm::repack(P.data(), pr[1], W.data(), pr[0], N, K).ok());
+    CHECK(fuselm::repack(B.data(), pr[0], P.data(), pr[1], N, K).ok());
+    CHECK(std::memcmp(B.data(), W.data(), W.size()) == 0);
+    CHECK(fuselm::repack(B.data(), pr[1], W.data(), pr[0], N - 1, K).code == fuselm::Code::Range);
+    CHECK(fuselm::check_weight(pr[1], N - 8, K, 1 << 20).code == fuselm::Code::Range);
+    for (int64_t M = 1; M <= 9; M += 4) {
+      std::vector<float> x(M * K), a(M * N), b(M * N, -1.0f);
+      for (auto& v : x) v = r.normal();
+      std::vector<uint8_t> acts(fuselm::qacts_bytes(pr[1], M, K));
+      fltest::for_each_isa([&](int) {
+        CHECK(fuselm::quantize_acts(acts.data(), pr[1], x.data(), M, K).ok());
+        fuselm::matmul_rows_st(a.data(), N, acts.data(), M, K, W.data(), pr[0], 0, N);
+        const int64_t cuts[] = {0, 5, 16, 21, 40, 47, 48};
+        for (int c = 0; c + 1 < 7; c++)
+          fuselm::matmul_rows_st(b.data(), N, acts.data(), M, K, P.data(), pr[1], cuts[c], cuts[c + 1]);
+        double worst = 0;
+        for (int64_t i = 0; i < M * N; i++) worst = std::fmax(worst, std::fabs(a[i] - b[i]) / (1e-5 * std::fabs(a[i]) + 1e-4));
+        CHECK_LE(worst, 1.0);
+      });
+    }
+  }
+}
+
 // The MoE building blocks: quantize_acts + matmul_rows_st over row ranges equal matmul (M <= 8).
 TEST(qgemm_rows_st_equals_matmul) {
   const int64_t M = 3, N = 21, K = 512;

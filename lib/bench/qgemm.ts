@@ -3,26 +3,29 @@
 // bandwidth (bytes = W + x + out), and the GEMM (prefill, M = 512, 4096x4096)
 // judged against the BF16 peak (quantized W run as bf16 x bf16) or the FMA peak
 // (f32), plus f32 1024^3. Run with --threads 1 and --threads 2 for both figures.
-import { matmul, quantize, QuantFormat } from '../ops/qgemm';
+import { matmul, quantize, repack, QuantFormat, RepackedFormat, REPACKED_FORMATS } from '../ops/qgemm';
 import { DTYPES } from '../dtype';
 import { Tensor } from '../tensor';
 import { BenchEntry, Bound, fillRandom } from './entry';
 
 /** W [n, k] of `fmt`: a 64-row quantized tile repeated (quantizing 58M weights with
  *  the K-quant search would take seconds; the kernels' speed does not depend on values). */
-function weight(fmt: QuantFormat, n: number, k: number): Tensor {
+function weight(fmt: QuantFormat | RepackedFormat, n: number, k: number): Tensor {
   const tileRows = Math.min(64, n);
-  const tile = quantize(Tensor.from(fillRandom(new Float32Array(tileRows * k), 7, 0.05), [tileRows, k]), fmt).bytes();
+  const base = (REPACKED_FORMATS as Record<string, QuantFormat>)[fmt] ?? (fmt as QuantFormat);
+  let q = quantize(Tensor.from(fillRandom(new Float32Array(tileRows * k), 7, 0.05), [tileRows, k]), base);
+  if (base !== fmt) q = repack(q); // 64 rows: 4 whole groups of 16
+  const tile = q.bytes();
   const bytes = new Uint8Array((n / tileRows) * tile.length);
   for (let r = 0; r < n / tileRows; r++) bytes.set(tile, r * tile.length);
   return Tensor.fromBytes(bytes, fmt, [n, k]);
 }
 
-function rowBytes(fmt: QuantFormat, k: number): number {
+function rowBytes(fmt: QuantFormat | RepackedFormat, k: number): number {
   return (k / DTYPES[fmt].blockElems) * DTYPES[fmt].blockBytes;
 }
 
-function entry(fmt: QuantFormat, m: number, n: number, k: number, bound: Bound): BenchEntry {
+function entry(fmt: QuantFormat | RepackedFormat, m: number, n: number, k: number, bound: Bound): BenchEntry {
   let x: Tensor | undefined, w: Tensor | undefined, out: Tensor | undefined;
   return {
     name: `matmul(${fmt},${m}x${k}x${n})`,
@@ -43,7 +46,7 @@ function entry(fmt: QuantFormat, m: number, n: number, k: number, bound: Bound):
   };
 }
 
-const GEMV_FORMATS: QuantFormat[] = ['q4_0', 'q8_0', 'q4_k', 'q6_k', 'f16'];
+const GEMV_FORMATS: Array<QuantFormat | RepackedFormat> = ['q4_0', 'q4_0x16', 'q8_0', 'q8_0x16', 'q4_k', 'q6_k', 'f16'];
 export const entries: BenchEntry[] = [
   ...GEMV_FORMATS.map((f) => entry(f, 1, 4096, 4096, 'dram')),
   ...GEMV_FORMATS.map((f) => entry(f, 1, 14336, 4096, 'dram')),

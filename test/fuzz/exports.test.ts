@@ -237,6 +237,8 @@ const PRIMERS: Array<() => unknown> = [
   () => lib.matmul(Tensor.from(ramp(3 * 64), [3, 64]), lib.quantize(Tensor.from(ramp(5 * 64), [5, 64]), 'q8_0')),
   () => lib.matmul(Tensor.from(ramp(9 * 256), [9, 256]), lib.quantize(Tensor.from(ramp(4 * 256), [4, 256]), 'q4_k')),
   () => lib.dequantize(lib.quantize(Tensor.from(ramp(2 * 32), [2, 32]), 'q4_0')),
+  () => lib.matmul(Tensor.from(ramp(2 * 64), [2, 64]), lib.repack(lib.quantize(Tensor.from(ramp(16 * 64), [16, 64]), 'q8_0'))),
+  () => lib.dequantize(lib.repack(lib.quantize(Tensor.from(ramp(16 * 32), [16, 32]), 'q4_0'))),
   () => {
     const q = lib.quantizeLut(Tensor.from(ramp(4 * 64), [4, 64]), 'lut4');
     lib.dequantizeLut(q);

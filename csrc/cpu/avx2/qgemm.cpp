@@ -55,7 +55,7 @@ static void quantize_act(void* dst, const float* x, int64_t n) {
     const __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), p), _mm256_set1_epi16(1));
     _mm256_storeu_si256((__m256i*)y[i].off, _mm256_mullo_epi32(s, _mm256_set1_epi32(-OFF)));
     y[i].d = d;
-    y[i].pad = 0;
+    y[i].sum = qs::qsum32(y[i].qs);
   }
 }
 static void quantize_act_q4_0(void* dst, const float* x, int64_t n) { quantize_act<8>(dst, x, n); }
@@ -192,6 +192,119 @@ static void gemm_bf16(float* C, int64_t ldc, const void* xpack, int64_t M, const
   }
 }
 
+// ---- repacked GEMV (Q4_0X16 / Q8_0X16, blocks.h) ------------------------------------
+// The 16 rows of a block as two halves of 8 (one int32 lane per row): maddubs
+// against 4 broadcast activations, pair sums in int16, then one madd to int32.
+// q4_0: the 8 int16 partial sums of a half (each |.| <= 2 * 15 * 127) are added
+// in int16 (|total| <= 30480 < 32767) before the single madd; minus 8 * sum(a).
+template <int MM>
+static inline void q4_0x16_group(float* out, int64_t ldo, const qs::ActQ8_0* acts, int64_t nb,
+                                 const block_q4_0x16* w) {
+  const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+  __m256 acc[MM][2];
+  for (int m = 0; m < MM; m++) acc[m][0] = acc[m][1] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; b++) {
+    const block_q4_0x16* wb = w + b;
+    for (int h = 0; h < 2; h++) {
+      __m256i lo[4], hi[4];
+      for (int j = 0; j < 4; j++) {
+        const __m256i v = _mm256_loadu_si256((const __m256i*)(wb->qs[j] + 32 * h));
+        lo[j] = _mm256_and_si256(v, m4);
+        hi[j] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+      }
+      const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(wb->d + 8 * h)));
+      for (int m = 0; m < MM; m++) {
+        const qs::ActQ8_0* a = acts + m * nb + b;
+        int32_t aq[8];
+        std::memcpy(aq, a->qs, 32);
+        __m256i s16 = _mm256_setzero_si256();
+        for (int j = 0; j < 4; j++) {
+          s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(lo[j], _mm256_set1_epi32(aq[j])));
+          s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(hi[j], _mm256_set1_epi32(aq[4 + j])));
+        }
+        const __m256i t = _mm256_add_epi32(_mm256_madd_epi16(s16, ones), _mm256_set1_epi32(-8 * a->sum));
+        acc[m][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(t), _mm256_mul_ps(dw, _mm256_set1_ps(a->d)), acc[m][h]);
+      }
+    }
+  }
+  for (int m = 0; m < MM; m++) {
+    _mm256_storeu_ps(out + m * ldo, acc[m][0]);
+    _mm256_storeu_ps(out + m * ldo + 8, acc[m][1]);
+  }
+}
+// q8_0: |w| x sign(a, w) (no saturation: each pair sum <= 2 * 127 * 127), madd per step.
+template <int MM>
+static inline void q8_0x16_group(float* out, int64_t ldo, const qs::ActQ8_0* acts, int64_t nb,
+                                 const block_q8_0x16* w) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[MM][2];
+  for (int m = 0; m < MM; m++) acc[m][0] = acc[m][1] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; b++) {
+    const block_q8_0x16* wb = w + b;
+    for (int h = 0; h < 2; h++) {
+      const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(wb->d + 8 * h)));
+      for (int m = 0; m < MM; m++) {
+        const qs::ActQ8_0* a = acts + m * nb + b;
+        int32_t aq[8];
+        std::memcpy(aq, a->qs, 32);
+        __m256i s = _mm256_setzero_si256();
+        for (int j = 0; j < 8; j++) {
+          const __m256i v = _mm256_loadu_si256((const __m256i*)(wb->qs[j] + 32 * h));
+          const __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(v), _mm256_sign_epi8(_mm256_set1_epi32(aq[j]), v));
+          s = _mm256_add_epi32(s, _mm256_madd_epi16(p, ones));
+        }
+        acc[m][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_set1_ps(a->d)), acc[m][h]);
+      }
+    }
+  }
+  for (int m = 0; m < MM; m++) {
+    _mm256_storeu_ps(out + m * ldo, acc[m][0]);
+    _mm256_storeu_ps(out + m * ldo + 8, acc[m][1]);
+  }
+}
+
+// Rows [n0, n1) of a repacked matrix: whole groups straight into out, a group
+// cut by n0 or n1 through a scratch tile; activation rows up to 8 per pass so
+// each weight block is loaded once for all of them.
+template <typename Block>
+using X16Group = void (*)(float*, int64_t, const qs::ActQ8_0*, int64_t, const Block*);
+template <typename Block>
+static inline void x16_rows(const X16Group<Block>* G, float* out, int64_t ldo, const void* acts, int64_t M, int64_t K,
+                            const void* W, int64_t n0, int64_t n1) {
+  const int64_t nb = K / 32;
+  const Block* w = (const Block*)W;
+  const qs::ActQ8_0* A = (const qs::ActQ8_0*)acts;
+  for (int64_t g = n0 / 16; g * 16 < n1; g++) {
+    const int64_t r0 = g * 16, lo = n0 > r0 ? n0 : r0, hi = n1 < r0 + 16 ? n1 : r0 + 16;
+    const Block* wg = w + g * nb;
+    for (int64_t m = 0; m < M; m += 8) {
+      const int64_t mm = M - m < 8 ? M - m : 8;
+      if (lo == r0 && hi == r0 + 16) {
+        G[mm - 1](out + m * ldo + r0, ldo, A + m * nb, nb, wg);
+      } else {
+        alignas(64) float tmp[8 * 16];
+        G[mm - 1](tmp, 16, A + m * nb, nb, wg);
+        for (int64_t i = 0; i < mm; i++)
+          for (int64_t r = lo; r < hi; r++) out[(m + i) * ldo + r] = tmp[i * 16 + r - r0];
+      }
+    }
+  }
+}
+static void gemv_q4_0x16_q8_0(float* out, int64_t ldo, const void* acts, int64_t M, int64_t K, const void* W,
+                              int64_t n0, int64_t n1) {
+  static const X16Group<block_q4_0x16> G[8] = {q4_0x16_group<1>, q4_0x16_group<2>, q4_0x16_group<3>,
+                                               q4_0x16_group<4>, q4_0x16_group<5>, q4_0x16_group<6>,
+                                               q4_0x16_group<7>, q4_0x16_group<8>};
+  x16_rows<block_q4_0x16>(G, out, ldo, acts, M, K, W, n0, n1);
+}
+static void gemv_q8_0x16_q8_0(float* out, int64_t ldo, const void* acts, int64_t M, int64_t K, const void* W,
+                              int64_t n0, int64_t n1) {
+  static const X16Group<block_q8_0x16> G[8] = {q8_0x16_group<1>, q8_0x16_group<2>, q8_0x16_group<3>,
+                                               q8_0x16_group<4>, q8_0x16_group<5>, q8_0x16_group<6>,
+                                               q8_0x16_group<7>, q8_0x16_group<8>};
+  x16_rows<block_q8_0x16>(G, out, ldo, acts, M, K, W, n0, n1);
+}
+
 void fill_qgemm(QgemmTable& t) {
   FL_IMPL(t, quantize_act_q4_0, avx2);
   FL_IMPL(t, quantize_act_q8_0, avx2);
@@ -211,6 +324,8 @@ void fill_qgemm(QgemmTable& t) {
   FL_IMPL(t, gemv_f32_f32, avx2);
   FL_IMPL(t, gemv_f16_f32, avx2);
   FL_IMPL(t, gemv_bf16_f32, avx2);
+  FL_IMPL(t, gemv_q4_0x16_q8_0, avx2);
+  FL_IMPL(t, gemv_q8_0x16_q8_0, avx2);
   FL_IMPL(t, round_bf16_row, avx2);
   FL_IMPL(t, gemm_f32, avx2);
   FL_IMPL(t, gemm_bf16, avx2);

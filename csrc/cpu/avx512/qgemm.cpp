@@ -49,7 +49,7 @@ static void quantize_act(void* dst, const float* x, int64_t n) {
     const __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), qv);
     _mm256_storeu_si256((__m256i*)y[i].off, _mm256_mullo_epi32(s, _mm256_set1_epi32(-OFF)));
     y[i].d = d;
-    y[i].pad = 0;
+    y[i].sum = qs::qsum32(y[i].qs);
   }
 }
 static void quantize_act_q4_0(void* dst, const float* x, int64_t n) { quantize_act<8>(dst, x, n); }
@@ -192,6 +192,113 @@ static void gemv_bf16_f32(float* o, int64_t l, const void* a, int64_t M, int64_t
   gemv_float<2>(o, l, a, M, K, W, n0, n1);
 }
 
+// ---- repacked GEMV (Q4_0X16 / Q8_0X16, blocks.h) ------------------------------------
+// One 64-byte load is 4 weights of 16 rows: vpdpbusd against the 4 matching
+// activations broadcast gives the 16 rows' partial dots in the 16 lanes, so a
+// block of 16 rows costs 8 vpdpbusd, one scale conversion and one FMA, and no
+// horizontal sums. Activations: the q8_0 partner (ActQ8_0) with its sum.
+// q4_0: the high nibbles are taken in place (x16) and the low ones shifted up
+// to match: 16 * dot = 16 * lo + hi16 - 128 * sum(a).
+template <int MM>
+static inline void q4_0x16_group(float* out, int64_t ldo, const qs::ActQ8_0* acts, int64_t nb,
+                                 const block_q4_0x16* w) {
+  const __m512i lom = _mm512_set1_epi8(0x0F), him = _mm512_set1_epi8((char)0xF0);
+  __m512 acc[MM];
+  for (int m = 0; m < MM; m++) acc[m] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; b++) {
+    const block_q4_0x16* wb = w + b;
+    __m512i lo[4], hi[4];
+    for (int j = 0; j < 4; j++) {
+      const __m512i v = _mm512_loadu_si512((const void*)wb->qs[j]);
+      lo[j] = _mm512_and_si512(v, lom);
+      hi[j] = _mm512_and_si512(v, him);
+    }
+    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)wb->d));
+    for (int m = 0; m < MM; m++) {
+      const qs::ActQ8_0* a = acts + m * nb + b;
+      int32_t aq[8];
+      std::memcpy(aq, a->qs, 32);
+      __m512i sl = _mm512_setzero_si512(), sh = _mm512_set1_epi32(-128 * a->sum);
+      for (int j = 0; j < 4; j++) {
+        sl = _mm512_dpbusd_epi32(sl, lo[j], _mm512_set1_epi32(aq[j]));
+        sh = _mm512_dpbusd_epi32(sh, hi[j], _mm512_set1_epi32(aq[4 + j]));
+      }
+      const __m512i t = _mm512_add_epi32(_mm512_slli_epi32(sl, 4), sh);
+      acc[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t), _mm512_mul_ps(dw, _mm512_set1_ps(a->d * (1.0f / 16))), acc[m]);
+    }
+  }
+  for (int m = 0; m < MM; m++) _mm512_storeu_ps(out + m * ldo, acc[m]);
+}
+// q8_0: the weights read as unsigned (w + 128): dot = sum((w + 128) a) - 128 * sum(a).
+template <int MM>
+static inline void q8_0x16_group(float* out, int64_t ldo, const qs::ActQ8_0* acts, int64_t nb,
+                                 const block_q8_0x16* w) {
+  const __m512i flip = _mm512_set1_epi8((char)0x80);
+  __m512 acc[MM];
+  for (int m = 0; m < MM; m++) acc[m] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; b++) {
+    const block_q8_0x16* wb = w + b;
+    __m512i u[8];
+    for (int j = 0; j < 8; j++) u[j] = _mm512_xor_si512(_mm512_loadu_si512((const void*)wb->qs[j]), flip);
+    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)wb->d));
+    for (int m = 0; m < MM; m++) {
+      const qs::ActQ8_0* a = acts + m * nb + b;
+      int32_t aq[8];
+      std::memcpy(aq, a->qs, 32);
+      __m512i s0 = _mm512_set1_epi32(-128 * a->sum), s1 = _mm512_setzero_si512();
+      for (int j = 0; j < 8; j += 2) {
+        s0 = _mm512_dpbusd_epi32(s0, u[j], _mm512_set1_epi32(aq[j]));
+        s1 = _mm512_dpbusd_epi32(s1, u[j + 1], _mm512_set1_epi32(aq[j + 1]));
+      }
+      const __m512i t = _mm512_add_epi32(s0, s1);
+      acc[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t), _mm512_mul_ps(dw, _mm512_set1_ps(a->d)), acc[m]);
+    }
+  }
+  for (int m = 0; m < MM; m++) _mm512_storeu_ps(out + m * ldo, acc[m]);
+}
+
+// Rows [n0, n1) of a repacked matrix: whole groups straight into out, a group
+// cut by n0 or n1 through a scratch tile; activation rows up to 8 per pass so
+// each weight block is loaded once for all of them.
+template <typename Block>
+using X16Group = void (*)(float*, int64_t, const qs::ActQ8_0*, int64_t, const Block*);
+template <typename Block>
+static inline void x16_rows(const X16Group<Block>* G, float* out, int64_t ldo, const void* acts, int64_t M, int64_t K,
+                            const void* W, int64_t n0, int64_t n1) {
+  const int64_t nb = K / 32;
+  const Block* w = (const Block*)W;
+  const qs::ActQ8_0* A = (const qs::ActQ8_0*)acts;
+  for (int64_t g = n0 / 16; g * 16 < n1; g++) {
+    const int64_t r0 = g * 16, lo = n0 > r0 ? n0 : r0, hi = n1 < r0 + 16 ? n1 : r0 + 16;
+    const Block* wg = w + g * nb;
+    for (int64_t m = 0; m < M; m += 8) {
+      const int64_t mm = M - m < 8 ? M - m : 8;
+      if (lo == r0 && hi == r0 + 16) {
+        G[mm - 1](out + m * ldo + r0, ldo, A + m * nb, nb, wg);
+      } else {
+        alignas(64) float tmp[8 * 16];
+        G[mm - 1](tmp, 16, A + m * nb, nb, wg);
+        for (int64_t i = 0; i < mm; i++)
+          for (int64_t r = lo; r < hi; r++) out[(m + i) * ldo + r] = tmp[i * 16 + r - r0];
+      }
+    }
+  }
+}
+static void gemv_q4_0x16_q8_0(float* out, int64_t ldo, const void* acts, int64_t M, int64_t K, const void* W,
+                              int64_t n0, int64_t n1) {
+  static const X16Group<block_q4_0x16> G[8] = {q4_0x16_group<1>, q4_0x16_group<2>, q4_0x16_group<3>,
+                                               q4_0x16_group<4>, q4_0x16_group<5>, q4_0x16_group<6>,
+                                               q4_0x16_group<7>, q4_0x16_group<8>};
+  x16_rows<block_q4_0x16>(G, out, ldo, acts, M, K, W, n0, n1);
+}
+static void gemv_q8_0x16_q8_0(float* out, int64_t ldo, const void* acts, int64_t M, int64_t K, const void* W,
+                              int64_t n0, int64_t n1) {
+  static const X16Group<block_q8_0x16> G[8] = {q8_0x16_group<1>, q8_0x16_group<2>, q8_0x16_group<3>,
+                                               q8_0x16_group<4>, q8_0x16_group<5>, q8_0x16_group<6>,
+                                               q8_0x16_group<7>, q8_0x16_group<8>};
+  x16_rows<block_q8_0x16>(G, out, ldo, acts, M, K, W, n0, n1);
+}
+
 // ---- GEMM: 32 rows of x (2 vectors) x 12 rows of W per tile -------------------------
 constexpr int MB = 32, NR = 12;
 
@@ -270,6 +377,8 @@ void fill_qgemm(QgemmTable& t) {
   FL_IMPL(t, gemv_f32_f32, avx512);
   FL_IMPL(t, gemv_f16_f32, avx512);
   FL_IMPL(t, gemv_bf16_f32, avx512);
+  FL_IMPL(t, gemv_q4_0x16_q8_0, avx512);
+  FL_IMPL(t, gemv_q8_0x16_q8_0, avx512);
   FL_IMPL(t, round_bf16_row, avx512);
   FL_IMPL(t, gemm_f32, avx512);
   FL_IMPL(t, gemm_bf16, avx512);

@@ -481,6 +481,50 @@ static void gemm_bf16(float* C, int64_t ldc, const void* xpack, int64_t M, const
   }
 }
 
+// Repacked Q4_0X16 / Q8_0X16 (blocks.h): the same sums read through the
+// repacked layout, row r of group g at a time.
+static void gemv_q4_0x16_q8_0(float* out, int64_t ldo, const void* acts, int64_t M, int64_t K, const void* W,
+                              int64_t n0, int64_t n1) {
+  const int64_t nb = K / 32;
+  const block_q4_0x16* w = (const block_q4_0x16*)W;
+  const qs::ActQ8_0* A = (const qs::ActQ8_0*)acts;
+  for (int64_t m = 0; m < M; m++)
+    for (int64_t n = n0; n < n1; n++) {
+      const block_q4_0x16* wg = w + (n / 16) * nb;
+      const int r = (int)(n % 16);
+      float s = 0;
+      for (int64_t b = 0; b < nb; b++) {
+        const qs::ActQ8_0& a = A[m * nb + b];
+        int sum = 0;
+        for (int k = 0; k < 16; k++) {
+          const uint8_t q = wg[b].qs[k / 4][4 * r + k % 4];
+          sum += ((q & 0xF) - 8) * a.qs[k] + ((q >> 4) - 8) * a.qs[k + 16];
+        }
+        s += (float)sum * (fp16_to_fp32(wg[b].d[r]) * a.d);
+      }
+      out[m * ldo + n] = s;
+    }
+}
+static void gemv_q8_0x16_q8_0(float* out, int64_t ldo, const void* acts, int64_t M, int64_t K, const void* W,
+                              int64_t n0, int64_t n1) {
+  const int64_t nb = K / 32;
+  const block_q8_0x16* w = (const block_q8_0x16*)W;
+  const qs::ActQ8_0* A = (const qs::ActQ8_0*)acts;
+  for (int64_t m = 0; m < M; m++)
+    for (int64_t n = n0; n < n1; n++) {
+      const block_q8_0x16* wg = w + (n / 16) * nb;
+      const int r = (int)(n % 16);
+      float s = 0;
+      for (int64_t b = 0; b < nb; b++) {
+        const qs::ActQ8_0& a = A[m * nb + b];
+        int sum = 0;
+        for (int k = 0; k < 32; k++) sum += wg[b].qs[k / 4][4 * r + k % 4] * a.qs[k];
+        s += (float)sum * (fp16_to_fp32(wg[b].d[r]) * a.d);
+      }
+      out[m * ldo + n] = s;
+    }
+}
+
 void fill_qgemm(QgemmTable& t) {
   FL_IMPL(t, quantize_act_q4_0, ref);
   FL_IMPL(t, quantize_act_q8_0, ref);
@@ -500,6 +544,8 @@ void fill_qgemm(QgemmTable& t) {
   FL_IMPL(t, gemv_f32_f32, ref);
   FL_IMPL(t, gemv_f16_f32, ref);
   FL_IMPL(t, gemv_bf16_f32, ref);
+  FL_IMPL(t, gemv_q4_0x16_q8_0, ref);
+  FL_IMPL(t, gemv_q8_0x16_q8_0, ref);
   FL_IMPL(t, round_bf16_row, ref);
   FL_IMPL(t, gemm_f32, ref);
   FL_IMPL(t, gemm_bf16, ref);

@@ -24,6 +24,8 @@ enum class DType : int32_t {
   U8 = 100,
   LUT4 = 101,  // fuselm SqueezeLLM-style: 4-bit codes into a per-row fp16 table
   LUT3 = 102,  // fuselm SqueezeLLM-style: 3-bit codes into a per-row fp16 table
+  Q4_0X16 = 103,  // fuselm: Q4_0 repacked 16 rows at a time (block_q4_0x16), for the GEMV
+  Q8_0X16 = 104,  // fuselm: Q8_0 repacked 16 rows at a time (block_q8_0x16), for the GEMV
 };
 
 constexpr int QK4_0 = 32;
@@ -48,6 +50,27 @@ struct block_q8_0 {
   int8_t qs[QK8_0];
 };
 static_assert(sizeof(block_q8_0) == 34, "block_q8_0 is 34 bytes");
+
+// Q4_0X16 / Q8_0X16 (fuselm, family `qgemm`): the same weights and scales as
+// Q4_0 / Q8_0, repacked so that one 64-byte vector holds 4 consecutive weights
+// of 16 rows (the operand of one vpdpbusd against 4 broadcast activations) and
+// one 32-byte load holds the 16 rows' scales. A [N, K] matrix (N a multiple of
+// 16) is N/16 groups of K/32 such blocks, group-major: group g, block b at
+// index g * (K/32) + b. The byte size equals the plain format's.
+// Q4_0X16: qs[j][4r + e] holds row r's weight 4j + e in its low nibble and
+// weight 16 + 4j + e in its high nibble (q in [0, 15] standing for q - 8).
+struct block_q4_0x16 {
+  fl_half d[16];
+  uint8_t qs[4][64];
+};
+static_assert(sizeof(block_q4_0x16) == 16 * sizeof(block_q4_0), "block_q4_0x16 is 16 q4_0 blocks");
+// Q8_0X16: qs[j][4r + e] = row r's weight 4j + e (int8, as in Q8_0).
+struct block_q8_0x16 {
+  fl_half d[16];
+  int8_t qs[8][64];
+};
+static_assert(sizeof(block_q8_0x16) == 16 * sizeof(block_q8_0), "block_q8_0x16 is 16 q8_0 blocks");
+constexpr int kPackRows = 16;
 
 // Q4_K: 256 weights in 8 sub-blocks of 32. w = d * sc[j] * q - dmin * m[j],
 // with 6-bit sc/m packed in scales[12] (ggml's get_scale_min_k4 layout) and
@@ -137,6 +160,8 @@ static constexpr DTypeTraits kDTypeTraits[] = {
     {DType::Q8_K, "q8_k", QK_K, (int32_t)sizeof(block_q8_K), DType::Q8_K, true},
     {DType::LUT4, "lut4", 32, (int32_t)sizeof(block_lut4), DType::F32, true},
     {DType::LUT3, "lut3", 32, (int32_t)sizeof(block_lut3), DType::F32, true},
+    {DType::Q4_0X16, "q4_0x16", QK4_0, (int32_t)sizeof(block_q4_0), DType::Q8_0, true},
+    {DType::Q8_0X16, "q8_0x16", QK8_0, (int32_t)sizeof(block_q8_0), DType::Q8_0, true},
 };
 
 static inline const DTypeTraits* dtype_traits(int32_t id) {

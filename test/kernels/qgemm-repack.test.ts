@@ -1,0 +1,110 @@
+// The repacked GEMV formats q4_0x16 / q8_0x16 (lib/ops/qgemm.ts repack()): the
+// layout byte by byte against an independent TypeScript index computation, the
+// round trip, and matmul on every ISA against the plain format's matmul and the
+// float64 reference.
+import { dequantize, matmul, quantize, repack, Tensor } from '../../lib';
+import { native } from '../../lib/native';
+import { forEachIsa, randn } from '../helpers';
+import { actQuantBound, dequantRef, matmulRef } from '../reference/qgemm';
+
+// Tolerances (why): a repacked matrix holds the same int8 operands as the plain one and
+// the activations are quantized by the same routine, so only the f32 summation order
+// differs: SIMD_TOL * sum|x w| (as qgemm.test.ts between ISA paths). Against float64,
+// the int8 activation bound of qgemm.test.ts (actQuantBound) plus f32 sums.
+const SIMD_TOL = 1e-5;
+const ACC_TOL = 2e-6;
+
+function weight(fmt: 'q4_0' | 'q8_0', N: number, K: number, seed: number): Tensor {
+  return quantize(Tensor.from(randn(N * K, seed), [N, K]), fmt);
+}
+
+describe('repack: layout', () => {
+  for (const fmt of ['q4_0', 'q8_0'] as const) {
+    test(`${fmt}x16 bytes sit where blocks.h says (group-major, 4 weights x 16 rows per 64 bytes)`, () => {
+      const N = 32, K = 96, nb = K / 32;
+      const W = weight(fmt, N, K, 5);
+      const P = repack(W);
+      expect(P.dtype).toBe(`${fmt}x16`);
+      expect(P.shape).toEqual([N, K]);
+      const src = W.bytes(), dst = P.bytes();
+      expect(dst.length).toBe(src.length);
+      const bb = fmt === 'q4_0' ? 18 : 34; // plain block bytes
+      const kb = fmt === 'q4_0' ? 16 : 32; // quant bytes per plain block
+      const gbb = 16 * bb; // one repacked block: 16 scales then kb/4 vectors of 64 bytes
+      for (let n = 0; n < N; n++) {
+        const g = Math.floor(n / 16), r = n % 16;
+        for (let b = 0; b < nb; b++) {
+          const p = (n * nb + b) * bb; // plain block
+          const q = (g * nb + b) * gbb; // repacked block
+          expect([dst[q + 2 * r], dst[q + 2 * r + 1]]).toEqual([src[p], src[p + 1]]);
+          for (let k = 0; k < kb; k++) {
+            const j = Math.floor(k / 4), e = k % 4;
+            if (dst[q + 32 + 64 * j + 4 * r + e] !== src[p + 2 + k]) {
+              throw new Error(`${fmt}: row ${n} block ${b} byte ${k} misplaced`);
+            }
+          }
+        }
+      }
+    });
+  }
+
+  test('round trip: repack(repack(W)) has the bytes of W; a stack of expert matrices repacks per matrix', () => {
+    for (const fmt of ['q4_0', 'q8_0'] as const) {
+      const W = quantize(Tensor.from(randn(3 * 48 * 64, 7), [3, 48, 64]), fmt);
+      const P = repack(W);
+      const B = repack(P, fmt);
+      expect(B.dtype).toBe(fmt);
+      expect(Buffer.from(B.bytes()).equals(Buffer.from(W.bytes()))).toBe(true);
+      expect(Array.from(dequantize(P).toArray())).toEqual(Array.from(dequantize(W).toArray()));
+    }
+  });
+});
+
+describe('repack: matmul on every ISA', () => {
+  const cases: Array<[number, number, number]> = [
+    [1, 16, 32], [1, 48, 96], [2, 64, 4096], [3, 16, 160], [7, 32, 64], [8, 48, 96], [9, 32, 96], [40, 16, 64],
+  ];
+  for (const fmt of ['q4_0', 'q8_0'] as const) {
+    for (const [M, N, K] of cases) {
+      test(`${fmt}x16 M=${M} N=${N} K=${K}: equals the plain format's matmul (summation order) and float64 (int8 bound)`, () => {
+        const W = weight(fmt, N, K, M * 31 + N + K);
+        const P = repack(W);
+        const x = randn(M * K, M + N * 3 + K, 2);
+        const bias = randn(N, 4);
+        const wd = dequantRef(fmt, W.bytes(), N * K);
+        const { y: ref, mag } = matmulRef(x, wd, M, N, K, bias);
+        const aq = M <= 8 ? actQuantBound(x, wd, M, N, K, 32) : null;
+        forEachIsa((isa) => {
+          const yp = matmul(Tensor.from(x, [M, K]), P, { bias: Tensor.from(bias) }).toArray() as Float32Array;
+          const yw = matmul(Tensor.from(x, [M, K]), W, { bias: Tensor.from(bias) }).toArray() as Float32Array;
+          let worst = 0, worstRef = 0;
+          for (let i = 0; i < M * N; i++) {
+            worst = Math.max(worst, Math.abs(yp[i] - yw[i]) / (SIMD_TOL * mag[i] + 1e-6));
+            if (aq) worstRef = Math.max(worstRef, Math.abs(yp[i] - ref[i]) / (aq[i] * 1.0001 + ACC_TOL * mag[i] + 1e-6));
+          }
+          expect({ isa, vsPlain: worst <= 1 ? 'ok' : worst, vsF64: worstRef <= 1 ? 'ok' : worstRef })
+            .toEqual({ isa, vsPlain: 'ok', vsF64: 'ok' });
+          // M > 8 runs the plain GEMM on the unpacked rows: the very same numbers
+          if (M > 8) expect(Array.from(yp)).toEqual(Array.from(yw));
+        });
+      });
+    }
+  }
+});
+
+describe('repack: errors', () => {
+  test('bad formats, shapes and buffers throw naming the argument', () => {
+    const w = Tensor.from(randn(17 * 32, 1), [17, 32]);
+    expect(() => repack(quantize(w, 'q4_0'))).toThrow(/repack: Expected \[\.\.\., N, K\] with N a multiple of 16.*W\.shape but received \[17, 32\]/);
+    expect(() => repack(quantize(Tensor.from(randn(16 * 256, 2), [16, 256]), 'q4_k'))).toThrow(TypeError);
+    expect(() => repack(quantize(Tensor.from(randn(16 * 32, 2), [16, 32]), 'q4_0'), 'q8_0x16')).toThrow(/for to/);
+    expect(() => matmul(Tensor.zeros([1, 32]), Tensor.zeros([17, 32], 'q4_0x16'))).toThrow(/N a multiple of 16/);
+    // the native layer checks on its own
+    const a = new Uint8Array(18 * 16), b = new Uint8Array(18 * 16);
+    expect(() => native.repack(a, 103, b, 2, 15, 32)).toThrow(/rows/);
+    expect(() => native.repack(a, 103, b, 12, 16, 32)).toThrow(/format/);
+    expect(() => native.repack(a, 103, b, 2, 16, 64)).toThrow(/bytes/);
+    expect(() => native.repack(a, 103, a, 2, 16, 32)).toThrow(/overlap/);
+    expect(() => native.matmul(new Float32Array(17).buffer, new Float32Array(32).buffer, false, 1, 32, new Uint8Array(18 * 17).buffer, 103, 17, null)).toThrow(/N/);
+  });
+});
