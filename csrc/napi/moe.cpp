@@ -122,7 +122,7 @@ static Napi::Value MoeFfn(const Napi::CallbackInfo& info) {
   Buf x = a.buffer(1, "x", mul_bytes({T, D, 4}), 4);
   Buf ids = a.buffer(2, "ids", mul_bytes({T, k, 4}), 4);
   Buf w = a.buffer(3, "weights", mul_bytes({T, k, 4}), 4);
-  std::vector<MoeMatrix> gate, up, down;
+  thread_local std::vector<MoeMatrix> gate, up, down;  // sized once per E, no allocation per call
   expert_matrices(info, a, 9, 10, "gate", E, FF, D, gate);
   expert_matrices(info, a, 11, 12, "up", E, FF, D, up);
   expert_matrices(info, a, 13, 14, "down", E, D, FF, down);

@@ -135,18 +135,35 @@ struct Job {
   int64_t r0, M;
   int32_t expert;  // -1: the shared expert
   // GEMV-path buffers (M <= kGemvMaxM)
-  size_t xg_off, xu_off, xg_rb, xu_rb;  // quantized x rows for gate / up (bytes)
+  const uint8_t* ag;                     // gate / up activation rows (M rows, the partner format)
+  const uint8_t* au;
+  size_t xg_off, xu_off;                 // gathered rows in xq when M > 1 (SIZE_MAX: none)
   size_t h_off;                          // floats into H and U (M rows of FF)
   size_t hq_off, hq_rb;                  // quantized h rows for down (bytes)
   bool medium;                           // GEMM path, whole experts in parallel
 };
 
-// a contiguous range of 16-row groups of one job's gate/up rows
+// rows [n0, n1) of one job's gate and up (a multiple of the down format's block,
+// so the unit quantizes its own slice of h)
 struct Unit {
   int32_t job;
   int64_t n0, n1;
-  double cost;
 };
+
+// activation partner kinds: the rows of x are quantized once per token and kind
+enum ActKind { ACT_Q4_0 = 0, ACT_Q8_0 = 1, ACT_Q8_K = 2, ACT_F32 = 3, ACT_KINDS = 4 };
+static int act_kind(DType t) {
+  switch (t) {
+    case DType::Q4_0: return ACT_Q4_0;
+    case DType::Q8_0: return ACT_Q8_0;
+    case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: return ACT_Q8_K;
+    default: return ACT_F32;
+  }
+}
+static DType act_rep(int kind) {
+  static const DType rep[ACT_KINDS] = {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::F32};
+  return rep[kind];
+}
 
 struct FfnScratch {
   std::vector<float> weff, wt;
@@ -154,8 +171,7 @@ struct FfnScratch {
   std::vector<int32_t> tok, counts, cursor;
   std::vector<Job> jobs;
   std::vector<Unit> units;
-  std::vector<double> prefix;
-  std::vector<uint8_t> xq, hq;
+  std::vector<uint8_t> xq, hq, xt[ACT_KINDS];
   std::vector<float> H, U, Y, Ybuf;
   std::vector<int32_t> inv, mjobs;
   std::vector<uint8_t> rmed;
@@ -170,14 +186,16 @@ static T* grow(std::vector<T>& v, size_t n) {
   return v.data();
 }
 
-static Status check_matrix(const MoeMatrix& m, int64_t N, int64_t K, const std::string& name) {
-  if (!m.data && m.bytes > 0) return Status::range(name, "a weight buffer", "a null pointer");
+// name: `base` alone (e < 0) or `base[e]`, built only when the check fails
+static Status check_matrix(const MoeMatrix& m, int64_t N, int64_t K, const char* base, int64_t e = -1) {
+  auto name = [&] { return e < 0 ? std::string(base) : std::string(base) + "[" + str(e) + "]"; };
+  if (!m.data && m.bytes > 0) return Status::range(name(), "a weight buffer", "a null pointer");
   Status st = check_weight(m.type, N, K, m.data ? m.bytes : 0);
   if (!st.ok()) {
     if (!st.arg.empty()) {
-      st.arg = st.arg == "W" ? name : name + "." + st.arg;
+      st.arg = st.arg == "W" ? name() : name() + "." + st.arg;
     } else {
-      st.message = name + ": " + st.message;
+      st.message = name() + ": " + st.message;
     }
   }
   return st;
@@ -204,31 +222,28 @@ static Status expert_gemm(const Job& j, const float* x, const int32_t* tok, int6
   return matmul(Y, G, M, j.FF, j.down->data, j.down->type, D, nullptr);
 }
 
-// Runs run(b, e) on every pool thread over [0, n) items, thread i taking the items
-// whose cost midpoint (prefix: n + 1 running sums) falls in its share of the total.
+// Runs run(i) for i in [0, n) on the pool, each thread taking the next item from a
+// shared counter: a thread that starts late (a busy machine) finds the work done
+// instead of holding the others back. One pool hand-off, no barrier between items.
 template <class F>
-static void split_by_cost(const std::vector<double>& prefix, int64_t n, F& run) {
+static void run_dynamic(int64_t n, F& run) {
   if (n <= 0) return;
-  struct Ctx { F* run; const std::vector<double>* prefix; int64_t n; } c{&run, &prefix, n};
+  struct Ctx {
+    F* run;
+    int64_t n;
+    std::atomic<int64_t> next{0};
+  } c;
+  c.run = &run;
+  c.n = n;
   const int nth = (int)std::min<int64_t>(n_threads(), n);
   parallel_run(
-      [](void* p, int ith, int nth_) {
+      [](void* p, int, int) {
         Ctx* c = (Ctx*)p;
-        const std::vector<double>& pf = *c->prefix;
-        const double total = pf[c->n];
-        auto bound = [&](int i) {
-          if (i <= 0) return (int64_t)0;
-          if (i >= nth_) return c->n;
-          const double target = total * i / nth_;
-          int64_t lo = 0, hi = c->n;
-          while (lo < hi) {
-            const int64_t mid = (lo + hi) / 2;
-            if ((pf[mid] + pf[mid + 1]) * 0.5 < target) lo = mid + 1;
-            else hi = mid;
-          }
-          return lo;
-        };
-        (*c->run)(bound(ith), bound(ith + 1));
+        for (;;) {
+          const int64_t i = c->next.fetch_add(1, std::memory_order_relaxed);
+          if (i >= c->n) break;
+          (*c->run)(i);
+        }
       },
       &c, nth);
 }
@@ -250,9 +265,9 @@ Status moe_ffn(float* out, const float* x, int64_t T, const int32_t* ids, const 
   if (w.FFs < 0) return Status::range("FFs", "integer >= 0", str(w.FFs));
   if (!w.gate || !w.up || !w.down) return Status::range("experts", "gate, up and down weights", "a null table");
   for (int64_t e = 0; e < E; e++) {
-    FL_TRY(check_matrix(w.gate[e], FF, D, "gate[" + str(e) + "]"));
-    FL_TRY(check_matrix(w.up[e], FF, D, "up[" + str(e) + "]"));
-    FL_TRY(check_matrix(w.down[e], D, FF, "down[" + str(e) + "]"));
+    FL_TRY(check_matrix(w.gate[e], FF, D, "gate", e));
+    FL_TRY(check_matrix(w.up[e], FF, D, "up", e));
+    FL_TRY(check_matrix(w.down[e], D, FF, "down", e));
   }
   if (w.FFs > 0) {
     FL_TRY(check_matrix(w.sh_gate, w.FFs, D, "shared.gate"));
@@ -359,116 +374,130 @@ Status moe_ffn(float* out, const float* x, int64_t T, const int32_t* ids, const 
 
   if (!opt.accumulate && T > 0) std::memset(out, 0, sizeof(float) * (size_t)(T * D));
 
-  // ---- GEMV path: every job with M <= kGemvMaxM, all of them split over the pool together ----
-  size_t xq_bytes = 0, hq_bytes = 0, h_floats = 0;
+  // ---- GEMV path: every job with M <= kGemvMaxM, all of them together ----
+  // (a) x rows quantized once per token and partner format (decode: one row, no copy;
+  //     a job with M > 1 gathers its rows); (b) ONE pass over the gate/up rows of all
+  //     jobs in units taken dynamically, each unit fusing SwiGLU and quantizing its slice
+  //     of h for down; (c) ONE pass over output-row chunks of down, each chunk walking
+  //     every job and adding w * y into the token rows (the combine: split by output
+  //     rows, so no reduction).
   int n_small = 0;
-  for (Job& j : jobs) {
+  bool need_kind[ACT_KINDS] = {false, false, false, false};
+  for (const Job& j : jobs) {
     if (j.M > kGemvMaxM) continue;
     n_small++;
-    j.xg_rb = qacts_bytes(j.gate->type, 1, D);
-    j.xu_rb = qacts_bytes(j.up->type, 1, D);
-    j.hq_rb = qacts_bytes(j.down->type, 1, j.FF);
-    j.xg_off = xq_bytes;
-    xq_bytes = align64(xq_bytes + j.M * j.xg_rb);
-    if (j.up->type == j.gate->type) {
-      j.xu_off = j.xg_off;
-    } else {
-      j.xu_off = xq_bytes;
-      xq_bytes = align64(xq_bytes + j.M * j.xu_rb);
-    }
-    j.hq_off = hq_bytes;
-    hq_bytes = align64(hq_bytes + j.M * j.hq_rb);
-    j.h_off = h_floats;
-    h_floats += (size_t)(j.M * j.FF + 16);
+    need_kind[act_kind(j.gate->type)] = true;
+    need_kind[act_kind(j.up->type)] = true;
   }
   if (n_small > 0) {
+    // (a) activations of the tokens: only the tokens some small job reads
+    const uint8_t* xt[ACT_KINDS] = {nullptr, nullptr, nullptr, nullptr};
+    size_t xt_rb[ACT_KINDS] = {0, 0, 0, 0};
+    for (int kd = 0; kd < ACT_KINDS; kd++) {
+      if (!need_kind[kd]) continue;
+      xt_rb[kd] = qacts_bytes(act_rep(kd), 1, D);
+      if (kd == ACT_F32) { xt[kd] = (const uint8_t*)x; continue; }
+      uint8_t* dst = grow(S.xt[kd], (size_t)T * xt_rb[kd] + 64);
+      xt[kd] = dst;
+      const DType rep = act_rep(kd);
+      const size_t rb = xt_rb[kd];
+      if (T == 1) {
+        quantize_acts(dst, rep, x, 1, D);
+      } else {
+        parallel_for(T, 65536 / D + 1, [&](int64_t b, int64_t e, int) { quantize_acts(dst + b * rb, rep, x + b * D, e - b, D); });
+      }
+    }
+    size_t xq_bytes = 0, hq_bytes = 0, h_floats = 0;
+    for (Job& j : jobs) {
+      if (j.M > kGemvMaxM) continue;
+      j.xg_off = j.xu_off = SIZE_MAX;
+      if (j.M > 1) {
+        j.xg_off = xq_bytes;
+        xq_bytes = align64(xq_bytes + j.M * xt_rb[act_kind(j.gate->type)]);
+        if (act_kind(j.up->type) == act_kind(j.gate->type)) {
+          j.xu_off = j.xg_off;
+        } else {
+          j.xu_off = xq_bytes;
+          xq_bytes = align64(xq_bytes + j.M * xt_rb[act_kind(j.up->type)]);
+        }
+      }
+      j.hq_rb = qacts_bytes(j.down->type, 1, j.FF);
+      j.hq_off = hq_bytes;
+      hq_bytes = align64(hq_bytes + j.M * j.hq_rb);
+      j.h_off = h_floats;
+      h_floats += (size_t)(j.M * j.FF + 16);
+    }
     uint8_t* xq = grow(S.xq, xq_bytes + 64);
     uint8_t* hq = grow(S.hq, hq_bytes + 64);
     float* H = grow(S.H, h_floats);
     float* U = grow(S.U, h_floats);
-    // (a) quantize the x rows of every small job to its gate/up formats
-    std::vector<std::pair<int32_t, int32_t>>& rows = S.rows;
-    rows.clear();
-    for (int32_t ji = 0; ji < (int32_t)jobs.size(); ji++)
-      if (jobs[ji].M <= kGemvMaxM)
-        for (int32_t m = 0; m < jobs[ji].M; m++) rows.push_back({ji, m});
-    // (serial for decode: a pool hand-off costs more than a few rows)
-    parallel_for((int64_t)rows.size(), 65536 / D + 1, [&](int64_t b, int64_t e, int) {
-      for (int64_t i = b; i < e; i++) {
-        const Job& j = jobs[rows[i].first];
-        const int32_t m = rows[i].second;
-        const float* xr = x + (int64_t)tok[j.r0 + m] * D;
-        quantize_acts(xq + j.xg_off + m * j.xg_rb, j.gate->type, xr, 1, D);
-        if (j.xu_off != j.xg_off) quantize_acts(xq + j.xu_off + m * j.xu_rb, j.up->type, xr, 1, D);
+    for (Job& j : jobs) {
+      if (j.M > kGemvMaxM) continue;
+      const int kg = act_kind(j.gate->type), ku = act_kind(j.up->type);
+      if (j.M == 1) {
+        j.ag = xt[kg] + (size_t)tok[j.r0] * xt_rb[kg];
+        j.au = xt[ku] + (size_t)tok[j.r0] * xt_rb[ku];
+        continue;
       }
-    });
-    // (b) gate and up rows, fused SwiGLU: units of 16 rows, split by cost (weight bytes, then compute)
+      for (int64_t m = 0; m < j.M; m++) {
+        const size_t t = (size_t)tok[j.r0 + m];
+        std::memcpy(xq + j.xg_off + m * xt_rb[kg], xt[kg] + t * xt_rb[kg], xt_rb[kg]);
+        if (j.xu_off != j.xg_off) std::memcpy(xq + j.xu_off + m * xt_rb[ku], xt[ku] + t * xt_rb[ku], xt_rb[ku]);
+      }
+      j.ag = xq + j.xg_off;
+      j.au = xq + j.xu_off;
+    }
+    // (b) units of ~64 KiB of gate + up weights, whole blocks of the down format
     std::vector<Unit>& units = S.units;
     units.clear();
     for (int32_t ji = 0; ji < (int32_t)jobs.size(); ji++) {
       const Job& j = jobs[ji];
       if (j.M > kGemvMaxM) continue;
-      const double row_cost = (double)(row_bytes(j.gate->type, D) + row_bytes(j.up->type, D)) * (1.0 + 0.25 * (double)j.M);
-      for (int64_t n0 = 0; n0 < j.FF; n0 += 16) {
-        const int64_t n1 = n0 + 16 < j.FF ? n0 + 16 : j.FF;
-        units.push_back({ji, n0, n1, row_cost * (double)(n1 - n0)});
-      }
+      const int64_t bs = dtype_traits((int32_t)j.down->type)->block_elems;
+      const int64_t g = bs >= 16 ? bs : 16;  // block sizes are 1, 32 or 256
+      const int64_t rb = (int64_t)(row_bytes(j.gate->type, D) + row_bytes(j.up->type, D)) * (1 + j.M / 4);
+      int64_t step = (65536 / (rb + 1) + g - 1) / g * g;
+      if (step < g) step = g;
+      for (int64_t n0 = 0; n0 < j.FF; n0 += step) units.push_back({ji, n0, std::min(n0 + step, j.FF)});
     }
-    std::vector<double>& prefix = S.prefix;
-    prefix.assign(units.size() + 1, 0.0);
-    for (size_t u = 0; u < units.size(); u++) prefix[u + 1] = prefix[u] + units[u].cost;
-    auto run_units = [&](int64_t ub, int64_t ue) {
-      int64_t u = ub;
-      while (u < ue) {
-        // merge consecutive units of one job into one call
-        int64_t v = u + 1;
-        while (v < ue && units[v].job == units[u].job) v++;
-        const Job& j = jobs[units[u].job];
-        const int64_t n0 = units[u].n0, n1 = units[v - 1].n1;
-        float* h = H + j.h_off;
-        float* uu = U + j.h_off;
-        matmul_rows_st(h, j.FF, xq + j.xg_off, j.M, D, j.gate->data, j.gate->type, n0, n1);
-        matmul_rows_st(uu, j.FF, xq + j.xu_off, j.M, D, j.up->data, j.up->type, n0, n1);
-        for (int64_t m = 0; m < j.M; m++) K.swiglu.fn(h + m * j.FF + n0, h + m * j.FF + n0, uu + m * j.FF + n0, n1 - n0);
-        u = v;
+    auto run_unit = [&](int64_t ui) {
+      const Unit& u = units[ui];
+      const Job& j = jobs[u.job];
+      const int64_t n0 = u.n0, n1 = u.n1;
+      float* h = H + j.h_off;
+      float* uu = U + j.h_off;
+      matmul_rows_st(h, j.FF, j.ag, j.M, D, j.gate->data, j.gate->type, n0, n1);
+      matmul_rows_st(uu, j.FF, j.au, j.M, D, j.up->data, j.up->type, n0, n1);
+      const size_t qoff = qacts_bytes(j.down->type, 1, n0);
+      for (int64_t m = 0; m < j.M; m++) {
+        float* hr = h + m * j.FF + n0;
+        K.swiglu.fn(hr, hr, uu + m * j.FF + n0, n1 - n0);
+        quantize_acts(hq + j.hq_off + m * j.hq_rb + qoff, j.down->type, hr, 1, n1 - n0);
       }
     };
-    split_by_cost(prefix, (int64_t)units.size(), run_units);
-    // (c) quantize h rows to each job's down format: for decode, every thread of (d)
-    //     quantizes all rows into its own buffer (cheap, and one pool hand-off fewer)
-    auto quantize_h = [&](uint8_t* dst, int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; i++) {
-        const Job& j = jobs[rows[i].first];
-        const int32_t m = rows[i].second;
-        quantize_acts(dst + j.hq_off + m * j.hq_rb, j.down->type, H + j.h_off + m * j.FF, 1, j.FF);
+    run_dynamic((int64_t)units.size(), run_unit);
+    // (c) down: chunks of output rows (~256 KiB of down weights over all jobs, 16-row multiples)
+    double down_rb = 0;
+    for (const Job& j : jobs)
+      if (j.M <= kGemvMaxM) down_rb += (double)row_bytes(j.down->type, j.FF) * (1 + j.M / 4);
+    int64_t rows = (int64_t)(262144.0 / (down_rb + 1)) / 16 * 16;
+    if (rows < 16) rows = 16;
+    const int64_t chunks = (D + rows - 1) / rows;
+    auto run_chunk = [&](int64_t c) {
+      const int64_t d0 = c * rows, d1 = std::min(d0 + rows, D);
+      float y[kGemvMaxM * 256];
+      for (int64_t s0 = d0; s0 < d1; s0 += 256) {  // y tile on the stack: 256 rows at a time
+        const int64_t s1 = std::min(s0 + 256, d1);
+        for (const Job& j : jobs) {
+          if (j.M > kGemvMaxM) continue;
+          const uint8_t* wd = (const uint8_t*)j.down->data + (size_t)s0 * row_bytes(j.down->type, j.FF);
+          matmul_rows_st(y, 256, hq + j.hq_off, j.M, j.FF, wd, j.down->type, 0, s1 - s0);
+          for (int64_t m = 0; m < j.M; m++)
+            K.axpy.fn(out + (int64_t)tok[j.r0 + m] * D + s0, y + m * 256, wt[j.r0 + m], s1 - s0);
+        }
       }
     };
-    int64_t h_elems = 0;
-    for (const auto& rw : rows) h_elems += jobs[rw.first].FF;
-    const bool hq_per_thread = h_elems <= 65536;
-    if (!hq_per_thread)
-      parallel_for((int64_t)rows.size(), 16384 / FF + 1, [&](int64_t b, int64_t e, int) { quantize_h(hq, b, e); });
-    // (d) down rows split by output columns over the pool; each column range walks every
-    //     job in order and adds w * y into the token's output row (the combine, fused)
-    const int64_t groups = (D + 15) / 16;
-    parallel_for(groups, 4, [&](int64_t gb, int64_t ge, int) {
-      const int64_t d0 = gb * 16, d1 = ge * 16 < D ? ge * 16 : D;
-      thread_local std::vector<float> ytile;
-      thread_local std::vector<uint8_t> hq_own;
-      float* y = grow(ytile, (size_t)(kGemvMaxM * D));
-      const uint8_t* hqs = hq;
-      if (hq_per_thread) {
-        uint8_t* own = grow(hq_own, hq_bytes + 64);
-        quantize_h(own, 0, (int64_t)rows.size());
-        hqs = own;
-      }
-      for (const Job& j : jobs) {
-        if (j.M > kGemvMaxM) continue;
-        matmul_rows_st(y, D, hqs + j.hq_off, j.M, j.FF, j.down->data, j.down->type, d0, d1);
-        for (int64_t m = 0; m < j.M; m++)
-          K.axpy.fn(out + (int64_t)tok[j.r0 + m] * D + d0, y + m * D + d0, wt[j.r0 + m], d1 - d0);
-      }
-    });
+    run_dynamic(chunks, run_chunk);
   }
 
   // ---- GEMM path: jobs with more rows ----
@@ -496,19 +525,18 @@ Status moe_ffn(float* out, const float* x, int64_t T, const int32_t* ids, const 
     mj.clear();
     for (int32_t ji = 0; ji < (int32_t)jobs.size(); ji++)
       if (jobs[ji].medium) mj.push_back(ji);
-    std::vector<double>& prefix = S.prefix;
-    prefix.assign(mj.size() + 1, 0.0);
-    for (size_t i = 0; i < mj.size(); i++) prefix[i + 1] = prefix[i] + (double)jobs[mj[i]].M * (double)jobs[mj[i]].FF;
+    // largest first, taken dynamically (longest-processing-time order): a slow thread takes fewer
+    std::stable_sort(mj.begin(), mj.end(), [&](int32_t a, int32_t b) {
+      return (double)jobs[a].M * (double)jobs[a].FF > (double)jobs[b].M * (double)jobs[b].FF;
+    });
     Status first_error;
     std::atomic<bool> failed{false};
-    auto run = [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; i++) {
-        const Job& j = jobs[mj[i]];
-        Status st = expert_gemm(j, x, tok, D, Ybuf + j.r0 * D, K);
-        if (!st.ok() && !failed.exchange(true)) first_error = st;
-      }
+    auto run = [&](int64_t i) {
+      const Job& j = jobs[mj[i]];
+      Status st = expert_gemm(j, x, tok, D, Ybuf + j.r0 * D, K);
+      if (!st.ok() && !failed.exchange(true)) first_error = st;
     };
-    split_by_cost(prefix, (int64_t)mj.size(), run);
+    run_dynamic((int64_t)mj.size(), run);
     if (failed) return first_error;
     uint8_t* rmed = grow(S.rmed, (size_t)R);
     for (const Job& j : jobs)

@@ -15,6 +15,9 @@ export interface BenchEntry {
   flops: number;
   /** the roofline this entry is judged against; default 'dram' (GB/s vs measured read bandwidth) */
   bound?: Bound;
+  /** name of an entry of the same family doing equivalent work (e.g. the same bytes as a plain GEMV):
+   *  the report gives this entry's time over the baseline's, both sampled alternately in one run */
+  baseline?: string;
   /** allocates and fills inputs and outputs; not timed; called once before the first run() */
   setup(): void;
   /** one kernel call: the timed part */

@@ -2,7 +2,9 @@
 // (D = 2048, expert FF = 5632, E = 8, k = 2, Q4_0 experts).
 //  - decode (T = 1): DRAM-bound; bytes are those of the experts actually routed to
 //    (2 of 8, gate + up + down), and successive runs route to different experts so
-//    the weights never sit in cache between runs (8 experts = 156 MB).
+//    the weights never sit in cache between runs (8 experts = 156 MB). Its baseline
+//    runs the same rows as plain matmul GEMVs over 4 weight sets cycled the same way,
+//    so the ratio is what MoE adds on top of the GEMV.
 //  - prefill (T = 512): compute-bound; compare its time with the entry that runs
 //    the same FLOPs as one dense GEMM pair (gate|up of k experts side by side, then
 //    down) over the same tokens: the target is within 1.5x.
@@ -28,17 +30,35 @@ function stacked(N: number, Kd: number, seed: number): Tensor {
 
 const expertBytes = 3 * FF * (D / 32) * DTYPES.q4_0.blockBytes; // gate + up + down of one expert
 
+// the 8 experts, built once for the decode and prefill entries and dropped when both are done
+let layer: MoeExperts | undefined;
+let layerUsers = 0;
+function acquireLayer(): MoeExperts {
+  layerUsers++;
+  layer ??= { gate: stacked(FF, D, 10), up: stacked(FF, D, 20), down: stacked(D, FF, 30) };
+  return layer;
+}
+function releaseLayer(): void {
+  if (--layerUsers <= 0) { layerUsers = 0; layer = undefined; }
+}
+
+const DECODE_NAME = `moeFfn decode(q4_0,T=1,D=${D},FF=${FF},E=${E},k=${K}; bytes of routed experts)`;
+const GEMV_NAME = `matmul GEMV over the same bytes as moeFfn decode(q4_0,1x${D}x${2 * K * FF} + 1x${FF}x${K * D})`;
+const PREFILL_NAME = `moeFfn prefill(q4_0,T=512,D=${D},FF=${FF},E=${E},k=${K})`;
+const DENSE_NAME = `matmul dense equivalent of moeFfn prefill(q4_0,512x${D}x${2 * K * FF} + 512x${K * FF}x${D})`;
+
 function decodeEntry(): BenchEntry {
   let ex: MoeExperts | undefined, x: Tensor | undefined, out: Tensor | undefined;
   let routes: MoeRouting[] = [];
   let i = 0;
   return {
-    name: `moeFfn decode(q4_0,T=1,D=${D},FF=${FF},E=${E},k=${K}; bytes of routed experts)`,
+    name: DECODE_NAME,
     bytes: K * expertBytes + 2 * D * 4,
     flops: 2 * K * 3 * FF * D,
     bound: 'dram',
+    baseline: GEMV_NAME,
     setup() {
-      ex = { gate: stacked(FF, D, 10), up: stacked(FF, D, 20), down: stacked(D, FF, 30) };
+      ex = acquireLayer();
       x = Tensor.from(fillRandom(new Float32Array(D), 1), [1, D]);
       out = Tensor.zeros([1, D]);
       // four routings over disjoint expert pairs, cycled: each run reads experts the previous 3 runs did not
@@ -50,6 +70,36 @@ function decodeEntry(): BenchEntry {
     teardown() {
       ex = x = out = undefined;
       routes = [];
+      releaseLayer();
+    },
+  };
+}
+
+/** decode's baseline: the same rows as plain GEMVs (gate|up of k experts as one matrix, then k downs as one) */
+function gemvEntry(): BenchEntry {
+  let w1: Tensor[] = [], w2: Tensor[] = [], x: Tensor | undefined, h: Tensor | undefined, y: Tensor | undefined;
+  let i = 0;
+  return {
+    name: GEMV_NAME,
+    bytes: K * expertBytes + 2 * D * 4,
+    flops: 2 * K * 3 * FF * D,
+    bound: 'dram',
+    setup() {
+      w1 = [0, 1, 2, 3].map((s) => q4(2 * K * FF, D, 40 + s));
+      w2 = [0, 1, 2, 3].map((s) => q4(K * D, FF, 50 + s));
+      x = Tensor.from(fillRandom(new Float32Array(D), 1), [1, D]);
+      h = Tensor.zeros([1, 2 * K * FF]);
+      y = Tensor.zeros([1, K * D]);
+    },
+    run() {
+      const s = i++ % 4;
+      matmul(x!, w1[s], {}, h);
+      // h's first FF values stand in for one expert's SwiGLU output
+      matmul(h!.reshape([2 * K, FF]).slice(0, 1), w2[s], {}, y);
+    },
+    teardown() {
+      w1 = w2 = [];
+      x = h = y = undefined;
     },
   };
 }
@@ -60,12 +110,13 @@ const prefillFlops = 2 * T * K * 3 * FF * D;
 function prefillEntry(): BenchEntry {
   let ex: MoeExperts | undefined, x: Tensor | undefined, out: Tensor | undefined, r: MoeRouting | undefined;
   return {
-    name: `moeFfn prefill(q4_0,T=${T},D=${D},FF=${FF},E=${E},k=${K})`,
+    name: PREFILL_NAME,
     bytes: E * expertBytes + 2 * T * D * 4,
     flops: prefillFlops,
     bound: 'bf16',
+    baseline: DENSE_NAME,
     setup() {
-      ex = { gate: stacked(FF, D, 10), up: stacked(FF, D, 20), down: stacked(D, FF, 30) };
+      ex = acquireLayer();
       x = Tensor.from(fillRandom(new Float32Array(T * D), 2), [T, D]);
       out = Tensor.zeros([T, D]);
       r = moeRoute(Tensor.from(fillRandom(new Float32Array(T * E), 3, 2), [T, E]), { k: K, scoring: 'topk_softmax' });
@@ -75,6 +126,7 @@ function prefillEntry(): BenchEntry {
     },
     teardown() {
       ex = x = out = r = undefined;
+      releaseLayer();
     },
   };
 }
@@ -82,7 +134,7 @@ function prefillEntry(): BenchEntry {
 function denseEntry(): BenchEntry {
   let w1: Tensor | undefined, w2: Tensor | undefined, x: Tensor | undefined, h: Tensor | undefined, y: Tensor | undefined;
   return {
-    name: `matmul dense equivalent of moeFfn prefill(q4_0,${T}x${D}x${2 * K * FF} + ${T}x${K * FF}x${D})`,
+    name: DENSE_NAME,
     bytes: K * expertBytes + 2 * T * D * 4,
     flops: prefillFlops,
     bound: 'bf16',
@@ -126,4 +178,4 @@ function routeEntry(T: number, En: number, k: number): BenchEntry {
   };
 }
 
-export const entries: BenchEntry[] = [decodeEntry(), prefillEntry(), denseEntry(), routeEntry(8192, 128, 8)];
+export const entries: BenchEntry[] = [decodeEntry(), gemvEntry(), prefillEntry(), denseEntry(), routeEntry(8192, 128, 8)];

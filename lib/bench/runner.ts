@@ -55,6 +55,8 @@ export interface KernelResult {
   fraction: number | null;
   /** set when setup() or run() threw; the other figures are then 0 */
   error?: string;
+  /** when the entry names a baseline: that entry's name and ms / baseline ms (same run, alternating samples) */
+  vsBaseline?: { name: string; ratio: number };
 }
 
 export interface BenchReport {
@@ -157,7 +159,8 @@ export function runBench(opts: BenchOptions = {}): BenchReport {
       e.runs !== (opts.quick ? 'full' : 'quick'));
     if (entries.length === 0) continue;
     log(`family ${fam.family}`);
-    for (const l of timeFamily(fam.family, entries, o, log)) {
+    const live = timeFamily(fam.family, entries, o, log);
+    for (const l of live) {
       const bound: Bound = l.e.bound ?? 'dram';
       const ms = median(l.samples);
       const ok = !l.error && l.samples.length > 0 && ms > 0;
@@ -172,6 +175,12 @@ export function runBench(opts: BenchOptions = {}): BenchReport {
         fraction: ok && roof !== null ? (bound === 'dram' ? gbs : gflops) / roof : null,
         ...(l.error ? { error: l.error } : {}),
       });
+    }
+    for (const l of live) {
+      if (l.e.baseline === undefined) continue;
+      const mine = kernels.find((k) => k.family === fam.family && k.name === l.e.name);
+      const base = kernels.find((k) => k.family === fam.family && k.name === l.e.baseline);
+      if (mine && base && !mine.error && !base.error && mine.ms > 0 && base.ms > 0) mine.vsBaseline = { name: base.name, ratio: mine.ms / base.ms };
     }
   }
   return {
@@ -231,6 +240,11 @@ export function formatReport(r: BenchReport): string {
       rows.push([k.name, fmtMs(k.ms), fmt(k.gbs), fmt(k.gflops), k.bound, k.fraction === null ? '-' : `${(k.fraction * 100).toFixed(0)}%`]);
     }
     out.push(table(rows, [false, true, true, true, false, true]));
+    const ratios = r.kernels.filter((k) => k.vsBaseline);
+    if (ratios.length) {
+      out.push('', 'against a baseline doing the same work (time ratio, samples alternated in this run; 1.00x = no overhead)');
+      for (const k of ratios) out.push(`  ${k.name}: ${k.vsBaseline!.ratio.toFixed(2)}x the time of ${k.vsBaseline!.name}`);
+    }
   }
   return out.join('\n');
 }
