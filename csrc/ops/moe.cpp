@@ -53,7 +53,8 @@ Status moe_route(int32_t* ids, float* weights, const float* logits, int64_t T, i
   FL_TRY(check_route(T, E, p));
   auto fn = moe_dispatch().route_row.fn;
   const int64_t k = p.k;
-  std::vector<int64_t> bad_row(n_threads() + 1, -1);
+  thread_local std::vector<int64_t> bad_row;  // sized once: no allocation per call
+  bad_row.assign((size_t)n_threads() + 1, -1);
   parallel_for(T, 64, [&](int64_t b, int64_t e, int ith) {
     thread_local std::vector<float> scratch;
     const size_t need = (size_t)moe_route_scratch_floats(E) + 16;

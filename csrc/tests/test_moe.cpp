@@ -308,3 +308,67 @@ TEST(moe_ffn_rejects_bad_routing_before_writing) {
   for (float v : out) untouched = untouched && v == 7.0f;
   CHECK(untouched);
 }
+
+// Decode at a width where gate/up split into many dynamically taken units and down into
+// several output-row chunks (D > 256): every unit quantizes its own slice of h for down,
+// whole q8_K blocks for K-quant downs, f32 rows for f16/bf16 downs. Mixed formats per
+// expert and per projection, and a q5_K DeepSeek-style shared expert (weight 1).
+TEST(moe_ffn_decode_units_vs_f64) {
+  const int64_t E = 4, k = 2, D = 1024, FF = 768, FFs = 512;
+  const DType gu[E] = {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::BF16};
+  const DType dn_t[E] = {DType::Q4_K, DType::F16, DType::Q6_K, DType::Q8_0};
+  fltest::Rng r(4242);
+  auto mat = [&](DType t, int64_t N, int64_t K, std::vector<uint8_t>& qb, std::vector<float>& deq) {
+    std::vector<float> w(N * K);
+    for (auto& v : w) v = r.normal() / std::sqrt((float)K);
+    qb.resize(N * row_bytes(t, K));
+    CHECK(quantize(qb.data(), t, w.data(), N, K).ok());
+    deq.resize(N * K);
+    CHECK(dequantize(deq.data(), t, qb.data(), N, K).ok());
+  };
+  std::vector<Quant> q(E + 1);
+  std::vector<Dense> dn(E + 1);
+  std::vector<MoeMatrix> g(E), u(E), d(E);
+  for (int64_t e = 0; e < E; e++) {
+    mat(gu[e], FF, D, q[e].g, dn[e].g);
+    mat(gu[(e + 1) % E], FF, D, q[e].u, dn[e].u);
+    mat(dn_t[e], D, FF, q[e].d, dn[e].d);
+    g[e] = {q[e].g.data(), gu[e], q[e].g.size()};
+    u[e] = {q[e].u.data(), gu[(e + 1) % E], q[e].u.size()};
+    d[e] = {q[e].d.data(), dn_t[e], q[e].d.size()};
+  }
+  mat(DType::Q5_K, FFs, D, q[E].g, dn[E].g);
+  mat(DType::Q5_K, FFs, D, q[E].u, dn[E].u);
+  mat(DType::Q5_K, D, FFs, q[E].d, dn[E].d);
+  MoeFfnWeights W;
+  W.E = E; W.D = D; W.FF = FF;
+  W.gate = g.data(); W.up = u.data(); W.down = d.data();
+  W.FFs = FFs;
+  W.sh_gate = {q[E].g.data(), DType::Q5_K, q[E].g.size()};
+  W.sh_up = {q[E].u.data(), DType::Q5_K, q[E].u.size()};
+  W.sh_down = {q[E].d.data(), DType::Q5_K, q[E].d.size()};
+  for (int64_t T : {1, 3}) {
+    std::vector<float> x(T * D), out(T * D), w(T * k);
+    std::vector<int32_t> ids(T * k);
+    for (auto& v : x) v = r.normal();
+    for (int64_t t = 0; t < T; t++) {  // every expert used, token 1 and 2 share expert 1
+      ids[t * k] = (int32_t)(t % E);
+      ids[t * k + 1] = (int32_t)((t + 1) % E);
+      w[t * k] = 0.7f;
+      w[t * k + 1] = -0.3f;  // negative weights are legal (only finiteness is required)
+    }
+    std::vector<double> ref(T * D, 0.0), mag(T * D, 0.0);
+    for (int64_t t = 0; t < T; t++) {
+      for (int64_t j = 0; j < k; j++) ffn_f64(dn[ids[t * k + j]], &x[t * D], D, FF, w[t * k + j], &ref[t * D], &mag[t * D]);
+      ffn_f64(dn[E], &x[t * D], D, FFs, 1.0, &ref[t * D], &mag[t * D]);
+    }
+    fltest::for_each_isa([&](int) {
+      MoeFfnReport rep;
+      CHECK(moe_ffn(out.data(), x.data(), T, ids.data(), w.data(), k, W, MoeFfnOptions{}, nullptr, &rep).ok());
+      double worst = 0;
+      for (int64_t i = 0; i < T * D; i++) worst = std::fmax(worst, std::fabs(out[i] - ref[i]) / (mag[i] / 64 + 1e-6));
+      CHECK_LE(worst, 1.0);
+      CHECK(rep.pairs == T * k && rep.experts == std::min<int64_t>(E, T + 1));
+    });
+  }
+}

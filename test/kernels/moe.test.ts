@@ -214,6 +214,10 @@ for (const T of [1, 5, 300]) {
   ffnCases.push({ E: 128, k: 8, D: 32, FF: 64, T, fmt: 'q4_0', shared: 'qwen' });
   ffnCases.push({ E: 8, k: 2, D: 256, FF: 256, T: T === 300 ? 60 : T, fmt: ['q4_0', 'q8_0', 'q4_k', 'q5_k', 'q6_k', 'f16', 'bf16', 'f32'], downFmt: ['q6_k', 'q8_0', 'q4_k'] });
 }
+// decode at a width where the gate/up rows split into many units and down into several
+// output-row chunks, each unit quantizing its own slice of h, including whole
+// 256-element q8_K blocks for K-quant downs and f32 rows for an f16 down
+for (const T of [1, 3]) ffnCases.push({ E: 4, k: 2, D: 512, FF: 512, T, fmt: ['q4_0', 'q8_0', 'q4_k', 'bf16'], downFmt: ['q4_k', 'f16', 'q6_k', 'q8_0'] });
 ffnCases.push({ E: 16, k: 4, D: 64, FF: 64, T: 5, fmt: 'q8_0', shared: 'deepseek', skip: 0.2 });
 ffnCases.push({ E: 16, k: 4, D: 64, FF: 64, T: 40, fmt: 'q8_0', skip: 0.15 });
 
