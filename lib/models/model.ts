@@ -9,7 +9,7 @@ import { ChatMessage, CHATML_TEMPLATE, renderChat } from '../tokenizer/chat';
 import { Config, readConfig } from './config';
 import { missingKernels } from './kernels';
 import { Sampler, SamplerOptions } from './sampler';
-import { LayerAttention, State, Weights, forward, kernelsFor, loadWeights, newState } from './transformer';
+import { LayerAttention, State, Weights, forward, kernelsFor, loadWeights, newState, repackWeights } from './transformer';
 import { HfWeightOptions, hfTensorSource, readHf } from './hf';
 import { tokenizerFromHf } from '../tokenizer/hf';
 import * as fs from 'fs';
@@ -31,6 +31,12 @@ export interface LoadOptions extends GgufReadOptions, HfWeightOptions {
    * backend; larger batches run the bf16/f32 GEMM (faster prefill, other rounding).
    */
   maxBatch?: number;
+  /**
+   * Repack Q4_0 / Q8_0 projections for the decode GEMV (default true): about 2x faster
+   * decode on AVX-512, at the price of copying those weights out of the mmap at load.
+   * `false` keeps every weight zero-copy in the GGUF layout.
+   */
+  repack?: boolean;
   /** diagnostics: called with each MoE layer's router logits f32 [T, E] and the position of row 0 */
   onRouter?: (layer: number, pos0: number, logits: Tensor) => void;
 }
@@ -118,6 +124,11 @@ export class Model {
       this.tokenizer = opts.tokenizer ?? Tokenizer.fromGguf(src);
       this.weights = loadWeights(src, this.config);
       this.mapped = src.mapped;
+    }
+    if (opts.repack !== false) {
+      const r = repackWeights(this.weights);
+      this.weights = r.weights;
+      if (r.count > 0) this.mapped = false;
     }
     if (this.tokenizer.vocabSize !== this.config.vocabSize) {
       throw new RangeError(`model: the tokenizer has ${this.tokenizer.vocabSize} tokens but the model ${this.config.vocabSize}`);

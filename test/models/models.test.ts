@@ -14,6 +14,7 @@ import { loadWeights, kernelsFor } from '../../lib/models/transformer';
 import { missingKernels } from '../../lib/models/kernels';
 import { Sampler, argmax } from '../../lib/models/sampler';
 import { load } from '../../lib/models/model';
+import { quantize, QuantFormat } from '../../lib/ops/qgemm';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fuselm-models-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -152,4 +153,41 @@ describe(`Model${pending}`, () => {
     }
     m.dispose();
   });
+});
+
+describe('LoadOptions.repack: q4_0 / q8_0 projections repacked for the GEMV', () => {
+  // dense q4_0 with an untied output, and a Mixtral-style MoE in q8_0 with the output tied to
+  // token_embd (the embedding gather keeps the GGUF layout; the output head gets a repacked copy)
+  const cases: Array<[string, SyntheticSpec]> = [
+    ['dense q4_0', { arch: 'llama', dim: 128, nLayer: 2, nHead: 2, nHeadKv: 1, ffDim: 256, seed: 5, type: 'q4_0' }],
+    ['moe q8_0 tied', { arch: 'llama', dim: 128, nLayer: 2, nHead: 2, nHeadKv: 1, ffDim: 128, nExpert: 4, nExpertUsed: 2, expertFf: 96, seed: 6, type: 'q8_0', untied: false }],
+  ];
+  for (const [name, sp] of cases) {
+    test(`${name}: the same logits as the GGUF layout, decode (GEMV) and prefill`, async () => {
+      const f = path.join(tmp, `repack-${name.replace(/ /g, '-')}.gguf`);
+      writeSyntheticModel(f, { ...sp, quantize: (x, t) => quantize(x, t as QuantFormat) });
+      const a = await load(f);
+      const b = await load(f, { repack: false });
+      const base = sp.type as string;
+      expect(a.weights.layers[0].wq.dtype).toBe(`${base}x16`);
+      // the output head repacks when the vocabulary is a multiple of 16 rows
+      expect(a.weights.output.dtype).toBe(a.config.vocabSize % 16 === 0 ? `${base}x16` : base);
+      expect(a.weights.tokEmbd.dtype).toBe(base);
+      expect(a.mapped).toBe(false);
+      expect(b.weights.layers[0].wq.dtype).toBe(base);
+      if (sp.nExpert) expect(a.weights.layers[0].wDownExps!.dtype).toBe(`${base}x16`);
+      const toks = a.tokenizer.encode('the quick brown fox jumps over the lazy dog');
+      for (const maxBatch of [1, 64]) {
+        const ya = await (await load(f, { maxBatch })).evaluate(toks, { logits: 'all' });
+        const yb = await (await load(f, { maxBatch, repack: false })).evaluate(toks, { logits: 'all' });
+        // the same int8 operands; only the f32 summation order of the GEMV differs
+        for (let i = 0; i < toks.length; i++) {
+          let d = 0, mag = 0;
+          for (let j = 0; j < ya[i].length; j++) { d = Math.max(d, Math.abs(ya[i][j] - yb[i][j])); mag = Math.max(mag, Math.abs(yb[i][j])); }
+          expect(d).toBeLessThanOrEqual(1e-4 * mag + 1e-5);
+        }
+      }
+      a.dispose(); b.dispose();
+    });
+  }
 });
