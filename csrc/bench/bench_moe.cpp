@@ -4,7 +4,8 @@
 //    successive runs route to disjoint expert pairs (8 experts = 156 MB, past the L3).
 //    Next to it, the same rows as plain matmul GEMVs (gate|up of 2 experts as one
 //    [22528, 2048] GEMV, then one [4096, 5632]) over 4 weight sets cycled the same way:
-//    what MoE adds on top of the GEMV is the ratio of the two times.
+//    what MoE adds on top of the GEMV is the ratio of the two times. Both again with
+//    the weights repacked for the GEMV (Q4_0X16: the same bytes).
 //  - prefill (T = 512) against the same FLOPs as dense GEMMs (target: within 1.5x).
 #include <memory>
 #include <string>
@@ -38,21 +39,33 @@ void append_q4_0(std::vector<uint8_t>& dst, int64_t n, int64_t k, uint32_t seed)
 
 constexpr int64_t D = 2048, FF = 5632, E = 8, K = 2, T = 512;
 
+// q4_0 [n, k] in place -> Q4_0X16 (n a multiple of 16)
+void to_x16(std::vector<uint8_t>& w, int64_t n, int64_t k) {
+  std::vector<uint8_t> t(w.size());
+  fuselm::repack(t.data(), DType::Q4_0X16, w.data(), DType::Q4_0, n, k);
+  w.swap(t);
+}
+
 struct Layer {
   std::vector<uint8_t> gate, up, down;  // [E, FF, D], [E, FF, D], [E, D, FF]
   std::vector<fuselm::MoeMatrix> mg, mu, md;
   fuselm::MoeFfnWeights w;
-  Layer() {
+  explicit Layer(DType t) {
     for (int64_t e = 0; e < E; e++) {
       append_q4_0(gate, FF, D, 10 + (uint32_t)e);
       append_q4_0(up, FF, D, 20 + (uint32_t)e);
       append_q4_0(down, D, FF, 30 + (uint32_t)e);
     }
-    const size_t eg = (size_t)FF * fuselm::row_bytes(DType::Q4_0, D), ed = (size_t)D * fuselm::row_bytes(DType::Q4_0, FF);
+    if (t == DType::Q4_0X16) {
+      to_x16(gate, E * FF, D);
+      to_x16(up, E * FF, D);
+      to_x16(down, E * D, FF);
+    }
+    const size_t eg = (size_t)FF * fuselm::row_bytes(t, D), ed = (size_t)D * fuselm::row_bytes(t, FF);
     for (int64_t e = 0; e < E; e++) {
-      mg.push_back({gate.data() + e * eg, DType::Q4_0, eg});
-      mu.push_back({up.data() + e * eg, DType::Q4_0, eg});
-      md.push_back({down.data() + e * ed, DType::Q4_0, ed});
+      mg.push_back({gate.data() + e * eg, t, eg});
+      mu.push_back({up.data() + e * eg, t, eg});
+      md.push_back({down.data() + e * ed, t, ed});
     }
     w.E = E; w.D = D; w.FF = FF;
     w.gate = mg.data(); w.up = mu.data(); w.down = md.data();
@@ -61,17 +74,15 @@ struct Layer {
 
 const double kExpertBytes = 3.0 * FF * (D / 32) * 18;  // gate + up + down of one q4_0 expert
 
-}  // namespace
-
-FL_BENCH(moe) {
-  auto layer = std::make_shared<Layer>();
-  const std::string shape = "D=" + std::to_string(D) + ",FF=" + std::to_string(FF) + ",E=" + std::to_string(E) +
-                            ",k=" + std::to_string(K);
-  {  // decode: 4 disjoint expert pairs, cycled
+// decode over `layer` (4 disjoint expert pairs, cycled), then the same rows as plain GEMVs
+void decode_cases(std::vector<flbench::Case>& cases, DType t, const std::string& shape) {
+  auto layer = std::make_shared<Layer>(t);
+  const std::string fmt = fuselm::dtype_traits((int32_t)t)->name;
+  {
     auto x = std::make_shared<std::vector<float>>(random_f32(D, 1, 1.0f));
     auto out = std::make_shared<std::vector<float>>(D);
     auto i = std::make_shared<int>(0);
-    cases.push_back({"moeFfn decode(q4_0,T=1," + shape + "; bytes of routed experts)", "dram", K * kExpertBytes + 2.0 * D * 4,
+    cases.push_back({"moeFfn decode(" + fmt + ",T=1," + shape + "; bytes of routed experts)", "dram", K * kExpertBytes + 2.0 * D * 4,
                      2.0 * K * 3 * FF * D, [=] {
                        const int p = (*i)++ % 4;
                        const int32_t ids[K] = {2 * p, 2 * p + 1};
@@ -85,20 +96,34 @@ FL_BENCH(moe) {
     for (int s = 0; s < 4; s++) {
       append_q4_0((*w1)[s], 2 * K * FF, D, 40 + s);
       append_q4_0((*w2)[s], K * D, FF, 50 + s);
+      if (t == DType::Q4_0X16) {
+        to_x16((*w1)[s], 2 * K * FF, D);
+        to_x16((*w2)[s], K * D, FF);
+      }
     }
     auto x = std::make_shared<std::vector<float>>(random_f32(D, 1, 1.0f));
     auto h = std::make_shared<std::vector<float>>(2 * K * FF);
     auto y = std::make_shared<std::vector<float>>(K * D);
     auto i = std::make_shared<int>(0);
-    cases.push_back({"matmul GEMV over the same bytes as moeFfn decode(q4_0,1x" + std::to_string(D) + "x" + std::to_string(2 * K * FF) +
+    cases.push_back({"matmul GEMV over the same bytes as moeFfn decode(" + fmt + ",1x" + std::to_string(D) + "x" + std::to_string(2 * K * FF) +
                          " + 1x" + std::to_string(FF) + "x" + std::to_string(K * D) + ")",
                      "dram", K * kExpertBytes + 2.0 * D * 4, 2.0 * K * 3 * FF * D, [=] {
                        const int s = (*i)++ % 4;
-                       fuselm::matmul(h->data(), x->data(), 1, D, (*w1)[s].data(), DType::Q4_0, 2 * K * FF, nullptr);
+                       fuselm::matmul(h->data(), x->data(), 1, D, (*w1)[s].data(), t, 2 * K * FF, nullptr);
                        // h's first FF values stand in for the SwiGLU output of one expert's rows
-                       fuselm::matmul(y->data(), h->data(), 1, FF, (*w2)[s].data(), DType::Q4_0, K * D, nullptr);
+                       fuselm::matmul(y->data(), h->data(), 1, FF, (*w2)[s].data(), t, K * D, nullptr);
                      }});
   }
+}
+
+}  // namespace
+
+FL_BENCH(moe) {
+  const std::string shape = "D=" + std::to_string(D) + ",FF=" + std::to_string(FF) + ",E=" + std::to_string(E) +
+                            ",k=" + std::to_string(K);
+  decode_cases(cases, DType::Q4_0, shape);
+  decode_cases(cases, DType::Q4_0X16, shape);
+  auto layer = std::make_shared<Layer>(DType::Q4_0);
   const double prefill_flops = 2.0 * T * K * 3 * FF * D;
   {  // prefill: topk_softmax routing of random logits
     auto x = std::make_shared<std::vector<float>>(random_f32(T * D, 2, 1.0f));

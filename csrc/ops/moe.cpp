@@ -155,8 +155,8 @@ struct Unit {
 enum ActKind { ACT_Q4_0 = 0, ACT_Q8_0 = 1, ACT_Q8_K = 2, ACT_F32 = 3, ACT_KINDS = 4 };
 static int act_kind(DType t) {
   switch (t) {
-    case DType::Q4_0: return ACT_Q4_0;
-    case DType::Q8_0: return ACT_Q8_0;
+    case DType::Q4_0: case DType::Q4_0X16: return ACT_Q4_0;
+    case DType::Q8_0: case DType::Q8_0X16: return ACT_Q8_0;
     case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: return ACT_Q8_K;
     default: return ACT_F32;
   }

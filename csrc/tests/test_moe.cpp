@@ -312,17 +312,21 @@ TEST(moe_ffn_rejects_bad_routing_before_writing) {
 // Decode at a width where gate/up split into many dynamically taken units and down into
 // several output-row chunks (D > 256): every unit quantizes its own slice of h for down,
 // whole q8_K blocks for K-quant downs, f32 rows for f16/bf16 downs. Mixed formats per
-// expert and per projection, and a q5_K DeepSeek-style shared expert (weight 1).
+// expert and per projection (the GEMV-repacked Q4_0X16 / Q8_0X16 among them), and a q5_K
+// DeepSeek-style shared expert (weight 1).
 TEST(moe_ffn_decode_units_vs_f64) {
   const int64_t E = 4, k = 2, D = 1024, FF = 768, FFs = 512;
-  const DType gu[E] = {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::BF16};
-  const DType dn_t[E] = {DType::Q4_K, DType::F16, DType::Q6_K, DType::Q8_0};
+  const DType gu[E] = {DType::Q4_0X16, DType::Q8_0, DType::Q4_K, DType::BF16};
+  const DType dn_t[E] = {DType::Q4_K, DType::F16, DType::Q6_K, DType::Q8_0X16};
   fltest::Rng r(4242);
   auto mat = [&](DType t, int64_t N, int64_t K, std::vector<uint8_t>& qb, std::vector<float>& deq) {
     std::vector<float> w(N * K);
     for (auto& v : w) v = r.normal() / std::sqrt((float)K);
     qb.resize(N * row_bytes(t, K));
-    CHECK(quantize(qb.data(), t, w.data(), N, K).ok());
+    const DType base = repack_base(t);  // the repacked GEMV layouts: quantize plain, then repack
+    std::vector<uint8_t> plain(base != t ? qb.size() : 0);
+    CHECK(quantize(base != t ? plain.data() : qb.data(), base, w.data(), N, K).ok());
+    if (base != t) CHECK(repack(qb.data(), t, plain.data(), base, N, K).ok());
     deq.resize(N * K);
     CHECK(dequantize(deq.data(), t, qb.data(), N, K).ok());
   };

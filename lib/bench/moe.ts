@@ -4,12 +4,13 @@
 //    (2 of 8, gate + up + down), and successive runs route to different experts so
 //    the weights never sit in cache between runs (8 experts = 156 MB). Its baseline
 //    runs the same rows as plain matmul GEMVs over 4 weight sets cycled the same way,
-//    so the ratio is what MoE adds on top of the GEMV.
+//    so the ratio is what MoE adds on top of the GEMV. Both again with the experts
+//    repacked for the GEMV (q4_0x16: the same bytes, as a model may repack at load).
 //  - prefill (T = 512): compute-bound; compare its time with the entry that runs
 //    the same FLOPs as one dense GEMM pair (gate|up of k experts side by side, then
 //    down) over the same tokens: the target is within 1.5x.
 import { moeFfn, moeRoute, MoeExperts, MoeRouting } from '../ops/moe';
-import { matmul, quantize } from '../ops/qgemm';
+import { matmul, quantize, repack } from '../ops/qgemm';
 import { DTYPES } from '../dtype';
 import { Tensor } from '../tensor';
 import { BenchEntry, fillRandom } from './entry';
@@ -30,7 +31,9 @@ function stacked(N: number, Kd: number, seed: number): Tensor {
 
 const expertBytes = 3 * FF * (D / 32) * DTYPES.q4_0.blockBytes; // gate + up + down of one expert
 
-// the 8 experts, built once for the decode and prefill entries and dropped when both are done
+type Layout = 'q4_0' | 'q4_0x16';
+
+// the 8 experts, built once for the entries that use them and dropped when all are done
 let layer: MoeExperts | undefined;
 let layerUsers = 0;
 function acquireLayer(): MoeExperts {
@@ -41,24 +44,29 @@ function acquireLayer(): MoeExperts {
 function releaseLayer(): void {
   if (--layerUsers <= 0) { layerUsers = 0; layer = undefined; }
 }
+function layerIn(fmt: Layout): MoeExperts {
+  const l = acquireLayer();
+  if (fmt === 'q4_0') return l;
+  return { gate: repack(l.gate as Tensor), up: repack(l.up as Tensor), down: repack(l.down as Tensor) };
+}
 
-const DECODE_NAME = `moeFfn decode(q4_0,T=1,D=${D},FF=${FF},E=${E},k=${K}; bytes of routed experts)`;
-const GEMV_NAME = `matmul GEMV over the same bytes as moeFfn decode(q4_0,1x${D}x${2 * K * FF} + 1x${FF}x${K * D})`;
+const decodeName = (fmt: Layout): string => `moeFfn decode(${fmt},T=1,D=${D},FF=${FF},E=${E},k=${K}; bytes of routed experts)`;
+const gemvName = (fmt: Layout): string => `matmul GEMV over the same bytes as moeFfn decode(${fmt},1x${D}x${2 * K * FF} + 1x${FF}x${K * D})`;
 const PREFILL_NAME = `moeFfn prefill(q4_0,T=512,D=${D},FF=${FF},E=${E},k=${K})`;
 const DENSE_NAME = `matmul dense equivalent of moeFfn prefill(q4_0,512x${D}x${2 * K * FF} + 512x${K * FF}x${D})`;
 
-function decodeEntry(): BenchEntry {
+function decodeEntry(fmt: Layout): BenchEntry {
   let ex: MoeExperts | undefined, x: Tensor | undefined, out: Tensor | undefined;
   let routes: MoeRouting[] = [];
   let i = 0;
   return {
-    name: DECODE_NAME,
+    name: decodeName(fmt),
     bytes: K * expertBytes + 2 * D * 4,
     flops: 2 * K * 3 * FF * D,
     bound: 'dram',
-    baseline: GEMV_NAME,
+    baseline: gemvName(fmt),
     setup() {
-      ex = acquireLayer();
+      ex = layerIn(fmt);
       x = Tensor.from(fillRandom(new Float32Array(D), 1), [1, D]);
       out = Tensor.zeros([1, D]);
       // four routings over disjoint expert pairs, cycled: each run reads experts the previous 3 runs did not
@@ -76,17 +84,18 @@ function decodeEntry(): BenchEntry {
 }
 
 /** decode's baseline: the same rows as plain GEMVs (gate|up of k experts as one matrix, then k downs as one) */
-function gemvEntry(): BenchEntry {
+function gemvEntry(fmt: Layout): BenchEntry {
   let w1: Tensor[] = [], w2: Tensor[] = [], x: Tensor | undefined, h: Tensor | undefined, y: Tensor | undefined;
   let i = 0;
   return {
-    name: GEMV_NAME,
+    name: gemvName(fmt),
     bytes: K * expertBytes + 2 * D * 4,
     flops: 2 * K * 3 * FF * D,
     bound: 'dram',
     setup() {
-      w1 = [0, 1, 2, 3].map((s) => q4(2 * K * FF, D, 40 + s));
-      w2 = [0, 1, 2, 3].map((s) => q4(K * D, FF, 50 + s));
+      const as = (w: Tensor): Tensor => (fmt === 'q4_0' ? w : repack(w));
+      w1 = [0, 1, 2, 3].map((s) => as(q4(2 * K * FF, D, 40 + s)));
+      w2 = [0, 1, 2, 3].map((s) => as(q4(K * D, FF, 50 + s)));
       x = Tensor.from(fillRandom(new Float32Array(D), 1), [1, D]);
       h = Tensor.zeros([1, 2 * K * FF]);
       y = Tensor.zeros([1, K * D]);
@@ -178,4 +187,7 @@ function routeEntry(T: number, En: number, k: number): BenchEntry {
   };
 }
 
-export const entries: BenchEntry[] = [decodeEntry(), gemvEntry(), prefillEntry(), denseEntry(), routeEntry(8192, 128, 8)];
+export const entries: BenchEntry[] = [
+  decodeEntry('q4_0'), gemvEntry('q4_0'), decodeEntry('q4_0x16'), gemvEntry('q4_0x16'),
+  prefillEntry(), denseEntry(), routeEntry(8192, 128, 8),
+];

@@ -1,6 +1,6 @@
 import { moeFfn, moePermute, moeRoute, MoeStats, Tensor, toHalf } from '../../lib';
 import type { MoeExperts, MoeFfnReport, MoeRouteOptions, MoeRouting } from '../../lib';
-import { quantize } from '../../lib/ops/qgemm';
+import { quantize, repack } from '../../lib/ops/qgemm';
 import { forEachIsa, gaussian, randn, rng } from '../helpers';
 import { DenseExpert, moeFfnRef, moePermuteRef, moeRouteRef, Scoring } from '../reference/moe';
 import { dequantRef } from '../reference/qgemm';
@@ -148,7 +148,7 @@ describe('MoeStats', () => {
 // absolute products, with h's own error scale (see test/reference/moe.ts).
 const MOE_TOL = 2 ** -6;
 
-type Fmt = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0' | 'q4_k' | 'q5_k' | 'q6_k';
+type Fmt = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0' | 'q4_k' | 'q5_k' | 'q6_k' | 'q4_0x16' | 'q8_0x16';
 
 // Weights are drawn from one pool of gaussians at an odd stride per seed (the
 // machine's JS is slow enough that fresh gaussians for every expert dominate).
@@ -163,6 +163,10 @@ function poolWeights(n: number, seed: number, scale: number): Float32Array {
 
 function makeWeight(fmt: Fmt, rows: number, cols: number, seed: number): { t: Tensor; dense: Float64Array } {
   const w = poolWeights(rows * cols, seed, 1 / Math.sqrt(cols));
+  if (fmt === 'q4_0x16' || fmt === 'q8_0x16') {  // the GEMV layout: same values as the plain format, repacked
+    const plain = makeWeight(fmt === 'q4_0x16' ? 'q4_0' : 'q8_0', rows, cols, seed);
+    return { t: repack(plain.t), dense: plain.dense };
+  }
   const t = fmt === 'f32' ? Tensor.from(w, [rows, cols]) : fmt === 'f16' || fmt === 'bf16' ? toHalf(w, [rows, cols], fmt) : quantize(Tensor.from(w, [rows, cols]), fmt);
   const dense = fmt === 'f32' ? Float64Array.from(w) : Float64Array.from(dequantRef(fmt, t.bytes(), rows * cols));
   return { t, dense };
@@ -212,12 +216,13 @@ for (const T of [1, 5, 300]) {
   ffnCases.push({ E: 8, k: 2, D: 64, FF: 96, T, fmt: 'q4_0' });
   ffnCases.push({ E: 64, k: 8, D: 64, FF: 32, T, fmt: 'q8_0' });
   ffnCases.push({ E: 128, k: 8, D: 32, FF: 64, T, fmt: 'q4_0', shared: 'qwen' });
-  ffnCases.push({ E: 8, k: 2, D: 256, FF: 256, T: T === 300 ? 60 : T, fmt: ['q4_0', 'q8_0', 'q4_k', 'q5_k', 'q6_k', 'f16', 'bf16', 'f32'], downFmt: ['q6_k', 'q8_0', 'q4_k'] });
+  ffnCases.push({ E: 8, k: 2, D: 256, FF: 256, T: T === 300 ? 60 : T, fmt: ['q4_0', 'q8_0', 'q4_k', 'q5_k', 'q6_k', 'f16', 'bf16', 'f32'], downFmt: ['q6_k', 'q8_0x16', 'q4_k'] });
 }
 // decode at a width where the gate/up rows split into many units and down into several
 // output-row chunks, each unit quantizing its own slice of h, including whole
-// 256-element q8_K blocks for K-quant downs and f32 rows for an f16 down
-for (const T of [1, 3]) ffnCases.push({ E: 4, k: 2, D: 512, FF: 512, T, fmt: ['q4_0', 'q8_0', 'q4_k', 'bf16'], downFmt: ['q4_k', 'f16', 'q6_k', 'q8_0'] });
+// 256-element q8_K blocks for K-quant downs and f32 rows for an f16 down; and the
+// GEMV-repacked q4_0x16 / q8_0x16 (whole 16-row groups per unit and chunk)
+for (const T of [1, 3]) ffnCases.push({ E: 4, k: 2, D: 512, FF: 512, T, fmt: ['q4_0x16', 'q8_0', 'q4_k', 'bf16'], downFmt: ['q4_k', 'f16', 'q8_0x16', 'q4_0'] });
 ffnCases.push({ E: 16, k: 4, D: 64, FF: 64, T: 5, fmt: 'q8_0', shared: 'deepseek', skip: 0.2 });
 ffnCases.push({ E: 16, k: 4, D: 64, FF: 64, T: 40, fmt: 'q8_0', skip: 0.15 });
 
