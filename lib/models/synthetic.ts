@@ -36,6 +36,11 @@ export interface SyntheticSpec {
   /** write output.weight (default true); false ties it to token_embd */
   untied?: boolean;
   seed?: number;
+  /**
+   * weight matrices from a cheap uniform generator of the same variance instead of Gaussians
+   * (about 20x faster: for benchmark models of a billion weights, where only speed is measured)
+   */
+  fastWeights?: boolean;
   /** quantizer for quantized types: (f32 [rows, cols], type) => Tensor of raw blocks */
   quantize?: (x: Tensor, type: DType) => Tensor;
 }
@@ -177,7 +182,14 @@ export function syntheticModel(spec: SyntheticSpec): { metadata: Record<string, 
     const cols = shape[shape.length - 1];
     const d = new Float32Array(n);
     const s = gain / Math.sqrt(cols);
-    for (let i = 0; i < n; i++) d[i] = gauss() * s;
+    if (spec.fastWeights) {
+      // xorshift32, uniform in [-sqrt(3) s, sqrt(3) s): variance s^2
+      let x = (Math.floor(r() * 4294967295) | 1) >>> 0;
+      const u = (2 * sqrt(3) * s) / 4294967296, off = sqrt(3) * s;
+      for (let i = 0; i < n; i++) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; d[i] = (x >>> 0) * u - off; }
+    } else {
+      for (let i = 0; i < n; i++) d[i] = gauss() * s;
+    }
     tensors.push(encode(name, d, shape, forceType ?? typeFor(name)));
   };
   const norm = (name: string, n: number) => {
