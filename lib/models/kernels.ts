@@ -24,7 +24,3 @@ export function kernel(name: string): AnyFn {
   return f;
 }
 
-/** Names in `names` that no kernel is registered under. */
-export function missingKernels(names: readonly string[]): string[] {
-  return names.filter((n) => !(n in KERNELS));
-}

@@ -7,9 +7,8 @@ import { Tensor } from '../tensor';
 import { Tokenizer, TokenizeOptions } from '../tokenizer';
 import { ChatMessage, CHATML_TEMPLATE, renderChat } from '../tokenizer/chat';
 import { Config, readConfig } from './config';
-import { missingKernels } from './kernels';
 import { Sampler, SamplerOptions } from './sampler';
-import { LayerAttention, State, Weights, forward, kernelsFor, loadWeights, newState, repackWeights } from './transformer';
+import { LayerAttention, State, Weights, forward, loadWeights, newState, repackWeights } from './transformer';
 import { HfWeightOptions, hfTensorSource, readHf } from './hf';
 import { tokenizerFromHf } from '../tokenizer/hf';
 import * as fs from 'fs';
@@ -143,13 +142,7 @@ export class Model {
   }
 
   private ensureState(): State {
-    if (!this.state) {
-      const missing = missingKernels(kernelsFor(this.config));
-      if (missing.length) {
-        throw new Error(`Model: this ${this.config.arch} model needs kernels that are not in this build yet: ${missing.join(', ')}`);
-      }
-      this.state = newState(this.config, this.opts.kvDtype ?? 'f16');
-    }
+    if (!this.state) this.state = newState(this.config, this.opts.kvDtype ?? 'f16');
     return this.state;
   }
 

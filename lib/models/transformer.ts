@@ -170,12 +170,6 @@ export function loadWeights(from: GgufFile | TensorSource, c: Config): Weights {
   return { tokEmbd: tokEmbd!, layers, outNorm: outNorm!, output: output!, tied: !hasOut };
 }
 
-/** Kernels each model kind needs (for a readable message before anything runs). */
-export function kernelsFor(c: Config): string[] {
-  const k = ['rmsnorm', 'matmul', 'add', 'rope', 'embedding', 'attention', 'KVCache'];
-  if (c.nExpert === 0) k.push('swiglu'); else k.push('moeRoute', 'moeFfn');
-  return k;
-}
 
 /** Per-layer attention options: dense (default) or a sparse form the attention kernel supports. */
 export type LayerAttention = Record<string, unknown> | undefined;

@@ -10,12 +10,10 @@ import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { writeSyntheticModel, SyntheticSpec } from '../../lib/models/synthetic';
 import { load, Model } from '../../lib/models/model';
-import { kernelsFor } from '../../lib/models/transformer';
-import { missingKernels } from '../../lib/models/kernels';
 import { readConfig } from '../../lib/models/config';
 import { readGguf } from '../../lib/formats/gguf';
 import { Tokenizer } from '../../lib/tokenizer';
-import { DType } from '../../lib/dtype';
+import { QuantFormat, quantize } from '../../lib/ops/qgemm';
 import { referenceForward } from '../reference/transformer';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -39,10 +37,6 @@ const TEXTS = [
 ];
 const LONG = 'The quick brown fox jumps over the lazy dog, and the model was fast on that node. '
   + 'It is the kernel of one token that they had all with her, but not for you. Hello world! 0123456789 ';
-
-function quantizer(): ((x: any, t: DType) => any) | undefined {
-  try { return require('../../lib/ops/qgemm').quantize; } catch { return undefined; }
-}
 
 interface Case { name: string; spec: SyntheticSpec; minCorr: number }
 const dense = { dim: 256, nLayer: 2, nHead: 4, nHeadKv: 2, ffDim: 512 };
@@ -103,14 +97,12 @@ for (const c of CASES) {
   describe(c.name, () => {
     const file = path.join(tmp, `${c.name.replace(/[^a-z0-9]+/gi, '_')}.gguf`);
     const quantized = !['f32', 'f16', 'bf16'].includes(c.spec.type ?? 'f32');
-    const q = quantizer();
-    const canWrite = !quantized || q !== undefined;
     let written = false;
     const write = () => {
-      if (!written) { writeSyntheticModel(file, { seed: 7, ...c.spec, quantize: q as any }); written = true; }
+      if (!written) { writeSyntheticModel(file, { seed: 7, ...c.spec, quantize: (x, t) => quantize(x, t as QuantFormat) }); written = true; }
     };
 
-    (canWrite ? test : test.skip)(`tokenization identical to llama.cpp${canWrite ? '' : ' (pending: qgemm quantize not in this build)'}`, async () => {
+    test('tokenization identical to llama.cpp', async () => {
       write();
       const tok = Tokenizer.fromGguf(readGguf(file));
       const texts = [...TEXTS, LONG];
@@ -156,15 +148,14 @@ for (const c of CASES) {
       if (top1) expect(agree).toBe(agreeable);
     };
 
-    (quantized ? test.skip : test)(`float64 reference forward matches llama.cpp (architecture check)${quantized ? ' (reference reads float weights only)' : ''}`, () => {
+    // the float64 reference reads float weights only, so it runs for the float cases
+    if (!quantized) test('float64 reference forward matches llama.cpp (architecture check)', () => {
       const { tokens, ref } = llamaLogprobs();
       const f = readGguf(file);
       compare(`${c.name} [reference]`, referenceForward(f, readConfig(f), tokens), ref, 0.9999);
     });
 
-    const cfgMissing = () => { write(); return missingKernels(kernelsFor(readConfig(readGguf(file)))); };
-    const missing = canWrite ? cfgMissing() : ['quantize'];
-    (missing.length === 0 ? test : test.skip)(`teacher-forced logits match llama.cpp, corr >= ${c.minCorr}${missing.length ? ` (pending: kernels not in this build: ${missing.join(', ')})` : ''}`, async () => {
+    test(`teacher-forced logits match llama.cpp, corr >= ${c.minCorr}`, async () => {
       const { tokens, ref } = llamaLogprobs();
       // maxBatch 8: every matmul on the decode path (activations quantized to q8_0/q8_K as llama.cpp does)
       const rg = routerGaps(c.spec.nExpertUsed ?? 1);
@@ -174,7 +165,7 @@ for (const c of CASES) {
       } finally { m.dispose(); }
     });
 
-    (missing.length === 0 ? test : test.skip)(`one-shot prefill (GEMM path) logits: corr >= ${c.minCorr}, top-1 agreement reported${missing.length ? ' (pending)' : ''}`, async () => {
+    test(`one-shot prefill (GEMM path) logits: corr >= ${c.minCorr}, top-1 agreement reported`, async () => {
       const { tokens, ref } = llamaLogprobs();
       const rg = routerGaps(c.spec.nExpertUsed ?? 1);
       const m: Model = await load(file, { onRouter: rg.onRouter });
