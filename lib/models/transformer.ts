@@ -6,7 +6,7 @@
 // optional tensors they carry and in the constants Config reads.
 import { GgufFile, ggufTensor, ggufTensorInfo } from '../formats/gguf';
 import { DType } from '../dtype';
-import { Tensor } from '../tensor';
+import { Tensor, byteSize } from '../tensor';
 import { repack } from '../ops/qgemm';
 import { Config } from './config';
 import { kernel } from './kernels';
@@ -27,6 +27,10 @@ export interface LayerWeights {
   wGate?: Tensor;          // [ffDim, dim]
   wUp?: Tensor;            // [ffDim, dim]
   wDown?: Tensor;          // [dim, ffDim]
+  // decode fusions (fuseWeights): one GEMV instead of several; wq/wk/wv and wGate/wUp are then row views of these
+  wQkv?: Tensor;           // [nHead*headDim + 2*nHeadKv*headDim, dim]
+  bQkv?: Tensor;           // f32 [rows of wQkv] (when the layer has q/k/v biases)
+  wGateUp?: Tensor;        // [2*ffDim, dim]
   // routed experts
   wRouter?: Tensor;        // [nExpert, dim]
   wGateExps?: Tensor;      // [nExpert, expertFf, dim]
@@ -93,6 +97,62 @@ export function repackWeights(w: Weights): { weights: Weights; count: number } {
     return c;
   });
   return { weights: { ...w, layers, output: one(w.output)! }, count };
+}
+
+/** Row-concatenation of matrices of one dtype and width (whole rows, so any format, repacked 16-row groups included). */
+function concatRows(ts: Tensor[]): Tensor {
+  const K = ts[0].shape[1];
+  const rows = ts.reduce((a, t) => a + t.shape[0], 0);
+  const out = Tensor.zeros([rows, K], ts[0].dtype);
+  const dst = out.bytes();
+  let at = 0;
+  for (const t of ts) { const b = t.bytes(); dst.set(b, at); at += b.byteLength; }
+  return out;
+}
+
+/** Rows [r0, r1) of a contiguous [N, K] matrix, zero-copy. */
+function rowView(t: Tensor, r0: number, r1: number): Tensor {
+  const rb = byteSize(t.dtype, [1, t.shape[1]]);
+  return new Tensor(t.buffer, t.byteOffset + r0 * rb, t.dtype, [r1 - r0, t.shape[1]]);
+}
+
+/**
+ * Decode fusions: per layer, q/k/v (and a dense FFN's gate/up) concatenated by rows into
+ * one matrix, so a decoded token runs one GEMV (one native call, one pool hand-off)
+ * instead of three (two). wq/wk/wv and wGate/wUp become zero-copy row views of the fused
+ * matrix, which prefill keeps using, so no weight is held twice (the fused copy replaces
+ * the per-matrix ones; weights still in the mmap are copied out once). Row results are
+ * independent of the other rows, so outputs are unchanged. Skipped where dtypes differ.
+ */
+export function fuseWeights(w: Weights): { weights: Weights; count: number } {
+  let count = 0;
+  const layers = w.layers.map((l) => {
+    const c: LayerWeights = { ...l };
+    const fuse = (ts: (Tensor | undefined)[]): Tensor | undefined => {
+      if (ts.some((t) => !t || t.ndim !== 2 || !t.isContiguous() || t.dtype !== ts[0]!.dtype || t.shape[1] !== ts[0]!.shape[1])) return undefined;
+      count++;
+      return concatRows(ts as Tensor[]);
+    };
+    const qkv = fuse([l.wq, l.wk, l.wv]);
+    if (qkv) {
+      const nq = l.wq.shape[0], nk = l.wk.shape[0], nv = l.wv.shape[0];
+      c.wQkv = qkv;
+      c.wq = rowView(qkv, 0, nq); c.wk = rowView(qkv, nq, nq + nk); c.wv = rowView(qkv, nq + nk, nq + nk + nv);
+      if (l.bq || l.bk || l.bv) {
+        const b = new Float32Array(nq + nk + nv);
+        [[l.bq, 0], [l.bk, nq], [l.bv, nq + nk]].forEach(([t, at]) => { if (t) b.set((t as Tensor).toArray() as Float32Array, at as number); });
+        c.bQkv = Tensor.from(b, [nq + nk + nv]);
+      }
+    }
+    const gu = l.wGate && l.wUp ? fuse([l.wGate, l.wUp]) : undefined;
+    if (gu) {
+      const f = l.wGate!.shape[0];
+      c.wGateUp = gu;
+      c.wGate = rowView(gu, 0, f); c.wUp = rowView(gu, f, 2 * f);
+    }
+    return c;
+  });
+  return { weights: { ...w, layers }, count };
 }
 
 /** Binds the tensors to Weights, checking every shape; gathers every problem into one error. */
@@ -225,13 +285,29 @@ export async function forward(c: Config, w: Weights, s: State, tokens: readonly 
   for (let l = 0; l < c.nLayer; l++) {
     const L = w.layers[l];
     const h = rmsnorm(x, L.attnNorm, { eps });                          // [T, dim]
-    let q: Tensor = matmul(h, L.wq, { bias: L.bq });                    // [T, nHead*headDim]
-    let k: Tensor = matmul(h, L.wk, { bias: L.bk });                    // [T, nHeadKv*headDim]
-    const v: Tensor = matmul(h, L.wv, { bias: L.bv });                  // [T, nHeadKv*headDimV]
+    let q: Tensor, k: Tensor, v: Tensor;
+    let qk3: Tensor | undefined;
+    if (T === 1 && L.wQkv) {
+      // decode: one GEMV over the fused rows; q, k, v are views of its one output row
+      const qkv: Tensor = matmul(h, L.wQkv, { bias: L.bQkv });          // [1, qd + kd + vd]
+      const nq = L.wq.shape[0], nk = L.wk.shape[0];
+      const at = (t: Tensor, o: number, shape: number[]) => new Tensor(t.buffer, t.byteOffset + 4 * o, 'f32', shape);
+      q = at(qkv, 0, [1, nq]); k = at(qkv, nq, [1, nk]); v = at(qkv, nq + nk, [1, L.wv.shape[0]]);
+      if (!L.qNorm && !L.kNorm) {
+        // q's and k's heads are adjacent in the row: one rope call rotates both
+        const r: Tensor = rope(at(qkv, 0, [1, c.nHead + c.nHeadKv, c.headDim]), posT, ropeOpts);
+        qk3 = r;
+        q = at(r, 0, [1, nq]); k = at(r, nq, [1, nk]);
+      }
+    } else {
+      q = matmul(h, L.wq, { bias: L.bq });                              // [T, nHead*headDim]
+      k = matmul(h, L.wk, { bias: L.bk });                              // [T, nHeadKv*headDim]
+      v = matmul(h, L.wv, { bias: L.bv });                              // [T, nHeadKv*headDimV]
+    }
     if (L.qNorm) q = L.qNorm.shape[0] === c.headDim ? rmsnorm(q.reshape([T * c.nHead, c.headDim]), L.qNorm, { eps }) : rmsnorm(q, L.qNorm, { eps });
     if (L.kNorm) k = L.kNorm.shape[0] === c.headDim ? rmsnorm(k.reshape([T * c.nHeadKv, c.headDim]), L.kNorm, { eps }) : rmsnorm(k, L.kNorm, { eps });
-    const q3 = rope(q.reshape([T, c.nHead, c.headDim]), posT, ropeOpts); // [T, nHead, headDim]
-    const k3 = rope(k.reshape([T, c.nHeadKv, c.headDim]), posT, ropeOpts);
+    const q3 = qk3 ? q.reshape([T, c.nHead, c.headDim]) : rope(q.reshape([T, c.nHead, c.headDim]), posT, ropeOpts); // [T, nHead, headDim]
+    const k3 = qk3 ? k.reshape([T, c.nHeadKv, c.headDim]) : rope(k.reshape([T, c.nHeadKv, c.headDim]), posT, ropeOpts);
     s.caches[l].append(k3, v.reshape([T, c.nHeadKv, c.headDimV]), pos);
     const a: Tensor = attention(q3, s.caches[l], { positions: pos, ...(o.attention?.(l) ?? {}) }); // [T, nHead, headDimV]
     x = add(x, matmul(a.reshape([T, c.nHead * c.headDimV]), L.wo));
@@ -239,7 +315,14 @@ export async function forward(c: Config, w: Weights, s: State, tokens: readonly 
     let y: Tensor;
     if (c.nExpert === 0) {
       const swiglu = K('swiglu');
-      y = matmul(swiglu(matmul(h2, L.wGate), matmul(h2, L.wUp)), L.wDown);
+      if (T === 1 && L.wGateUp) {
+        const gu: Tensor = matmul(h2, L.wGateUp);                        // [1, 2*ffDim]
+        const f = c.ffDim;
+        const g = new Tensor(gu.buffer, gu.byteOffset, 'f32', [1, f]), u = new Tensor(gu.buffer, gu.byteOffset + 4 * f, 'f32', [1, f]);
+        y = matmul(swiglu(g, u), L.wDown);
+      } else {
+        y = matmul(swiglu(matmul(h2, L.wGate), matmul(h2, L.wUp)), L.wDown);
+      }
     } else {
       const moeRoute = K('moeRoute'), moeFfn = K('moeFfn');
       const routerLogits: Tensor = matmul(h2, L.wRouter);              // [T, nExpert]

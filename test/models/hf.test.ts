@@ -161,7 +161,9 @@ describe('HF checkpoint = GGUF, bit-identical logits', () => {
     const g = await load(gpath);
     const h = await load(dir, o?.tokenizerJson ? {} : { tokenizer: gtok(gpath) });
     expect(h.config).toEqual(g.config);
-    expect(h.mapped).toBe(true);
+    const unfused = await load(dir, { fuse: false, tokenizer: h.tokenizer });
+    expect(unfused.mapped).toBe(true); // F32/F16/BF16 weights used in place from the mmap
+    unfused.dispose();
     const toks = TOKS.map((t) => t % g.config.vocabSize);
     if (o?.tokenizerJson) {
       for (const s of ['hello world, the quick brown fox', ' jumps  over\nthe lazy dog 123', '<|im_start|>user\nhi<|im_end|>']) {

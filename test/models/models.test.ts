@@ -13,6 +13,7 @@ import { syntheticModel, writeSyntheticModel, SyntheticSpec } from '../../lib/mo
 import { loadWeights } from '../../lib/models/transformer';
 import { Sampler, argmax } from '../../lib/models/sampler';
 import { load } from '../../lib/models/model';
+import { quantize } from '../../lib/ops/qgemm';
 import { quantize, QuantFormat } from '../../lib/ops/qgemm';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fuselm-models-'));
@@ -93,6 +94,26 @@ test('load(), dispose() is idempotent, a disposed model refuses work', async () 
   m.dispose();
   expect(m.disposed).toBe(true);
   await expect(m.evaluate([1])).rejects.toThrow('Model.evaluate: the model is disposed');
+});
+
+test('decode fusions (q/k/v, gate/up in one GEMV) give the same logits as separate matmuls', async () => {
+  for (const [arch, extra] of [['llama', {}], ['qwen2', {}], ['qwen2moe', { nExpert: 4, nExpertUsed: 2, expertFf: 128, sharedExpertFf: 128 }]] as const) {
+    const f = path.join(tmp, `fuse-${arch}.gguf`);
+    writeSyntheticModel(f, { ...spec, arch, ...extra, type: 'q8_0', quantize: (x, t) => quantize(x, t as 'q8_0') });
+    const run = async (fuse: boolean) => {
+      const m = await load(f, { fuse });
+      const out: Float32Array[] = [];
+      out.push(...await m.evaluate([5, 6, 7, 8, 9, 10, 11, 12, 13, 14], { logits: 'all' })); // prefill: per-matrix views
+      for (const t of [20, 21, 22]) out.push(...await m.evaluate([t], { reset: false })); // decode: the fused GEMV
+      const fused = m.weights.layers[0].wQkv !== undefined;
+      m.dispose();
+      return { out, fused };
+    };
+    const a = await run(true), b = await run(false);
+    expect(a.fused).toBe(true);
+    expect(b.fused).toBe(false);
+    expect(a.out).toEqual(b.out);
+  }
 });
 
 describe('Model', () => {
