@@ -1,6 +1,6 @@
 // Native bench cases for family `qgemm` (the same shapes as lib/bench/qgemm.ts):
 // GEMV (M = 1) over W 4096x4096 and 14336x4096 per format against DRAM read
-// bandwidth; GEMM at M = 512 (bf16 peak for quantized W, FMA peak for f32) and f32 1024^3.
+// bandwidth; GEMM at M = 512 (int8 dot peak for quantized W, FMA peak for f32) and f32 1024^3.
 #include <memory>
 #include <string>
 #include <vector>
@@ -56,7 +56,7 @@ FL_BENCH(qgemm) {
   for (DType t : gemv) add(cases, t, 1, 4096, 4096, "dram");
   for (DType t : gemv) add(cases, t, 1, 14336, 4096, "dram");
   const DType gemm[] = {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K};
-  for (DType t : gemm) add(cases, t, 512, 4096, 4096, "bf16");
+  for (DType t : gemm) add(cases, t, 512, 4096, 4096, "int8");
   add(cases, DType::F32, 512, 4096, 4096, "fma");
   add(cases, DType::F32, 1024, 1024, 1024, "fma");
 }

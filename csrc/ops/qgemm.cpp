@@ -45,10 +45,18 @@ static void report_qgemm(const void* p, void (*emit)(const char*, const char*, v
   FL_EMIT(gemv_q8_0x16_q8_0);
   FL_EMIT(gemm_f32);
   FL_EMIT(gemm_bf16);
+  FL_EMIT(gemm_q4_0_q8_0);
+  FL_EMIT(gemm_q8_0_q8_0);
+  FL_EMIT(gemm_q4_K_q8_K);
+  FL_EMIT(gemm_q5_K_q8_K);
+  FL_EMIT(gemm_q6_K_q8_K);
 #undef FL_EMIT
 }
-static const Dispatch<QgemmTable> qgemm_dispatch("qgemm", ref::fill_qgemm, avx2::fill_qgemm, avx512::fill_qgemm,
-                                                 report_qgemm);
+// each ISA's table: its GEMV/float GEMM kernels, then its int8 GEMM (cpu/*/qgemm_i8.cpp)
+static void fill_ref(QgemmTable& t) { ref::fill_qgemm(t); ref::fill_qgemm_i8(t); }
+static void fill_avx2(QgemmTable& t) { avx2::fill_qgemm(t); avx2::fill_qgemm_i8(t); }
+static void fill_avx512(QgemmTable& t) { avx512::fill_qgemm(t); avx512::fill_qgemm_i8(t); }
+static const Dispatch<QgemmTable> qgemm_dispatch("qgemm", fill_ref, fill_avx2, fill_avx512, report_qgemm);
 
 static const char* dname(DType t) {
   const DTypeTraits* tr = dtype_traits((int32_t)t);
@@ -355,9 +363,108 @@ static Status gemv(float* out, const float* x, int64_t M, int64_t K, const void*
   return Status::Ok();
 }
 
+// Quantized W, M > kGemvMaxM: x quantized once (W's dot partner) and packed in panels
+// of gemm_i8_mr rows (layout and numerics: fuselm/ops/qgemm.h, cpu/qgemm_i8.h), then
+// panels of gemm_i8_nr W rows taken from a shared counter, each repacked once by
+// the kernel and multiplied with every activation panel.
+static Status gemm_i8(float* out, const float* x, int64_t M, int64_t K, const void* W, DType wtype, int64_t N,
+                      const float* bias) {
+  const QgemmTable& k = qgemm_dispatch();
+  GemmI8Fn fn = nullptr;
+  int c = 0;
+  bool halves = false;
+  switch (wtype) {
+    case DType::Q4_0: fn = k.gemm_q4_0_q8_0.fn; c = 8; break;
+    case DType::Q8_0: fn = k.gemm_q8_0_q8_0.fn; c = k.gemm_i8_q8_0_off; break;
+    case DType::Q4_K: fn = k.gemm_q4_K_q8_K.fn; break;
+    case DType::Q5_K: fn = k.gemm_q5_K_q8_K.fn; break;
+    case DType::Q6_K: fn = k.gemm_q6_K_q8_K.fn; c = 32; halves = true; break;
+    default: return Status::type("W.dtype", "a quantized format", quoted(wtype));
+  }
+  const int64_t MR = k.gemm_i8_mr, NRP = k.gemm_i8_nr, nb = K / 32, mpanels = (M + MR - 1) / MR;
+  thread_local std::vector<int8_t> qa_;
+  thread_local std::vector<I8ActMeta> meta_;
+  if (qa_.size() < (size_t)(mpanels * nb * MR * 32)) qa_.resize((size_t)(mpanels * nb * MR * 32));
+  if (meta_.size() < (size_t)(mpanels * nb * MR)) meta_.resize((size_t)(mpanels * nb * MR));
+  int8_t* qa = qa_.data();
+  I8ActMeta* meta = meta_.data();
+  // x in W's dot partner format, as the GEMV and llama.cpp quantize it: q8_0 (a scale
+  // per 32) for q4_0 / q8_0, q8_K (a scale per 256) for the K-quants
+  const bool kq = wtype == DType::Q4_K || wtype == DType::Q5_K || wtype == DType::Q6_K;
+  const RowFn quant = kq ? k.quantize_row_q8_K.fn : k.quantize_act_q8_0.fn;
+  const size_t arb = act_row_bytes(wtype, K);
+  parallel_for(mpanels, 1, [&](int64_t p0, int64_t p1, int) {
+    thread_local std::vector<uint8_t> row_;
+    if (row_.size() < arb) row_.resize(arb);
+    const qs::ActQ8_0* r0 = (const qs::ActQ8_0*)row_.data();
+    const block_q8_K* rk = (const block_q8_K*)row_.data();
+    for (int64_t p = p0; p < p1; p++)
+      for (int64_t i = 0; i < MR; i++) {
+        const int64_t m = p * MR + i;
+        if (m < M) quant(row_.data(), x + m * K, K);
+        for (int64_t b = 0; b < nb; b++) {
+          const int64_t at = (p * nb + b) * MR + i;
+          I8ActMeta& mt = meta[at];
+          if (m >= M) {
+            std::memset(qa + at * 32, 0, 32);
+            mt = I8ActMeta{0.0f, 0.0f, {0, 0}};
+            continue;
+          }
+          const int8_t* q = kq ? rk[b / 8].qs + 32 * (b % 8) : r0[b].qs;
+          const float d = kq ? rk[b / 8].d : r0[b].d;
+          std::memcpy(qa + at * 32, q, 32);
+          int32_t s0 = 0, s1 = 0;
+          for (int j = 0; j < 16; j++) s0 += q[j];
+          for (int j = 16; j < 32; j++) s1 += q[j];
+          mt.d = d;
+          mt.sum = (float)(s0 + s1);
+          mt.corr[0] = halves ? -c * s0 : -c * (s0 + s1);
+          mt.corr[1] = halves ? -c * s1 : 0;
+        }
+      }
+  });
+  const size_t wrb = row_bytes(wtype, K);
+  const int64_t npanels = (N + NRP - 1) / NRP;
+  struct Ctx {
+    GemmI8Fn fn;
+    float* out;
+    const int8_t* qa;
+    const I8ActMeta* meta;
+    int64_t M, K, N, NRP, npanels;
+    size_t wrb;
+    const void* W;
+    const float* bias;
+    std::atomic<int64_t> next{0};
+  } cx;
+  cx.fn = fn; cx.out = out; cx.qa = qa; cx.meta = meta; cx.M = M; cx.K = K; cx.N = N; cx.NRP = NRP;
+  cx.npanels = npanels; cx.wrb = wrb; cx.W = W; cx.bias = bias;
+  int nth = n_threads();
+  if (nth > npanels) nth = (int)npanels;
+  parallel_run(
+      [](void* p, int, int) {
+        Ctx* c = (Ctx*)p;
+        thread_local std::vector<uint8_t> scratch_;
+        const size_t need = gemm_i8_scratch_bytes(c->K, (int)c->NRP) + 64;
+        if (scratch_.size() < need) scratch_.resize(need);
+        void* scratch = (void*)(((uintptr_t)scratch_.data() + 63) & ~(uintptr_t)63);
+        for (;;) {
+          const int64_t i = c->next.fetch_add(1, std::memory_order_relaxed);
+          if (i >= c->npanels) break;
+          const int64_t n0 = i * c->NRP, nr = c->N - n0 < c->NRP ? c->N - n0 : c->NRP;
+          c->fn(c->out + n0, c->N, c->qa, c->meta, c->M, c->K, (const uint8_t*)c->W + (size_t)n0 * c->wrb, nr, scratch);
+          add_bias(c->out, c->bias, c->M, c->N, n0, n0 + nr);
+        }
+      },
+      &cx, nth);
+  return Status::Ok();
+}
+
 static Status gemm(float* out, const float* x, int64_t M, int64_t K, const void* W, DType wtype, int64_t N,
                    const float* bias) {
   const QgemmTable& k = qgemm_dispatch();
+  if (wtype == DType::Q4_0 || wtype == DType::Q8_0 || wtype == DType::Q4_K || wtype == DType::Q5_K ||
+      wtype == DType::Q6_K)
+    return gemm_i8(out, x, M, K, W, wtype, N, bias);
   const bool f32c = wtype == DType::F32 || wtype == DType::F16;
   const int64_t MB = k.gemm_mb, NR = k.gemm_nr;
   const int64_t Kp = f32c ? K : (K + 1) & ~(int64_t)1;

@@ -45,7 +45,7 @@ TEST(qgemm_quantizer_hand_worked_blocks) {
 }
 
 TEST(qgemm_matmul_vs_f64_every_format) {
-  const int64_t shapes[][2] = {{1, 33}, {2, 17}, {7, 5}, {64, 13}, {333, 7}};
+  const int64_t shapes[][2] = {{1, 33}, {2, 17}, {7, 5}, {9, 37}, {64, 13}, {333, 7}};
   for (DType wt : kWeights) {
     const int blk = block_of(wt);
     const int64_t K = blk == 256 ? 512 : blk == 32 ? 160 : 97;
@@ -62,8 +62,9 @@ TEST(qgemm_matmul_vs_f64_every_format) {
       CHECK(fuselm::check_weight(wt, N, K, W.size()).ok());
       // bounds: see test/kernels/qgemm.test.ts
       const bool gemv = M <= fuselm::kGemvMaxM;
-      const int pb = gemv ? partner_block(wt) : 0;
-      const bool bf = !gemv && wt != DType::F32 && wt != DType::F16;
+      // x quantized to W's partner blocks in both regimes (the GEMM as int8 block dots)
+      const int pb = partner_block(wt);
+      const bool bf = !gemv && wt == DType::BF16;
       std::vector<double> ref(M * N), bound(M * N), mag(M * N);
       for (int64_t m = 0; m < M; m++) {
         std::vector<double> half(K, 0.0);

@@ -8,9 +8,12 @@ import { actQuantBound, dequantRef, matmulRef, quantizeQ4_0Ref, quantizeQ8_0Ref 
 // q4_0/q8_0, q8_K blocks of 256 for the K-quants), each off by at most d/2 = amax/254;
 // so |out - x·deq(W)| <= sum_k |w_k| * amax_block(k)/254 (actQuantBound), plus f32
 // rounding of the sums (ACC_TOL * sum|x w|).
-// GEMM (M > 8): quantized and bf16 W run as bf16 x bf16 products: x and W are each
-// rounded to bf16 (relative error <= 2^-9), so |err| <= 2^-8 * sum|x w| (+ f32 sums);
-// f32 and f16 W run in f32: ACC_TOL * sum|x w|.
+// GEMM (M > 8), quantized W: int8 x int8 block dots as llama.cpp does them: x is
+// quantized as for the GEMV (the same partner blocks), W to exact integer codes with
+// f32 factors per 32 (16 for q6_k), so the result is x_q · deq(W) up to the f32
+// rounding of the per-block scaling: actQuantBound, plus ACC_TOL * sum|x w|.
+// bf16 W runs as bf16 x bf16 products: x is rounded to bf16 (relative error <= 2^-9),
+// so |err| <= 2^-8 * sum|x w| (+ f32 sums); f32 and f16 W run in f32: ACC_TOL * sum|x w|.
 // Every SIMD path against ref: the same int8 / bf16 operands, only the f32 summation
 // order differs: SIMD_TOL * sum|x w|.
 const ACC_TOL = 2e-6;
@@ -101,13 +104,17 @@ function makeWeight(fmt: DType, w: Float32Array, N: number, K: number): Tensor {
 }
 
 describe('matmul vs dequantize-then-float64', () => {
-  const shapes: Array<[number, number]> = [[1, 33], [2, 17], [7, 5], [64, 13], [333, 7]];
+  // M = 9 and N = 37: the GEMM's first M, activation-panel and W-panel tails (32 + 5 rows
+  // on AVX-512, 16 + 16 + 5 on AVX2); the third K (33 or 40 blocks of 32) crosses the
+  // GEMM's K chunk of 32 blocks.
+  const shapes: Array<[number, number]> = [[1, 33], [2, 17], [7, 5], [9, 37], [64, 13], [333, 7]];
   for (const fmt of WEIGHT_FORMATS) {
     const blk = BLOCK[fmt];
-    const Ks = blk === 256 ? [256, 512] : blk === 32 ? [96, 160] : [1, 97];
+    const Ks = blk === 256 ? [256, 512, 1280] : blk === 32 ? [96, 160, 1056] : [1, 97];
     for (const [M, N] of shapes) {
       for (const K of Ks) {
         if (M === 333 && K !== Ks[1]) continue;
+        if (K === Ks[2] && M !== 9) continue;
         test(`qgemm(fmt=${fmt},m=${M},n=${N},k=${K}) every ISA vs ref (tight) and ref vs float64 (stated bound)`, () => {
           const w = randn(N * K, M * 7 + N * 13 + K);
           const x = randn(M * K, M + N + K, 2);
@@ -116,8 +123,8 @@ describe('matmul vs dequantize-then-float64', () => {
           const wd = dequantRef(fmt, W.bytes(), N * K);
           const { y: ref, mag } = matmulRef(x, wd, M, N, K, bias);
           const gemv = M <= 8;
-          const aq = gemv && PARTNER_BLOCK[fmt] ? actQuantBound(x, wd, M, N, K, PARTNER_BLOCK[fmt]) : null;
-          const bfc = !gemv && fmt !== 'f32' && fmt !== 'f16';
+          const aq = PARTNER_BLOCK[fmt] ? actQuantBound(x, wd, M, N, K, PARTNER_BLOCK[fmt]) : null;
+          const bfc = !gemv && fmt === 'bf16';
           const outs: Record<string, Float32Array> = {};
           forEachIsa((isa) => {
             outs[isa] = matmul(Tensor.from(x, [M, K]), W, { bias: Tensor.from(bias) }).toArray() as Float32Array;
@@ -155,6 +162,26 @@ describe('matmul vs dequantize-then-float64', () => {
     for (let n = 0; n < N; n++) expect(Math.abs(y1[n] - ref[n])).toBeLessThan(0.05 * Math.sqrt(K));
   });
 
+  // The int8 GEMM quantizes x exactly as the GEMV does, so a row's output does not depend
+  // on the batch it came in: rows 0..7 of a 9-row matmul (GEMM) equal the 8-row matmul
+  // (GEMV) up to f32 summation order.
+  test('quantized W: GEMM (M = 9) rows equal GEMV (M = 8) rows on every ISA', () => {
+    const N = 37;
+    for (const fmt of ['q4_0', 'q8_0', 'q4_k', 'q5_k', 'q6_k'] as const) {
+      const K = BLOCK[fmt] === 256 ? 512 : 160;
+      const w = randn(N * K, 21), x = randn(9 * K, 22);
+      const W = quantize(Tensor.from(w, [N, K]), fmt);
+      const { mag } = matmulRef(x, dequantRef(fmt, W.bytes(), N * K), 9, N, K);
+      forEachIsa((isa) => {
+        const g = matmul(Tensor.from(x, [9, K]), W).toArray() as Float32Array;
+        const v = matmul(Tensor.from(x.subarray(0, 8 * K), [8, K]), W).toArray() as Float32Array;
+        let ws = 0;
+        for (let i = 0; i < 8 * N; i++) ws = Math.max(ws, Math.abs(g[i] - v[i]) / (SIMD_TOL * mag[i] + 1e-6));
+        expect({ isa, fmt, gemmVsGemv: ws <= 1 ? 'ok' : ws }).toEqual({ isa, fmt, gemmVsGemv: 'ok' });
+      });
+    }
+  });
+
   test('GEMV at K = 4096 and N = 4096 rows split over threads matches ref', () => {
     const K = 4096, N = 67;
     const w = randn(N * K, 9), x = randn(K, 10);
@@ -171,6 +198,7 @@ describe('matmul vs dequantize-then-float64', () => {
     const k = cpu().kernels;
     expect(k['qgemm.gemv_q4_0_q8_0']).toBeDefined();
     expect(k['qgemm.gemm_bf16']).toBeDefined();
+    for (const f of ['q4_0_q8_0', 'q8_0_q8_0', 'q4_K_q8_K', 'q5_K_q8_K', 'q6_K_q8_K']) expect(k[`qgemm.gemm_${f}`]).toBe(cpu().bestIsa);
     setIsa(cpu().bestIsa);
   });
 });

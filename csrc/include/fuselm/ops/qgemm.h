@@ -5,9 +5,10 @@
 //  - GEMV / small M (M <= kGemvMaxM): x is quantized once to W's dot partner
 //    (q8_0 for q4_0/q8_0, q8_K for the K-quants; f32 stays f32 for float W),
 //    then integer dot products, rows of W split over the pool.
-//  - GEMM (M > kGemvMaxM): W is dequantized panel by panel (bf16 for bf16 and
-//    quantized W, f32 for f32/f16 W) and multiplied with register-tiled
-//    micro-kernels (vdpbf16ps / FMA); x is rounded to the same compute type.
+//  - GEMM (M > kGemvMaxM): quantized W runs as int8 x int8 block dots (x quantized
+//    to q8_0 blocks of 32, W repacked per panel: see I8ActMeta below; vpdpbusd /
+//    maddubs); float W is dequantized panel by panel (bf16 for bf16, f32 for
+//    f32/f16) with register-tiled vdpbf16ps / FMA micro-kernels.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -73,6 +74,29 @@ typedef void (*DeqFn)(float* dst, const void* src, int64_t n);          // dequa
 typedef void (*GemmFn)(float* C, int64_t ldc, const void* xpack, int64_t M, const void* const* wrows, int64_t nr,
                        int64_t K);
 
+// int8 GEMM for quantized W (M > kGemvMaxM; csrc/cpu/qgemm_i8.h): activation rows
+// quantized as for the GEMV (q8_0 for q4_0 / q8_0, q8_K for the K-quants), W decoded
+// per panel to 8-bit codes u with f32 factors, w = s * (u - c) - mn per 32-block (s per
+// 16 for q6_k), integer block dots, then f32 scaling per block.
+// Activations, packed by csrc/ops for panels of gemm_i8_mr rows (rows past M zero):
+//   qa   [ceil(M/mr)][K/32][mr][32] int8
+//   meta [ceil(M/mr)][K/32][mr]: d (the scale of the activation block holding this
+//   32-block: the same d for the 8 32-blocks of a q8_K block), sum = S as a float,
+//   corr[h] = -c * S_h (S the sum of the 32 codes, S_h of its 16-code half h; without
+//   per-16 scales corr[0] = -c * S and corr[1] = 0; c per format: q4_0 8, q8_0
+//   gemm_i8_q8_0_off, q6_k 32, q4_k / q5_k 0: their mins use sum).
+struct I8ActMeta {
+  float d, sum;
+  int32_t corr[2];
+};
+// C[m * ldc + r] = qa[m] . W[r] for m < M, r < nr (nr <= gemm_i8_nr): W rows are
+// consecutive (row_bytes(wtype, K) apart); scratch: gemm_i8_scratch_bytes(K) bytes,
+// 64-byte aligned (the W panel repacked).
+typedef void (*GemmI8Fn)(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta* meta, int64_t M, int64_t K,
+                         const void* W, int64_t nr, void* scratch);
+// bytes of the repacked panel of gemm_i8_nr rows (u8 codes + up to 2 f32 per row and block)
+static inline size_t gemm_i8_scratch_bytes(int64_t K, int nr) { return (size_t)(K / 32) * (size_t)nr * 40 + 64; }
+
 struct QgemmTable {
   // activation quantizers: the q8_0 partner with lane offsets for q4_0 / q8_0
   // weights (see csrc/cpu/qscalar.h ActQ8_0), and ggml's q8_K
@@ -88,12 +112,17 @@ struct QgemmTable {
   // GEMM: f32 -> bf16 rounding (nearest even) of dequantized W rows, and the kernels
   Kernel<void (*)(uint16_t* dst, const float* src, int64_t n)> round_bf16_row;
   Kernel<GemmFn> gemm_f32, gemm_bf16;
+  // int8 GEMM per weight format (activations in the packed layout above)
+  Kernel<GemmI8Fn> gemm_q4_0_q8_0, gemm_q8_0_q8_0, gemm_q4_K_q8_K, gemm_q5_K_q8_K, gemm_q6_K_q8_K;
+  int gemm_i8_mr = 4;          // activation rows per packed panel
+  int gemm_i8_nr = 16;         // W rows per call at most
+  int gemm_i8_q8_0_off = 0;    // c for q8_0 weights (128 where codes are stored as w + 128)
   int gemm_mb = 8;  // x rows per packed block
   int gemm_nr = 4;  // W rows per call at most
 };
 
-namespace ref { void fill_qgemm(QgemmTable& t); }
-namespace avx2 { void fill_qgemm(QgemmTable& t); }
-namespace avx512 { void fill_qgemm(QgemmTable& t); }
+namespace ref { void fill_qgemm(QgemmTable& t); void fill_qgemm_i8(QgemmTable& t); }
+namespace avx2 { void fill_qgemm(QgemmTable& t); void fill_qgemm_i8(QgemmTable& t); }
+namespace avx512 { void fill_qgemm(QgemmTable& t); void fill_qgemm_i8(QgemmTable& t); }
 
 }  // namespace fuselm

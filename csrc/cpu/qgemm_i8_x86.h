@@ -1,0 +1,126 @@
+// The W panel packer of the int8 GEMM (family `qgemm`), shared by the AVX2 and
+// AVX-512 translation units: each includes it inside its own ISA namespace (every
+// function here is static inline, so each gets its own copy with its own flags).
+//
+// A panel of NRP W rows (rows past nr are zero) is laid out for a broadcast
+// 4-byte activation group to feed NRP rows in one integer dot instruction:
+//   codes  [nb][8 groups g][NRP rows][4 bytes]   u of weights 4g..4g+3 of each 32-block
+//   floats [nb][2][NRP]                          s0, then s1 (q6_K) or mn (q4_K, q5_K)
+// Codes and factors as in csrc/cpu/qgemm_i8.h; Q8OFF is q8_0's code offset (0: the
+// signed value, 128: value + 128).
+enum I8Fmt { I8_Q4_0 = 0, I8_Q8_0 = 1, I8_Q4_K = 2, I8_Q5_K = 3, I8_Q6_K = 4 };
+
+// rows r0..r0+7 of 32-block b: v[i] holds row r0 + i's 32 codes (8 dwords, dword g =
+// codes 4g..4g+3); an 8 x 8 dword transpose makes one 32-byte store per group g.
+template <int NRP>
+static inline void i8_put_rows8(uint8_t* wp, int64_t b, int64_t r0, const __m256i* v) {
+  const __m256i t0 = _mm256_unpacklo_epi32(v[0], v[1]), t1 = _mm256_unpackhi_epi32(v[0], v[1]);
+  const __m256i t2 = _mm256_unpacklo_epi32(v[2], v[3]), t3 = _mm256_unpackhi_epi32(v[2], v[3]);
+  const __m256i t4 = _mm256_unpacklo_epi32(v[4], v[5]), t5 = _mm256_unpackhi_epi32(v[4], v[5]);
+  const __m256i t6 = _mm256_unpacklo_epi32(v[6], v[7]), t7 = _mm256_unpackhi_epi32(v[6], v[7]);
+  const __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
+  const __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
+  const __m256i u4 = _mm256_unpacklo_epi64(t4, t6), u5 = _mm256_unpackhi_epi64(t4, t6);
+  const __m256i u6 = _mm256_unpacklo_epi64(t5, t7), u7 = _mm256_unpackhi_epi64(t5, t7);
+  uint8_t* dst = wp + b * 32 * NRP + r0 * 4;
+  _mm256_storeu_si256((__m256i*)(dst + 0 * 4 * NRP), _mm256_permute2x128_si256(u0, u4, 0x20));
+  _mm256_storeu_si256((__m256i*)(dst + 1 * 4 * NRP), _mm256_permute2x128_si256(u1, u5, 0x20));
+  _mm256_storeu_si256((__m256i*)(dst + 2 * 4 * NRP), _mm256_permute2x128_si256(u2, u6, 0x20));
+  _mm256_storeu_si256((__m256i*)(dst + 3 * 4 * NRP), _mm256_permute2x128_si256(u3, u7, 0x20));
+  _mm256_storeu_si256((__m256i*)(dst + 4 * 4 * NRP), _mm256_permute2x128_si256(u0, u4, 0x31));
+  _mm256_storeu_si256((__m256i*)(dst + 5 * 4 * NRP), _mm256_permute2x128_si256(u1, u5, 0x31));
+  _mm256_storeu_si256((__m256i*)(dst + 6 * 4 * NRP), _mm256_permute2x128_si256(u2, u6, 0x31));
+  _mm256_storeu_si256((__m256i*)(dst + 7 * 4 * NRP), _mm256_permute2x128_si256(u3, u7, 0x31));
+}
+
+// One unit (a 32-block for q4_0 / q8_0, a 256-super-block for the K-quants) of one row:
+// codes of its BPU 32-blocks into v[j * 8] and the factors into fl for row r.
+template <int NRP, int FMT, int Q8OFF>
+static inline void i8_decode_unit(const uint8_t* src, int64_t u, int64_t r, __m256i* v, float* fl) {
+  const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x03), one = _mm256_set1_epi8(1);
+  if (FMT == I8_Q4_0) {
+    const block_q4_0* x = (const block_q4_0*)src;
+    const __m128i q = _mm_loadu_si128((const __m128i*)x->qs);
+    v[0] = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), m4);
+    fl[(2 * u) * NRP + r] = fp16_to_fp32(x->d);
+  } else if (FMT == I8_Q8_0) {
+    const block_q8_0* x = (const block_q8_0*)src;
+    v[0] = _mm256_loadu_si256((const __m256i*)x->qs);
+    if (Q8OFF == 128) v[0] = _mm256_xor_si256(v[0], _mm256_set1_epi8((char)0x80));
+    fl[(2 * u) * NRP + r] = fp16_to_fp32(x->d);
+  } else if (FMT == I8_Q4_K || FMT == I8_Q5_K) {
+    const bool q5 = FMT == I8_Q5_K;
+    const block_q4_K* h = (const block_q4_K*)src;  // both start with d, dmin, scales[12]
+    const uint8_t* qs = q5 ? ((const block_q5_K*)src)->qs : h->qs;
+    uint8_t sc[8], mn[8];
+    qs::unpack_scales_k4(h->scales, sc, mn);
+    const float d = fp16_to_fp32(h->d), dmin = fp16_to_fp32(h->dmin);
+    __m256i qh = q5 ? _mm256_loadu_si256((const __m256i*)((const block_q5_K*)src)->qh) : _mm256_setzero_si256();
+    for (int c = 0; c < 4; c++) {
+      const __m256i q = _mm256_loadu_si256((const __m256i*)(qs + 32 * c));
+      __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+      if (q5) {
+        lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(qh, one), 4));
+        hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 1), one), 4));
+        qh = _mm256_srli_epi16(qh, 2);
+      }
+      v[(2 * c) * 8] = lo;
+      v[(2 * c + 1) * 8] = hi;
+      for (int e = 0; e < 2; e++) {
+        const int64_t b = 8 * u + 2 * c + e;
+        fl[(2 * b) * NRP + r] = d * (float)sc[2 * c + e];
+        fl[(2 * b + 1) * NRP + r] = dmin * (float)mn[2 * c + e];
+      }
+    }
+  } else {  // I8_Q6_K
+    const block_q6_K* x = (const block_q6_K*)src;
+    const float d = fp16_to_fp32(x->d);
+    for (int hh = 0; hh < 2; hh++) {
+      const __m256i ql0 = _mm256_loadu_si256((const __m256i*)(x->ql + 64 * hh));
+      const __m256i ql1 = _mm256_loadu_si256((const __m256i*)(x->ql + 64 * hh + 32));
+      const __m256i qh = _mm256_loadu_si256((const __m256i*)(x->qh + 32 * hh));
+      v[(4 * hh + 0) * 8] = _mm256_or_si256(_mm256_and_si256(ql0, m4), _mm256_slli_epi16(_mm256_and_si256(qh, m2), 4));
+      v[(4 * hh + 1) * 8] = _mm256_or_si256(_mm256_and_si256(ql1, m4),
+                                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m2), 4));
+      v[(4 * hh + 2) * 8] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
+                                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m2), 4));
+      v[(4 * hh + 3) * 8] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
+                                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m2), 4));
+      for (int grp = 0; grp < 4; grp++) {
+        const int64_t b = 8 * u + 4 * hh + grp;
+        fl[(2 * b) * NRP + r] = d * (float)x->scales[8 * hh + 2 * grp];
+        fl[(2 * b + 1) * NRP + r] = d * (float)x->scales[8 * hh + 2 * grp + 1];
+      }
+    }
+  }
+}
+
+// Unit-major: for each unit, 8 rows at a time decoded into registers / an L1 buffer
+// and transposed into the panel, so the writes of one unit stay in L1 while the
+// rows are read as NRP streams. NRP is a multiple of 8.
+template <int NRP, int FMT, int Q8OFF>
+static void i8_pack_panel(const void* W, int64_t nr, int64_t nb, uint8_t* wp) {
+  constexpr int BPU = (FMT == I8_Q4_0 || FMT == I8_Q8_0) ? 1 : 8;
+  const size_t ub = FMT == I8_Q4_0   ? sizeof(block_q4_0)
+                    : FMT == I8_Q8_0 ? sizeof(block_q8_0)
+                    : FMT == I8_Q4_K ? sizeof(block_q4_K)
+                    : FMT == I8_Q5_K ? sizeof(block_q5_K)
+                                     : sizeof(block_q6_K);
+  const int64_t nu = nb / BPU;
+  const size_t rb = (size_t)nu * ub;
+  float* fl = (float*)(wp + nb * 32 * NRP);
+  if (nr < NRP) std::memset(wp, 0, (size_t)nb * NRP * 40);
+  __m256i v[BPU * 8];
+  for (int64_t u = 0; u < nu; u++) {
+    for (int64_t r0 = 0; r0 < nr; r0 += 8) {
+      for (int i = 0; i < 8; i++) {
+        if (r0 + i < nr) {
+          i8_decode_unit<NRP, FMT, Q8OFF>((const uint8_t*)W + (size_t)(r0 + i) * rb + (size_t)u * ub, u, r0 + i, v + i, fl);
+        } else {
+          for (int j = 0; j < BPU; j++) v[j * 8 + i] = _mm256_setzero_si256();
+        }
+      }
+      for (int j = 0; j < BPU; j++) i8_put_rows8<NRP>(wp, u * BPU + j, r0, v + j * 8);
+    }
+  }
+}

@@ -1,0 +1,82 @@
+// Scalar reference of the int8 GEMM of family `qgemm` (quantized W, M > kGemvMaxM):
+// plain loops over the decoded blocks of csrc/cpu/qgemm_i8.h, the ground truth the
+// AVX2 / AVX-512 panel kernels are tested against.
+#include <cstring>
+
+#include "cpu/qgemm_i8.h"
+#include "fuselm/ops/qgemm.h"
+
+namespace fuselm {
+namespace ref {
+
+constexpr int MR = 4;  // activation rows per packed panel (the layout in fuselm/ops/qgemm.h)
+
+// G: 32-blocks sharing one activation scale (1 for q8_0 activations, 8 for q8_K)
+template <void (*decode)(const void*, int64_t, qi8::Block*), int HALVES, bool MIN, int G>
+static void gemm_blocks(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta* meta, int64_t M, int64_t K,
+                        const void* W, size_t rb, int64_t nr) {
+  const int64_t nb = K / 32;
+  qi8::Block blk[G];
+  for (int64_t r = 0; r < nr; r++) {
+    const void* row = (const uint8_t*)W + (size_t)r * rb;
+    for (int64_t m = 0; m < M; m++) C[m * ldc + r] = 0.0f;
+    for (int64_t b0 = 0; b0 < nb; b0 += G) {
+      for (int j = 0; j < G; j++) decode(row, b0 + j, &blk[j]);
+      for (int64_t m = 0; m < M; m++) {
+        float t = 0, d = 0;
+        for (int j = 0; j < G; j++) {
+          const int64_t at = ((m / MR) * nb + b0 + j) * MR + m % MR;
+          const int8_t* a = qa + at * 32;
+          const I8ActMeta& mt = meta[at];
+          d = mt.d;
+          for (int h = 0; h < HALVES; h++) {
+            const int n = 32 / HALVES;
+            int32_t s = mt.corr[h];
+            for (int k = h * n; k < h * n + n; k++) s += blk[j].u[k] * (int32_t)a[k];
+            if (G == 1) C[m * ldc + r] += (float)s * (blk[j].s[h] * mt.d);
+            else t += (float)s * blk[j].s[h];
+          }
+          if (MIN) t -= blk[j].mn * mt.sum;
+        }
+        if (G > 1) C[m * ldc + r] += t * d;
+      }
+    }
+  }
+}
+
+static void dec_q8_0(const void* row, int64_t b, qi8::Block* o) { qi8::decode_q8_0(row, b, o, 0); }
+
+static void gemm_q4_0_q8_0(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta* meta, int64_t M, int64_t K,
+                           const void* W, int64_t nr, void*) {
+  gemm_blocks<qi8::decode_q4_0, 1, false, 1>(C, ldc, qa, meta, M, K, W, (size_t)(K / 32) * sizeof(block_q4_0), nr);
+}
+static void gemm_q8_0_q8_0(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta* meta, int64_t M, int64_t K,
+                           const void* W, int64_t nr, void*) {
+  gemm_blocks<dec_q8_0, 1, false, 1>(C, ldc, qa, meta, M, K, W, (size_t)(K / 32) * sizeof(block_q8_0), nr);
+}
+static void gemm_q4_K_q8_K(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta* meta, int64_t M, int64_t K,
+                           const void* W, int64_t nr, void*) {
+  gemm_blocks<qi8::decode_qk4<false>, 1, true, 8>(C, ldc, qa, meta, M, K, W, (size_t)(K / QK_K) * sizeof(block_q4_K), nr);
+}
+static void gemm_q5_K_q8_K(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta* meta, int64_t M, int64_t K,
+                           const void* W, int64_t nr, void*) {
+  gemm_blocks<qi8::decode_qk4<true>, 1, true, 8>(C, ldc, qa, meta, M, K, W, (size_t)(K / QK_K) * sizeof(block_q5_K), nr);
+}
+static void gemm_q6_K_q8_K(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta* meta, int64_t M, int64_t K,
+                           const void* W, int64_t nr, void*) {
+  gemm_blocks<qi8::decode_q6_K, 2, false, 8>(C, ldc, qa, meta, M, K, W, (size_t)(K / QK_K) * sizeof(block_q6_K), nr);
+}
+
+void fill_qgemm_i8(QgemmTable& t) {
+  FL_IMPL(t, gemm_q4_0_q8_0, ref);
+  FL_IMPL(t, gemm_q8_0_q8_0, ref);
+  FL_IMPL(t, gemm_q4_K_q8_K, ref);
+  FL_IMPL(t, gemm_q5_K_q8_K, ref);
+  FL_IMPL(t, gemm_q6_K_q8_K, ref);
+  t.gemm_i8_mr = MR;
+  t.gemm_i8_nr = 16;
+  t.gemm_i8_q8_0_off = 0;
+}
+
+}  // namespace ref
+}  // namespace fuselm
