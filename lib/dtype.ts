@@ -2,7 +2,7 @@
 // test/kernels/dtype.test.ts checks that the two agree.
 
 export type PlainDType = 'f32' | 'f16' | 'bf16' | 'i8' | 'u8' | 'i32';
-export type QuantDType = 'q4_0' | 'q8_0' | 'q4_k' | 'q5_k' | 'q6_k' | 'q8_k' | 'lut4' | 'lut3' | 'q4_0x16' | 'q8_0x16';
+export type QuantDType = 'q4_0' | 'q8_0' | 'q4_k' | 'q5_k' | 'q6_k' | 'q8_k' | 'lut4' | 'lut3' | 'q4_0x16' | 'q8_0x16' | 'q4_kx16' | 'q6_kx16';
 export type DType = PlainDType | QuantDType;
 
 export interface DTypeInfo {
@@ -31,9 +31,11 @@ export const DTYPES: Readonly<Record<DType, DTypeInfo>> = Object.freeze({
   q8_k: { id: 15, name: 'q8_k', blockElems: 256, blockBytes: 292, quantized: true },
   lut4: { id: 101, name: 'lut4', blockElems: 32, blockBytes: 16, quantized: true },
   lut3: { id: 102, name: 'lut3', blockElems: 32, blockBytes: 12, quantized: true },
-  // Q4_0 / Q8_0 repacked 16 rows at a time for the GEMV (repack() in lib/ops/qgemm.ts); not GGUF types
+  // Q4_0 / Q8_0 / Q4_K / Q6_K repacked 16 rows at a time for the GEMV (repack() in lib/ops/qgemm.ts); not GGUF types
   q4_0x16: { id: 103, name: 'q4_0x16', blockElems: 32, blockBytes: 18, quantized: true },
   q8_0x16: { id: 104, name: 'q8_0x16', blockElems: 32, blockBytes: 34, quantized: true },
+  q4_kx16: { id: 105, name: 'q4_kx16', blockElems: 256, blockBytes: 148, quantized: true },
+  q6_kx16: { id: 106, name: 'q6_kx16', blockElems: 256, blockBytes: 210, quantized: true },
 });
 
 export function isDType(s: unknown): s is DType {

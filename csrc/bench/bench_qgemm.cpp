@@ -26,11 +26,11 @@ std::shared_ptr<std::vector<uint8_t>> weight(DType t, int64_t n, int64_t k) {
   const int64_t tile = 64;
   auto w = random_f32(tile * k, 7, 0.05f);
   const size_t rb = fuselm::row_bytes(t, k);
-  std::vector<uint8_t> q(tile * rb);
   const DType base = fuselm::repack_base(t);
+  std::vector<uint8_t> q(tile * fuselm::row_bytes(base, k));
   fuselm::quantize(q.data(), base, w->data(), tile, k);
   if (base != t) {  // the repacked formats: 64 rows are 4 whole groups of 16
-    std::vector<uint8_t> p(q.size());
+    std::vector<uint8_t> p(tile * fuselm::row_bytes(t, k));
     fuselm::repack(p.data(), t, q.data(), base, tile, k);
     q.swap(p);
   }
@@ -52,7 +52,7 @@ void add(std::vector<flbench::Case>& cases, DType t, int64_t m, int64_t n, int64
 }  // namespace
 
 FL_BENCH(qgemm) {
-  const DType gemv[] = {DType::Q4_0, DType::Q4_0X16, DType::Q8_0, DType::Q8_0X16, DType::Q4_K, DType::Q6_K, DType::F16};
+  const DType gemv[] = {DType::Q4_0, DType::Q4_0X16, DType::Q8_0, DType::Q8_0X16, DType::Q4_K, DType::Q4_KX16, DType::Q6_K, DType::Q6_KX16, DType::F16};
   for (DType t : gemv) add(cases, t, 1, 4096, 4096, "dram");
   for (DType t : gemv) add(cases, t, 1, 14336, 4096, "dram");
   const DType gemm[] = {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K};

@@ -43,6 +43,8 @@ static void report_qgemm(const void* p, void (*emit)(const char*, const char*, v
   FL_EMIT(gemv_bf16_f32);
   FL_EMIT(gemv_q4_0x16_q8_0);
   FL_EMIT(gemv_q8_0x16_q8_0);
+  FL_EMIT(gemv_q4_Kx16_q8_K);
+  FL_EMIT(gemv_q6_Kx16_q8_K);
   FL_EMIT(gemm_f32);
   FL_EMIT(gemm_bf16);
   FL_EMIT(gemm_q4_0_q8_0);
@@ -143,6 +145,8 @@ DType repack_base(DType t) {
   switch (t) {
     case DType::Q4_0X16: return DType::Q4_0;
     case DType::Q8_0X16: return DType::Q8_0;
+    case DType::Q4_KX16: return DType::Q4_K;
+    case DType::Q6_KX16: return DType::Q6_K;
     default: return t;
   }
 }
@@ -168,9 +172,98 @@ static void unpack_group(Plain* x, const Packed* y, int64_t nb) {
       for (int k = 0; k < KB; k++) std::memcpy(&p.qs[k], &y[b].qs[k / 4][4 * r + k % 4], 1);
     }
 }
+// Q4_K: the 6-bit scales decoded (and encoded back on unpack), qs bytes moved whole.
+static void pack_group_q4_K(block_q4_Kx16* y, const block_q4_K* x, int64_t nb) {
+  for (int64_t b = 0; b < nb; b++)
+    for (int r = 0; r < kPackRows; r++) {
+      const block_q4_K& p = x[r * nb + b];
+      y[b].d[r] = p.d;
+      y[b].dmin[r] = p.dmin;
+      uint8_t sc[8], m[8];
+      qs::unpack_scales_k4(p.scales, sc, m);
+      for (int j = 0; j < 8; j++) { y[b].sc[j][r] = sc[j]; y[b].m[j][r] = m[j]; }
+      for (int i = 0; i < 128; i++) y[b].qs[i / 32][(i % 32) / 4][4 * r + i % 4] = p.qs[i];
+    }
+}
+static void unpack_group_q4_K(block_q4_K* x, const block_q4_Kx16* y, int64_t nb) {
+  for (int64_t b = 0; b < nb; b++)
+    for (int r = 0; r < kPackRows; r++) {
+      block_q4_K& p = x[r * nb + b];
+      p.d = y[b].d[r];
+      p.dmin = y[b].dmin[r];
+      uint8_t sc[8], m[8];
+      for (int j = 0; j < 8; j++) { sc[j] = y[b].sc[j][r]; m[j] = y[b].m[j][r]; }
+      for (int j = 0; j < 4; j++) {  // the inverse of unpack_scales_k4
+        p.scales[j] = (uint8_t)((sc[j] & 63) | ((sc[j + 4] >> 4) << 6));
+        p.scales[j + 4] = (uint8_t)((m[j] & 63) | ((m[j + 4] >> 4) << 6));
+        p.scales[j + 8] = (uint8_t)((sc[j + 4] & 15) | ((m[j + 4] & 15) << 4));
+      }
+      for (int i = 0; i < 128; i++) p.qs[i] = y[b].qs[i / 32][(i % 32) / 4][4 * r + i % 4];
+    }
+}
+// Q6_K: codes (0..63) of weight e of one block, from and to ggml's ql/qh
+static void q6_codes(const block_q6_K& p, uint8_t* q) {
+  for (int h = 0; h < 2; h++)
+    for (int l = 0; l < 32; l++) {
+      const uint8_t* ql = p.ql + 64 * h;
+      const uint8_t qh = p.qh[32 * h + l];
+      q[128 * h + l] = (uint8_t)((ql[l] & 15) | ((qh & 3) << 4));
+      q[128 * h + l + 32] = (uint8_t)((ql[l + 32] & 15) | (((qh >> 2) & 3) << 4));
+      q[128 * h + l + 64] = (uint8_t)((ql[l] >> 4) | (((qh >> 4) & 3) << 4));
+      q[128 * h + l + 96] = (uint8_t)((ql[l + 32] >> 4) | (((qh >> 6) & 3) << 4));
+    }
+}
+static void q6_encode(block_q6_K& p, const uint8_t* q) {
+  for (int h = 0; h < 2; h++)
+    for (int l = 0; l < 32; l++) {
+      const uint8_t* c = q + 128 * h;
+      p.ql[64 * h + l] = (uint8_t)((c[l] & 15) | ((c[l + 64] & 15) << 4));
+      p.ql[64 * h + 32 + l] = (uint8_t)((c[l + 32] & 15) | ((c[l + 96] & 15) << 4));
+      p.qh[32 * h + l] = (uint8_t)((c[l] >> 4) | ((c[l + 32] >> 4) << 2) | ((c[l + 64] >> 4) << 4) | ((c[l + 96] >> 4) << 6));
+    }
+}
+static void pack_group_q6_K(block_q6_Kx16* y, const block_q6_K* x, int64_t nb) {
+  for (int64_t b = 0; b < nb; b++)
+    for (int r = 0; r < kPackRows; r++) {
+      const block_q6_K& p = x[r * nb + b];
+      uint8_t q[256];
+      q6_codes(p, q);
+      y[b].d[r] = p.d;
+      for (int s = 0; s < 16; s++) y[b].sc[s][r] = p.scales[s];
+      for (int e = 0; e < 256; e++) {
+        const int t = e / 4, o = 4 * r + e % 4;
+        if (t < 32) y[b].ql[t][o] = (uint8_t)((y[b].ql[t][o] & 0xF0) | (q[e] & 15));
+        else y[b].ql[t - 32][o] = (uint8_t)((y[b].ql[t - 32][o] & 0x0F) | ((q[e] & 15) << 4));
+        const int u = t % 16, i = t / 16;
+        y[b].qh[u][o] = (uint8_t)((y[b].qh[u][o] & ~(3 << (2 * i))) | ((q[e] >> 4) << (2 * i)));
+      }
+    }
+}
+static void unpack_group_q6_K(block_q6_K* x, const block_q6_Kx16* y, int64_t nb) {
+  for (int64_t b = 0; b < nb; b++)
+    for (int r = 0; r < kPackRows; r++) {
+      block_q6_K& p = x[r * nb + b];
+      uint8_t q[256];
+      for (int e = 0; e < 256; e++) {
+        const int t = e / 4, o = 4 * r + e % 4;
+        const uint8_t lo = t < 32 ? (y[b].ql[t][o] & 15) : (y[b].ql[t - 32][o] >> 4);
+        q[e] = (uint8_t)(lo | (((y[b].qh[t % 16][o] >> (2 * (t / 16))) & 3) << 4));
+      }
+      q6_encode(p, q);
+      p.d = y[b].d[r];
+      for (int s = 0; s < 16; s++) p.scales[s] = y[b].sc[s][r];
+    }
+}
+
 // dst <- src for one group; `packed` is the repacked dtype of the pair
 static void repack_group(DType packed, void* dst, const void* src, int64_t nb, bool unpack) {
-  if (packed == DType::Q4_0X16) {
+  if (packed == DType::Q4_KX16) {
+    if (unpack) unpack_group_q4_K((block_q4_K*)dst, (const block_q4_Kx16*)src, nb);
+    else pack_group_q4_K((block_q4_Kx16*)dst, (const block_q4_K*)src, nb);
+  } else if (packed == DType::Q6_KX16) {
+    if (unpack) unpack_group_q6_K((block_q6_K*)dst, (const block_q6_Kx16*)src, nb);
+    else pack_group_q6_K((block_q6_Kx16*)dst, (const block_q6_K*)src, nb);
+  } else if (packed == DType::Q4_0X16) {
     if (unpack) unpack_group<block_q4_0, block_q4_0x16, 16>((block_q4_0*)dst, (const block_q4_0x16*)src, nb);
     else pack_group<block_q4_0, block_q4_0x16, 16>((block_q4_0x16*)dst, (const block_q4_0*)src, nb);
   } else {
@@ -179,37 +272,44 @@ static void repack_group(DType packed, void* dst, const void* src, int64_t nb, b
   }
 }
 
+static Status check_repacked_shape(DType packed, int64_t rows, int64_t cols) {
+  if (rows < 0 || rows % kPackRows != 0)
+    return Status::range("rows", "a multiple of 16 (the repacked group)", std::to_string(rows));
+  const int be = dtype_traits((int32_t)packed)->block_elems;
+  if (cols < 0 || cols % be != 0)
+    return Status::range("cols", "a multiple of " + std::to_string(be) + " (the " + dname(packed) + " block)",
+                         std::to_string(cols));
+  return Status::Ok();
+}
+
 Status repack(void* dst, DType to, const void* src, DType from, int64_t rows, int64_t cols) {
   const bool unpack = is_repacked(from);
   const DType packed = unpack ? from : to;
   if (!is_repacked(packed) || repack_base(packed) != (unpack ? to : from))
-    return Status::type("format", "Q4_0 <-> Q4_0X16 or Q8_0 <-> Q8_0X16",
+    return Status::type("format", "q4_0 <-> q4_0x16, q8_0 <-> q8_0x16, q4_k <-> q4_kx16 or q6_k <-> q6_kx16",
                         std::string("'") + dname(from) + "' -> '" + dname(to) + "'");
-  if (rows < 0 || rows % kPackRows != 0)
-    return Status::range("rows", "a multiple of 16 (the repacked group)", std::to_string(rows));
-  if (cols < 0 || cols % 32 != 0) return Status::range("cols", "a multiple of 32 (the block)", std::to_string(cols));
+  FL_TRY(check_repacked_shape(packed, rows, cols));
   if (rows == 0 || cols == 0) return Status::Ok();
-  const int64_t nb = cols / 32;
-  const size_t gb = (size_t)kPackRows * row_bytes(packed, cols);
-  parallel_for(rows / kPackRows, 1 + (1 << 16) / (int64_t)gb, [&](int64_t b, int64_t e, int) {
+  const int64_t nb = cols / dtype_traits((int32_t)packed)->block_elems;
+  const size_t gs = (size_t)kPackRows * row_bytes(from, cols), gd = (size_t)kPackRows * row_bytes(to, cols);
+  parallel_for(rows / kPackRows, 1 + (1 << 16) / (int64_t)gs, [&](int64_t b, int64_t e, int) {
     for (int64_t g = b; g < e; g++)
-      repack_group(packed, (uint8_t*)dst + g * gb, (const uint8_t*)src + g * gb, nb, unpack);
+      repack_group(packed, (uint8_t*)dst + g * gd, (const uint8_t*)src + g * gs, nb, unpack);
   });
   return Status::Ok();
 }
 
 Status dequantize(float* dst, DType t, const void* src, int64_t rows, int64_t cols) {
   if (is_repacked(t)) {
-    if (rows < 0 || rows % kPackRows != 0)
-      return Status::range("rows", "a multiple of 16 (the repacked group)", std::to_string(rows));
-    if (cols < 0 || cols % 32 != 0) return Status::range("cols", "a multiple of 32 (the block)", std::to_string(cols));
+    FL_TRY(check_repacked_shape(t, rows, cols));
     if (rows == 0 || cols == 0) return Status::Ok();
     const DType base = repack_base(t);
-    const size_t rb = row_bytes(t, cols), gb = kPackRows * rb;
+    const size_t rb = row_bytes(base, cols), gs = kPackRows * row_bytes(t, cols);
+    const int64_t nb = cols / dtype_traits((int32_t)t)->block_elems;
     parallel_for(rows / kPackRows, 1, [&](int64_t b, int64_t e, int) {
-      std::vector<uint8_t> plain(gb);
+      std::vector<uint8_t> plain(kPackRows * rb);
       for (int64_t g = b; g < e; g++) {
-        repack_group(t, plain.data(), (const uint8_t*)src + g * gb, cols / 32, true);
+        repack_group(t, plain.data(), (const uint8_t*)src + g * gs, nb, true);
         for (int r = 0; r < kPackRows; r++)
           dequantize_row(base, plain.data() + r * rb, dst + (g * kPackRows + r) * cols, cols);
       }
@@ -229,7 +329,8 @@ Status dequantize(float* dst, DType t, const void* src, int64_t rows, int64_t co
 static bool matmul_supported(DType t) {
   switch (t) {
     case DType::F32: case DType::F16: case DType::BF16: case DType::Q8_0: case DType::Q4_0: case DType::Q4_K:
-    case DType::Q5_K: case DType::Q6_K: case DType::Q4_0X16: case DType::Q8_0X16:
+    case DType::Q5_K: case DType::Q6_K: case DType::Q4_0X16: case DType::Q8_0X16: case DType::Q4_KX16:
+    case DType::Q6_KX16:
       return true;
     default:
       return false;
@@ -238,7 +339,7 @@ static bool matmul_supported(DType t) {
 
 Status check_weight(DType wtype, int64_t N, int64_t K, size_t bytes) {
   if (!matmul_supported(wtype))
-    return Status::type("W.dtype", "one of 'f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q4_0x16', 'q8_0x16'",
+    return Status::type("W.dtype", "one of 'f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q4_0x16', 'q8_0x16', 'q4_kx16', 'q6_kx16'",
                         quoted(wtype));
   if (N < 0) return Status::range("N", "integer >= 0", std::to_string(N));
   if (is_repacked(wtype) && N % kPackRows != 0)
@@ -258,7 +359,8 @@ static size_t act_row_bytes(DType wtype, int64_t K) {
   switch (wtype) {
     case DType::Q4_0: case DType::Q8_0: case DType::Q4_0X16: case DType::Q8_0X16:
       return (size_t)(K / 32) * sizeof(qs::ActQ8_0);
-    case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: return (size_t)(K / QK_K) * sizeof(block_q8_K);
+    case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: case DType::Q4_KX16: case DType::Q6_KX16:
+      return (size_t)(K / QK_K) * sizeof(block_q8_K);
     default: return (size_t)K * 4;
   }
 }
@@ -277,7 +379,9 @@ Status quantize_acts(void* dst, DType wtype, const float* x, int64_t M, int64_t 
   switch (wtype) {
     case DType::Q4_0: case DType::Q4_0X16: fn = k.quantize_act_q4_0.fn; break;
     case DType::Q8_0: case DType::Q8_0X16: fn = k.quantize_act_q8_0.fn; break;
-    case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: fn = k.quantize_row_q8_K.fn; break;
+    case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: case DType::Q4_KX16: case DType::Q6_KX16:
+      fn = k.quantize_row_q8_K.fn;
+      break;
     default: break;
   }
   for (int64_t m = 0; m < M; m++) {
@@ -300,6 +404,8 @@ static GemvFn gemv_fn(DType wtype) {
     case DType::BF16: return k.gemv_bf16_f32.fn;
     case DType::Q4_0X16: return k.gemv_q4_0x16_q8_0.fn;
     case DType::Q8_0X16: return k.gemv_q8_0x16_q8_0.fn;
+    case DType::Q4_KX16: return k.gemv_q4_Kx16_q8_K.fn;
+    case DType::Q6_KX16: return k.gemv_q6_Kx16_q8_K.fn;
     default: return nullptr;
   }
 }
@@ -547,7 +653,7 @@ Status matmul(float* out, const float* x, int64_t M, int64_t K, const void* W, D
   if (is_repacked(wtype)) {
     // prefill over a repacked matrix: back to the plain rows once (a copy of W,
     // small next to the M x N x K GEMM), then the plain format's GEMM
-    std::vector<uint8_t> plain((size_t)N * row_bytes(wtype, K));
+    std::vector<uint8_t> plain((size_t)N * row_bytes(repack_base(wtype), K));
     FL_TRY(repack(plain.data(), repack_base(wtype), W, wtype, N, K));
     return gemm(out, x, M, K, plain.data(), repack_base(wtype), N, bias);
   }

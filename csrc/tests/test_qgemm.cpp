@@ -109,13 +109,15 @@ TEST(qgemm_matmul_vs_f64_every_format) {
 // The repacked Q4_0X16 / Q8_0X16: matmul_rows_st over ranges that cut groups
 // (the scratch-tile path), M = 1..9, every ISA, against the plain format's rows.
 TEST(qgemm_repacked_rows_cut_groups) {
-  const int64_t N = 48, K = 96;
-  const DType pairs[2][2] = {{DType::Q4_0, DType::Q4_0X16}, {DType::Q8_0, DType::Q8_0X16}};
+  const int64_t N = 48;
+  const DType pairs[4][2] = {{DType::Q4_0, DType::Q4_0X16}, {DType::Q8_0, DType::Q8_0X16},
+                             {DType::Q4_K, DType::Q4_KX16}, {DType::Q6_K, DType::Q6_KX16}};
   for (const auto& pr : pairs) {
+    const int64_t K = pr[0] == DType::Q4_K || pr[0] == DType::Q6_K ? 512 : 96;
     fltest::Rng r(5 + (int)pr[0]);
     std::vector<float> w(N * K);
     for (auto& v : w) v = r.normal();
-    std::vector<uint8_t> W(N * fuselm::row_bytes(pr[0], K)), P(W.size()), B(W.size());
+    std::vector<uint8_t> W(N * fuselm::row_bytes(pr[0], K)), P(N * fuselm::row_bytes(pr[1], K)), B(W.size());
     CHECK(fuselm::quantize(W.data(), pr[0], w.data(), N, K).ok());
     CHECK(fuselm::repack(P.data(), pr[1], W.data(), pr[0], N, K).ok());
     CHECK(fuselm::repack(B.data(), pr[0], P.data(), pr[1], N, K).ok());

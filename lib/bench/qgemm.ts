@@ -46,7 +46,7 @@ function entry(fmt: QuantFormat | RepackedFormat, m: number, n: number, k: numbe
   };
 }
 
-const GEMV_FORMATS: Array<QuantFormat | RepackedFormat> = ['q4_0', 'q4_0x16', 'q8_0', 'q8_0x16', 'q4_k', 'q6_k', 'f16'];
+const GEMV_FORMATS: Array<QuantFormat | RepackedFormat> = ['q4_0', 'q4_0x16', 'q8_0', 'q8_0x16', 'q4_k', 'q4_kx16', 'q6_k', 'q6_kx16', 'f16'];
 export const entries: BenchEntry[] = [
   ...GEMV_FORMATS.map((f) => entry(f, 1, 4096, 4096, 'dram')),
   ...GEMV_FORMATS.map((f) => entry(f, 1, 14336, 4096, 'dram')),

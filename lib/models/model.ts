@@ -31,7 +31,7 @@ export interface LoadOptions extends GgufReadOptions, HfWeightOptions {
    */
   maxBatch?: number;
   /**
-   * Repack Q4_0 / Q8_0 projections for the decode GEMV (default true): about 2x faster
+   * Repack Q4_0 / Q8_0 / Q4_K / Q6_K projections for the decode GEMV (default true): 2-3x faster
    * decode on AVX-512, at the price of copying those weights out of the mmap at load.
    * `false` keeps every weight zero-copy in the GGUF layout.
    */

@@ -74,20 +74,21 @@ export function ggufSource(f: GgufFile): TensorSource {
   };
 }
 
+const REPACKABLE: readonly string[] = ['q4_0', 'q8_0', 'q4_k', 'q6_k'];
 const REPACK_FIELDS = ['wq', 'wk', 'wv', 'wo', 'wGate', 'wUp', 'wDown', 'wRouter', 'wGateExps', 'wUpExps', 'wDownExps',
   'wShGate', 'wShUp', 'wShDown'] as const;
 
 /**
- * The decode GEMV's layout: every Q4_0 / Q8_0 projection whose row count is a multiple
- * of 16 (per expert for stacked experts) repacked to q4_0x16 / q8_0x16 (lib/ops/qgemm.ts
- * repack: same values, about 2x the GEMV speed). The copies leave the mmap; the token
+ * The decode GEMV's layout: every Q4_0 / Q8_0 / Q4_K / Q6_K projection whose row count is a multiple
+ * of 16 (per expert for stacked experts) repacked to its x16 form (lib/ops/qgemm.ts
+ * repack: same values, 2-3x the GEMV speed). The copies leave the mmap; the token
  * embedding stays as it is for the row gather (a tied output gets its own repacked copy).
  * Returns new Weights and how many tensors were repacked.
  */
 export function repackWeights(w: Weights): { weights: Weights; count: number } {
   let count = 0;
   const one = (t: Tensor | undefined): Tensor | undefined => {
-    if (!t || (t.dtype !== 'q4_0' && t.dtype !== 'q8_0') || t.ndim < 2 || t.shape[t.ndim - 2] % 16 !== 0) return t;
+    if (!t || !REPACKABLE.includes(t.dtype) || t.ndim < 2 || t.shape[t.ndim - 2] % 16 !== 0) return t;
     count++;
     return repack(t);
   };

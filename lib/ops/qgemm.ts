@@ -11,10 +11,10 @@ export const QUANT_FORMATS = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_
 export type QuantFormat = (typeof QUANT_FORMATS)[number];
 /** Weight dtypes matmul() takes. */
 export const MATMUL_WEIGHT_DTYPES: readonly DType[] = [
-  'f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q4_0x16', 'q8_0x16',
+  'f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q4_0x16', 'q8_0x16', 'q4_kx16', 'q6_kx16',
 ];
 /** The repacked formats (16 rows interleaved for the GEMV) and the GGUF format each holds. */
-export const REPACKED_FORMATS = { q4_0x16: 'q4_0', q8_0x16: 'q8_0' } as const;
+export const REPACKED_FORMATS = { q4_0x16: 'q4_0', q8_0x16: 'q8_0', q4_kx16: 'q4_k', q6_kx16: 'q6_k' } as const;
 export type RepackedFormat = keyof typeof REPACKED_FORMATS;
 
 const FORMAT_LIST = QUANT_FORMATS.map((f) => `'${f}'`).join(', ');
@@ -71,7 +71,7 @@ export function dequantize(x: Tensor | LutTensor, out?: Tensor): Tensor {
   checkTensor(x, 'x', fn);
   const packed = x.dtype in REPACKED_FORMATS;
   if (!(QUANT_FORMATS as readonly string[]).includes(x.dtype) && !packed) {
-    fail('type', 'x.dtype', `one of ${FORMAT_LIST}, 'q4_0x16', 'q8_0x16'`, x.dtype, fn);
+    fail('type', 'x.dtype', `one of ${FORMAT_LIST}, ${Object.keys(REPACKED_FORMATS).map((f) => `'${f}'`).join(', ')}`, x.dtype, fn);
   }
   if (!x.isContiguous()) fail('type', 'x', 'a contiguous tensor', '#a strided view', fn);
   const y = outputLike(out, x.shape, 'f32', fn);
@@ -82,16 +82,17 @@ export function dequantize(x: Tensor | LutTensor, out?: Tensor): Tensor {
 }
 
 /**
- * Repacks a Q4_0 / Q8_0 weight for the decode GEMV: 16 rows interleaved so that
- * one 64-byte vector holds 4 weights of 16 rows (one `vpdpbusd` against 4
- * broadcast activations), with the 16 rows' scales side by side. Same bytes,
- * same values: `dequantize(repack(W))` equals `dequantize(W)`, and `matmul` takes
- * either. About 2x the GEMV speed of the GGUF layout on AVX-512; the price is a
- * copy at load time (the GGUF layout can be used in place from the mmap).
- * `repack(Wp, 'q4_0')` (or `'q8_0'`) undoes it, e.g. to write a GGUF file.
+ * Repacks a Q4_0 / Q8_0 / Q4_K / Q6_K weight for the decode GEMV: 16 rows
+ * interleaved so that one 64-byte vector holds 4 weights of 16 rows (one
+ * `vpdpbusd` against 4 broadcast activations), with the 16 rows' scales side by
+ * side. Same values: `dequantize(repack(W))` equals `dequantize(W)`, and `matmul`
+ * takes either. 2-3x the GEMV speed of the GGUF layout on AVX-512; the price is a
+ * copy at load time (the GGUF layout can be used in place from the mmap). Same
+ * size, except q4_kx16 (148 bytes per 256 weights, q4_k 144: its 6-bit scales
+ * are stored decoded). `repack(Wp)` of a repacked tensor undoes it, e.g. to write a GGUF file.
  *
- * @param W q4_0 or q8_0 [..., N, K] with N a multiple of 16 (each [N, K] matrix of a
- *   stack, such as MoE experts [E, N, K], repacks on its own), or q4_0x16 / q8_0x16 to unpack
+ * @param W q4_0, q8_0, q4_k or q6_k [..., N, K] with N a multiple of 16 (each [N, K] matrix
+ *   of a stack, such as MoE experts [E, N, K], repacks on its own), or a repacked one to unpack
  * @example
  *   const Wp = repack(quantize(w, 'q4_0')); // w: f32 [4096, 4096]
  *   const y = matmul(x, Wp);
@@ -101,9 +102,9 @@ export function repack(W: Tensor, to?: DType): Tensor {
   checkTensor(W, 'W', fn);
   const from = W.dtype;
   let target: DType;
-  if (from === 'q4_0' || from === 'q8_0') target = `${from}x16` as DType;
+  if (from === 'q4_0' || from === 'q8_0' || from === 'q4_k' || from === 'q6_k') target = `${from}x16` as DType;
   else if (from in REPACKED_FORMATS) target = REPACKED_FORMATS[from as RepackedFormat];
-  else return fail('type', 'W.dtype', `'q4_0', 'q8_0', 'q4_0x16' or 'q8_0x16'`, from, fn);
+  else return fail('type', 'W.dtype', `'q4_0', 'q8_0', 'q4_k', 'q6_k' or one of their repacked forms`, from, fn);
   if (to !== undefined && to !== target) fail('type', 'to', `'${target}' (the pair of '${from}')`, to, fn);
   if (!W.isContiguous()) fail('type', 'W', 'a contiguous tensor', '#a strided view', fn);
   if (W.ndim < 2 || W.shape[W.ndim - 2] % 16 !== 0) {

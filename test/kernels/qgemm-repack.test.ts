@@ -14,7 +14,8 @@ import { actQuantBound, dequantRef, matmulRef } from '../reference/qgemm';
 const SIMD_TOL = 1e-5;
 const ACC_TOL = 2e-6;
 
-function weight(fmt: 'q4_0' | 'q8_0', N: number, K: number, seed: number): Tensor {
+type Base = 'q4_0' | 'q8_0' | 'q4_k' | 'q6_k';
+function weight(fmt: Base, N: number, K: number, seed: number): Tensor {
   return quantize(Tensor.from(randn(N * K, seed), [N, K]), fmt);
 }
 
@@ -48,9 +49,29 @@ describe('repack: layout', () => {
     });
   }
 
+  test('q4_kx16 decodes the 6-bit scales into bytes; q6_kx16 keeps the int8 scales transposed', () => {
+    const N = 16, K = 256;
+    const W4 = weight('q4_k', N, K, 11), P4 = repack(W4);
+    expect(P4.bytes().length).toBe((N * K / 256) * 148);
+    const s4 = W4.bytes(), d4 = P4.bytes();
+    for (let r = 0; r < N; r++) {
+      const sc = s4.subarray(r * 144 + 4, r * 144 + 16); // the 12 scale bytes of row r
+      for (let j = 0; j < 8; j++) {
+        // ggml's get_scale_min_k4, re-derived
+        const want = j < 4 ? sc[j] & 63 : (sc[j + 4] & 15) | ((sc[j - 4] >> 6) << 4);
+        const wantM = j < 4 ? sc[j + 4] & 63 : (sc[j + 4] >> 4) | ((sc[j] >> 6) << 4);
+        expect([d4[64 + 16 * j + r], d4[192 + 16 * j + r]]).toEqual([want, wantM]);
+      }
+    }
+    const W6 = weight('q6_k', N, K, 12), P6 = repack(W6);
+    const s6 = W6.bytes(), d6 = P6.bytes();
+    for (let r = 0; r < N; r++) for (let sb = 0; sb < 16; sb++) expect(d6[32 + 16 * sb + r]).toBe(s6[r * 210 + 192 + sb]);
+  });
+
   test('round trip: repack(repack(W)) has the bytes of W; a stack of expert matrices repacks per matrix', () => {
-    for (const fmt of ['q4_0', 'q8_0'] as const) {
-      const W = quantize(Tensor.from(randn(3 * 48 * 64, 7), [3, 48, 64]), fmt);
+    for (const fmt of ['q4_0', 'q8_0', 'q4_k', 'q6_k'] as const) {
+      const K = fmt.endsWith('k') ? 512 : 64;
+      const W = quantize(Tensor.from(randn(3 * 48 * K, 7), [3, 48, K]), fmt);
       const P = repack(W);
       const B = repack(P, fmt);
       expect(B.dtype).toBe(fmt);
@@ -64,8 +85,10 @@ describe('repack: matmul on every ISA', () => {
   const cases: Array<[number, number, number]> = [
     [1, 16, 32], [1, 48, 96], [2, 64, 4096], [3, 16, 160], [7, 32, 64], [8, 48, 96], [9, 32, 96], [40, 16, 64],
   ];
-  for (const fmt of ['q4_0', 'q8_0'] as const) {
-    for (const [M, N, K] of cases) {
+  // the K-quants: K in whole super-blocks of 256
+  const kcases: Array<[number, number, number]> = [[1, 16, 256], [1, 48, 512], [2, 32, 4096], [5, 16, 768], [8, 32, 256], [9, 16, 512]];
+  for (const fmt of ['q4_0', 'q8_0', 'q4_k', 'q6_k'] as const) {
+    for (const [M, N, K] of fmt.endsWith('k') ? kcases : cases) {
       test(`${fmt}x16 M=${M} N=${N} K=${K}: equals the plain format's matmul (summation order) and float64 (int8 bound)`, () => {
         const W = weight(fmt, N, K, M * 31 + N + K);
         const P = repack(W);
@@ -73,7 +96,7 @@ describe('repack: matmul on every ISA', () => {
         const bias = randn(N, 4);
         const wd = dequantRef(fmt, W.bytes(), N * K);
         const { y: ref, mag } = matmulRef(x, wd, M, N, K, bias);
-        const aq = M <= 8 ? actQuantBound(x, wd, M, N, K, 32) : null;
+        const aq = M <= 8 ? actQuantBound(x, wd, M, N, K, fmt.endsWith('k') ? 256 : 32) : null;
         forEachIsa((isa) => {
           const yp = matmul(Tensor.from(x, [M, K]), P, { bias: Tensor.from(bias) }).toArray() as Float32Array;
           const yw = matmul(Tensor.from(x, [M, K]), W, { bias: Tensor.from(bias) }).toArray() as Float32Array;
@@ -96,7 +119,7 @@ describe('repack: errors', () => {
   test('bad formats, shapes and buffers throw naming the argument', () => {
     const w = Tensor.from(randn(17 * 32, 1), [17, 32]);
     expect(() => repack(quantize(w, 'q4_0'))).toThrow(/repack: Expected \[\.\.\., N, K\] with N a multiple of 16.*W\.shape but received \[17, 32\]/);
-    expect(() => repack(quantize(Tensor.from(randn(16 * 256, 2), [16, 256]), 'q4_k'))).toThrow(TypeError);
+    expect(() => repack(quantize(Tensor.from(randn(16 * 256, 2), [16, 256]), 'q5_k'))).toThrow(TypeError);
     expect(() => repack(quantize(Tensor.from(randn(16 * 32, 2), [16, 32]), 'q4_0'), 'q8_0x16')).toThrow(/for to/);
     expect(() => matmul(Tensor.zeros([1, 32]), Tensor.zeros([17, 32], 'q4_0x16'))).toThrow(/N a multiple of 16/);
     // the native layer checks on its own

@@ -263,17 +263,124 @@ static inline void q8_0x16_group(float* out, int64_t ldo, const qs::ActQ8_0* act
   }
 }
 
+// q4_K: per half of 8 rows and chunk c, the 8 dwords' maddubs in int16 (each
+// pair <= 2 * 15 * 127, a sub-block of 8 dwords <= 30480), one madd to int32,
+// times the byte scales; mins through the bsums.
+template <int MM>
+static inline void q4_Kx16_group(float* out, int64_t ldo, const block_q8_K* acts, int64_t nb,
+                                 const block_q4_Kx16* w) {
+  const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+  __m256 acc[MM][2];
+  for (int m = 0; m < MM; m++) acc[m][0] = acc[m][1] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; b++) {
+    const block_q4_Kx16* x = w + b;
+    for (int h = 0; h < 2; h++) {
+      __m256i sumi[MM];
+      for (int m = 0; m < MM; m++) sumi[m] = _mm256_setzero_si256();
+      for (int c = 0; c < 4; c++) {
+        const __m256i sl = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i*)(x->sc[2 * c] + 8 * h)));
+        const __m256i sh = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i*)(x->sc[2 * c + 1] + 8 * h)));
+        for (int m = 0; m < MM; m++) {
+          int32_t a32[16];
+          std::memcpy(a32, acts[m * nb + b].qs + 64 * c, 64);
+          __m256i dl = _mm256_setzero_si256(), dh = _mm256_setzero_si256();
+          for (int g = 0; g < 8; g++) {
+            const __m256i v = _mm256_loadu_si256((const __m256i*)(x->qs[c][g] + 32 * h));
+            dl = _mm256_add_epi16(dl, _mm256_maddubs_epi16(_mm256_and_si256(v, m4), _mm256_set1_epi32(a32[g])));
+            dh = _mm256_add_epi16(dh, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4),
+                                                           _mm256_set1_epi32(a32[8 + g])));
+          }
+          sumi[m] = _mm256_add_epi32(sumi[m], _mm256_add_epi32(_mm256_mullo_epi32(_mm256_madd_epi16(dl, ones), sl),
+                                                               _mm256_mullo_epi32(_mm256_madd_epi16(dh, ones), sh)));
+        }
+      }
+      const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(x->d + 8 * h)));
+      const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(x->dmin + 8 * h)));
+      for (int m = 0; m < MM; m++) {
+        const block_q8_K& a = acts[m * nb + b];
+        __m256i summ = _mm256_setzero_si256();
+        for (int j = 0; j < 8; j++) {
+          const __m256i mj = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i*)(x->m[j] + 8 * h)));
+          summ = _mm256_add_epi32(summ, _mm256_mullo_epi32(mj, _mm256_set1_epi32(a.bsums[2 * j] + a.bsums[2 * j + 1])));
+        }
+        const __m256 da = _mm256_set1_ps(a.d);
+        acc[m][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi[m]), _mm256_mul_ps(d, da), acc[m][h]);
+        acc[m][h] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(summ), _mm256_mul_ps(dmin, da), acc[m][h]);
+      }
+    }
+  }
+  for (int m = 0; m < MM; m++) {
+    _mm256_storeu_ps(out + m * ldo, acc[m][0]);
+    _mm256_storeu_ps(out + m * ldo + 8, acc[m][1]);
+  }
+}
+// q6_K: the codes (0..63) of a sub-block's 4 dwords in int16 (<= 4 * 2 * 63 * 127
+// = 64008 would not fit: pairs <= 16002, two dwords per int16 sum <= 32004), so
+// two maddubs per int16 sum, two madds per sub-block; q - 32 via the bsums.
+template <int MM>
+static inline void q6_Kx16_group(float* out, int64_t ldo, const block_q8_K* acts, int64_t nb,
+                                 const block_q6_Kx16* w) {
+  const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30), ones = _mm256_set1_epi16(1);
+  __m256 acc[MM][2];
+  for (int m = 0; m < MM; m++) acc[m][0] = acc[m][1] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; b++) {
+    const block_q6_Kx16* x = w + b;
+    for (int h = 0; h < 2; h++) {
+      __m256i sumi[MM];
+      for (int m = 0; m < MM; m++) sumi[m] = _mm256_setzero_si256();
+      for (int s4 = 0; s4 < 4; s4++) {
+        __m256i D[4][4];
+        for (int uu = 0; uu < 4; uu++) {
+          const int u = 4 * s4 + uu;
+          const __m256i p0 = _mm256_loadu_si256((const __m256i*)(x->ql[u] + 32 * h));
+          const __m256i p1 = _mm256_loadu_si256((const __m256i*)(x->ql[u + 16] + 32 * h));
+          const __m256i q = _mm256_loadu_si256((const __m256i*)(x->qh[u] + 32 * h));
+          D[0][uu] = _mm256_or_si256(_mm256_and_si256(p0, m4), _mm256_and_si256(_mm256_slli_epi16(q, 4), m30));
+          D[1][uu] = _mm256_or_si256(_mm256_and_si256(p1, m4), _mm256_and_si256(_mm256_slli_epi16(q, 2), m30));
+          D[2][uu] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(p0, 4), m4), _mm256_and_si256(q, m30));
+          D[3][uu] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(p1, 4), m4),
+                                     _mm256_and_si256(_mm256_srli_epi16(q, 2), m30));
+        }
+        for (int m = 0; m < MM; m++) {
+          const block_q8_K& a = acts[m * nb + b];
+          int32_t a32[64];
+          std::memcpy(a32, a.qs, 256);
+          for (int i = 0; i < 4; i++) {
+            const int sb = s4 + 4 * i;
+            const __m256i p01 = _mm256_add_epi16(_mm256_maddubs_epi16(D[i][0], _mm256_set1_epi32(a32[4 * sb])),
+                                                 _mm256_maddubs_epi16(D[i][1], _mm256_set1_epi32(a32[4 * sb + 1])));
+            const __m256i p23 = _mm256_add_epi16(_mm256_maddubs_epi16(D[i][2], _mm256_set1_epi32(a32[4 * sb + 2])),
+                                                 _mm256_maddubs_epi16(D[i][3], _mm256_set1_epi32(a32[4 * sb + 3])));
+            __m256i dot = _mm256_add_epi32(_mm256_madd_epi16(p01, ones), _mm256_madd_epi16(p23, ones));
+            dot = _mm256_sub_epi32(dot, _mm256_set1_epi32(32 * a.bsums[sb]));
+            const __m256i sc = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i*)(x->sc[sb] + 8 * h)));
+            sumi[m] = _mm256_add_epi32(sumi[m], _mm256_mullo_epi32(dot, sc));
+          }
+        }
+      }
+      const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(x->d + 8 * h)));
+      for (int m = 0; m < MM; m++)
+        acc[m][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi[m]), _mm256_mul_ps(d, _mm256_set1_ps(acts[m * nb + b].d)),
+                                    acc[m][h]);
+    }
+  }
+  for (int m = 0; m < MM; m++) {
+    _mm256_storeu_ps(out + m * ldo, acc[m][0]);
+    _mm256_storeu_ps(out + m * ldo + 8, acc[m][1]);
+  }
+}
+
 // Rows [n0, n1) of a repacked matrix: whole groups straight into out, a group
 // cut by n0 or n1 through a scratch tile; activation rows up to 8 per pass so
-// each weight block is loaded once for all of them.
-template <typename Block>
-using X16Group = void (*)(float*, int64_t, const qs::ActQ8_0*, int64_t, const Block*);
-template <typename Block>
-static inline void x16_rows(const X16Group<Block>* G, float* out, int64_t ldo, const void* acts, int64_t M, int64_t K,
-                            const void* W, int64_t n0, int64_t n1) {
-  const int64_t nb = K / 32;
+// each weight block is loaded once for all of them. QK: weights per block.
+template <typename Act, typename Block>
+using X16Group = void (*)(float*, int64_t, const Act*, int64_t, const Block*);
+template <typename Act, typename Block, int QK>
+static inline void x16_rows(const X16Group<Act, Block>* G, float* out, int64_t ldo, const void* acts, int64_t M,
+                            int64_t K, const void* W, int64_t n0, int64_t n1) {
+  const int64_t nb = K / QK;
   const Block* w = (const Block*)W;
-  const qs::ActQ8_0* A = (const qs::ActQ8_0*)acts;
+  const Act* A = (const Act*)acts;
   for (int64_t g = n0 / 16; g * 16 < n1; g++) {
     const int64_t r0 = g * 16, lo = n0 > r0 ? n0 : r0, hi = n1 < r0 + 16 ? n1 : r0 + 16;
     const Block* wg = w + g * nb;
@@ -290,20 +397,18 @@ static inline void x16_rows(const X16Group<Block>* G, float* out, int64_t ldo, c
     }
   }
 }
-static void gemv_q4_0x16_q8_0(float* out, int64_t ldo, const void* acts, int64_t M, int64_t K, const void* W,
-                              int64_t n0, int64_t n1) {
-  static const X16Group<block_q4_0x16> G[8] = {q4_0x16_group<1>, q4_0x16_group<2>, q4_0x16_group<3>,
-                                               q4_0x16_group<4>, q4_0x16_group<5>, q4_0x16_group<6>,
-                                               q4_0x16_group<7>, q4_0x16_group<8>};
-  x16_rows<block_q4_0x16>(G, out, ldo, acts, M, K, W, n0, n1);
-}
-static void gemv_q8_0x16_q8_0(float* out, int64_t ldo, const void* acts, int64_t M, int64_t K, const void* W,
-                              int64_t n0, int64_t n1) {
-  static const X16Group<block_q8_0x16> G[8] = {q8_0x16_group<1>, q8_0x16_group<2>, q8_0x16_group<3>,
-                                               q8_0x16_group<4>, q8_0x16_group<5>, q8_0x16_group<6>,
-                                               q8_0x16_group<7>, q8_0x16_group<8>};
-  x16_rows<block_q8_0x16>(G, out, ldo, acts, M, K, W, n0, n1);
-}
+#define FL_X16_GEMV(fn, Act, Block, QK, group)                                                                   \
+  static void fn(float* out, int64_t ldo, const void* acts, int64_t M, int64_t K, const void* W, int64_t n0,     \
+                 int64_t n1) {                                                                                   \
+    static const X16Group<Act, Block> G[8] = {group<1>, group<2>, group<3>, group<4>,                            \
+                                              group<5>, group<6>, group<7>, group<8>};                           \
+    x16_rows<Act, Block, QK>(G, out, ldo, acts, M, K, W, n0, n1);                                                \
+  }
+FL_X16_GEMV(gemv_q4_0x16_q8_0, qs::ActQ8_0, block_q4_0x16, 32, q4_0x16_group)
+FL_X16_GEMV(gemv_q8_0x16_q8_0, qs::ActQ8_0, block_q8_0x16, 32, q8_0x16_group)
+FL_X16_GEMV(gemv_q4_Kx16_q8_K, block_q8_K, block_q4_Kx16, QK_K, q4_Kx16_group)
+FL_X16_GEMV(gemv_q6_Kx16_q8_K, block_q8_K, block_q6_Kx16, QK_K, q6_Kx16_group)
+#undef FL_X16_GEMV
 
 void fill_qgemm(QgemmTable& t) {
   FL_IMPL(t, quantize_act_q4_0, avx2);
@@ -326,6 +431,8 @@ void fill_qgemm(QgemmTable& t) {
   FL_IMPL(t, gemv_bf16_f32, avx2);
   FL_IMPL(t, gemv_q4_0x16_q8_0, avx2);
   FL_IMPL(t, gemv_q8_0x16_q8_0, avx2);
+  FL_IMPL(t, gemv_q4_Kx16_q8_K, avx2);
+  FL_IMPL(t, gemv_q6_Kx16_q8_K, avx2);
   FL_IMPL(t, round_bf16_row, avx2);
   FL_IMPL(t, gemm_f32, avx2);
   FL_IMPL(t, gemm_bf16, avx2);

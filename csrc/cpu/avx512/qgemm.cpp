@@ -257,17 +257,112 @@ static inline void q8_0x16_group(float* out, int64_t ldo, const qs::ActQ8_0* act
   for (int m = 0; m < MM; m++) _mm512_storeu_ps(out + m * ldo, acc[m]);
 }
 
+// q4_K: per chunk c of 64 weights, 8 dwords of nibbles: low nibbles are
+// sub-block 2c, high ones 2c + 1; their dots times the byte scales (int32),
+// the mins through the activation's bsums.
+template <int MM>
+static inline void q4_Kx16_group(float* out, int64_t ldo, const block_q8_K* acts, int64_t nb,
+                                 const block_q4_Kx16* w) {
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  __m512 acc[MM];
+  for (int m = 0; m < MM; m++) acc[m] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; b++) {
+    const block_q4_Kx16* x = w + b;
+    __m512i sumi[MM];
+    for (int m = 0; m < MM; m++) sumi[m] = _mm512_setzero_si512();
+    for (int c = 0; c < 4; c++) {
+      __m512i lo[8], hi[8];
+      for (int g = 0; g < 8; g++) {
+        const __m512i v = _mm512_loadu_si512((const void*)x->qs[c][g]);
+        lo[g] = _mm512_and_si512(v, m4);
+        hi[g] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+      }
+      const __m512i sl = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i*)x->sc[2 * c]));
+      const __m512i sh = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i*)x->sc[2 * c + 1]));
+      for (int m = 0; m < MM; m++) {
+        int32_t a32[16];
+        std::memcpy(a32, acts[m * nb + b].qs + 64 * c, 64);
+        __m512i dl = _mm512_setzero_si512(), dh = _mm512_setzero_si512();
+        for (int g = 0; g < 8; g++) {
+          dl = _mm512_dpbusd_epi32(dl, lo[g], _mm512_set1_epi32(a32[g]));
+          dh = _mm512_dpbusd_epi32(dh, hi[g], _mm512_set1_epi32(a32[8 + g]));
+        }
+        sumi[m] = _mm512_add_epi32(sumi[m], _mm512_add_epi32(_mm512_mullo_epi32(dl, sl), _mm512_mullo_epi32(dh, sh)));
+      }
+    }
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)x->d));
+    const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)x->dmin));
+    for (int m = 0; m < MM; m++) {
+      const block_q8_K& a = acts[m * nb + b];
+      __m512i summ = _mm512_setzero_si512();
+      for (int j = 0; j < 8; j++) {
+        const __m512i mj = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i*)x->m[j]));
+        summ = _mm512_add_epi32(summ, _mm512_mullo_epi32(mj, _mm512_set1_epi32(a.bsums[2 * j] + a.bsums[2 * j + 1])));
+      }
+      const __m512 da = _mm512_set1_ps(a.d);
+      acc[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sumi[m]), _mm512_mul_ps(d, da), acc[m]);
+      acc[m] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(summ), _mm512_mul_ps(dmin, da), acc[m]);
+    }
+  }
+  for (int m = 0; m < MM; m++) _mm512_storeu_ps(out + m * ldo, acc[m]);
+}
+// q6_K: per quarter s4, the 16 dwords t = s4*4 + uu + 16i rebuilt from two ql
+// vectors and one qh vector; dword group i is sub-block s4 + 4i (codes 0..63,
+// q - 32 through the bsums), times its int8 scale.
+template <int MM>
+static inline void q6_Kx16_group(float* out, int64_t ldo, const block_q8_K* acts, int64_t nb,
+                                 const block_q6_Kx16* w) {
+  const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+  __m512 acc[MM];
+  for (int m = 0; m < MM; m++) acc[m] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; b++) {
+    const block_q6_Kx16* x = w + b;
+    __m512i sumi[MM];
+    for (int m = 0; m < MM; m++) sumi[m] = _mm512_setzero_si512();
+    for (int s4 = 0; s4 < 4; s4++) {
+      __m512i D[4][4];
+      for (int uu = 0; uu < 4; uu++) {
+        const int u = 4 * s4 + uu;
+        const __m512i p0 = _mm512_loadu_si512((const void*)x->ql[u]);
+        const __m512i p1 = _mm512_loadu_si512((const void*)x->ql[u + 16]);
+        const __m512i q = _mm512_loadu_si512((const void*)x->qh[u]);
+        D[0][uu] = _mm512_or_si512(_mm512_and_si512(p0, m4), _mm512_and_si512(_mm512_slli_epi16(q, 4), m30));
+        D[1][uu] = _mm512_or_si512(_mm512_and_si512(p1, m4), _mm512_and_si512(_mm512_slli_epi16(q, 2), m30));
+        D[2][uu] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(p0, 4), m4), _mm512_and_si512(q, m30));
+        D[3][uu] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(p1, 4), m4),
+                                   _mm512_and_si512(_mm512_srli_epi16(q, 2), m30));
+      }
+      for (int m = 0; m < MM; m++) {
+        const block_q8_K& a = acts[m * nb + b];
+        int32_t a32[64];
+        std::memcpy(a32, a.qs, 256);
+        for (int i = 0; i < 4; i++) {
+          const int sb = s4 + 4 * i;
+          __m512i dot = _mm512_set1_epi32(-32 * a.bsums[sb]);
+          for (int uu = 0; uu < 4; uu++) dot = _mm512_dpbusd_epi32(dot, D[i][uu], _mm512_set1_epi32(a32[4 * sb + uu]));
+          const __m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)x->sc[sb]));
+          sumi[m] = _mm512_add_epi32(sumi[m], _mm512_mullo_epi32(dot, sc));
+        }
+      }
+    }
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)x->d));
+    for (int m = 0; m < MM; m++)
+      acc[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sumi[m]), _mm512_mul_ps(d, _mm512_set1_ps(acts[m * nb + b].d)), acc[m]);
+  }
+  for (int m = 0; m < MM; m++) _mm512_storeu_ps(out + m * ldo, acc[m]);
+}
+
 // Rows [n0, n1) of a repacked matrix: whole groups straight into out, a group
 // cut by n0 or n1 through a scratch tile; activation rows up to 8 per pass so
-// each weight block is loaded once for all of them.
-template <typename Block>
-using X16Group = void (*)(float*, int64_t, const qs::ActQ8_0*, int64_t, const Block*);
-template <typename Block>
-static inline void x16_rows(const X16Group<Block>* G, float* out, int64_t ldo, const void* acts, int64_t M, int64_t K,
-                            const void* W, int64_t n0, int64_t n1) {
-  const int64_t nb = K / 32;
+// each weight block is loaded once for all of them. QK: weights per block.
+template <typename Act, typename Block>
+using X16Group = void (*)(float*, int64_t, const Act*, int64_t, const Block*);
+template <typename Act, typename Block, int QK>
+static inline void x16_rows(const X16Group<Act, Block>* G, float* out, int64_t ldo, const void* acts, int64_t M,
+                            int64_t K, const void* W, int64_t n0, int64_t n1) {
+  const int64_t nb = K / QK;
   const Block* w = (const Block*)W;
-  const qs::ActQ8_0* A = (const qs::ActQ8_0*)acts;
+  const Act* A = (const Act*)acts;
   for (int64_t g = n0 / 16; g * 16 < n1; g++) {
     const int64_t r0 = g * 16, lo = n0 > r0 ? n0 : r0, hi = n1 < r0 + 16 ? n1 : r0 + 16;
     const Block* wg = w + g * nb;
@@ -284,20 +379,18 @@ static inline void x16_rows(const X16Group<Block>* G, float* out, int64_t ldo, c
     }
   }
 }
-static void gemv_q4_0x16_q8_0(float* out, int64_t ldo, const void* acts, int64_t M, int64_t K, const void* W,
-                              int64_t n0, int64_t n1) {
-  static const X16Group<block_q4_0x16> G[8] = {q4_0x16_group<1>, q4_0x16_group<2>, q4_0x16_group<3>,
-                                               q4_0x16_group<4>, q4_0x16_group<5>, q4_0x16_group<6>,
-                                               q4_0x16_group<7>, q4_0x16_group<8>};
-  x16_rows<block_q4_0x16>(G, out, ldo, acts, M, K, W, n0, n1);
-}
-static void gemv_q8_0x16_q8_0(float* out, int64_t ldo, const void* acts, int64_t M, int64_t K, const void* W,
-                              int64_t n0, int64_t n1) {
-  static const X16Group<block_q8_0x16> G[8] = {q8_0x16_group<1>, q8_0x16_group<2>, q8_0x16_group<3>,
-                                               q8_0x16_group<4>, q8_0x16_group<5>, q8_0x16_group<6>,
-                                               q8_0x16_group<7>, q8_0x16_group<8>};
-  x16_rows<block_q8_0x16>(G, out, ldo, acts, M, K, W, n0, n1);
-}
+#define FL_X16_GEMV(fn, Act, Block, QK, group)                                                                   \
+  static void fn(float* out, int64_t ldo, const void* acts, int64_t M, int64_t K, const void* W, int64_t n0,     \
+                 int64_t n1) {                                                                                   \
+    static const X16Group<Act, Block> G[8] = {group<1>, group<2>, group<3>, group<4>,                            \
+                                              group<5>, group<6>, group<7>, group<8>};                           \
+    x16_rows<Act, Block, QK>(G, out, ldo, acts, M, K, W, n0, n1);                                                \
+  }
+FL_X16_GEMV(gemv_q4_0x16_q8_0, qs::ActQ8_0, block_q4_0x16, 32, q4_0x16_group)
+FL_X16_GEMV(gemv_q8_0x16_q8_0, qs::ActQ8_0, block_q8_0x16, 32, q8_0x16_group)
+FL_X16_GEMV(gemv_q4_Kx16_q8_K, block_q8_K, block_q4_Kx16, QK_K, q4_Kx16_group)
+FL_X16_GEMV(gemv_q6_Kx16_q8_K, block_q8_K, block_q6_Kx16, QK_K, q6_Kx16_group)
+#undef FL_X16_GEMV
 
 // ---- GEMM: 32 rows of x (2 vectors) x 12 rows of W per tile -------------------------
 constexpr int MB = 32, NR = 12;
@@ -379,6 +472,8 @@ void fill_qgemm(QgemmTable& t) {
   FL_IMPL(t, gemv_bf16_f32, avx512);
   FL_IMPL(t, gemv_q4_0x16_q8_0, avx512);
   FL_IMPL(t, gemv_q8_0x16_q8_0, avx512);
+  FL_IMPL(t, gemv_q4_Kx16_q8_K, avx512);
+  FL_IMPL(t, gemv_q6_Kx16_q8_K, avx512);
   FL_IMPL(t, round_bf16_row, avx512);
   FL_IMPL(t, gemm_f32, avx512);
   FL_IMPL(t, gemm_bf16, avx512);

@@ -525,6 +525,64 @@ static void gemv_q8_0x16_q8_0(float* out, int64_t ldo, const void* acts, int64_t
     }
 }
 
+static void gemv_q4_Kx16_q8_K(float* out, int64_t ldo, const void* acts, int64_t M, int64_t K, const void* W,
+                              int64_t n0, int64_t n1) {
+  const int64_t nb = K / QK_K;
+  const block_q4_Kx16* w = (const block_q4_Kx16*)W;
+  const block_q8_K* A = (const block_q8_K*)acts;
+  for (int64_t m = 0; m < M; m++)
+    for (int64_t n = n0; n < n1; n++) {
+      const block_q4_Kx16* wg = w + (n / 16) * nb;
+      const int r = (int)(n % 16);
+      float s = 0;
+      for (int64_t b = 0; b < nb; b++) {
+        const block_q8_K& a = A[m * nb + b];
+        const block_q4_Kx16& x = wg[b];
+        int sumi = 0, summ = 0;
+        for (int j = 0; j < 8; j++) {
+          int dot = 0;
+          for (int i = 0; i < 32; i++) {
+            const uint8_t q = x.qs[j / 2][i / 4][4 * r + i % 4];
+            dot += ((j & 1) ? (q >> 4) : (q & 15)) * a.qs[32 * j + i];
+          }
+          sumi += x.sc[j][r] * dot;
+          summ += x.m[j][r] * (a.bsums[2 * j] + a.bsums[2 * j + 1]);
+        }
+        s += fp16_to_fp32(x.d[r]) * a.d * (float)sumi - fp16_to_fp32(x.dmin[r]) * a.d * (float)summ;
+      }
+      out[m * ldo + n] = s;
+    }
+}
+static void gemv_q6_Kx16_q8_K(float* out, int64_t ldo, const void* acts, int64_t M, int64_t K, const void* W,
+                              int64_t n0, int64_t n1) {
+  const int64_t nb = K / QK_K;
+  const block_q6_Kx16* w = (const block_q6_Kx16*)W;
+  const block_q8_K* A = (const block_q8_K*)acts;
+  for (int64_t m = 0; m < M; m++)
+    for (int64_t n = n0; n < n1; n++) {
+      const block_q6_Kx16* wg = w + (n / 16) * nb;
+      const int r = (int)(n % 16);
+      float s = 0;
+      for (int64_t b = 0; b < nb; b++) {
+        const block_q8_K& a = A[m * nb + b];
+        const block_q6_Kx16& x = wg[b];
+        int sumi = 0;
+        for (int sb = 0; sb < 16; sb++) {
+          int dot = 0;
+          for (int e = 16 * sb; e < 16 * sb + 16; e++) {
+            const int t = e / 4, o = 4 * r + e % 4;
+            const int lo = t < 32 ? (x.ql[t][o] & 15) : (x.ql[t - 32][o] >> 4);
+            const int q = (lo | (((x.qh[t % 16][o] >> (2 * (t / 16))) & 3) << 4)) - 32;
+            dot += q * a.qs[e];
+          }
+          sumi += x.sc[sb][r] * dot;
+        }
+        s += fp16_to_fp32(x.d[r]) * a.d * (float)sumi;
+      }
+      out[m * ldo + n] = s;
+    }
+}
+
 void fill_qgemm(QgemmTable& t) {
   FL_IMPL(t, quantize_act_q4_0, ref);
   FL_IMPL(t, quantize_act_q8_0, ref);
@@ -546,6 +604,8 @@ void fill_qgemm(QgemmTable& t) {
   FL_IMPL(t, gemv_bf16_f32, ref);
   FL_IMPL(t, gemv_q4_0x16_q8_0, ref);
   FL_IMPL(t, gemv_q8_0x16_q8_0, ref);
+  FL_IMPL(t, gemv_q4_Kx16_q8_K, ref);
+  FL_IMPL(t, gemv_q6_Kx16_q8_K, ref);
   FL_IMPL(t, round_bf16_row, ref);
   FL_IMPL(t, gemm_f32, ref);
   FL_IMPL(t, gemm_bf16, ref);

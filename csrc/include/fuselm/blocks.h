@@ -26,6 +26,8 @@ enum class DType : int32_t {
   LUT3 = 102,  // fuselm SqueezeLLM-style: 3-bit codes into a per-row fp16 table
   Q4_0X16 = 103,  // fuselm: Q4_0 repacked 16 rows at a time (block_q4_0x16), for the GEMV
   Q8_0X16 = 104,  // fuselm: Q8_0 repacked 16 rows at a time (block_q8_0x16), for the GEMV
+  Q4_KX16 = 105,  // fuselm: Q4_K repacked 16 rows at a time (block_q4_Kx16), for the GEMV
+  Q6_KX16 = 106,  // fuselm: Q6_K repacked 16 rows at a time (block_q6_Kx16), for the GEMV
 };
 
 constexpr int QK4_0 = 32;
@@ -112,6 +114,35 @@ struct block_q8_K {
 };
 static_assert(sizeof(block_q8_K) == 292, "block_q8_K is 292 bytes");
 
+// Q4_KX16 / Q6_KX16 (fuselm, family `qgemm`): 16 rows of Q4_K / Q6_K repacked
+// as Q4_0X16 is (blocks of 16 rows, group-major), one 64-byte vector = one
+// dword of 4 consecutive weights of 16 rows.
+// Q4_KX16: d, dmin per row; the 6-bit sub-block scales and mins decoded to
+// bytes (sc[j][r], m[j][r]: 64 bytes more per 16 rows than Q4_K, 148 bytes
+// per 256 weights instead of 144, and no 6-bit unpacking in the GEMV);
+// qs[c][g][4r + e] = Q4_K's qs[32c + 4g + e] of row r: low nibble weight
+// 64c + 4g + e (sub-block 2c), high nibble weight 64c + 32 + 4g + e (2c + 1).
+struct block_q4_Kx16 {
+  fl_half d[16];
+  fl_half dmin[16];
+  uint8_t sc[8][16];
+  uint8_t m[8][16];
+  uint8_t qs[4][8][64];
+};
+static_assert(sizeof(block_q4_Kx16) == 16 * 148, "block_q4_Kx16 is 16 x 148 bytes");
+// Q6_KX16: with u6(t) the 64-byte vector of the 6-bit codes (0..63, standing
+// for q - 32) of dword t (weights 4t..4t+3) of the 16 rows:
+// ql[t] (t < 32) holds u6(t) & 15 in its low nibbles and u6(t + 32) & 15 in its
+// high nibbles; qh[u] (u < 16) holds u6(u + 16i) >> 4 in bits 2i..2i+1, i < 4.
+// sc[s][r]: the int8 scale of 16-weight sub-block s of row r. Same size as Q6_K.
+struct block_q6_Kx16 {
+  fl_half d[16];
+  int8_t sc[16][16];
+  uint8_t ql[32][64];
+  uint8_t qh[16][64];
+};
+static_assert(sizeof(block_q6_Kx16) == 16 * sizeof(block_q6_K), "block_q6_Kx16 is 16 q6_K blocks");
+
 // LUT4 / LUT3 (fuselm's SqueezeLLM-style format, family `lut`): a weight matrix
 // W [N, K] (K % 32 == 0) is three parts: per-row codes in these blocks, a per-row
 // table of 2^bits fp16 centroids (f16 [N, 16] or [N, 8], ascending), and a CSR
@@ -162,6 +193,8 @@ static constexpr DTypeTraits kDTypeTraits[] = {
     {DType::LUT3, "lut3", 32, (int32_t)sizeof(block_lut3), DType::F32, true},
     {DType::Q4_0X16, "q4_0x16", QK4_0, (int32_t)sizeof(block_q4_0), DType::Q8_0, true},
     {DType::Q8_0X16, "q8_0x16", QK8_0, (int32_t)sizeof(block_q8_0), DType::Q8_0, true},
+    {DType::Q4_KX16, "q4_kx16", QK_K, 148, DType::Q8_K, true},
+    {DType::Q6_KX16, "q6_kx16", QK_K, (int32_t)sizeof(block_q6_K), DType::Q8_K, true},
 };
 
 static inline const DTypeTraits* dtype_traits(int32_t id) {

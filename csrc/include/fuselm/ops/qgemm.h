@@ -31,13 +31,14 @@ bool quant_supported(DType t);
 // quantizer's; the K-quants follow ggml's reference search. Threads by rows.
 Status quantize(void* dst, DType t, const float* src, int64_t rows, int64_t cols);
 Status dequantize(float* dst, DType t, const void* src, int64_t rows, int64_t cols);
-// Repacking for the GEMV (blocks.h Q4_0X16 / Q8_0X16): rows x cols (rows a
-// multiple of 16; a stack of matrices whose N are multiples of 16 repacks as
-// one), from Q4_0 to Q4_0X16, Q8_0 to Q8_0X16, or back. Same byte size; dst
-// and src must not overlap. Threads by groups of rows. dequantize() reads the
-// repacked formats too (rows a multiple of 16).
+// Repacking for the GEMV (blocks.h *X16): rows x cols (rows a multiple of 16;
+// a stack of matrices whose N are multiples of 16 repacks as one), Q4_0 <->
+// Q4_0X16, Q8_0 <-> Q8_0X16, Q4_K <-> Q4_KX16, Q6_K <-> Q6_KX16. Q4_KX16 takes
+// 148 bytes per 256 weights (Q4_K 144), the others the plain size. dst and src
+// must not overlap. Threads by groups of rows. dequantize() reads the repacked
+// formats too (rows a multiple of 16).
 Status repack(void* dst, DType to, const void* src, DType from, int64_t rows, int64_t cols);
-// The plain format a repacked one holds (Q4_0 for Q4_0X16, Q8_0 for Q8_0X16), else t.
+// The plain format a repacked one holds (Q4_0 for Q4_0X16, ...), else t.
 DType repack_base(DType t);
 // One row, single-threaded, no checks beyond t being supported (returns false
 // otherwise): for embedding gathers from quantized tables. n must be a
@@ -108,7 +109,7 @@ struct QgemmTable {
   Kernel<GemvFn> gemv_q4_0_q8_0, gemv_q8_0_q8_0, gemv_q4_K_q8_K, gemv_q5_K_q8_K, gemv_q6_K_q8_K, gemv_f32_f32,
       gemv_f16_f32, gemv_bf16_f32;
   // GEMV over the repacked Q4_0X16 / Q8_0X16 (any row range; whole groups of 16 fast)
-  Kernel<GemvFn> gemv_q4_0x16_q8_0, gemv_q8_0x16_q8_0;
+  Kernel<GemvFn> gemv_q4_0x16_q8_0, gemv_q8_0x16_q8_0, gemv_q4_Kx16_q8_K, gemv_q6_Kx16_q8_K;
   // GEMM: f32 -> bf16 rounding (nearest even) of dequantized W rows, and the kernels
   Kernel<void (*)(uint16_t* dst, const float* src, int64_t n)> round_bf16_row;
   Kernel<GemmFn> gemm_f32, gemm_bf16;
