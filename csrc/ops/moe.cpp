@@ -157,7 +157,7 @@ static int act_kind(DType t) {
   switch (t) {
     case DType::Q4_0: case DType::Q4_0X16: return ACT_Q4_0;
     case DType::Q8_0: case DType::Q8_0X16: return ACT_Q8_0;
-    case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: return ACT_Q8_K;
+    case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: case DType::Q4_KX16: case DType::Q6_KX16: return ACT_Q8_K;
     default: return ACT_F32;
   }
 }
