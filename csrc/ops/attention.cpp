@@ -399,7 +399,8 @@ struct Scratch {
   std::vector<float> qs, acc, ml, scores, bscores;
   std::vector<uint64_t> masks;
   std::vector<const float*> summ;
-  std::vector<int64_t> cand, ord;
+  std::vector<int64_t> cand, ord, cur;
+  std::vector<uint8_t> vis;
 };
 static Scratch& scratch() {
   thread_local Scratch s;
@@ -454,6 +455,7 @@ struct RunCtx {
   Plan plan;
   const int32_t* sel;
   int64_t Qc, nchunks, splits, nitems, part_stride;
+  int64_t nh;  // KV heads per item: 1 (one item per (chunk, head, split)) or n_kv_head (decode)
   float* part;
   void (*tile)(const AttnTile&);
   std::atomic<int64_t> next{0}, blocks{0}, tokens{0}, bytes{0};
@@ -478,96 +480,150 @@ static inline uint64_t query_mask(const RunCtx& x, const KvPage* pg, int64_t b, 
   }
 }
 
+// The partial state (m [M], l [M], acc [M][D]) of (chunk, KV head g, split s).
+static inline float* part_of(const RunCtx& x, int64_t chunk, int64_t g, int64_t s) {
+  const int64_t nkv = x.c->n_kv_head;
+  const int64_t slot = x.nh == 1 ? (chunk * nkv + g) * x.splits + s : (chunk * x.splits + s) * nkv + g;
+  return x.part + slot * x.part_stride;
+}
+
+// One work item: the query chunk `chunk`, KV heads [g0, g0 + nh), key blocks of split `split`.
+// With nh > 1 (decode) the walk is block-major: every head's tile of a page before the next
+// page, so a thread streams through contiguous memory; the kernel prefetches the next tile.
 static void run_item(RunCtx& x, int64_t item) {
   const KvCache* c = x.c;
+  const int64_t nkv = c->n_kv_head, nh = x.nh;
   const int64_t split = item % x.splits, rest = item / x.splits;
-  const int64_t nkv = c->n_kv_head, g = rest % nkv, chunk = rest / nkv;
+  const int64_t g0 = nh == 1 ? rest % nkv : 0, chunk = nh == 1 ? rest / nkv : rest;
   const int64_t G = x.plan.G, D = x.D;
   const int64_t i0 = chunk * x.Qc, i1 = std::min(x.n_q, i0 + x.Qc), nq = i1 - i0;
   const int64_t M = nq * G, Mpad = (M + 3) & ~(int64_t)3;
   Scratch& s = scratch();
-  float* qs = grow(s.qs, (size_t)(Mpad * D));
-  float* acc = grow(s.acc, (size_t)(M * D));
-  float* ml = grow(s.ml, (size_t)(2 * M));
+  float* qs = grow(s.qs, (size_t)(nh * Mpad * D));    // per head: [Mpad][D]
+  float* acc = grow(s.acc, (size_t)(nh * M * D));     // per head: [M][D]
+  float* ml = grow(s.ml, (size_t)(nh * 2 * M));       // per head: m [M], l [M]
   float* scores = grow(s.scores, (size_t)(Mpad * KV_BLOCK));
-  uint64_t* masks = grow(s.masks, (size_t)M);
-  float* m = ml;
-  float* l = ml + M;
+  uint64_t* masks = grow(s.masks, (size_t)(2 * nh * M));  // this block's row masks per head, and the next one's
+  uint8_t* vis = grow(s.vis, (size_t)(2 * nh));           // whether each head sees any key of the block
+  int64_t* cur = grow(s.cur, (size_t)(nh * nq));          // dynamic mode: position in each Sel list
   const float scale = x.p->scale;
-  for (int64_t qi = 0; qi < nq; qi++)
-    for (int64_t gg = 0; gg < G; gg++) {
-      const float* src = x.q + ((i0 + qi) * x.n_head + g * G + gg) * D;
-      float* dst = qs + (qi * G + gg) * D;
-      for (int64_t ch = 0; ch < D; ch++) dst[ch] = src[ch] * scale;
-    }
-  std::memset(qs + M * D, 0, sizeof(float) * (size_t)((Mpad - M) * D));
-  std::memset(acc, 0, sizeof(float) * (size_t)(M * D));
-  for (int64_t r = 0; r < M; r++) { m[r] = -INFINITY; l[r] = 0; }
+  for (int64_t hi = 0; hi < nh; hi++) {
+    const int64_t g = g0 + hi;
+    float* qh = qs + hi * Mpad * D;
+    for (int64_t qi = 0; qi < nq; qi++)
+      for (int64_t gg = 0; gg < G; gg++) {
+        const float* src = x.q + ((i0 + qi) * x.n_head + g * G + gg) * D;
+        float* dst = qh + (qi * G + gg) * D;
+        for (int64_t ch = 0; ch < D; ch++) dst[ch] = src[ch] * scale;
+      }
+    std::memset(qh + M * D, 0, sizeof(float) * (size_t)((Mpad - M) * D));
+    float* mh = ml + hi * 2 * M;
+    for (int64_t r = 0; r < M; r++) { mh[r] = -INFINITY; mh[M + r] = 0; }
+  }
+  std::memset(acc, 0, sizeof(float) * (size_t)(nh * M * D));
+  for (int64_t i = 0; i < nh * nq; i++) cur[i] = 0;
 
   int64_t pmax = 0;
   for (int64_t i = i0; i < i1; i++) pmax = std::max<int64_t>(pmax, x.qpos[i]);
   const int64_t nbv = (causal_len(c, pmax) + KV_BLOCK - 1) / KV_BLOCK;
   const int64_t b0 = nbv * split / x.splits, b1 = nbv * (split + 1) / x.splits;
-  int64_t cur[64];
-  for (int64_t qi = 0; qi < nq; qi++) cur[qi] = 0;
   int64_t n_blocks = 0, n_tokens = 0;
   const bool i8 = c->dtype == KvDType::I8;
-  for (int64_t b = b0; b < b1; b++) {
-    const KvPage* pg = c->pages[b];
-    uint64_t any = 0;
-    for (int64_t qi = 0; qi < nq; qi++) {
-      const int32_t* sl = x.sel ? x.sel + ((i0 + qi) * nkv + g) * x.plan.k : nullptr;
-      const uint64_t mk = query_mask(x, pg, b, x.qpos[i0 + qi], sl, &cur[qi]);
-      for (int64_t gg = 0; gg < G; gg++) masks[qi * G + gg] = mk;
-      any |= mk;
+  // the first block at or after b that some head sees, with every head's row masks written
+  // to mk [nh][M] and vs[hi] = whether head hi sees any key of it (b1 when none)
+  auto next_visible = [&](int64_t b, uint64_t* mk, uint8_t* vs) -> int64_t {
+    for (; b < b1; b++) {
+      const KvPage* pg = c->pages[b];
+      bool seen = false;
+      for (int64_t hi = 0; hi < nh; hi++) {
+        const int64_t g = g0 + hi;
+        uint64_t any = 0;
+        for (int64_t qi = 0; qi < nq; qi++) {
+          const int32_t* sl = x.sel ? x.sel + ((i0 + qi) * nkv + g) * x.plan.k : nullptr;
+          const uint64_t m1 = query_mask(x, pg, b, x.qpos[i0 + qi], sl, &cur[hi * nq + qi]);
+          for (int64_t gg = 0; gg < G; gg++) mk[hi * M + qi * G + gg] = m1;
+          any |= m1;
+        }
+        vs[hi] = any != 0;
+        seen |= any != 0;
+      }
+      if (seen) return b;
     }
-    if (!any) continue;
-    const uint8_t* hb = c->head(pg, g);
-    AttnTile t;
-    t.acc = acc; t.m = m; t.l = l; t.q = qs; t.M = M; t.D = D;
-    t.kt = hb; t.v = hb + c->off_v();
-    t.kscale = i8 ? (const float*)(hb + c->off_kscale()) : nullptr;
-    t.vscale = i8 ? (const float*)(hb + c->off_vscale()) : nullptr;
-    t.n = pg->n; t.mask = masks; t.softcap = x.p->softcap; t.scores = scores;
-    x.tile(t);
-    n_blocks++;
-    n_tokens += pg->n;
+    return b1;
+  };
+  // one block of look-ahead, so the kernel can prefetch the next tile while it computes this one
+  uint64_t* mk_cur = masks;
+  uint64_t* mk_next = masks + nh * M;
+  uint8_t* vs_cur = vis;
+  uint8_t* vs_next = vis + nh;
+  for (int64_t b = next_visible(b0, mk_cur, vs_cur); b < b1;) {
+    const int64_t bn = next_visible(b + 1, mk_next, vs_next);
+    const KvPage* pg = c->pages[b];
+    for (int64_t hi = 0; hi < nh; hi++) {
+      if (!vs_cur[hi]) continue;
+      const uint8_t* hb = c->head(pg, g0 + hi);
+      // the next tile: a later head of this block, else the first head the next block needs
+      const uint8_t* hn = nullptr;
+      for (int64_t h2 = hi + 1; h2 < nh && !hn; h2++)
+        if (vs_cur[h2]) hn = c->head(pg, g0 + h2);
+      for (int64_t h2 = 0; h2 < nh && !hn && bn < b1; h2++)
+        if (vs_next[h2]) hn = c->head(c->pages[bn], g0 + h2);
+      AttnTile t;
+      t.acc = acc + hi * M * D; t.m = ml + hi * 2 * M; t.l = t.m + M; t.q = qs + hi * Mpad * D; t.M = M; t.D = D;
+      t.kt = hb; t.v = hb + c->off_v();
+      t.kscale = i8 ? (const float*)(hb + c->off_kscale()) : nullptr;
+      t.vscale = i8 ? (const float*)(hb + c->off_vscale()) : nullptr;
+      t.n = pg->n; t.mask = mk_cur + hi * M; t.softcap = x.p->softcap; t.scores = scores;
+      t.pf_kt = hn;
+      t.pf_v = hn ? hn + c->off_v() : nullptr;
+      x.tile(t);
+      n_blocks++;
+      n_tokens += pg->n;
+    }
+    std::swap(mk_cur, mk_next);
+    std::swap(vs_cur, vs_next);
+    b = bn;
   }
   x.blocks += n_blocks;
   x.tokens += n_tokens;
   x.bytes += n_tokens * c->token_bytes();
 
-  if (x.splits == 1) {
-    for (int64_t qi = 0; qi < nq; qi++)
-      for (int64_t gg = 0; gg < G; gg++) {
-        const int64_t r = qi * G + gg;
-        float* dst = x.out + ((i0 + qi) * x.n_head + g * G + gg) * D;
-        const float inv = l[r] > 0 ? 1.0f / l[r] : 0.0f;
-        for (int64_t ch = 0; ch < D; ch++) dst[ch] = acc[r * D + ch] * inv;
-      }
-  } else {
-    float* pp = x.part + item * x.part_stride;
-    std::memcpy(pp, m, sizeof(float) * (size_t)M);
-    std::memcpy(pp + M, l, sizeof(float) * (size_t)M);
-    std::memcpy(pp + 2 * M, acc, sizeof(float) * (size_t)(M * D));
+  for (int64_t hi = 0; hi < nh; hi++) {
+    const int64_t g = g0 + hi;
+    const float* a = acc + hi * M * D;
+    const float* m = ml + hi * 2 * M;
+    const float* l = m + M;
+    if (x.splits == 1) {
+      for (int64_t qi = 0; qi < nq; qi++)
+        for (int64_t gg = 0; gg < G; gg++) {
+          const int64_t r = qi * G + gg;
+          float* dst = x.out + ((i0 + qi) * x.n_head + g * G + gg) * D;
+          const float inv = l[r] > 0 ? 1.0f / l[r] : 0.0f;
+          for (int64_t ch = 0; ch < D; ch++) dst[ch] = a[r * D + ch] * inv;
+        }
+    } else {
+      float* pp = part_of(x, chunk, g, split);
+      std::memcpy(pp, m, sizeof(float) * (size_t)M);
+      std::memcpy(pp + M, l, sizeof(float) * (size_t)M);
+      std::memcpy(pp + 2 * M, a, sizeof(float) * (size_t)(M * D));
+    }
   }
 }
 
 // merges the splits of (chunk, g): out = sum_s e^{m_s - m} acc_s / sum_s e^{m_s - m} l_s
 static void merge_splits(RunCtx& x, int64_t chunk, int64_t g) {
-  const int64_t G = x.plan.G, D = x.D, nkv = x.c->n_kv_head;
+  const int64_t G = x.plan.G, D = x.D;
   const int64_t i0 = chunk * x.Qc, nq = std::min(x.n_q, i0 + x.Qc) - i0, M = nq * G;
-  const int64_t first = (chunk * nkv + g) * x.splits;
   for (int64_t r = 0; r < M; r++) {
     float mm = -INFINITY;
-    for (int64_t s = 0; s < x.splits; s++) mm = std::max(mm, x.part[(first + s) * x.part_stride + r]);
+    for (int64_t s = 0; s < x.splits; s++) mm = std::max(mm, part_of(x, chunk, g, s)[r]);
     const int64_t qi = r / G, gg = r % G;
     float* dst = x.out + ((i0 + qi) * x.n_head + g * G + gg) * D;
     for (int64_t ch = 0; ch < D; ch++) dst[ch] = 0;
     if (mm == -INFINITY) continue;
     float L = 0;
     for (int64_t s = 0; s < x.splits; s++) {
-      const float* pp = x.part + (first + s) * x.part_stride;
+      const float* pp = part_of(x, chunk, g, s);
       if (pp[r] == -INFINITY) continue;
       const float w = std::exp(pp[r] - mm);
       L += w * pp[M + r];
@@ -663,19 +719,29 @@ Status attention_f32(float* out, const float* q, const int32_t* qpos, int64_t n_
     case KvDType::F16: x.tile = attention_dispatch().attn_tile_f16.fn; break;
     default: x.tile = attention_dispatch().attn_tile_i8.fn; break;
   }
-  // decode-like calls (few chunks x KV heads) split each KV head's block range so
-  // every thread gets work; the partial (m, l, acc) states are merged after
+  // Decode (one query chunk of at most 256 rows over all heads): each item takes every KV head
+  // over a contiguous range of key blocks, so a thread streams whole pages; the ranges are
+  // several per thread (dynamic balance) and their partial (m, l, acc) states are merged after.
+  // Otherwise items are (query chunk, KV head), and calls with few of them (decode-like with
+  // many rows) split each head's block range so every thread gets work.
   const int nth = n_threads();
-  const int64_t base = x.nchunks * nkv;
   const int64_t nb = (int64_t)c->pages.size();
   int64_t splits = 1;
-  if (base < 4 * (int64_t)nth) splits = std::min<int64_t>((4 * nth + base - 1) / base, std::max<int64_t>(1, nb / 2));
+  if (x.nchunks == 1 && n_q * n_head <= 256) {
+    x.nh = nkv;
+    splits = std::max<int64_t>(1, std::min<int64_t>(4 * (int64_t)nth, nb));
+    x.nitems = splits;
+  } else {
+    x.nh = 1;
+    const int64_t base = x.nchunks * nkv;
+    if (base < 4 * (int64_t)nth) splits = std::min<int64_t>((4 * nth + base - 1) / base, std::max<int64_t>(1, nb / 2));
+    x.nitems = base * splits;
+  }
   x.splits = splits;
-  x.nitems = base * splits;
   thread_local std::vector<float> part_buf;
   const int64_t Mmax = std::min(n_q, x.Qc) * G;
   x.part_stride = Mmax * (D + 2);
-  x.part = splits > 1 ? grow(part_buf, (size_t)(x.nitems * x.part_stride)) : nullptr;
+  x.part = splits > 1 ? grow(part_buf, (size_t)(x.nchunks * nkv * splits * x.part_stride)) : nullptr;
 
   parallel_run(
       [](void* pv, int, int) {

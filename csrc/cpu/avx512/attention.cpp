@@ -2,12 +2,15 @@
 // scores of 4 query rows against 64 keys accumulate in 16 zmm registers with
 // broadcast FMAs and no horizontal reductions; f16 and int8 tiles convert to
 // f32 in registers (vcvtph2ps, vpmovsxbd + vcvtdq2ps). Then the online-softmax
-// update and P.V with the accumulators of two rows held in registers.
+// update and P.V with the accumulators of four rows held in registers over half a
+// row of channels at D = 128. While it computes a tile it prefetches the next one
+// the driver names (decode streams the KV cache from DRAM; compute and loads overlap).
 // GCC 12 warns on its own _mm512_undefined_* inside the intrinsics headers (a known false positive)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #include "fuselm/ops/attention_kernels.h"
 
@@ -66,8 +69,14 @@ static void tile(const AttnTile& t) {
 #pragma GCC unroll 4
       for (int j = 0; j < 4; j++) a[r][j] = _mm512_setzero_ps();
     const float* q = t.q + r0 * D;
+    // the first row group pulls the next tile's K in, one channel row (64 keys) per channel
+    const char* pk = r0 == 0 ? (const char*)t.pf_kt : nullptr;
     for (int c = 0; c < D; c++) {
       const T* kc = kt + (int64_t)c * KV_BLOCK;
+      if (pk) {
+#pragma GCC unroll 4
+        for (int i = 0; i < (int)sizeof(T); i++) _mm_prefetch(pk + (int64_t)c * KV_BLOCK * (int)sizeof(T) + 64 * i, _MM_HINT_T0);
+      }
       const __m512 k0 = load16(kc), k1 = load16(kc + 16), k2 = load16(kc + 32), k3 = load16(kc + 48);
 #pragma GCC unroll 4
       for (int r = 0; r < 4; r++) {
@@ -122,38 +131,57 @@ static void tile(const AttnTile& t) {
     t.m[r] = m_new;
     alpha[r] = al;
   }
-  // 3. acc = acc * alpha + P V, two rows at a time held in registers
+  // 3. acc = acc * alpha + P V: 4 rows at a time over a chunk of CW vectors of channels (the whole
+  // row for D = 64 and 80, halves for 128), so each V element is loaded and converted once per
+  // 4 rows; keys visible to none of the 4 rows are skipped
   constexpr int NV = D / 16;
-  for (int64_t r0 = 0; r0 < M; r0 += 2) {
-    const bool two = r0 + 1 < M;
-    if (!t.mask[r0] && !(two && t.mask[r0 + 1])) continue;
-    float* acc0 = t.acc + r0 * D;
-    float* acc1 = two ? acc0 + D : acc0;
-    const __m512 al0 = _mm512_set1_ps(alpha[r0]), al1 = _mm512_set1_ps(two ? alpha[r0 + 1] : 1.0f);
-    __m512 o0[NV], o1[NV];
-#pragma GCC unroll 8
-    for (int j = 0; j < NV; j++) {
-      o0[j] = _mm512_mul_ps(_mm512_loadu_ps(acc0 + 16 * j), al0);
-      o1[j] = _mm512_mul_ps(_mm512_loadu_ps(acc1 + 16 * j), al1);
+  constexpr int CW = NV % 4 == 0 ? 4 : NV;
+  float junk[D];  // the accumulator of rows past M in the last group (their p are zeros)
+  if (M & 3) std::memset(junk, 0, sizeof junk);
+  for (int64_t r0 = 0; r0 < M; r0 += 4) {
+    uint64_t keys = 0;
+    float* accr[4];
+    __m512 al[4];
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++) {
+      const bool live = r0 + r < M;
+      keys |= live ? t.mask[r0 + r] : 0;
+      accr[r] = live ? t.acc + (r0 + r) * D : junk;
+      al[r] = _mm512_set1_ps(live ? alpha[r0 + r] : 0.0f);
     }
-    const float* p0 = t.scores + r0 * KV_BLOCK;
-    const float* p1 = p0 + KV_BLOCK;  // row r0+1 (zeros past M: scratch rows are padded to 4)
-    for (int64_t k = 0; k < t.n; k++) {
-      const float w0 = p0[k], w1 = two ? p1[k] : 0.0f;
-      if (w0 == 0.0f && w1 == 0.0f) continue;
-      const __m512 b0 = _mm512_set1_ps(w0), b1 = _mm512_set1_ps(w1);
-      const T* vk = v + k * D;
+    if (!keys) continue;
+    const float* p = t.scores + r0 * KV_BLOCK;  // rows r0..r0+3 (rows past M are zeros)
+    const char* pv = r0 == 0 ? (const char*)t.pf_v : nullptr;
+    for (int c0 = 0; c0 < NV; c0 += CW) {
+      __m512 o[4][CW];
+#pragma GCC unroll 4
+      for (int r = 0; r < 4; r++)
 #pragma GCC unroll 8
-      for (int j = 0; j < NV; j++) {
-        const __m512 vv = load16(vk + 16 * j);
-        o0[j] = _mm512_fmadd_ps(b0, vv, o0[j]);
-        o1[j] = _mm512_fmadd_ps(b1, vv, o1[j]);
+        for (int j = 0; j < CW; j++) o[r][j] = _mm512_mul_ps(_mm512_loadu_ps(accr[r] + 16 * (c0 + j)), al[r]);
+      for (uint64_t bits = keys; bits; bits &= bits - 1) {
+        const int64_t k = __builtin_ctzll(bits);
+        const T* vk = v + k * D + 16 * c0;
+        if (pv) {
+          // the next tile's V, the same channels of the same key
+          const char* a = pv + (k * D + 16 * c0) * (int64_t)sizeof(T);
+#pragma GCC unroll 8
+          for (int i = 0; i < CW * 16 * (int)sizeof(T); i += 64) _mm_prefetch(a + i, _MM_HINT_T0);
+        }
+        const __m512 w0 = _mm512_set1_ps(p[k]), w1 = _mm512_set1_ps(p[KV_BLOCK + k]);
+        const __m512 w2 = _mm512_set1_ps(p[2 * KV_BLOCK + k]), w3 = _mm512_set1_ps(p[3 * KV_BLOCK + k]);
+#pragma GCC unroll 8
+        for (int j = 0; j < CW; j++) {
+          const __m512 vv = load16(vk + 16 * j);
+          o[0][j] = _mm512_fmadd_ps(w0, vv, o[0][j]);
+          o[1][j] = _mm512_fmadd_ps(w1, vv, o[1][j]);
+          o[2][j] = _mm512_fmadd_ps(w2, vv, o[2][j]);
+          o[3][j] = _mm512_fmadd_ps(w3, vv, o[3][j]);
+        }
       }
-    }
+#pragma GCC unroll 4
+      for (int r = 0; r < 4; r++)
 #pragma GCC unroll 8
-    for (int j = 0; j < NV; j++) {
-      if (two) _mm512_storeu_ps(acc1 + 16 * j, o1[j]);
-      _mm512_storeu_ps(acc0 + 16 * j, o0[j]);
+        for (int j = 0; j < CW; j++) _mm512_storeu_ps(accr[r] + 16 * (c0 + j), o[r][j]);
     }
   }
 }

@@ -17,6 +17,8 @@ constexpr int KV_BLOCK = 64;
 //   kt, v, kscale, vscale: the head's slice of the page (layout above)
 //   n     valid tokens in the tile (1..64); mask[r] bit t: key t visible to row r (bits >= n are 0)
 //   scores: scratch [ceil4(M)][64] f32
+//   pf_kt, pf_v: the next tile the driver will pass (same head, next visible page), or null: a
+//     hint a kernel may prefetch while it computes this one (no kernel reads through them)
 // For each row r with any visible key: s_t = q_r . k_t (softcapped when softcap > 0),
 // m' = max(m, max_t s_t), p_t = exp(s_t - m') (0 where masked), l = l exp(m - m') + sum p,
 // acc = acc exp(m - m') + sum_t p_t v_t.
@@ -35,6 +37,8 @@ struct AttnTile {
   const uint64_t* mask;
   float softcap;
   float* scores;
+  const void* pf_kt;
+  const void* pf_v;
 };
 
 // scores[b] = sum_{g < G} sum_{c < D} max(q[g*D + c] * mn_b[c], q[g*D + c] * mx_b[c]),
