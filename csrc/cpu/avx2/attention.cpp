@@ -1,6 +1,7 @@
 // AVX2+FMA attention kernels: the AVX-512 design at 8 lanes. Scores for 2 rows x
 // 32 keys per pass (8 accumulators + 4 key vectors), f16 -> f32 with vcvtph2ps,
-// online softmax with a polynomial exp, P.V in chunks of 4 vectors x 2 rows.
+// online softmax with a polynomial exp, P.V in chunks of 4 vectors x 2 rows; the
+// next tile the driver names is prefetched alongside.
 #include <immintrin.h>
 #include <cmath>
 #include <cstdint>
@@ -66,9 +67,10 @@ static inline __m256 softcap8(__m256 x, float cap) {
 }
 
 // acc rows r0, r0+1 (W vectors at column offset c0) += P V
+// pf (or null): the next tile's V, whose same channels of the same key are prefetched alongside
 template <int D, int W, class T>
 static inline void pv_chunk(float* acc0, float* acc1, bool two, __m256 al0, __m256 al1, const float* p0,
-                            const float* p1, const T* v, int64_t n, int c0) {
+                            const float* p1, const T* v, int64_t n, int c0, const char* pf) {
   __m256 o0[W], o1[W];
 #pragma GCC unroll 4
   for (int j = 0; j < W; j++) {
@@ -80,6 +82,11 @@ static inline void pv_chunk(float* acc0, float* acc1, bool two, __m256 al0, __m2
     if (w0 == 0.0f && w1 == 0.0f) continue;
     const __m256 b0 = _mm256_set1_ps(w0), b1 = _mm256_set1_ps(w1);
     const T* vk = v + k * D + c0;
+    if (pf) {
+      const char* a = pf + (k * D + c0) * (int64_t)sizeof(T);
+#pragma GCC unroll 4
+      for (int i = 0; i < W * 8 * (int)sizeof(T); i += 64) _mm_prefetch(a + i, _MM_HINT_T0);
+    }
 #pragma GCC unroll 4
     for (int j = 0; j < W; j++) {
       const __m256 vv = load8(vk + 8 * j);
@@ -105,6 +112,8 @@ static void tile(const AttnTile& t) {
     const uint64_t any = (r0 < M ? t.mask[r0] : 0) | (r0 + 1 < M ? t.mask[r0 + 1] : 0);
     if (!any) continue;
     const float* q = t.q + r0 * D;
+    // the first row pair pulls the next tile's K in, alongside the channel rows it reads
+    const char* pk = r0 == 0 ? (const char*)t.pf_kt : nullptr;
     for (int h = 0; h < 2; h++) {
       if (!((any >> (32 * h)) & 0xffffffffu)) continue;
       __m256 a[2][4];
@@ -114,6 +123,11 @@ static void tile(const AttnTile& t) {
         for (int j = 0; j < 4; j++) a[r][j] = _mm256_setzero_ps();
       for (int c = 0; c < D; c++) {
         const T* kc = kt + (int64_t)c * KV_BLOCK + 32 * h;
+        if (pk) {
+#pragma GCC unroll 2
+          for (int i = 0; i < 32 * (int)sizeof(T); i += 64)
+            _mm_prefetch(pk + ((int64_t)c * KV_BLOCK + 32 * h) * (int)sizeof(T) + i, _MM_HINT_T0);
+        }
         const __m256 k0 = load8(kc), k1 = load8(kc + 8), k2 = load8(kc + 16), k3 = load8(kc + 24);
 #pragma GCC unroll 2
         for (int r = 0; r < 2; r++) {
@@ -180,8 +194,9 @@ static void tile(const AttnTile& t) {
     const __m256 al0 = _mm256_set1_ps(alpha[r0]), al1 = _mm256_set1_ps(two ? alpha[r0 + 1] : 1.0f);
     const float* p0 = t.scores + r0 * KV_BLOCK;
     const float* p1 = p0 + KV_BLOCK;
-    for (int c = 0; c + 32 <= D; c += 32) pv_chunk<D, 4, T>(acc0, acc1, two, al0, al1, p0, p1, v, t.n, c);
-    if constexpr (NV % 4 != 0) pv_chunk<D, NV % 4, T>(acc0, acc1, two, al0, al1, p0, p1, v, t.n, (NV / 4) * 32);
+    const char* pf = r0 == 0 ? (const char*)t.pf_v : nullptr;
+    for (int c = 0; c + 32 <= D; c += 32) pv_chunk<D, 4, T>(acc0, acc1, two, al0, al1, p0, p1, v, t.n, c, pf);
+    if constexpr (NV % 4 != 0) pv_chunk<D, NV % 4, T>(acc0, acc1, two, al0, al1, p0, p1, v, t.n, (NV / 4) * 32, pf);
   }
 }
 

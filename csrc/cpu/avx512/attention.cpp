@@ -2,15 +2,14 @@
 // scores of 4 query rows against 64 keys accumulate in 16 zmm registers with
 // broadcast FMAs and no horizontal reductions; f16 and int8 tiles convert to
 // f32 in registers (vcvtph2ps, vpmovsxbd + vcvtdq2ps). Then the online-softmax
-// update and P.V with the accumulators of four rows held in registers over half a
-// row of channels at D = 128. While it computes a tile it prefetches the next one
+// update and P.V with the accumulators of up to four rows held in registers (over
+// half a row of channels for 4 rows at D = 128). While it computes a tile it prefetches the next one
 // the driver names (decode streams the KV cache from DRAM; compute and loads overlap).
 // GCC 12 warns on its own _mm512_undefined_* inside the intrinsics headers (a known false positive)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 
 #include "fuselm/ops/attention_kernels.h"
 
@@ -52,10 +51,57 @@ static inline __m512 softcap16(__m512 x, float cap) {
   return _mm512_mul_ps(th, _mm512_set1_ps(cap));
 }
 
+// acc = acc * alpha + P V for rows r0 .. r0+R-1, over chunks of CW vectors of channels (4 rows:
+// halves of the row at D = 128, the whole row at 64 and 80; fewer rows: the whole row), so each
+// V element is loaded and converted once per R rows. Keys visible to none of the rows are
+// skipped. pf (or null): the next tile's V, prefetched a key at a time alongside.
+template <int D, class T, int R>
+__attribute__((noinline)) static void pv_rows(const AttnTile& t, int64_t r0, const float* alpha, const void* pf) {
+  constexpr int NV = D / 16;
+  constexpr int CW = (R >= 3 && NV % 4 == 0) ? 4 : NV;
+  const T* v = (const T*)t.v;
+  uint64_t keys = 0;
+  for (int r = 0; r < R; r++) keys |= t.mask[r0 + r];
+  if (!keys) return;
+  const float* p = t.scores + r0 * KV_BLOCK;
+  const char* pv = (const char*)pf;
+  for (int c0 = 0; c0 < NV; c0 += CW) {
+    __m512 o[R][CW];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) {
+      const __m512 al = _mm512_set1_ps(alpha[r]);
+      const float* a = t.acc + (r0 + r) * D + 16 * c0;
+#pragma GCC unroll 8
+      for (int j = 0; j < CW; j++) o[r][j] = _mm512_mul_ps(_mm512_loadu_ps(a + 16 * j), al);
+    }
+    for (uint64_t bits = keys; bits; bits &= bits - 1) {
+      const int64_t k = __builtin_ctzll(bits);
+      const T* vk = v + k * D + 16 * c0;
+      if (pv) {
+        const char* a = pv + (k * D + 16 * c0) * (int64_t)sizeof(T);
+#pragma GCC unroll 8
+        for (int i = 0; i < CW * 16 * (int)sizeof(T); i += 64) _mm_prefetch(a + i, _MM_HINT_T0);
+      }
+      __m512 w[R];
+#pragma GCC unroll 4
+      for (int r = 0; r < R; r++) w[r] = _mm512_set1_ps(p[r * KV_BLOCK + k]);
+#pragma GCC unroll 8
+      for (int j = 0; j < CW; j++) {
+        const __m512 vv = load16(vk + 16 * j);
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) o[r][j] = _mm512_fmadd_ps(w[r], vv, o[r][j]);
+      }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+      for (int j = 0; j < CW; j++) _mm512_storeu_ps(t.acc + (r0 + r) * D + 16 * (c0 + j), o[r][j]);
+  }
+}
+
 template <int D, class T>
 static void tile(const AttnTile& t) {
   const T* kt = (const T*)t.kt;
-  const T* v = (const T*)t.v;
   const int64_t M = t.M;
   const int64_t Mpad = (M + 3) & ~(int64_t)3;
   // 1. scores, 4 rows x 64 keys at a time
@@ -131,57 +177,14 @@ static void tile(const AttnTile& t) {
     t.m[r] = m_new;
     alpha[r] = al;
   }
-  // 3. acc = acc * alpha + P V: 4 rows at a time over a chunk of CW vectors of channels (the whole
-  // row for D = 64 and 80, halves for 128), so each V element is loaded and converted once per
-  // 4 rows; keys visible to none of the 4 rows are skipped
-  constexpr int NV = D / 16;
-  constexpr int CW = NV % 4 == 0 ? 4 : NV;
-  float junk[D];  // the accumulator of rows past M in the last group (their p are zeros)
-  if (M & 3) std::memset(junk, 0, sizeof junk);
+  // 3. acc = acc * alpha + P V, up to 4 rows at a time
   for (int64_t r0 = 0; r0 < M; r0 += 4) {
-    uint64_t keys = 0;
-    float* accr[4];
-    __m512 al[4];
-#pragma GCC unroll 4
-    for (int r = 0; r < 4; r++) {
-      const bool live = r0 + r < M;
-      keys |= live ? t.mask[r0 + r] : 0;
-      accr[r] = live ? t.acc + (r0 + r) * D : junk;
-      al[r] = _mm512_set1_ps(live ? alpha[r0 + r] : 0.0f);
-    }
-    if (!keys) continue;
-    const float* p = t.scores + r0 * KV_BLOCK;  // rows r0..r0+3 (rows past M are zeros)
-    const char* pv = r0 == 0 ? (const char*)t.pf_v : nullptr;
-    for (int c0 = 0; c0 < NV; c0 += CW) {
-      __m512 o[4][CW];
-#pragma GCC unroll 4
-      for (int r = 0; r < 4; r++)
-#pragma GCC unroll 8
-        for (int j = 0; j < CW; j++) o[r][j] = _mm512_mul_ps(_mm512_loadu_ps(accr[r] + 16 * (c0 + j)), al[r]);
-      for (uint64_t bits = keys; bits; bits &= bits - 1) {
-        const int64_t k = __builtin_ctzll(bits);
-        const T* vk = v + k * D + 16 * c0;
-        if (pv) {
-          // the next tile's V, the same channels of the same key
-          const char* a = pv + (k * D + 16 * c0) * (int64_t)sizeof(T);
-#pragma GCC unroll 8
-          for (int i = 0; i < CW * 16 * (int)sizeof(T); i += 64) _mm_prefetch(a + i, _MM_HINT_T0);
-        }
-        const __m512 w0 = _mm512_set1_ps(p[k]), w1 = _mm512_set1_ps(p[KV_BLOCK + k]);
-        const __m512 w2 = _mm512_set1_ps(p[2 * KV_BLOCK + k]), w3 = _mm512_set1_ps(p[3 * KV_BLOCK + k]);
-#pragma GCC unroll 8
-        for (int j = 0; j < CW; j++) {
-          const __m512 vv = load16(vk + 16 * j);
-          o[0][j] = _mm512_fmadd_ps(w0, vv, o[0][j]);
-          o[1][j] = _mm512_fmadd_ps(w1, vv, o[1][j]);
-          o[2][j] = _mm512_fmadd_ps(w2, vv, o[2][j]);
-          o[3][j] = _mm512_fmadd_ps(w3, vv, o[3][j]);
-        }
-      }
-#pragma GCC unroll 4
-      for (int r = 0; r < 4; r++)
-#pragma GCC unroll 8
-        for (int j = 0; j < CW; j++) _mm512_storeu_ps(accr[r] + 16 * (c0 + j), o[r][j]);
+    const void* pv = r0 == 0 ? t.pf_v : nullptr;
+    switch (M - r0 >= 4 ? 4 : M - r0) {
+      case 4: pv_rows<D, T, 4>(t, r0, alpha + r0, pv); break;
+      case 3: pv_rows<D, T, 3>(t, r0, alpha + r0, pv); break;
+      case 2: pv_rows<D, T, 2>(t, r0, alpha + r0, pv); break;
+      default: pv_rows<D, T, 1>(t, r0, alpha + r0, pv); break;
     }
   }
 }
