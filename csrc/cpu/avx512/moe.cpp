@@ -46,20 +46,32 @@ static inline __m512i key16(__m512 v) {
   return _mm512_xor_si512(i, _mm512_and_si512(_mm512_srai_epi32(i, 31), _mm512_set1_epi32(0x7fffffff)));
 }
 
-// keys padded with kTaken to a multiple of 16 (Ep); lowest index of the max, marked taken
-static inline int32_t take_max16(int32_t* keys, int64_t Ep) {
-  __m512i m = _mm512_set1_epi32(kTaken);
-  for (int64_t e = 0; e < Ep; e += 16) m = _mm512_max_epi32(m, _mm512_loadu_si512(keys + e));
-  const __m512i best = _mm512_set1_epi32(_mm512_reduce_max_epi32(m));
-  for (int64_t e = 0; e < Ep; e += 16) {
-    const __mmask16 eq = _mm512_cmpeq_epi32_mask(_mm512_loadu_si512(keys + e), best);
-    if (eq) {
-      const int32_t id = (int32_t)(e + __builtin_ctz((unsigned)eq));
-      keys[id] = kTaken;
-      return id;
-    }
+// Top-k without marking anything taken: each (key, id) becomes one int64,
+// key << 32 | (2^32 - 1 - id), so the larger composite is the larger key and, on
+// equal keys, the lower id (ref's take_max order), and no two are equal. Pick j is
+// the largest composite below pick j - 1's: loads and masked maxima only (a scalar
+// "taken" store followed by vector reloads of the same line stalls Zen 4 badly).
+// keys: Ep (a multiple of 16) entries, padded with kTaken; k <= the real keys.
+static inline void top_k16(int32_t* ids, int k, const int32_t* keys, int64_t* comp, int64_t Ep) {
+  const __m512i lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m512i low = _mm512_set1_epi64(0xffffffffLL);
+  for (int64_t e = 0; e < Ep; e += 8) {
+    const __m512i k64 = _mm512_cvtepi32_epi64(_mm256_loadu_si256((const __m256i*)(keys + e)));
+    const __m512i id = _mm512_sub_epi64(low, _mm512_add_epi64(_mm512_set1_epi64(e), lane));
+    _mm512_storeu_si512(comp + e, _mm512_or_si512(_mm512_slli_epi64(k64, 32), id));
   }
-  return 0;  // unreachable: the max is in keys
+  int64_t prev = INT64_MAX;
+  for (int j = 0; j < k; j++) {
+    const __m512i pv = _mm512_set1_epi64(prev);
+    __m512i m0 = _mm512_set1_epi64(INT64_MIN), m1 = m0;
+    for (int64_t e = 0; e < Ep; e += 16) {
+      const __m512i c0 = _mm512_loadu_si512(comp + e), c1 = _mm512_loadu_si512(comp + e + 8);
+      m0 = _mm512_mask_max_epi64(m0, _mm512_cmplt_epi64_mask(c0, pv), m0, c0);
+      m1 = _mm512_mask_max_epi64(m1, _mm512_cmplt_epi64_mask(c1, pv), m1, c1);
+    }
+    prev = _mm512_reduce_max_epi64(_mm512_max_epi64(m0, m1));
+    ids[j] = (int32_t)(0xffffffffLL - (prev & 0xffffffffLL));
+  }
 }
 
 static bool route_row(int32_t* ids, float* w, const float* l, int64_t E, const MoeRouteParams& p, float* scratch) {
@@ -85,7 +97,7 @@ static bool route_row(int32_t* ids, float* w, const float* l, int64_t E, const M
   }
   if (bad) return false;
   if (sig) group_limit(keys, s, p.bias, E, p.n_group, p.topk_group);
-  for (int j = 0; j < p.k; j++) ids[j] = take_max16(keys, Ep);
+  top_k16(ids, p.k, keys, reinterpret_cast<int64_t*>(scratch + 2 * Ep), Ep);
   float sum_all = 0;
   if (p.scoring == MOE_SOFTMAX_TOPK && !p.norm) {
     const float m = l[ids[0]];

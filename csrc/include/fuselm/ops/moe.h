@@ -146,8 +146,9 @@ struct MoeTable {
   Kernel<void (*)(float* out, const float* y, float a, int64_t n)> axpy;
 };
 
-// scratch floats route_row needs: the scores and the keys, each padded to 16
-static inline int64_t moe_route_scratch_floats(int64_t E) { return 2 * ((E + 15) / 16 * 16) + 16; }
+// scratch floats route_row needs: the scores and the keys, each padded to 16, and
+// 64-bit (key, id) composites (the AVX-512 top-k), 64-byte aligned
+static inline int64_t moe_route_scratch_floats(int64_t E) { return 4 * ((E + 15) / 16 * 16) + 16; }
 
 namespace ref { void fill_moe(MoeTable& t); }
 namespace avx2 { void fill_moe(MoeTable& t); }
