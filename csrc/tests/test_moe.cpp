@@ -376,3 +376,51 @@ TEST(moe_ffn_decode_units_vs_f64) {
     });
   }
 }
+
+// Prefill with skewed routing: expert 0 holds more than a thread's share of the GEMM
+// work (split over the pool), expert 1 has 9 tokens (expert-parallel path, just past
+// the GEMV limit), expert 2 has 3 (GEMV path): all three paths in one call, added
+// into out with accumulate.
+TEST(moe_ffn_skewed_prefill_vs_f64) {
+  const int64_t E = 3, k = 1, D = 64, FF = 96, T = 67;
+  std::vector<Quant> q(E);
+  std::vector<Dense> dn(E);
+  std::vector<MoeMatrix> g(E), u(E), d(E);
+  for (int64_t e = 0; e < E; e++) {
+    const DType t = e == 1 ? DType::Q8_0 : DType::Q4_0;
+    make_expert(t, FF, D, 700 + e, q[e], dn[e]);
+    g[e] = {q[e].g.data(), t, q[e].g.size()};
+    u[e] = {q[e].u.data(), t, q[e].u.size()};
+    d[e] = {q[e].d.data(), t, q[e].d.size()};
+  }
+  MoeFfnWeights W;
+  W.E = E; W.D = D; W.FF = FF;
+  W.gate = g.data(); W.up = u.data(); W.down = d.data();
+  fltest::Rng r(99);
+  std::vector<float> x(T * D), w(T), out(T * D);
+  std::vector<int32_t> ids(T);
+  for (auto& v : x) v = r.normal();
+  for (int64_t t = 0; t < T; t++) {
+    ids[t] = t % 7 == 3 && t < 63 ? 1 : t % 23 == 5 ? 2 : 0;  // 9 tokens to 1, 3 to 2, 55 to 0
+    w[t] = 0.5f + 0.01f * (float)t;
+  }
+  int cnt[3] = {0, 0, 0};
+  for (int32_t i : ids) cnt[i]++;
+  CHECK(cnt[0] == 55 && cnt[1] == 9 && cnt[2] == 3);
+  std::vector<double> ref(T * D, 0.0), mag(T * D, 0.0);
+  for (int64_t t = 0; t < T; t++) {
+    ffn_f64(dn[ids[t]], &x[t * D], D, FF, w[t], &ref[t * D], &mag[t * D]);
+    for (int64_t i = 0; i < D; i++) ref[t * D + i] += 1.0;  // accumulate onto 1
+  }
+  fltest::for_each_isa([&](int) {
+    for (auto& v : out) v = 1.0f;
+    MoeFfnOptions opt;
+    opt.accumulate = true;
+    MoeFfnReport rep;
+    CHECK(moe_ffn(out.data(), x.data(), T, ids.data(), w.data(), k, W, opt, nullptr, &rep).ok());
+    double worst = 0;
+    for (int64_t i = 0; i < T * D; i++) worst = std::fmax(worst, std::fabs(out[i] - ref[i]) / (mag[i] / 64 + 1e-6));
+    CHECK_LE(worst, 1.0);
+    CHECK(rep.pairs == T && rep.experts == 3);
+  });
+}
