@@ -135,7 +135,7 @@ FL_BENCH(moe) {
     rp.scoring = fuselm::MOE_TOPK_SOFTMAX;
     rp.k = K;
     fuselm::moe_route(ids->data(), wts->data(), logits.data(), T, E, rp);
-    cases.push_back({"moeFfn prefill(q4_0,T=" + std::to_string(T) + "," + shape + ")", "bf16", E * kExpertBytes + 2.0 * T * D * 4,
+    cases.push_back({"moeFfn prefill(q4_0,T=" + std::to_string(T) + "," + shape + ")", "int8", E * kExpertBytes + 2.0 * T * D * 4,
                      prefill_flops, [=] {
                        fuselm::moe_ffn(out->data(), x->data(), T, ids->data(), wts->data(), K, layer->w,
                                        fuselm::MoeFfnOptions{}, nullptr, nullptr);
@@ -151,7 +151,7 @@ FL_BENCH(moe) {
     cases.push_back({"matmul dense equivalent of moeFfn prefill(q4_0," + std::to_string(T) + "x" + std::to_string(D) + "x" +
                          std::to_string(2 * K * FF) + " + " + std::to_string(T) + "x" + std::to_string(K * FF) + "x" +
                          std::to_string(D) + ")",
-                     "bf16", K * kExpertBytes + 2.0 * T * D * 4, prefill_flops, [=] {
+                     "int8", K * kExpertBytes + 2.0 * T * D * 4, prefill_flops, [=] {
                        fuselm::matmul(h->data(), x->data(), T, D, w1->data(), DType::Q4_0, 2 * K * FF, nullptr);
                        // the first K*FF columns of each row pair stand in for the SwiGLU output
                        fuselm::matmul(y->data(), h->data(), T, K * FF, w2->data(), DType::Q4_0, D, nullptr);

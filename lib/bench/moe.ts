@@ -122,7 +122,7 @@ function prefillEntry(): BenchEntry {
     name: PREFILL_NAME,
     bytes: E * expertBytes + 2 * T * D * 4,
     flops: prefillFlops,
-    bound: 'bf16',
+    bound: 'int8',
     baseline: DENSE_NAME,
     setup() {
       ex = acquireLayer();
@@ -146,7 +146,7 @@ function denseEntry(): BenchEntry {
     name: DENSE_NAME,
     bytes: K * expertBytes + 2 * T * D * 4,
     flops: prefillFlops,
-    bound: 'bf16',
+    bound: 'int8',
     setup() {
       w1 = q4(2 * K * FF, D, 40);
       w2 = q4(D, K * FF, 41);

@@ -141,7 +141,7 @@ describe('MoeStats', () => {
 // Tolerance (why): moeFfn is two chained qgemm products per expert. Decode rows
 // (<= 8 tokens per expert) quantize x and then h to the weight format's int8 dot
 // partner (q8_0 / q8_K blocks, each element off by at most amax_block / 254);
-// prefill rows run qgemm's GEMM, which rounds x, h and W to bf16 (2^-9 each).
+// prefill rows run qgemm's int8 GEMM (x and h quantized as for the GEMV, f32 and f16 W in f32).
 // Either way each stage is within ~2^-7 of sum |a w| (qgemm's stated budgets), so
 // we bound |y - ref| by MOE_TOL * mag, where mag = sum_j |w_j| sum_f |W_down[d, f]| h'_f
 // (+ the shared expert's term), h'_f = |h_f| + 0.01 (|g_f| + |u_f|): the output's sum of
