@@ -66,6 +66,26 @@ static inline void decode_qk4(const void* row, int64_t b, Block* o) {
   o->s[0] = o->s[1] = d * (float)sc[j];
   o->mn = dmin * (float)m[j];
 }
+// Q4_0X16 / Q8_0X16: row r (of a matrix starting at a whole 16-row group), block b
+static inline void decode_q4_0x16(const void* W, int64_t r, int64_t nb, int64_t b, Block* o) {
+  const block_q4_0x16* x = (const block_q4_0x16*)W + (r / 16) * nb + b;
+  const int rr = (int)(r % 16);
+  for (int j = 0; j < 4; j++)
+    for (int e = 0; e < 4; e++) {
+      o->u[4 * j + e] = x->qs[j][4 * rr + e] & 0xF;
+      o->u[16 + 4 * j + e] = x->qs[j][4 * rr + e] >> 4;
+    }
+  o->s[0] = o->s[1] = fp16_to_fp32(x->d[rr]);
+  o->mn = 0;
+}
+static inline void decode_q8_0x16(const void* W, int64_t r, int64_t nb, int64_t b, Block* o, int off) {
+  const block_q8_0x16* x = (const block_q8_0x16*)W + (r / 16) * nb + b;
+  const int rr = (int)(r % 16);
+  for (int j = 0; j < 8; j++)
+    for (int e = 0; e < 4; e++) o->u[4 * j + e] = x->qs[j][4 * rr + e] + off;
+  o->s[0] = o->s[1] = fp16_to_fp32(x->d[rr]);
+  o->mn = 0;
+}
 // q6_K 32-block j = 4 * half + grp of super-block sb: grp 0..3 read ql[l] low, ql[l + 32]
 // low, ql[l] high, ql[l + 32] high nibbles with qh bits 2 * grp, scales[8 half + 2 grp + l / 16].
 static inline void decode_q6_K(const void* row, int64_t b, Block* o) {

@@ -8,7 +8,7 @@
 //   floats [nb][2][NRP]                          s0, then s1 (q6_K) or mn (q4_K, q5_K)
 // Codes and factors as in csrc/cpu/qgemm_i8.h; Q8OFF is q8_0's code offset (0: the
 // signed value, 128: value + 128).
-enum I8Fmt { I8_Q4_0 = 0, I8_Q8_0 = 1, I8_Q4_K = 2, I8_Q5_K = 3, I8_Q6_K = 4 };
+enum I8Fmt { I8_Q4_0 = 0, I8_Q8_0 = 1, I8_Q4_K = 2, I8_Q5_K = 3, I8_Q6_K = 4, I8_Q4_0X16 = 5, I8_Q8_0X16 = 6 };
 
 // rows r0..r0+7 of 32-block b: v[i] holds row r0 + i's 32 codes (8 dwords, dword g =
 // codes 4g..4g+3); an 8 x 8 dword transpose makes one 32-byte store per group g.
@@ -98,8 +98,43 @@ static inline void i8_decode_unit(const uint8_t* src, int64_t u, int64_t r, __m2
 // Unit-major: for each unit, 8 rows at a time decoded into registers / an L1 buffer
 // and transposed into the panel, so the writes of one unit stay in L1 while the
 // rows are read as NRP streams. NRP is a multiple of 8.
+// Q4_0X16 / Q8_0X16 (nr a multiple of 16): a repacked block already holds 4 weights of
+// 16 rows per 64 bytes, so each is a copy into the panel (nibbles split for Q4_0X16).
 template <int NRP, int FMT, int Q8OFF>
-static void i8_pack_panel(const void* W, int64_t nr, int64_t nb, uint8_t* wp) {
+static void i8_pack_panel_x16(const void* W, int64_t nr, int64_t nb, uint8_t* wp) {
+  float* fl = (float*)(wp + nb * 32 * NRP);
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  for (int64_t grp = 0; grp < nr / 16; grp++)
+    for (int64_t b = 0; b < nb; b++) {
+      uint8_t* dst = wp + b * 32 * NRP + grp * 64;
+      const fl_half* d;
+      if (FMT == I8_Q4_0X16) {
+        const block_q4_0x16* x = (const block_q4_0x16*)W + grp * nb + b;
+        d = x->d;
+        for (int j = 0; j < 4; j++)
+          for (int h = 0; h < 2; h++) {
+            const __m256i v = _mm256_loadu_si256((const __m256i*)(x->qs[j] + 32 * h));
+            _mm256_storeu_si256((__m256i*)(dst + j * 4 * NRP + 32 * h), _mm256_and_si256(v, m4));
+            _mm256_storeu_si256((__m256i*)(dst + (4 + j) * 4 * NRP + 32 * h),
+                                _mm256_and_si256(_mm256_srli_epi16(v, 4), m4));
+          }
+      } else {
+        const block_q8_0x16* x = (const block_q8_0x16*)W + grp * nb + b;
+        d = x->d;
+        for (int j = 0; j < 8; j++)
+          for (int h = 0; h < 2; h++) {
+            __m256i v = _mm256_loadu_si256((const __m256i*)(x->qs[j] + 32 * h));
+            if (Q8OFF == 128) v = _mm256_xor_si256(v, _mm256_set1_epi8((char)0x80));
+            _mm256_storeu_si256((__m256i*)(dst + j * 4 * NRP + 32 * h), v);
+          }
+      }
+      for (int h = 0; h < 2; h++)
+        _mm256_storeu_ps(fl + 2 * b * NRP + grp * 16 + 8 * h, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(d + 8 * h))));
+    }
+}
+
+template <int NRP, int FMT, int Q8OFF>
+static void i8_pack_panel_rows(const void* W, int64_t nr, int64_t nb, uint8_t* wp) {
   constexpr int BPU = (FMT == I8_Q4_0 || FMT == I8_Q8_0) ? 1 : 8;
   const size_t ub = FMT == I8_Q4_0   ? sizeof(block_q4_0)
                     : FMT == I8_Q8_0 ? sizeof(block_q8_0)
@@ -122,5 +157,15 @@ static void i8_pack_panel(const void* W, int64_t nr, int64_t nb, uint8_t* wp) {
       }
       for (int j = 0; j < BPU; j++) i8_put_rows8<NRP>(wp, u * BPU + j, r0, v + j * 8);
     }
+  }
+}
+// The panel of nr rows of W (whole 16-row groups for the repacked formats).
+template <int NRP, int FMT, int Q8OFF>
+static void i8_pack_panel(const void* W, int64_t nr, int64_t nb, uint8_t* wp) {
+  if constexpr (FMT == I8_Q4_0X16 || FMT == I8_Q8_0X16) {
+    if (nr < NRP) std::memset(wp, 0, (size_t)nb * NRP * 40);
+    i8_pack_panel_x16<NRP, FMT, Q8OFF>(W, nr, nb, wp);
+  } else {
+    i8_pack_panel_rows<NRP, FMT, Q8OFF>(W, nr, nb, wp);
   }
 }

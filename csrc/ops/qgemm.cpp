@@ -52,6 +52,8 @@ static void report_qgemm(const void* p, void (*emit)(const char*, const char*, v
   FL_EMIT(gemm_q4_K_q8_K);
   FL_EMIT(gemm_q5_K_q8_K);
   FL_EMIT(gemm_q6_K_q8_K);
+  FL_EMIT(gemm_q4_0x16_q8_0);
+  FL_EMIT(gemm_q8_0x16_q8_0);
 #undef FL_EMIT
 }
 // each ISA's table: its GEMV/float GEMM kernels, then its int8 GEMM (cpu/*/qgemm_i8.cpp)
@@ -485,6 +487,8 @@ static Status gemm_i8(float* out, const float* x, int64_t M, int64_t K, const vo
     case DType::Q4_K: fn = k.gemm_q4_K_q8_K.fn; break;
     case DType::Q5_K: fn = k.gemm_q5_K_q8_K.fn; break;
     case DType::Q6_K: fn = k.gemm_q6_K_q8_K.fn; c = 32; halves = true; break;
+    case DType::Q4_0X16: fn = k.gemm_q4_0x16_q8_0.fn; c = 8; break;
+    case DType::Q8_0X16: fn = k.gemm_q8_0x16_q8_0.fn; c = k.gemm_i8_q8_0_off; break;
     default: return Status::type("W.dtype", "a quantized format", quoted(wtype));
   }
   const int64_t MR = k.gemm_i8_mr, NRP = k.gemm_i8_nr, nb = K / 32, mpanels = (M + MR - 1) / MR;
@@ -569,7 +573,7 @@ static Status gemm(float* out, const float* x, int64_t M, int64_t K, const void*
                    const float* bias) {
   const QgemmTable& k = qgemm_dispatch();
   if (wtype == DType::Q4_0 || wtype == DType::Q8_0 || wtype == DType::Q4_K || wtype == DType::Q5_K ||
-      wtype == DType::Q6_K)
+      wtype == DType::Q6_K || wtype == DType::Q4_0X16 || wtype == DType::Q8_0X16)
     return gemm_i8(out, x, M, K, W, wtype, N, bias);
   const bool f32c = wtype == DType::F32 || wtype == DType::F16;
   const int64_t MB = k.gemm_mb, NR = k.gemm_nr;
@@ -650,9 +654,10 @@ Status matmul(float* out, const float* x, int64_t M, int64_t K, const void* W, D
   FL_TRY(check_weight(wtype, N, K, (size_t)-1));
   if (M == 0 || N == 0) return Status::Ok();
   if (M <= kGemvMaxM) return gemv(out, x, M, K, W, wtype, N, bias);
-  if (is_repacked(wtype)) {
-    // prefill over a repacked matrix: back to the plain rows once (a copy of W,
-    // small next to the M x N x K GEMM), then the plain format's GEMM
+  if (wtype == DType::Q4_KX16 || wtype == DType::Q6_KX16) {
+    // prefill over a repacked K-quant matrix: back to the plain rows once (a copy of W,
+    // small next to the M x N x K GEMM), then the plain format's GEMM. (Q4_0X16 and
+    // Q8_0X16 go straight to the int8 GEMM, which reads their groups into its panels.)
     std::vector<uint8_t> plain((size_t)N * row_bytes(repack_base(wtype), K));
     FL_TRY(repack(plain.data(), repack_base(wtype), W, wtype, N, K));
     return gemm(out, x, M, K, plain.data(), repack_base(wtype), N, bias);

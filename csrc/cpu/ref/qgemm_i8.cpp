@@ -12,16 +12,16 @@ namespace ref {
 constexpr int MR = 4;  // activation rows per packed panel (the layout in fuselm/ops/qgemm.h)
 
 // G: 32-blocks sharing one activation scale (1 for q8_0 activations, 8 for q8_K)
-template <void (*decode)(const void*, int64_t, qi8::Block*), int HALVES, bool MIN, int G>
+// decode(W, r, nb, b, out): block b of row r
+template <void (*decode)(const void*, int64_t, int64_t, int64_t, qi8::Block*), int HALVES, bool MIN, int G>
 static void gemm_blocks(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta* meta, int64_t M, int64_t K,
-                        const void* W, size_t rb, int64_t nr) {
+                        const void* W, int64_t nr) {
   const int64_t nb = K / 32;
   qi8::Block blk[G];
   for (int64_t r = 0; r < nr; r++) {
-    const void* row = (const uint8_t*)W + (size_t)r * rb;
     for (int64_t m = 0; m < M; m++) C[m * ldc + r] = 0.0f;
     for (int64_t b0 = 0; b0 < nb; b0 += G) {
-      for (int j = 0; j < G; j++) decode(row, b0 + j, &blk[j]);
+      for (int j = 0; j < G; j++) decode(W, r, nb, b0 + j, &blk[j]);
       for (int64_t m = 0; m < M; m++) {
         float t = 0, d = 0;
         for (int j = 0; j < G; j++) {
@@ -44,28 +44,29 @@ static void gemm_blocks(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta
   }
 }
 
+// plain formats: rows row_bytes apart (BYTES per stored block of PER 32-blocks)
+template <void (*dec)(const void*, int64_t, qi8::Block*), size_t BYTES, int PER>
+static void dec_rows(const void* W, int64_t r, int64_t nb, int64_t b, qi8::Block* o) {
+  dec((const uint8_t*)W + (size_t)r * (size_t)(nb / PER) * BYTES, b, o);
+}
 static void dec_q8_0(const void* row, int64_t b, qi8::Block* o) { qi8::decode_q8_0(row, b, o, 0); }
+static void dec_q8_0x16(const void* W, int64_t r, int64_t nb, int64_t b, qi8::Block* o) {
+  qi8::decode_q8_0x16(W, r, nb, b, o, 0);
+}
 
-static void gemm_q4_0_q8_0(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta* meta, int64_t M, int64_t K,
-                           const void* W, int64_t nr, void*) {
-  gemm_blocks<qi8::decode_q4_0, 1, false, 1>(C, ldc, qa, meta, M, K, W, (size_t)(K / 32) * sizeof(block_q4_0), nr);
-}
-static void gemm_q8_0_q8_0(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta* meta, int64_t M, int64_t K,
-                           const void* W, int64_t nr, void*) {
-  gemm_blocks<dec_q8_0, 1, false, 1>(C, ldc, qa, meta, M, K, W, (size_t)(K / 32) * sizeof(block_q8_0), nr);
-}
-static void gemm_q4_K_q8_K(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta* meta, int64_t M, int64_t K,
-                           const void* W, int64_t nr, void*) {
-  gemm_blocks<qi8::decode_qk4<false>, 1, true, 8>(C, ldc, qa, meta, M, K, W, (size_t)(K / QK_K) * sizeof(block_q4_K), nr);
-}
-static void gemm_q5_K_q8_K(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta* meta, int64_t M, int64_t K,
-                           const void* W, int64_t nr, void*) {
-  gemm_blocks<qi8::decode_qk4<true>, 1, true, 8>(C, ldc, qa, meta, M, K, W, (size_t)(K / QK_K) * sizeof(block_q5_K), nr);
-}
-static void gemm_q6_K_q8_K(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta* meta, int64_t M, int64_t K,
-                           const void* W, int64_t nr, void*) {
-  gemm_blocks<qi8::decode_q6_K, 2, false, 8>(C, ldc, qa, meta, M, K, W, (size_t)(K / QK_K) * sizeof(block_q6_K), nr);
-}
+#define FL_GEMM_I8(name, decode, halves, min, g)                                                                  \
+  static void name(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta* meta, int64_t M, int64_t K,         \
+                   const void* W, int64_t nr, void*) {                                                          \
+    gemm_blocks<decode, halves, min, g>(C, ldc, qa, meta, M, K, W, nr);                                         \
+  }
+FL_GEMM_I8(gemm_q4_0_q8_0, (dec_rows<qi8::decode_q4_0, sizeof(block_q4_0), 1>), 1, false, 1)
+FL_GEMM_I8(gemm_q8_0_q8_0, (dec_rows<dec_q8_0, sizeof(block_q8_0), 1>), 1, false, 1)
+FL_GEMM_I8(gemm_q4_K_q8_K, (dec_rows<qi8::decode_qk4<false>, sizeof(block_q4_K), 8>), 1, true, 8)
+FL_GEMM_I8(gemm_q5_K_q8_K, (dec_rows<qi8::decode_qk4<true>, sizeof(block_q5_K), 8>), 1, true, 8)
+FL_GEMM_I8(gemm_q6_K_q8_K, (dec_rows<qi8::decode_q6_K, sizeof(block_q6_K), 8>), 2, false, 8)
+FL_GEMM_I8(gemm_q4_0x16_q8_0, qi8::decode_q4_0x16, 1, false, 1)
+FL_GEMM_I8(gemm_q8_0x16_q8_0, dec_q8_0x16, 1, false, 1)
+#undef FL_GEMM_I8
 
 void fill_qgemm_i8(QgemmTable& t) {
   FL_IMPL(t, gemm_q4_0_q8_0, ref);
@@ -73,6 +74,8 @@ void fill_qgemm_i8(QgemmTable& t) {
   FL_IMPL(t, gemm_q4_K_q8_K, ref);
   FL_IMPL(t, gemm_q5_K_q8_K, ref);
   FL_IMPL(t, gemm_q6_K_q8_K, ref);
+  FL_IMPL(t, gemm_q4_0x16_q8_0, ref);
+  FL_IMPL(t, gemm_q8_0x16_q8_0, ref);
   t.gemm_i8_mr = MR;
   t.gemm_i8_nr = 16;
   t.gemm_i8_q8_0_off = 0;
