@@ -60,9 +60,13 @@
 //
 // Kernel (what each ISA implements): attn_tile_<dtype> runs one online-softmax step
 // of M query rows against one page's tile of one KV head. Flash-style: the driver
-// walks the key blocks, so no [n_q, n_keys] matrix ever exists; decode splits the
-// block range of each KV head over threads and merges partial (max, sum, acc)
-// states; prefill splits over (KV head, query chunk of 64 / G queries).
+// walks the key blocks, so no [n_q, n_keys] matrix ever exists. Decode (one query
+// chunk, at most 256 rows over all heads) splits the key blocks into contiguous
+// ranges, several per thread; each range is walked block-major (every KV head's tile
+// of a page, then the next page), so a thread streams through whole pages, and the
+// partial (max, sum, acc) states of the ranges are merged after. Prefill splits over
+// (KV head, query chunk of 64 / G queries). The driver names the next tile it will
+// pass (AttnTile.pf_kt/pf_v) so a kernel can prefetch it while computing this one.
 #pragma once
 #include <atomic>
 #include <cstdint>
