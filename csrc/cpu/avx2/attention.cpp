@@ -85,7 +85,7 @@ static inline void pv_chunk(float* acc0, float* acc1, bool two, __m256 al0, __m2
     if (pf) {
       const char* a = pf + (k * D + c0) * (int64_t)sizeof(T);
 #pragma GCC unroll 4
-      for (int i = 0; i < W * 8 * (int)sizeof(T); i += 64) _mm_prefetch(a + i, _MM_HINT_T0);
+      for (int i = 0; i < W * 8 * (int)sizeof(T); i += 64) _mm_prefetch(a + i, _MM_HINT_T1);
     }
 #pragma GCC unroll 4
     for (int j = 0; j < W; j++) {
@@ -126,7 +126,7 @@ static void tile(const AttnTile& t) {
         if (pk) {
 #pragma GCC unroll 2
           for (int i = 0; i < 32 * (int)sizeof(T); i += 64)
-            _mm_prefetch(pk + ((int64_t)c * KV_BLOCK + 32 * h) * (int)sizeof(T) + i, _MM_HINT_T0);
+            _mm_prefetch(pk + ((int64_t)c * KV_BLOCK + 32 * h) * (int)sizeof(T) + i, _MM_HINT_T1);
         }
         const __m256 k0 = load8(kc), k1 = load8(kc + 8), k2 = load8(kc + 16), k3 = load8(kc + 24);
 #pragma GCC unroll 2

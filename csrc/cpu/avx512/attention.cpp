@@ -3,8 +3,11 @@
 // broadcast FMAs and no horizontal reductions; f16 and int8 tiles convert to
 // f32 in registers (vcvtph2ps, vpmovsxbd + vcvtdq2ps). Then the online-softmax
 // update and P.V with the accumulators of up to four rows held in registers (over
-// half a row of channels for 4 rows at D = 128). While it computes a tile it prefetches the next one
-// the driver names (decode streams the KV cache from DRAM; compute and loads overlap).
+// half a row of channels for 4 rows at D = 128). While it computes a tile it prefetches
+// the next one the driver names (decode streams the KV cache from DRAM, so compute and
+// loads overlap), with the T1 hint: into L2, which on Zen 4 measured ~95% of a plain
+// streaming read at 64K context on 2 threads against ~78% with T0 (L1 fills compete
+// with the tile's own loads).
 // GCC 12 warns on its own _mm512_undefined_* inside the intrinsics headers (a known false positive)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
@@ -80,7 +83,7 @@ __attribute__((noinline)) static void pv_rows(const AttnTile& t, int64_t r0, con
       if (pv) {
         const char* a = pv + (k * D + 16 * c0) * (int64_t)sizeof(T);
 #pragma GCC unroll 8
-        for (int i = 0; i < CW * 16 * (int)sizeof(T); i += 64) _mm_prefetch(a + i, _MM_HINT_T0);
+        for (int i = 0; i < CW * 16 * (int)sizeof(T); i += 64) _mm_prefetch(a + i, _MM_HINT_T1);
       }
       __m512 w[R];
 #pragma GCC unroll 4
@@ -121,7 +124,7 @@ static void tile(const AttnTile& t) {
       const T* kc = kt + (int64_t)c * KV_BLOCK;
       if (pk) {
 #pragma GCC unroll 4
-        for (int i = 0; i < (int)sizeof(T); i++) _mm_prefetch(pk + (int64_t)c * KV_BLOCK * (int)sizeof(T) + 64 * i, _MM_HINT_T0);
+        for (int i = 0; i < (int)sizeof(T); i++) _mm_prefetch(pk + (int64_t)c * KV_BLOCK * (int)sizeof(T) + 64 * i, _MM_HINT_T1);
       }
       const __m512 k0 = load16(kc), k1 = load16(kc + 16), k2 = load16(kc + 32), k3 = load16(kc + 48);
 #pragma GCC unroll 4
@@ -197,7 +200,7 @@ static void score_blocks(float* scores, const float* q, int64_t G, int64_t D, co
   for (int64_t b = 0; b < nb; b++) {
     const float* mn = summ[b];
     const float* mx = summ[b] + D;
-    if (b + 1 < nb) { _mm_prefetch((const char*)summ[b + 1], _MM_HINT_T0); }
+    if (b + 1 < nb) { _mm_prefetch((const char*)summ[b + 1], _MM_HINT_T1); }
     __m512 acc = _mm512_setzero_ps();
     for (int64_t c = 0; c < D; c += 16) {
       const __m512 lo = _mm512_loadu_ps(mn + c), hi = _mm512_loadu_ps(mx + c);
