@@ -86,6 +86,31 @@ static inline void decode_q8_0x16(const void* W, int64_t r, int64_t nb, int64_t 
   o->s[0] = o->s[1] = fp16_to_fp32(x->d[rr]);
   o->mn = 0;
 }
+// Q4_KX16 / Q6_KX16: row r (of a matrix starting at a whole 16-row group), 32-block b
+static inline void decode_q4_Kx16(const void* W, int64_t r, int64_t nb, int64_t b, Block* o) {
+  const block_q4_Kx16* x = (const block_q4_Kx16*)W + (r / 16) * (nb / 8) + b / 8;
+  const int rr = (int)(r % 16), j = (int)(b % 8), c = j / 2;
+  for (int g = 0; g < 8; g++)
+    for (int e = 0; e < 4; e++) o->u[4 * g + e] = (x->qs[c][g][4 * rr + e] >> (4 * (j & 1))) & 0xF;
+  o->s[0] = o->s[1] = fp16_to_fp32(x->d[rr]) * (float)x->sc[j][rr];
+  o->mn = fp16_to_fp32(x->dmin[rr]) * (float)x->m[j][rr];
+}
+static inline void decode_q6_Kx16(const void* W, int64_t r, int64_t nb, int64_t b, Block* o) {
+  const block_q6_Kx16* x = (const block_q6_Kx16*)W + (r / 16) * (nb / 8) + b / 8;
+  const int rr = (int)(r % 16), j = (int)(b % 8);
+  for (int g = 0; g < 8; g++) {
+    const int t = 8 * j + g;  // dword t of the 256 weights
+    for (int e = 0; e < 4; e++) {
+      const int lo = t < 32 ? x->ql[t][4 * rr + e] & 0xF : x->ql[t - 32][4 * rr + e] >> 4;
+      const int hi = (x->qh[t % 16][4 * rr + e] >> (2 * (t / 16))) & 3;
+      o->u[4 * g + e] = lo | (hi << 4);
+    }
+  }
+  const float d = fp16_to_fp32(x->d[rr]);
+  o->s[0] = d * (float)x->sc[2 * j][rr];
+  o->s[1] = d * (float)x->sc[2 * j + 1][rr];
+  o->mn = 0;
+}
 // q6_K 32-block j = 4 * half + grp of super-block sb: grp 0..3 read ql[l] low, ql[l + 32]
 // low, ql[l] high, ql[l + 32] high nibbles with qh bits 2 * grp, scales[8 half + 2 grp + l / 16].
 static inline void decode_q6_K(const void* row, int64_t b, Block* o) {

@@ -8,7 +8,8 @@
 //   floats [nb][2][NRP]                          s0, then s1 (q6_K) or mn (q4_K, q5_K)
 // Codes and factors as in csrc/cpu/qgemm_i8.h; Q8OFF is q8_0's code offset (0: the
 // signed value, 128: value + 128).
-enum I8Fmt { I8_Q4_0 = 0, I8_Q8_0 = 1, I8_Q4_K = 2, I8_Q5_K = 3, I8_Q6_K = 4, I8_Q4_0X16 = 5, I8_Q8_0X16 = 6 };
+enum I8Fmt { I8_Q4_0 = 0, I8_Q8_0 = 1, I8_Q4_K = 2, I8_Q5_K = 3, I8_Q6_K = 4, I8_Q4_0X16 = 5, I8_Q8_0X16 = 6,
+             I8_Q4_KX16 = 7, I8_Q6_KX16 = 8 };
 
 // rows r0..r0+7 of 32-block b: v[i] holds row r0 + i's 32 codes (8 dwords, dword g =
 // codes 4g..4g+3); an 8 x 8 dword transpose makes one 32-byte store per group g.
@@ -100,10 +101,66 @@ static inline void i8_decode_unit(const uint8_t* src, int64_t u, int64_t r, __m2
 // rows are read as NRP streams. NRP is a multiple of 8.
 // Q4_0X16 / Q8_0X16 (nr a multiple of 16): a repacked block already holds 4 weights of
 // 16 rows per 64 bytes, so each is a copy into the panel (nibbles split for Q4_0X16).
+// Q4_KX16 / Q6_KX16 super-block sb of 16-row group grp: codes by 64-byte vectors (as
+// two 32-byte halves), factors as 16 rows at once (the same f32 products as the
+// plain formats' decode).
+template <int NRP, int FMT>
+static inline void i8_pack_kx16(const void* W, int64_t grp, int64_t sb, int64_t nb, uint8_t* wp, float* fl) {
+  const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x03);
+  if (FMT == I8_Q4_KX16) {
+    const block_q4_Kx16* x = (const block_q4_Kx16*)W + grp * (nb / 8) + sb;
+    for (int c = 0; c < 4; c++)
+      for (int g = 0; g < 8; g++)
+        for (int h = 0; h < 2; h++) {
+          const __m256i v = _mm256_loadu_si256((const __m256i*)(x->qs[c][g] + 32 * h));
+          const int64_t b = 8 * sb + 2 * c;
+          uint8_t* dst = wp + b * 32 * NRP + g * 4 * NRP + grp * 64 + 32 * h;
+          _mm256_storeu_si256((__m256i*)dst, _mm256_and_si256(v, m4));
+          _mm256_storeu_si256((__m256i*)(dst + 32 * NRP), _mm256_and_si256(_mm256_srli_epi16(v, 4), m4));
+        }
+    for (int h = 0; h < 2; h++) {
+      const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(x->d + 8 * h)));
+      const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(x->dmin + 8 * h)));
+      for (int j = 0; j < 8; j++) {
+        const __m256 sc = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i*)(x->sc[j] + 8 * h))));
+        const __m256 mn = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i*)(x->m[j] + 8 * h))));
+        const int64_t b = 8 * sb + j;
+        _mm256_storeu_ps(fl + 2 * b * NRP + grp * 16 + 8 * h, _mm256_mul_ps(d, sc));
+        _mm256_storeu_ps(fl + (2 * b + 1) * NRP + grp * 16 + 8 * h, _mm256_mul_ps(dmin, mn));
+      }
+    }
+  } else {
+    const block_q6_Kx16* x = (const block_q6_Kx16*)W + grp * (nb / 8) + sb;
+    for (int t = 0; t < 64; t++)  // dword t of the 256 weights: 32-block t / 8, group t % 8
+      for (int h = 0; h < 2; h++) {
+        const __m256i l = _mm256_loadu_si256((const __m256i*)(x->ql[t % 32] + 32 * h));
+        const __m256i q = _mm256_loadu_si256((const __m256i*)(x->qh[t % 16] + 32 * h));
+        const __m256i lo = t < 32 ? _mm256_and_si256(l, m4) : _mm256_and_si256(_mm256_srli_epi16(l, 4), m4);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 2 * (t / 16)), m2);
+        const int64_t b = 8 * sb + t / 8;
+        _mm256_storeu_si256((__m256i*)(wp + b * 32 * NRP + (t % 8) * 4 * NRP + grp * 64 + 32 * h),
+                            _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4)));
+      }
+    for (int h = 0; h < 2; h++) {
+      const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(x->d + 8 * h)));
+      for (int s = 0; s < 16; s++) {
+        const __m256 sc = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i*)(x->sc[s] + 8 * h))));
+        const int64_t b = 8 * sb + s / 2;
+        _mm256_storeu_ps(fl + (2 * b + (s & 1)) * NRP + grp * 16 + 8 * h, _mm256_mul_ps(d, sc));
+      }
+    }
+  }
+}
+
 template <int NRP, int FMT, int Q8OFF>
 static void i8_pack_panel_x16(const void* W, int64_t nr, int64_t nb, uint8_t* wp) {
   float* fl = (float*)(wp + nb * 32 * NRP);
   const __m256i m4 = _mm256_set1_epi8(0x0F);
+  if (FMT == I8_Q4_KX16 || FMT == I8_Q6_KX16) {
+    for (int64_t grp = 0; grp < nr / 16; grp++)
+      for (int64_t sb = 0; sb < nb / 8; sb++) i8_pack_kx16<NRP, FMT>(W, grp, sb, nb, wp, fl);
+    return;
+  }
   for (int64_t grp = 0; grp < nr / 16; grp++)
     for (int64_t b = 0; b < nb; b++) {
       uint8_t* dst = wp + b * 32 * NRP + grp * 64;
@@ -162,7 +219,7 @@ static void i8_pack_panel_rows(const void* W, int64_t nr, int64_t nb, uint8_t* w
 // The panel of nr rows of W (whole 16-row groups for the repacked formats).
 template <int NRP, int FMT, int Q8OFF>
 static void i8_pack_panel(const void* W, int64_t nr, int64_t nb, uint8_t* wp) {
-  if constexpr (FMT == I8_Q4_0X16 || FMT == I8_Q8_0X16) {
+  if constexpr (FMT == I8_Q4_0X16 || FMT == I8_Q8_0X16 || FMT == I8_Q4_KX16 || FMT == I8_Q6_KX16) {
     if (nr < NRP) std::memset(wp, 0, (size_t)nb * NRP * 40);
     i8_pack_panel_x16<NRP, FMT, Q8OFF>(W, nr, nb, wp);
   } else {

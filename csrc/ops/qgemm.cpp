@@ -54,6 +54,8 @@ static void report_qgemm(const void* p, void (*emit)(const char*, const char*, v
   FL_EMIT(gemm_q6_K_q8_K);
   FL_EMIT(gemm_q4_0x16_q8_0);
   FL_EMIT(gemm_q8_0x16_q8_0);
+  FL_EMIT(gemm_q4_Kx16_q8_K);
+  FL_EMIT(gemm_q6_Kx16_q8_K);
 #undef FL_EMIT
 }
 // each ISA's table: its GEMV/float GEMM kernels, then its int8 GEMM (cpu/*/qgemm_i8.cpp)
@@ -489,6 +491,8 @@ static Status gemm_i8(float* out, const float* x, int64_t M, int64_t K, const vo
     case DType::Q6_K: fn = k.gemm_q6_K_q8_K.fn; c = 32; halves = true; break;
     case DType::Q4_0X16: fn = k.gemm_q4_0x16_q8_0.fn; c = 8; break;
     case DType::Q8_0X16: fn = k.gemm_q8_0x16_q8_0.fn; c = k.gemm_i8_q8_0_off; break;
+    case DType::Q4_KX16: fn = k.gemm_q4_Kx16_q8_K.fn; break;
+    case DType::Q6_KX16: fn = k.gemm_q6_Kx16_q8_K.fn; c = 32; halves = true; break;
     default: return Status::type("W.dtype", "a quantized format", quoted(wtype));
   }
   const int64_t MR = k.gemm_i8_mr, NRP = k.gemm_i8_nr, nb = K / 32, mpanels = (M + MR - 1) / MR;
@@ -500,7 +504,8 @@ static Status gemm_i8(float* out, const float* x, int64_t M, int64_t K, const vo
   I8ActMeta* meta = meta_.data();
   // x in W's dot partner format, as the GEMV and llama.cpp quantize it: q8_0 (a scale
   // per 32) for q4_0 / q8_0, q8_K (a scale per 256) for the K-quants
-  const bool kq = wtype == DType::Q4_K || wtype == DType::Q5_K || wtype == DType::Q6_K;
+  const bool kq = wtype == DType::Q4_K || wtype == DType::Q5_K || wtype == DType::Q6_K || wtype == DType::Q4_KX16 ||
+                  wtype == DType::Q6_KX16;
   const RowFn quant = kq ? k.quantize_row_q8_K.fn : k.quantize_act_q8_0.fn;
   const size_t arb = act_row_bytes(wtype, K);
   parallel_for(mpanels, 1, [&](int64_t p0, int64_t p1, int) {
@@ -573,7 +578,7 @@ static Status gemm(float* out, const float* x, int64_t M, int64_t K, const void*
                    const float* bias) {
   const QgemmTable& k = qgemm_dispatch();
   if (wtype == DType::Q4_0 || wtype == DType::Q8_0 || wtype == DType::Q4_K || wtype == DType::Q5_K ||
-      wtype == DType::Q6_K || wtype == DType::Q4_0X16 || wtype == DType::Q8_0X16)
+      wtype == DType::Q6_K || is_repacked(wtype))
     return gemm_i8(out, x, M, K, W, wtype, N, bias);
   const bool f32c = wtype == DType::F32 || wtype == DType::F16;
   const int64_t MB = k.gemm_mb, NR = k.gemm_nr;
@@ -654,14 +659,7 @@ Status matmul(float* out, const float* x, int64_t M, int64_t K, const void* W, D
   FL_TRY(check_weight(wtype, N, K, (size_t)-1));
   if (M == 0 || N == 0) return Status::Ok();
   if (M <= kGemvMaxM) return gemv(out, x, M, K, W, wtype, N, bias);
-  if (wtype == DType::Q4_KX16 || wtype == DType::Q6_KX16) {
-    // prefill over a repacked K-quant matrix: back to the plain rows once (a copy of W,
-    // small next to the M x N x K GEMM), then the plain format's GEMM. (Q4_0X16 and
-    // Q8_0X16 go straight to the int8 GEMM, which reads their groups into its panels.)
-    std::vector<uint8_t> plain((size_t)N * row_bytes(repack_base(wtype), K));
-    FL_TRY(repack(plain.data(), repack_base(wtype), W, wtype, N, K));
-    return gemm(out, x, M, K, plain.data(), repack_base(wtype), N, bias);
-  }
+  // a repacked matrix too: the int8 GEMM reads its 16-row groups straight into its panels
   return gemm(out, x, M, K, W, wtype, N, bias);
 }
 

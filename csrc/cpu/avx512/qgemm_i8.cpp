@@ -147,7 +147,7 @@ static void gemm_panel(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta*
       const int8_t* a = qa + p * nb * MR * 32;
       const I8ActMeta* m = meta + p * nb * MR;
       if (FMT == I8_Q4_0 || FMT == I8_Q8_0 || FMT == I8_Q4_0X16 || FMT == I8_Q8_0X16) tile_q8_0(c, ldc, mrows, a, m, wp, wf, kb, ke, k0, k1, kb == 0);
-      else tile_qk<FMT == I8_Q6_K ? 2 : 1>(c, ldc, mrows, a, m, wp, wf, kb, ke, k0, k1, kb == 0);
+      else tile_qk<(FMT == I8_Q6_K || FMT == I8_Q6_KX16) ? 2 : 1>(c, ldc, mrows, a, m, wp, wf, kb, ke, k0, k1, kb == 0);
     }
   }
 }
@@ -176,6 +176,14 @@ static void gemm_q8_0x16_q8_0(float* C, int64_t ldc, const int8_t* qa, const I8A
                               const void* W, int64_t nr, void* scratch) {
   gemm_panel<I8_Q8_0X16>(C, ldc, qa, meta, M, K, W, nr, scratch);
 }
+static void gemm_q4_Kx16_q8_K(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta* meta, int64_t M, int64_t K,
+                              const void* W, int64_t nr, void* scratch) {
+  gemm_panel<I8_Q4_KX16>(C, ldc, qa, meta, M, K, W, nr, scratch);
+}
+static void gemm_q6_Kx16_q8_K(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta* meta, int64_t M, int64_t K,
+                              const void* W, int64_t nr, void* scratch) {
+  gemm_panel<I8_Q6_KX16>(C, ldc, qa, meta, M, K, W, nr, scratch);
+}
 static void gemm_q6_K_q8_K(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta* meta, int64_t M, int64_t K,
                            const void* W, int64_t nr, void* scratch) {
   gemm_panel<I8_Q6_K>(C, ldc, qa, meta, M, K, W, nr, scratch);
@@ -189,6 +197,8 @@ void fill_qgemm_i8(QgemmTable& t) {
   FL_IMPL(t, gemm_q6_K_q8_K, avx512);
   FL_IMPL(t, gemm_q4_0x16_q8_0, avx512);
   FL_IMPL(t, gemm_q8_0x16_q8_0, avx512);
+  FL_IMPL(t, gemm_q4_Kx16_q8_K, avx512);
+  FL_IMPL(t, gemm_q6_Kx16_q8_K, avx512);
   t.gemm_i8_mr = MR;
   t.gemm_i8_nr = NRP;
   t.gemm_i8_q8_0_off = 128;

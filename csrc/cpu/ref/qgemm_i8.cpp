@@ -66,6 +66,8 @@ FL_GEMM_I8(gemm_q5_K_q8_K, (dec_rows<qi8::decode_qk4<true>, sizeof(block_q5_K), 
 FL_GEMM_I8(gemm_q6_K_q8_K, (dec_rows<qi8::decode_q6_K, sizeof(block_q6_K), 8>), 2, false, 8)
 FL_GEMM_I8(gemm_q4_0x16_q8_0, qi8::decode_q4_0x16, 1, false, 1)
 FL_GEMM_I8(gemm_q8_0x16_q8_0, dec_q8_0x16, 1, false, 1)
+FL_GEMM_I8(gemm_q4_Kx16_q8_K, qi8::decode_q4_Kx16, 1, true, 8)
+FL_GEMM_I8(gemm_q6_Kx16_q8_K, qi8::decode_q6_Kx16, 2, false, 8)
 #undef FL_GEMM_I8
 
 void fill_qgemm_i8(QgemmTable& t) {
@@ -76,6 +78,8 @@ void fill_qgemm_i8(QgemmTable& t) {
   FL_IMPL(t, gemm_q6_K_q8_K, ref);
   FL_IMPL(t, gemm_q4_0x16_q8_0, ref);
   FL_IMPL(t, gemm_q8_0x16_q8_0, ref);
+  FL_IMPL(t, gemm_q4_Kx16_q8_K, ref);
+  FL_IMPL(t, gemm_q6_Kx16_q8_K, ref);
   t.gemm_i8_mr = MR;
   t.gemm_i8_nr = 16;
   t.gemm_i8_q8_0_off = 0;

@@ -115,8 +115,8 @@ struct QgemmTable {
   Kernel<GemmFn> gemm_f32, gemm_bf16;
   // int8 GEMM per weight format (activations in the packed layout above)
   Kernel<GemmI8Fn> gemm_q4_0_q8_0, gemm_q8_0_q8_0, gemm_q4_K_q8_K, gemm_q5_K_q8_K, gemm_q6_K_q8_K;
-  // ... and over the GEMV-repacked Q4_0X16 / Q8_0X16 (W at a whole 16-row group)
-  Kernel<GemmI8Fn> gemm_q4_0x16_q8_0, gemm_q8_0x16_q8_0;
+  // ... and over the GEMV-repacked Q4_0X16 / Q8_0X16 / Q4_KX16 / Q6_KX16 (W at a whole 16-row group)
+  Kernel<GemmI8Fn> gemm_q4_0x16_q8_0, gemm_q8_0x16_q8_0, gemm_q4_Kx16_q8_K, gemm_q6_Kx16_q8_K;
   int gemm_i8_mr = 4;          // activation rows per packed panel
   int gemm_i8_nr = 16;         // W rows per call at most
   int gemm_i8_q8_0_off = 0;    // c for q8_0 weights (128 where codes are stored as w + 128)
