@@ -27,7 +27,8 @@ export interface LoadOptions extends GgufReadOptions, HfWeightOptions {
    * Most tokens per forward pass (llama.cpp's ubatch; default: all at once). With 8 or fewer,
    * every matmul takes the decode path: activations quantized to the weight format's dot
    * partner (q8_0 / q8_K) and int8 dot products, the same arithmetic as llama.cpp's CPU
-   * backend; larger batches run the bf16/f32 GEMM (faster prefill, other rounding).
+   * backend; larger batches run the GEMM (faster prefill; the same int8 arithmetic for
+   * quantized weights, up to f32 summation order).
    */
   maxBatch?: number;
   /**

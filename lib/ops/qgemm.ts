@@ -126,8 +126,9 @@ export interface MatmulOptions {
  *
  * M <= 8 (decode): x is quantized once to W's partner format (q8_0 for q4_0/q8_0,
  * q8_K for the K-quants) and multiplied with int8 dot products (VNNI / AVX2);
- * float W runs in f32. M > 8 (prefill): W is dequantized panel by panel and
- * multiplied with register-tiled bf16 (quantized and bf16 W) or f32 (f32, f16 W) kernels.
+ * float W runs in f32. M > 8 (prefill): quantized W runs the same arithmetic as an
+ * int8 GEMM (x quantized the same way, W repacked per panel, int8 block dots scaled per
+ * block); bf16 W runs register-tiled bf16 kernels, f32 and f16 W f32 kernels.
  *
  * @param x f32 or bf16 [M, K] (or [K] for one row)
  * @param W [N, K] of f32, f16, bf16, q8_0, q4_0, q4_k, q5_k or q6_k, or a `LutTensor`
