@@ -153,13 +153,16 @@ struct Unit {
 
 // activation partner kinds: the rows of x are quantized once per token and kind
 enum ActKind { ACT_Q4_0 = 0, ACT_Q8_0 = 1, ACT_Q8_K = 2, ACT_F32 = 3, ACT_KINDS = 4 };
+// from the format's traits, so a new repacked layout of a plain format gets its
+// activations without an edit here: q4_0's family takes the q8_0 rows with q4_0's
+// lane offsets, other q8_0 partners q8_0's, q8_K partners q8_K; float W takes f32
+// (every format moe_ffn accepts passed check_weight: matmul's formats)
 static int act_kind(DType t) {
-  switch (t) {
-    case DType::Q4_0: case DType::Q4_0X16: return ACT_Q4_0;
-    case DType::Q8_0: case DType::Q8_0X16: return ACT_Q8_0;
-    case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: case DType::Q4_KX16: case DType::Q6_KX16: return ACT_Q8_K;
-    default: return ACT_F32;
-  }
+  const DType base = repack_base(t);
+  if (base == DType::Q4_0) return ACT_Q4_0;
+  const DTypeTraits* tr = dtype_traits((int32_t)base);
+  if (!tr || !tr->quantized) return ACT_F32;
+  return tr->vec_dot_partner == DType::Q8_K ? ACT_Q8_K : ACT_Q8_0;
 }
 static DType act_rep(int kind) {
   static const DType rep[ACT_KINDS] = {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::F32};

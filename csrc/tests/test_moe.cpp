@@ -312,12 +312,13 @@ TEST(moe_ffn_rejects_bad_routing_before_writing) {
 // Decode at a width where gate/up split into many dynamically taken units and down into
 // several output-row chunks (D > 256): every unit quantizes its own slice of h for down,
 // whole q8_K blocks for K-quant downs, f32 rows for f16/bf16 downs. Mixed formats per
-// expert and per projection (the GEMV-repacked Q4_0X16 / Q8_0X16 among them), and a q5_K
+// expert and per projection (the GEMV-repacked Q4_0X16 / Q8_0X16 / Q4_KX16 / Q6_KX16 among
+// them), and a q5_K
 // DeepSeek-style shared expert (weight 1).
 TEST(moe_ffn_decode_units_vs_f64) {
   const int64_t E = 4, k = 2, D = 1024, FF = 768, FFs = 512;
-  const DType gu[E] = {DType::Q4_0X16, DType::Q8_0, DType::Q4_K, DType::BF16};
-  const DType dn_t[E] = {DType::Q4_K, DType::F16, DType::Q6_K, DType::Q8_0X16};
+  const DType gu[E] = {DType::Q4_0X16, DType::Q8_0, DType::Q4_KX16, DType::BF16};
+  const DType dn_t[E] = {DType::Q4_K, DType::F16, DType::Q6_KX16, DType::Q8_0X16};
   fltest::Rng r(4242);
   auto mat = [&](DType t, int64_t N, int64_t K, std::vector<uint8_t>& qb, std::vector<float>& deq) {
     std::vector<float> w(N * K);

@@ -148,7 +148,7 @@ describe('MoeStats', () => {
 // absolute products, with h's own error scale (see test/reference/moe.ts).
 const MOE_TOL = 2 ** -6;
 
-type Fmt = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0' | 'q4_k' | 'q5_k' | 'q6_k' | 'q4_0x16' | 'q8_0x16';
+type Fmt = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0' | 'q4_k' | 'q5_k' | 'q6_k' | 'q4_0x16' | 'q8_0x16' | 'q4_kx16' | 'q6_kx16';
 
 // Weights are drawn from one pool of gaussians at an odd stride per seed (the
 // machine's JS is slow enough that fresh gaussians for every expert dominate).
@@ -163,8 +163,8 @@ function poolWeights(n: number, seed: number, scale: number): Float32Array {
 
 function makeWeight(fmt: Fmt, rows: number, cols: number, seed: number): { t: Tensor; dense: Float64Array } {
   const w = poolWeights(rows * cols, seed, 1 / Math.sqrt(cols));
-  if (fmt === 'q4_0x16' || fmt === 'q8_0x16') {  // the GEMV layout: same values as the plain format, repacked
-    const plain = makeWeight(fmt === 'q4_0x16' ? 'q4_0' : 'q8_0', rows, cols, seed);
+  if (fmt.endsWith('x16')) {  // the GEMV layouts: same values as the plain format, repacked
+    const plain = makeWeight(fmt.slice(0, -3) as Fmt, rows, cols, seed);
     return { t: repack(plain.t), dense: plain.dense };
   }
   const t = fmt === 'f32' ? Tensor.from(w, [rows, cols]) : fmt === 'f16' || fmt === 'bf16' ? toHalf(w, [rows, cols], fmt) : quantize(Tensor.from(w, [rows, cols]), fmt);
@@ -221,8 +221,8 @@ for (const T of [1, 5, 300]) {
 // decode at a width where the gate/up rows split into many units and down into several
 // output-row chunks, each unit quantizing its own slice of h, including whole
 // 256-element q8_K blocks for K-quant downs and f32 rows for an f16 down; and the
-// GEMV-repacked q4_0x16 / q8_0x16 (whole 16-row groups per unit and chunk)
-for (const T of [1, 3]) ffnCases.push({ E: 4, k: 2, D: 512, FF: 512, T, fmt: ['q4_0x16', 'q8_0', 'q4_k', 'bf16'], downFmt: ['q4_k', 'f16', 'q8_0x16', 'q4_0'] });
+// GEMV-repacked q4_0x16 / q8_0x16 / q4_kx16 / q6_kx16 (whole 16-row groups per unit and chunk)
+for (const T of [1, 3]) ffnCases.push({ E: 4, k: 2, D: 512, FF: 512, T, fmt: ['q4_0x16', 'q8_0', 'q4_kx16', 'bf16'], downFmt: ['q4_k', 'f16', 'q8_0x16', 'q6_kx16'] });
 ffnCases.push({ E: 16, k: 4, D: 64, FF: 64, T: 5, fmt: 'q8_0', shared: 'deepseek', skip: 0.2 });
 ffnCases.push({ E: 16, k: 4, D: 64, FF: 64, T: 40, fmt: 'q8_0', skip: 0.15 });
 
