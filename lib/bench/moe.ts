@@ -9,7 +9,7 @@
 //  - prefill (T = 512): compute-bound; compare its time with the entry that runs
 //    the same FLOPs as one dense GEMM pair (gate|up of k experts side by side, then
 //    down) over the same tokens: the target is within 1.5x.
-import { moeFfn, moeRoute, MoeExperts, MoeRouting } from '../ops/moe';
+import { moeFfn, moeRoute, MoeExperts, MoeRouteOptions, MoeRouting } from '../ops/moe';
 import { matmul, quantize, repack } from '../ops/qgemm';
 import { DTYPES } from '../dtype';
 import { Tensor } from '../tensor';
@@ -165,21 +165,26 @@ function denseEntry(): BenchEntry {
   };
 }
 
-/** the router over a prefill-sized batch: one pass over the logits, k ids and weights out per token */
-function routeEntry(T: number, En: number, k: number): BenchEntry {
+/** the router over a prefill-sized batch: one pass over the logits, k ids and weights out per token
+ *  (softmax_topk as Qwen3-MoE; sigmoid_group as DeepSeek-V3: 8 groups, 4 kept, bias, scale 2.5) */
+function routeEntry(T: number, En: number, k: number, scoring: 'softmax_topk' | 'sigmoid_group' = 'softmax_topk'): BenchEntry {
   let logits: Tensor | undefined;
   let out: MoeRouting | undefined;
+  let opts: MoeRouteOptions = { k };
   return {
-    name: `moeRoute(softmax_topk,T=${T},E=${En},k=${k})`,
+    name: `moeRoute(${scoring},T=${T},E=${En},k=${k})`,
     bytes: T * En * 4 + T * k * 8, // read logits, write ids and weights
     flops: 4 * T * En, // exp, sum, compare, scale per logit
     bound: 'dram',
     setup() {
       logits = Tensor.from(fillRandom(new Float32Array(T * En), 11, 3), [T, En]);
-      out = moeRoute(logits, { k, scoring: 'softmax_topk', normTopkProb: true });
+      opts = scoring === 'softmax_topk'
+        ? { k, scoring, normTopkProb: true }
+        : { k, scoring, normTopkProb: true, nGroup: 8, topkGroup: 4, routedScalingFactor: 2.5, bias: Tensor.from(fillRandom(new Float32Array(En), 12, 0.1)) };
+      out = moeRoute(logits, opts);
     },
     run() {
-      moeRoute(logits!, { k, scoring: 'softmax_topk', normTopkProb: true }, out);
+      moeRoute(logits!, opts, out);
     },
     teardown() {
       logits = out = undefined;
@@ -189,5 +194,5 @@ function routeEntry(T: number, En: number, k: number): BenchEntry {
 
 export const entries: BenchEntry[] = [
   decodeEntry('q4_0'), gemvEntry('q4_0'), decodeEntry('q4_0x16'), gemvEntry('q4_0x16'),
-  prefillEntry(), denseEntry(), routeEntry(8192, 128, 8),
+  prefillEntry(), denseEntry(), routeEntry(8192, 128, 8), routeEntry(8192, 256, 8, 'sigmoid_group'),
 ];

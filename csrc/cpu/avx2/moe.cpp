@@ -1,5 +1,5 @@
-// AVX2+FMA moe kernels: vectorised keys, sigmoid/exp and top-k argmax; the
-// group limit and the final weights are the shared scalar helpers.
+// AVX2+FMA moe kernels: vectorised keys, sigmoid/exp, group limit and top-k
+// argmax; the final weights are the shared scalar helper.
 #include <immintrin.h>
 #include <cmath>
 #include <cstdint>
@@ -52,6 +52,58 @@ static inline float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
+static inline float hmax(__m256 v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_movehdup_ps(m));
+  return _mm_cvtss_f32(m);
+}
+
+// moe_scalar::group_limit on 8 lanes (scalar tails), bit-identical: per group the
+// largest sel a and the second largest b counting repeats (b = a when a occurs
+// twice, else the largest sel below a), key of a + b; the topk_group best groups
+// are kept and the others' experts marked taken.
+static inline void group_limit8(int32_t* keys, const float* s, const float* bias, int64_t E, int n_group,
+                                int topk_group) {
+  if (n_group <= 1 || topk_group >= n_group) return;
+  const int64_t gs = E / n_group;
+  int32_t gkeys[kMoeMaxExperts];
+  auto sel8 = [&](int64_t e) {
+    const __m256 v = _mm256_loadu_ps(s + e);
+    return _mm256_add_ps(v, bias ? _mm256_loadu_ps(bias + e) : _mm256_setzero_ps());
+  };
+  auto sel1 = [&](int64_t e) { return s[e] + (bias ? bias[e] : 0.0f); };
+  for (int g = 0; g < n_group; g++) {
+    const int64_t e0 = g * gs, e1 = e0 + gs;
+    __m256 mx = set1(-INFINITY);
+    int64_t e = e0;
+    for (; e + 8 <= e1; e += 8) mx = _mm256_max_ps(mx, sel8(e));
+    float a = hmax(mx);
+    for (; e < e1; e++) a = sel1(e) > a ? sel1(e) : a;
+    if (gs == 1) { gkeys[g] = key_of(a); continue; }
+    const __m256 av = set1(a);
+    int cnt = 0;
+    __m256 below = set1(-INFINITY);
+    for (e = e0; e + 8 <= e1; e += 8) {
+      const __m256 v = sel8(e);
+      cnt += __builtin_popcount((unsigned)_mm256_movemask_ps(_mm256_cmp_ps(v, av, _CMP_EQ_OQ)));
+      below = _mm256_max_ps(below, _mm256_blendv_ps(set1(-INFINITY), v, _mm256_cmp_ps(v, av, _CMP_LT_OQ)));
+    }
+    float b = hmax(below);
+    for (; e < e1; e++) {
+      const float v = sel1(e);
+      if (v == a) cnt++;
+      else if (v < a && v > b) b = v;
+    }
+    gkeys[g] = key_of(a + (cnt >= 2 ? a : b));
+  }
+  bool keep[kMoeMaxExperts] = {false};
+  for (int i = 0; i < topk_group; i++) keep[take_max(gkeys, n_group)] = true;
+  for (int g = 0; g < n_group; g++)
+    if (!keep[g])
+      for (int64_t e = g * gs; e < (g + 1) * gs; e++) keys[e] = kTaken;
+}
+
 // keys padded with kTaken to a multiple of 8 (Ep); lowest index of the max, marked taken
 static inline int32_t take_max8(int32_t* keys, int64_t Ep) {
   __m256i m = _mm256_set1_epi32(kTaken);
@@ -102,7 +154,7 @@ static bool route_row(int32_t* ids, float* w, const float* l, int64_t E, const M
     }
   }
   for (; e < Ep; e++) keys[e] = kTaken;
-  if (sig) group_limit(keys, s, p.bias, E, p.n_group, p.topk_group);
+  if (sig) group_limit8(keys, s, p.bias, E, p.n_group, p.topk_group);
   for (int j = 0; j < p.k; j++) ids[j] = take_max8(keys, Ep);
   float sum_all = 0;
   if (p.scoring == MOE_SOFTMAX_TOPK && !p.norm) {

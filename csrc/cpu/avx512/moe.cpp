@@ -1,5 +1,5 @@
-// AVX-512 moe kernels: masked tails, vectorised keys, sigmoid/exp and top-k
-// argmax; the group limit and the final weights are the shared scalar helpers.
+// AVX-512 moe kernels: masked tails, vectorised keys, sigmoid/exp, group limit
+// and top-k; the final weights are the shared scalar helper.
 #include <immintrin.h>
 #include <cmath>
 #include <cstdint>
@@ -44,6 +44,48 @@ static inline __m512 exp16(__m512 x) {
 static inline __m512i key16(__m512 v) {
   const __m512i i = _mm512_castps_si512(_mm512_add_ps(v, _mm512_setzero_ps()));
   return _mm512_xor_si512(i, _mm512_and_si512(_mm512_srai_epi32(i, 31), _mm512_set1_epi32(0x7fffffff)));
+}
+
+// moe_scalar::group_limit on 16 lanes, bit-identical: per group the largest sel a
+// and the second largest b counting repeats (b = a when a occurs twice, else the
+// largest sel below a), key of a + b; the topk_group best groups are kept (ref's
+// take_max on the group keys) and the others' experts marked taken.
+static inline void group_limit16(int32_t* keys, const float* s, const float* bias, int64_t E, int n_group,
+                                 int topk_group) {
+  if (n_group <= 1 || topk_group >= n_group) return;
+  const int64_t gs = E / n_group;
+  int32_t gkeys[kMoeMaxExperts];
+  auto sel = [&](int64_t e, __mmask16 m) {
+    const __m512 v = _mm512_maskz_loadu_ps(m, s + e);
+    return bias ? _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, bias + e)) : _mm512_add_ps(v, _mm512_setzero_ps());
+  };
+  for (int g = 0; g < n_group; g++) {
+    const int64_t e0 = g * gs;
+    __m512 mx = set1(-INFINITY);
+    for (int64_t i = 0; i < gs; i += 16) {
+      const __mmask16 m = tail_mask(gs - i);
+      mx = _mm512_mask_max_ps(mx, m, mx, sel(e0 + i, m));
+    }
+    const float a = _mm512_reduce_max_ps(mx);
+    if (gs == 1) { gkeys[g] = key_of(a); continue; }
+    const __m512 av = set1(a);
+    int cnt = 0;
+    __m512 below = set1(-INFINITY);
+    for (int64_t i = 0; i < gs; i += 16) {
+      const __mmask16 m = tail_mask(gs - i);
+      const __m512 v = sel(e0 + i, m);
+      cnt += __builtin_popcount((unsigned)_mm512_mask_cmp_ps_mask(m, v, av, _CMP_EQ_OQ));
+      below = _mm512_mask_max_ps(below, _mm512_mask_cmp_ps_mask(m, v, av, _CMP_LT_OQ), below, v);
+    }
+    const float b = cnt >= 2 ? a : _mm512_reduce_max_ps(below);
+    gkeys[g] = key_of(a + b);
+  }
+  bool keep[kMoeMaxExperts] = {false};
+  for (int i = 0; i < topk_group; i++) keep[take_max(gkeys, n_group)] = true;
+  const __m512i taken = _mm512_set1_epi32(kTaken);
+  for (int g = 0; g < n_group; g++)
+    if (!keep[g])
+      for (int64_t i = 0; i < gs; i += 16) _mm512_mask_storeu_epi32(keys + g * gs + i, tail_mask(gs - i), taken);
 }
 
 // Top-k without marking anything taken: each (key, id) becomes one int64,
@@ -96,7 +138,7 @@ static bool route_row(int32_t* ids, float* w, const float* l, int64_t E, const M
     _mm512_storeu_si512(keys + e, _mm512_mask_blend_epi32(m, _mm512_set1_epi32(kTaken), kv));
   }
   if (bad) return false;
-  if (sig) group_limit(keys, s, p.bias, E, p.n_group, p.topk_group);
+  if (sig) group_limit16(keys, s, p.bias, E, p.n_group, p.topk_group);
   top_k16(ids, p.k, keys, reinterpret_cast<int64_t*>(scratch + 2 * Ep), Ep);
   float sum_all = 0;
   if (p.scoring == MOE_SOFTMAX_TOPK && !p.norm) {
