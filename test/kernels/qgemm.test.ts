@@ -182,6 +182,35 @@ describe('matmul vs dequantize-then-float64', () => {
     }
   });
 
+  // Codes at their extremes against activations at +-127 (x = +-1 quantizes to 127): the
+  // AVX2 kernel sums maddubs pairs in int16 over several groups and VNNI offsets q8_0
+  // codes by 128; a saturation or overflow would show here, not on Gaussian data.
+  test('quantized W: the int8 GEMM at extreme codes and activations equals ref and float64', () => {
+    const M = 9, N = 19, K = 512;
+    const w = new Float32Array(N * K);
+    for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) w[n * K + k] = (k % 32 === 0) === (n % 2 === 0) ? -1 : 0.875;
+    for (const sign of [1, -1]) {
+      const x = new Float32Array(M * K).fill(sign);
+      for (const fmt of ['q4_0', 'q8_0', 'q4_k', 'q5_k', 'q6_k'] as const) {
+        const W = quantize(Tensor.from(w, [N, K]), fmt);
+        const wd = dequantRef(fmt, W.bytes(), N * K);
+        const { y: ref, mag } = matmulRef(x, wd, M, N, K);
+        const aq = actQuantBound(x, wd, M, N, K, PARTNER_BLOCK[fmt]);
+        const outs: Record<string, Float32Array> = {};
+        forEachIsa((isa) => { outs[isa] = matmul(Tensor.from(x, [M, K]), W).toArray() as Float32Array; });
+        for (const [isa, o] of Object.entries(outs)) {
+          let ws = 0, wr = 0;
+          for (let i = 0; i < M * N; i++) {
+            ws = Math.max(ws, Math.abs(o[i] - outs.ref[i]) / (SIMD_TOL * mag[i] + 1e-6));
+            wr = Math.max(wr, Math.abs(o[i] - ref[i]) / (aq[i] * 1.0001 + ACC_TOL * mag[i] + 1e-6));
+          }
+          expect({ isa, fmt, sign, vsRef: ws <= 1 ? 'ok' : ws, vsF64: wr <= 1 ? 'ok' : wr })
+            .toEqual({ isa, fmt, sign, vsRef: 'ok', vsF64: 'ok' });
+        }
+      }
+    }
+  });
+
   test('GEMV at K = 4096 and N = 4096 rows split over threads matches ref', () => {
     const K = 4096, N = 67;
     const w = randn(N * K, 9), x = randn(K, 10);

@@ -1,8 +1,9 @@
 // AVX2 int8 GEMM of family `qgemm` (quantized W, M > kGemvMaxM): W panels of 16 rows
 // repacked to 8-bit codes (csrc/cpu/qgemm_i8_x86.h), micro-tiles of MR activation
-// rows x 16 W rows. The u8 x s8 group dot is maddubs + madd(1): the codes are at
-// most 63 (q6_K), so a pair never saturates int16, except q8_0, whose codes stay
-// signed and run as |w| x sign(a, w) (at most 2 * 128 * 127 per pair).
+// rows x 16 W rows. The u8 x s8 group dot is maddubs, summed in int16 over as many
+// groups as the codes allow, then madd(1): the codes are at most 63 (q6_K), so a pair
+// never saturates int16, except q8_0, whose codes stay signed and run as
+// |w| x sign(a, w) (at most 2 * 128 * 127 per pair).
 #include <immintrin.h>
 #include <cstdint>
 #include <cstring>
@@ -29,24 +30,36 @@ static inline __m256i mask8(int64_t n) {  // lanes < n set
 }
 
 // The int32 sums of one 32-block (or one half: groups G0..G1) for MR rows x 16 W rows.
-template <int G0, int G1, bool SIGNED>
+// maddubs pairs are summed in int16 over CH groups before one madd widens them: CH *
+// 2 * max(u) * 127 stays below 2^15 (CH 8 for 4-bit codes, 4 for 5-bit, 2 for 6-bit,
+// 1 for q8_0's |w| <= 128).
+template <int G0, int G1, bool SIGNED, int CH>
 static inline void block_dots(__m256i (*acc)[2], const uint8_t* w, const int8_t* a) {
   const __m256i ones = _mm256_set1_epi16(1);
-  for (int g = G0; g < G1; g++) {
-    const __m256i w0 = _mm256_load_si256((const __m256i*)(w + g * 4 * NRP));
-    const __m256i w1 = _mm256_load_si256((const __m256i*)(w + g * 4 * NRP + 32));
-    const __m256i u0 = SIGNED ? _mm256_abs_epi8(w0) : w0, u1 = SIGNED ? _mm256_abs_epi8(w1) : w1;
+  for (int g0 = G0; g0 < G1; g0 += CH) {
+    __m256i s[MR][2];
+    for (int c = 0; c < CH; c++) {
+      const int g = g0 + c;
+      const __m256i w0 = _mm256_load_si256((const __m256i*)(w + g * 4 * NRP));
+      const __m256i w1 = _mm256_load_si256((const __m256i*)(w + g * 4 * NRP + 32));
+      const __m256i u0 = SIGNED ? _mm256_abs_epi8(w0) : w0, u1 = SIGNED ? _mm256_abs_epi8(w1) : w1;
+      for (int i = 0; i < MR; i++) {
+        const __m256i av = bcast4(a + i * 32 + 4 * g);
+        const __m256i a0 = SIGNED ? _mm256_sign_epi8(av, w0) : av, a1 = SIGNED ? _mm256_sign_epi8(av, w1) : av;
+        const __m256i p0 = _mm256_maddubs_epi16(u0, a0), p1 = _mm256_maddubs_epi16(u1, a1);
+        s[i][0] = c == 0 ? p0 : _mm256_add_epi16(s[i][0], p0);
+        s[i][1] = c == 0 ? p1 : _mm256_add_epi16(s[i][1], p1);
+      }
+    }
     for (int i = 0; i < MR; i++) {
-      const __m256i av = bcast4(a + i * 32 + 4 * g);
-      const __m256i a0 = SIGNED ? _mm256_sign_epi8(av, w0) : av, a1 = SIGNED ? _mm256_sign_epi8(av, w1) : av;
-      acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(_mm256_maddubs_epi16(u0, a0), ones));
-      acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(_mm256_maddubs_epi16(u1, a1), ones));
+      acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(s[i][0], ones));
+      acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(s[i][1], ones));
     }
   }
 }
 
 // q4_0 / q8_0 (an activation scale per 32-block): f += float(I) * (s * d) per block.
-template <bool SIGNED>
+template <bool SIGNED, int CH>
 static inline void tile_q8_0(float* C, int64_t ldc, int64_t mrows, const int8_t* ap, const I8ActMeta* am,
                              const uint8_t* wp, const float* wf, int64_t b0, int64_t b1, __m256i k0, __m256i k1,
                              bool first) {
@@ -63,7 +76,7 @@ static inline void tile_q8_0(float* C, int64_t ldc, int64_t mrows, const int8_t*
     const I8ActMeta* mt = am + b * MR;
     __m256i acc[MR][2];
     for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm256_set1_epi32(mt[i].corr[0]);
-    block_dots<0, 8, SIGNED>(acc, wp + b * 32 * NRP, ap + b * MR * 32);
+    block_dots<0, 8, SIGNED, CH>(acc, wp + b * 32 * NRP, ap + b * MR * 32);
     const __m256 s0 = _mm256_load_ps(wf + b * 2 * NRP), s1 = _mm256_load_ps(wf + b * 2 * NRP + 8);
     for (int i = 0; i < MR; i++) {
       const __m256 d = _mm256_set1_ps(mt[i].d);
@@ -79,7 +92,7 @@ static inline void tile_q8_0(float* C, int64_t ldc, int64_t mrows, const int8_t*
 
 // K-quants (one activation scale per 8 32-blocks): per 256-block T = sum of
 // float(I_h) * s_h (- mn * S for q4_K / q5_K), then C += T * d.
-template <int HALVES>
+template <int HALVES, int CH>
 static inline void tile_qk(float* C, int64_t ldc, int64_t mrows, const int8_t* ap, const I8ActMeta* am,
                            const uint8_t* wp, const float* wf, int64_t b0, int64_t b1, __m256i k0, __m256i k1,
                            bool first) {
@@ -94,14 +107,14 @@ static inline void tile_qk(float* C, int64_t ldc, int64_t mrows, const int8_t* a
       __m256i acc[MR][2];
       if (HALVES == 2) {
         for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm256_set1_epi32(mt[i].corr[0]);
-        block_dots<0, 4, false>(acc, w, a);
+        block_dots<0, 4, false, CH>(acc, w, a);
         const __m256 s0 = _mm256_load_ps(sf), s1 = _mm256_load_ps(sf + 8);
         for (int i = 0; i < MR; i++) {
           t[i][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[i][0]), s0, t[i][0]);
           t[i][1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[i][1]), s1, t[i][1]);
           acc[i][0] = acc[i][1] = _mm256_set1_epi32(mt[i].corr[1]);
         }
-        block_dots<4, 8, false>(acc, w, a);
+        block_dots<4, 8, false, CH>(acc, w, a);
         const __m256 h0 = _mm256_load_ps(sf + NRP), h1 = _mm256_load_ps(sf + NRP + 8);
         for (int i = 0; i < MR; i++) {
           t[i][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[i][0]), h0, t[i][0]);
@@ -109,7 +122,7 @@ static inline void tile_qk(float* C, int64_t ldc, int64_t mrows, const int8_t* a
         }
       } else {
         for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
-        block_dots<0, 8, false>(acc, w, a);
+        block_dots<0, 8, false, CH>(acc, w, a);
         const __m256 s0 = _mm256_load_ps(sf), s1 = _mm256_load_ps(sf + 8);
         const __m256 m0 = _mm256_load_ps(sf + NRP), m1 = _mm256_load_ps(sf + NRP + 8);
         for (int i = 0; i < MR; i++) {
@@ -149,8 +162,11 @@ static void gemm_panel(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta*
       float* c = C + p * MR * ldc;
       const int8_t* a = qa + p * nb * MR * 32;
       const I8ActMeta* m = meta + p * nb * MR;
-      if (FMT == I8_Q4_0 || FMT == I8_Q8_0 || FMT == I8_Q4_0X16 || FMT == I8_Q8_0X16) tile_q8_0<FMT == I8_Q8_0 || FMT == I8_Q8_0X16>(c, ldc, mrows, a, m, wp, wf, kb, ke, k0, k1, kb == 0);
-      else tile_qk<(FMT == I8_Q6_K || FMT == I8_Q6_KX16) ? 2 : 1>(c, ldc, mrows, a, m, wp, wf, kb, ke, k0, k1, kb == 0);
+      if (FMT == I8_Q4_0 || FMT == I8_Q4_0X16) tile_q8_0<false, 8>(c, ldc, mrows, a, m, wp, wf, kb, ke, k0, k1, kb == 0);
+      else if (FMT == I8_Q8_0 || FMT == I8_Q8_0X16) tile_q8_0<true, 1>(c, ldc, mrows, a, m, wp, wf, kb, ke, k0, k1, kb == 0);
+      else if (FMT == I8_Q4_K || FMT == I8_Q4_KX16) tile_qk<1, 8>(c, ldc, mrows, a, m, wp, wf, kb, ke, k0, k1, kb == 0);
+      else if (FMT == I8_Q5_K) tile_qk<1, 4>(c, ldc, mrows, a, m, wp, wf, kb, ke, k0, k1, kb == 0);
+      else tile_qk<2, 2>(c, ldc, mrows, a, m, wp, wf, kb, ke, k0, k1, kb == 0);
     }
   }
 }
