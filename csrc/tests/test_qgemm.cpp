@@ -182,3 +182,45 @@ TEST(qgemm_dequantize_row_and_rejects) {
   CHECK(fuselm::quantize_acts(q, DType::Q4_K, x, 1, 200).code == Code::Range);
   CHECK(fuselm::check_weight(DType::Q4_0, 4, 64, 4 * 36).ok());
 }
+
+// The int8 GEMM (M > 8) at extreme codes against +-127 activations (x = +-1): the AVX2
+// kernel's int16 chains of maddubs pairs and the VNNI q8_0 offset must not saturate
+// (bounds as in test/kernels/qgemm.test.ts).
+TEST(qgemm_int8_gemm_extreme_codes) {
+  const int64_t M = 9, N = 19, K = 512;
+  const DType fmts[] = {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q5_K, DType::Q6_K};
+  std::vector<float> w(N * K), wd(N * K), x(M * K), out(M * N), ref_out;
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t k = 0; k < K; k++) w[n * K + k] = ((k % 32 == 0) == (n % 2 == 0)) ? -1.0f : 0.875f;
+  for (float sign : {1.0f, -1.0f}) {
+    for (auto& v : x) v = sign;
+    for (DType wt : fmts) {
+      std::vector<uint8_t> W(N * fuselm::row_bytes(wt, K));
+      CHECK(fuselm::quantize(W.data(), wt, w.data(), N, K).ok());
+      CHECK(fuselm::dequantize(wd.data(), wt, W.data(), N, K).ok());
+      std::vector<double> ref(M * N), bound(M * N), mag(M * N);
+      for (int64_t n = 0; n < N; n++) {
+        double s = 0, a = 0;
+        for (int64_t k = 0; k < K; k++) {
+          s += (double)sign * wd[n * K + k];
+          a += std::fabs((double)wd[n * K + k]);
+        }
+        for (int64_t m = 0; m < M; m++) {
+          ref[m * N + n] = s;
+          mag[m * N + n] = a;
+          bound[m * N + n] = a * (1.0 / 127 / 2) * 1.0001 + 2e-6 * a + 1e-6;  // amax = 1 in every block
+        }
+      }
+      fltest::for_each_isa([&](int isa) {
+        CHECK(fuselm::matmul(out.data(), x.data(), M, K, W.data(), wt, N, nullptr).ok());
+        double worst = 0, worst_ref = 0;
+        for (int64_t i = 0; i < M * N; i++) worst = std::fmax(worst, std::fabs(out[i] - ref[i]) / bound[i]);
+        if (isa == fuselm::ISA_REF) ref_out = out;
+        for (int64_t i = 0; i < M * N; i++)
+          worst_ref = std::fmax(worst_ref, std::fabs(out[i] - ref_out[i]) / (1e-5 * mag[i] + 1e-6));
+        CHECK_LE(worst, 1.0);
+        CHECK_LE(worst_ref, 1.0);
+      });
+    }
+  }
+}
