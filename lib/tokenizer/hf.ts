@@ -64,7 +64,8 @@ export function tokenizerFromHf(dir: string, arch: Arch, config: Record<string, 
   return new Tokenizer({
     model: 'gpt2', pre: PRE_BY_ARCH[arch], tokens, types, merges,
     bos: tokId('bos_token'), eos: tokId('eos_token'), pad: tokId('pad_token'),
-    addBos: typeof tc.add_bos_token === 'boolean' ? tc.add_bos_token : false,
+    // Llama 3 adds BOS through its post-processor rather than add_bos_token (llama.cpp adds it too)
+    addBos: typeof tc.add_bos_token === 'boolean' ? tc.add_bos_token : arch === 'llama' && tokId('bos_token') !== undefined,
     addEos: typeof tc.add_eos_token === 'boolean' ? tc.add_eos_token : false,
     chatTemplate: typeof tc.chat_template === 'string' ? tc.chat_template : undefined,
   });
