@@ -13,7 +13,6 @@ import { syntheticModel, writeSyntheticModel, SyntheticSpec } from '../../lib/mo
 import { loadWeights } from '../../lib/models/transformer';
 import { Sampler, argmax } from '../../lib/models/sampler';
 import { load } from '../../lib/models/model';
-import { quantize } from '../../lib/ops/qgemm';
 import { quantize, QuantFormat } from '../../lib/ops/qgemm';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fuselm-models-'));
@@ -99,7 +98,7 @@ test('load(), dispose() is idempotent, a disposed model refuses work', async () 
 test('decode fusions (q/k/v, gate/up in one GEMV) give the same logits as separate matmuls', async () => {
   for (const [arch, extra] of [['llama', {}], ['qwen2', {}], ['qwen2moe', { nExpert: 4, nExpertUsed: 2, expertFf: 128, sharedExpertFf: 128 }]] as const) {
     const f = path.join(tmp, `fuse-${arch}.gguf`);
-    writeSyntheticModel(f, { ...spec, arch, ...extra, type: 'q8_0', quantize: (x, t) => quantize(x, t as 'q8_0') });
+    writeSyntheticModel(f, { ...spec, arch, ...extra, type: 'q8_0', quantize: (x, t) => quantize(x, t as QuantFormat) });
     const run = async (fuse: boolean) => {
       const m = await load(f, { fuse });
       const out: Float32Array[] = [];
