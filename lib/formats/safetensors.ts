@@ -313,5 +313,7 @@ export function encodeSafetensors(tensors: readonly SafetensorsInput[], metadata
 
 /** Writes a safetensors file. */
 export function writeSafetensors(file: string, tensors: readonly SafetensorsInput[], metadata?: Record<string, string>): void {
+  // a path only: fs.writeFileSync would take a number as an open file descriptor and write into it
+  if (typeof file !== 'string' || file.length === 0) throw new TypeError(`writeSafetensors: Expected a file path for file but received ${typeof file}`);
   fs.writeFileSync(file, encodeSafetensors(tensors, metadata));
 }

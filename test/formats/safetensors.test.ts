@@ -170,7 +170,9 @@ test('safetensors fuzz (fast-check): mutated files parse cleanly or throw Safete
   expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(512 * 1024 * 1024);
 });
 
-test('encodeSafetensors checks its input', () => {
+test('encodeSafetensors / writeSafetensors check their input', () => {
+  // a number would be taken by fs as an open descriptor (the export fuzz once wrote into libuv's signal pipe that way)
+  expect(() => writeSafetensors(3 as never, [])).toThrow('writeSafetensors: Expected a file path for file but received number');
   expect(() => encodeSafetensors([{ name: 'x', dtype: 'F32', shape: [2], data: new Uint8Array(4) }])).toThrow('encodeSafetensors: Expected 8 bytes for x.data but received 4');
   expect(() => encodeSafetensors([{ name: 'x', dtype: 'F9', shape: [1], data: new Uint8Array(4) }])).toThrow('encodeSafetensors: Expected a safetensors dtype for x.dtype but received F9');
   const t = Tensor.from(Float32Array.from([1]), [1]);
