@@ -101,8 +101,9 @@ static inline void decode_q6_Kx16(const void* W, int64_t r, int64_t nb, int64_t 
   for (int g = 0; g < 8; g++) {
     const int t = 8 * j + g;  // dword t of the 256 weights
     for (int e = 0; e < 4; e++) {
-      const int lo = t < 32 ? x->ql[t][4 * rr + e] & 0xF : x->ql[t - 32][4 * rr + e] >> 4;
-      const int hi = (x->qh[t % 16][4 * rr + e] >> (2 * (t / 16))) & 3;
+      const uint8_t l = x->q[t % 16][(t % 32) / 16][4 * rr + e];  // blocks.h: Q6_KX16
+      const int lo = t < 32 ? l & 0xF : l >> 4;
+      const int hi = (x->q[t % 16][2][4 * rr + e] >> (2 * (t / 16))) & 3;
       o->u[4 * g + e] = lo | (hi << 4);
     }
   }

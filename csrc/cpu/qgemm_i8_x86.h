@@ -133,8 +133,8 @@ static inline void i8_pack_kx16(const void* W, int64_t grp, int64_t sb, int64_t 
     const block_q6_Kx16* x = (const block_q6_Kx16*)W + grp * (nb / 8) + sb;
     for (int t = 0; t < 64; t++)  // dword t of the 256 weights: 32-block t / 8, group t % 8
       for (int h = 0; h < 2; h++) {
-        const __m256i l = _mm256_loadu_si256((const __m256i*)(x->ql[t % 32] + 32 * h));
-        const __m256i q = _mm256_loadu_si256((const __m256i*)(x->qh[t % 16] + 32 * h));
+        const __m256i l = _mm256_loadu_si256((const __m256i*)(x->q[t % 16][(t % 32) / 16] + 32 * h));
+        const __m256i q = _mm256_loadu_si256((const __m256i*)(x->q[t % 16][2] + 32 * h));
         const __m256i lo = t < 32 ? _mm256_and_si256(l, m4) : _mm256_and_si256(_mm256_srli_epi16(l, 4), m4);
         const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 2 * (t / 16)), m2);
         const int64_t b = 8 * sb + t / 8;

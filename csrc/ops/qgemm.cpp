@@ -235,11 +235,11 @@ static void pack_group_q6_K(block_q6_Kx16* y, const block_q6_K* x, int64_t nb) {
       y[b].d[r] = p.d;
       for (int s = 0; s < 16; s++) y[b].sc[s][r] = p.scales[s];
       for (int e = 0; e < 256; e++) {
-        const int t = e / 4, o = 4 * r + e % 4;
-        if (t < 32) y[b].ql[t][o] = (uint8_t)((y[b].ql[t][o] & 0xF0) | (q[e] & 15));
-        else y[b].ql[t - 32][o] = (uint8_t)((y[b].ql[t - 32][o] & 0x0F) | ((q[e] & 15) << 4));
-        const int u = t % 16, i = t / 16;
-        y[b].qh[u][o] = (uint8_t)((y[b].qh[u][o] & ~(3 << (2 * i))) | ((q[e] >> 4) << (2 * i)));
+        const int t = e / 4, o = 4 * r + e % 4, u = t % 16, i = t / 16;
+        uint8_t& lo = y[b].q[u][i % 2][o];  // dwords u + 16i: i = 0, 1 low nibbles, 2, 3 high
+        lo = i < 2 ? (uint8_t)((lo & 0xF0) | (q[e] & 15)) : (uint8_t)((lo & 0x0F) | ((q[e] & 15) << 4));
+        uint8_t& hi = y[b].q[u][2][o];
+        hi = (uint8_t)((hi & ~(3 << (2 * i))) | ((q[e] >> 4) << (2 * i)));
       }
     }
 }
@@ -249,9 +249,9 @@ static void unpack_group_q6_K(block_q6_K* x, const block_q6_Kx16* y, int64_t nb)
       block_q6_K& p = x[r * nb + b];
       uint8_t q[256];
       for (int e = 0; e < 256; e++) {
-        const int t = e / 4, o = 4 * r + e % 4;
-        const uint8_t lo = t < 32 ? (y[b].ql[t][o] & 15) : (y[b].ql[t - 32][o] >> 4);
-        q[e] = (uint8_t)(lo | (((y[b].qh[t % 16][o] >> (2 * (t / 16))) & 3) << 4));
+        const int t = e / 4, o = 4 * r + e % 4, u = t % 16, i = t / 16;
+        const uint8_t lo = i < 2 ? (y[b].q[u][i % 2][o] & 15) : (y[b].q[u][i % 2][o] >> 4);
+        q[e] = (uint8_t)(lo | (((y[b].q[u][2][o] >> (2 * i)) & 3) << 4));
       }
       q6_encode(p, q);
       p.d = y[b].d[r];

@@ -192,6 +192,12 @@ static void gemm_bf16(float* C, int64_t ldc, const void* xpack, int64_t M, const
   }
 }
 
+static inline int32_t ld32(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
 // ---- repacked GEMV (Q4_0X16 / Q8_0X16, blocks.h) ------------------------------------
 // The 16 rows of a block as two halves of 8 (one int32 lane per row): maddubs
 // against 4 broadcast activations, pair sums in int16, then one madd to int32.
@@ -332,9 +338,9 @@ static inline void q6_Kx16_group(float* out, int64_t ldo, const block_q8_K* acts
         __m256i D[4][4];
         for (int uu = 0; uu < 4; uu++) {
           const int u = 4 * s4 + uu;
-          const __m256i p0 = _mm256_loadu_si256((const __m256i*)(x->ql[u] + 32 * h));
-          const __m256i p1 = _mm256_loadu_si256((const __m256i*)(x->ql[u + 16] + 32 * h));
-          const __m256i q = _mm256_loadu_si256((const __m256i*)(x->qh[u] + 32 * h));
+          const __m256i p0 = _mm256_loadu_si256((const __m256i*)(x->q[u][0] + 32 * h));
+          const __m256i p1 = _mm256_loadu_si256((const __m256i*)(x->q[u][1] + 32 * h));
+          const __m256i q = _mm256_loadu_si256((const __m256i*)(x->q[u][2] + 32 * h));
           D[0][uu] = _mm256_or_si256(_mm256_and_si256(p0, m4), _mm256_and_si256(_mm256_slli_epi16(q, 4), m30));
           D[1][uu] = _mm256_or_si256(_mm256_and_si256(p1, m4), _mm256_and_si256(_mm256_slli_epi16(q, 2), m30));
           D[2][uu] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(p0, 4), m4), _mm256_and_si256(q, m30));
@@ -343,14 +349,12 @@ static inline void q6_Kx16_group(float* out, int64_t ldo, const block_q8_K* acts
         }
         for (int m = 0; m < MM; m++) {
           const block_q8_K& a = acts[m * nb + b];
-          int32_t a32[64];
-          std::memcpy(a32, a.qs, 256);
           for (int i = 0; i < 4; i++) {
             const int sb = s4 + 4 * i;
-            const __m256i p01 = _mm256_add_epi16(_mm256_maddubs_epi16(D[i][0], _mm256_set1_epi32(a32[4 * sb])),
-                                                 _mm256_maddubs_epi16(D[i][1], _mm256_set1_epi32(a32[4 * sb + 1])));
-            const __m256i p23 = _mm256_add_epi16(_mm256_maddubs_epi16(D[i][2], _mm256_set1_epi32(a32[4 * sb + 2])),
-                                                 _mm256_maddubs_epi16(D[i][3], _mm256_set1_epi32(a32[4 * sb + 3])));
+            const __m256i p01 = _mm256_add_epi16(_mm256_maddubs_epi16(D[i][0], _mm256_set1_epi32(ld32(a.qs + 16 * sb + 0))),
+                                                 _mm256_maddubs_epi16(D[i][1], _mm256_set1_epi32(ld32(a.qs + 16 * sb + 4))));
+            const __m256i p23 = _mm256_add_epi16(_mm256_maddubs_epi16(D[i][2], _mm256_set1_epi32(ld32(a.qs + 16 * sb + 8))),
+                                                 _mm256_maddubs_epi16(D[i][3], _mm256_set1_epi32(ld32(a.qs + 16 * sb + 12))));
             __m256i dot = _mm256_add_epi32(_mm256_madd_epi16(p01, ones), _mm256_madd_epi16(p23, ones));
             dot = _mm256_sub_epi32(dot, _mm256_set1_epi32(32 * a.bsums[sb]));
             const __m256i sc = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i*)(x->sc[sb] + 8 * h)));

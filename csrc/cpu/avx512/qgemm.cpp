@@ -192,6 +192,12 @@ static void gemv_bf16_f32(float* o, int64_t l, const void* a, int64_t M, int64_t
   gemv_float<2>(o, l, a, M, K, W, n0, n1);
 }
 
+static inline int32_t ld32(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
 // ---- repacked GEMV (Q4_0X16 / Q8_0X16, blocks.h) ------------------------------------
 // One 64-byte load is 4 weights of 16 rows: vpdpbusd against the 4 matching
 // activations broadcast gives the 16 rows' partial dots in the 16 lanes, so a
@@ -306,8 +312,8 @@ static inline void q4_Kx16_group(float* out, int64_t ldo, const block_q8_K* acts
   }
   for (int m = 0; m < MM; m++) _mm512_storeu_ps(out + m * ldo, acc[m]);
 }
-// q6_K: per quarter s4, the 16 dwords t = s4*4 + uu + 16i rebuilt from two ql
-// vectors and one qh vector; dword group i is sub-block s4 + 4i (codes 0..63,
+// q6_K: per quarter s4, the 16 dwords t = s4*4 + uu + 16i rebuilt from the three
+// vectors q[u] (read in order); dword group i is sub-block s4 + 4i (codes 0..63,
 // q - 32 through the bsums), times its int8 scale.
 template <int MM>
 static inline void q6_Kx16_group(float* out, int64_t ldo, const block_q8_K* acts, int64_t nb,
@@ -323,9 +329,9 @@ static inline void q6_Kx16_group(float* out, int64_t ldo, const block_q8_K* acts
       __m512i D[4][4];
       for (int uu = 0; uu < 4; uu++) {
         const int u = 4 * s4 + uu;
-        const __m512i p0 = _mm512_loadu_si512((const void*)x->ql[u]);
-        const __m512i p1 = _mm512_loadu_si512((const void*)x->ql[u + 16]);
-        const __m512i q = _mm512_loadu_si512((const void*)x->qh[u]);
+        const __m512i p0 = _mm512_loadu_si512((const void*)x->q[u][0]);
+        const __m512i p1 = _mm512_loadu_si512((const void*)x->q[u][1]);
+        const __m512i q = _mm512_loadu_si512((const void*)x->q[u][2]);
         D[0][uu] = _mm512_or_si512(_mm512_and_si512(p0, m4), _mm512_and_si512(_mm512_slli_epi16(q, 4), m30));
         D[1][uu] = _mm512_or_si512(_mm512_and_si512(p1, m4), _mm512_and_si512(_mm512_slli_epi16(q, 2), m30));
         D[2][uu] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(p0, 4), m4), _mm512_and_si512(q, m30));
@@ -334,12 +340,10 @@ static inline void q6_Kx16_group(float* out, int64_t ldo, const block_q8_K* acts
       }
       for (int m = 0; m < MM; m++) {
         const block_q8_K& a = acts[m * nb + b];
-        int32_t a32[64];
-        std::memcpy(a32, a.qs, 256);
         for (int i = 0; i < 4; i++) {
           const int sb = s4 + 4 * i;
           __m512i dot = _mm512_set1_epi32(-32 * a.bsums[sb]);
-          for (int uu = 0; uu < 4; uu++) dot = _mm512_dpbusd_epi32(dot, D[i][uu], _mm512_set1_epi32(a32[4 * sb + uu]));
+          for (int uu = 0; uu < 4; uu++) dot = _mm512_dpbusd_epi32(dot, D[i][uu], _mm512_set1_epi32(ld32(a.qs + 16 * sb + 4 * uu)));
           const __m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)x->sc[sb]));
           sumi[m] = _mm512_add_epi32(sumi[m], _mm512_mullo_epi32(dot, sc));
         }

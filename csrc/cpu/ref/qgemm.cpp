@@ -570,9 +570,9 @@ static void gemv_q6_Kx16_q8_K(float* out, int64_t ldo, const void* acts, int64_t
         for (int sb = 0; sb < 16; sb++) {
           int dot = 0;
           for (int e = 16 * sb; e < 16 * sb + 16; e++) {
-            const int t = e / 4, o = 4 * r + e % 4;
-            const int lo = t < 32 ? (x.ql[t][o] & 15) : (x.ql[t - 32][o] >> 4);
-            const int q = (lo | (((x.qh[t % 16][o] >> (2 * (t / 16))) & 3) << 4)) - 32;
+            const int t = e / 4, o = 4 * r + e % 4, u = t % 16, i = t / 16;
+            const int lo = i < 2 ? (x.q[u][i % 2][o] & 15) : (x.q[u][i % 2][o] >> 4);
+            const int q = (lo | (((x.q[u][2][o] >> (2 * i)) & 3) << 4)) - 32;
             dot += q * a.qs[e];
           }
           sumi += x.sc[sb][r] * dot;

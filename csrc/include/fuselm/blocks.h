@@ -131,15 +131,15 @@ struct block_q4_Kx16 {
 };
 static_assert(sizeof(block_q4_Kx16) == 16 * 148, "block_q4_Kx16 is 16 x 148 bytes");
 // Q6_KX16: with u6(t) the 64-byte vector of the 6-bit codes (0..63, standing
-// for q - 32) of dword t (weights 4t..4t+3) of the 16 rows:
-// ql[t] (t < 32) holds u6(t) & 15 in its low nibbles and u6(t + 32) & 15 in its
-// high nibbles; qh[u] (u < 16) holds u6(u + 16i) >> 4 in bits 2i..2i+1, i < 4.
+// for q - 32) of dword t (weights 4t..4t+3) of the 16 rows, for u < 16:
+// q[u][0] holds u6(u) & 15 in its low nibbles and u6(u + 32) & 15 in its high
+// nibbles, q[u][1] the same for u6(u + 16) and u6(u + 48), and q[u][2] holds
+// u6(u + 16i) >> 4 in bits 2i..2i+1, i < 4: the GEMV reads it front to back.
 // sc[s][r]: the int8 scale of 16-weight sub-block s of row r. Same size as Q6_K.
 struct block_q6_Kx16 {
   fl_half d[16];
   int8_t sc[16][16];
-  uint8_t ql[32][64];
-  uint8_t qh[16][64];
+  uint8_t q[16][3][64];
 };
 static_assert(sizeof(block_q6_Kx16) == 16 * sizeof(block_q6_K), "block_q6_Kx16 is 16 q6_K blocks");
 
