@@ -1,8 +1,11 @@
 // Family `attention`: the paged KV cache, argument invariants, the dynamic
 // block selection (plan) and the flash-style driver (run) that walks key
 // blocks and calls the per-ISA tile kernel. Semantics: fuselm/ops/attention.h.
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -35,11 +38,51 @@ int64_t& kv_memory_delta() {
 // ---- pages ------------------------------------------------------------------
 static int64_t page_bytes(const KvCache* c) { return c->n_kv_head * c->head_bytes; }
 
+// Page memory: pages of one size carved from 2 MiB-aligned slabs advised as
+// transparent huge pages. A long cache is thousands of pages of ~256 KiB, and
+// the sparse decode reads a little from each (its block summaries): with 4 KiB
+// pages every read was a TLB miss. Freed pages go to a per-size free list and
+// are reused; slabs are kept for the life of the process.
+namespace {
+struct PageArena {
+  std::mutex mu;
+  struct Bin { size_t bytes; std::vector<uint8_t*> free; };
+  std::vector<Bin> bins;
+  static constexpr size_t kSlab = (size_t)32 << 20;
+  uint8_t* get(size_t bytes) {
+    std::lock_guard<std::mutex> lock(mu);
+    Bin* bin = nullptr;
+    for (auto& b : bins) if (b.bytes == bytes) bin = &b;
+    if (!bin) { bins.push_back({bytes, {}}); bin = &bins.back(); }
+    if (bin->free.empty()) {
+      const size_t per = kSlab / bytes;
+      if (per < 2) return nullptr;
+      void* m = mmap(nullptr, kSlab + ((size_t)2 << 20), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (m == MAP_FAILED) return nullptr;
+      uint8_t* base = (uint8_t*)(((uintptr_t)m + ((2u << 20) - 1)) & ~(uintptr_t)((2u << 20) - 1));
+      madvise(base, kSlab, MADV_HUGEPAGE);
+      for (size_t i = per; i-- > 0;) bin->free.push_back(base + i * bytes);
+    }
+    uint8_t* p = bin->free.back();
+    bin->free.pop_back();
+    return p;
+  }
+  void put(uint8_t* p, size_t bytes) {
+    std::lock_guard<std::mutex> lock(mu);
+    for (auto& b : bins) if (b.bytes == bytes) { b.free.push_back(p); return; }
+  }
+};
+PageArena& arena() {
+  static PageArena* a = new PageArena();  // leaked on purpose: caches may outlive static destructors
+  return *a;
+}
+}  // namespace
+
 static KvPage* page_new(const KvCache* c) {
   KvPage* p = new (std::nothrow) KvPage;
   if (!p) return nullptr;
   const size_t bytes = (size_t)page_bytes(c);
-  p->data = (uint8_t*)std::aligned_alloc(64, bytes);
+  p->data = bytes >= ((size_t)64 << 10) ? arena().get(bytes) : (uint8_t*)std::aligned_alloc(64, bytes);
   if (!p->data) { delete p; return nullptr; }
   std::memset(p->data, 0, bytes);
   p->refs.store(1);
@@ -51,7 +94,9 @@ static KvPage* page_new(const KvCache* c) {
 
 static void page_release(const KvCache* c, KvPage* p) {
   if (p->refs.fetch_sub(1) == 1) {
-    std::free(p->data);
+    const size_t bytes = (size_t)page_bytes(c);
+    if (bytes >= ((size_t)64 << 10)) arena().put(p->data, bytes);
+    else std::free(p->data);
     delete p;
     kv_memory_delta() -= page_bytes(c);
   }

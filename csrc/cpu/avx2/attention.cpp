@@ -205,9 +205,15 @@ static void attn_tile_f16(const AttnTile& t) { FL_DISPATCH_HEAD_DIM(t.D, tile<D,
 static void attn_tile_i8(const AttnTile& t) { FL_DISPATCH_HEAD_DIM(t.D, tile<D, int8_t>(t)); }
 
 static void score_blocks(float* scores, const float* q, int64_t G, int64_t D, const float* const* summ, int64_t nb) {
+  // one summary per KV page (scattered 1 KiB reads): every line prefetched PF blocks ahead
+  constexpr int64_t PF = 6;
+  for (int64_t b = 0; b < nb && b < PF; b++)
+    for (int64_t o = 0; o < 2 * D; o += 16) _mm_prefetch((const char*)(summ[b] + o), _MM_HINT_T0);
   for (int64_t b = 0; b < nb; b++) {
     const float* mn = summ[b];
     const float* mx = summ[b] + D;
+    if (b + PF < nb)
+      for (int64_t o = 0; o < 2 * D; o += 16) _mm_prefetch((const char*)(summ[b + PF] + o), _MM_HINT_T0);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t c = 0; c < D; c += 8) {
       const __m256 lo = _mm256_loadu_ps(mn + c), hi = _mm256_loadu_ps(mx + c);

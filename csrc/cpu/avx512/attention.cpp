@@ -208,15 +208,21 @@ static void score_blocks(float* scores, const float* q, int64_t G, int64_t D, co
     const float* mx = summ[b] + D;
     if (b + PF < nb)
       for (int64_t o = 0; o < 2 * D; o += 16) _mm_prefetch((const char*)(summ[b + PF] + o), _MM_HINT_T0);
-    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
     for (int64_t c = 0; c < D; c += 16) {
       const __m512 lo = _mm512_loadu_ps(mn + c), hi = _mm512_loadu_ps(mx + c);
-      for (int64_t g = 0; g < G; g++) {
-        const __m512 qv = _mm512_loadu_ps(q + g * D + c);
-        acc[g & 3] = _mm512_add_ps(acc[g & 3], _mm512_max_ps(_mm512_mul_ps(qv, lo), _mm512_mul_ps(qv, hi)));
+      int64_t g = 0;
+      for (; g + 2 <= G; g += 2) {
+        const __m512 q0 = _mm512_loadu_ps(q + g * D + c), q1 = _mm512_loadu_ps(q + (g + 1) * D + c);
+        a0 = _mm512_add_ps(a0, _mm512_max_ps(_mm512_mul_ps(q0, lo), _mm512_mul_ps(q0, hi)));
+        a1 = _mm512_add_ps(a1, _mm512_max_ps(_mm512_mul_ps(q1, lo), _mm512_mul_ps(q1, hi)));
+      }
+      if (g < G) {
+        const __m512 q0 = _mm512_loadu_ps(q + g * D + c);
+        a0 = _mm512_add_ps(a0, _mm512_max_ps(_mm512_mul_ps(q0, lo), _mm512_mul_ps(q0, hi)));
       }
     }
-    scores[b] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
+    scores[b] = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
   }
 }
 
