@@ -35,6 +35,8 @@ std::string sys_error(const char* what, const std::string& path, int err) {
 }  // namespace
 
 // mmapFile(path: string) -> ArrayBuffer (external, length = file size)
+constexpr uint64_t kMaxMappedBytes = (uint64_t)1 << 32;
+
 static Napi::Value MmapFile(const Napi::CallbackInfo& info) {
   Args a(info, "mmapFile");
   a.count(1);
@@ -56,6 +58,13 @@ static Napi::Value MmapFile(const Napi::CallbackInfo& info) {
   if (st.st_size < 0 || (uint64_t)st.st_size > (uint64_t)SIZE_MAX / 2) {
     ::close(fd);
     a.range_error("path", "a file that fits in the address space", std::to_string((long long)st.st_size) + " bytes");
+  }
+  // Node 20 (V8 11) makes no external ArrayBuffer over 4 GiB: the call fails
+  // and node-addon-api's cleanup then double-frees (an abort, not an error)
+  if ((uint64_t)st.st_size > kMaxMappedBytes) {
+    ::close(fd);
+    a.range_error("path", "a file of at most 4294967296 bytes (the largest ArrayBuffer Node maps; larger files are not supported yet)",
+                  "'" + path + "' of " + std::to_string((long long)st.st_size) + " bytes");
   }
   size_t len = (size_t)st.st_size;
   if (len == 0) {

@@ -311,10 +311,19 @@ export function parseGguf(bytes: Uint8Array, source?: string): GgufFile {
   };
 }
 
+/** The largest file readGguf takes: 4 GiB (a typed array view over one ArrayBuffer, Node 20). */
+export const MAX_FILE_BYTES = 2 ** 32;
+
 /** Reads a GGUF file: mmap'd (zero-copy) by default. */
 export function readGguf(path: string, opts: GgufReadOptions = {}): GgufFile {
   if (typeof path !== 'string' || path.length === 0) throw new TypeError(`readGguf: Expected a file path for path but received ${typeof path}`);
   const useMmap = opts.mmap ?? true;
+  // one ArrayBuffer holds the file, and a typed array view over it: 4 GiB at most in Node 20
+  let size = 0;
+  try { size = fs.statSync(path).size; } catch { /* the open below reports it */ }
+  if (size > MAX_FILE_BYTES) {
+    throw new RangeError(`readGguf: Expected a GGUF file of at most ${MAX_FILE_BYTES} bytes (4 GiB: one ArrayBuffer view in this Node; larger files are not supported yet) for path but received '${path}' of ${size} bytes`);
+  }
   let buffer: ArrayBufferLike;
   let mapped = false;
   if (useMmap) {
