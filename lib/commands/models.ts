@@ -2,7 +2,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { GgufTensorInfo, ggufPlain, ggufTensor, readGguf } from '../formats/gguf';
+import { GgufTensorInfo, ggufPlain, ggufTensor, ggufTensorBytes, readGguf } from '../formats/gguf';
 import { GgufTensorInput, writeGguf } from '../formats/gguf-writer';
 import { DType, isDType } from '../dtype';
 import { Tensor } from '../tensor';
@@ -132,7 +132,7 @@ export const quantize: Command = {
     const target = fmt as DType;
     const blk = { f32: 1, f16: 1, bf16: 1, q8_0: 32, q4_0: 32, q4_k: 256, q5_k: 256, q6_k: 256 }[fmt as 'f32'];
     const tensors: GgufTensorInput[] = f.tensors.map((t) => {
-      const raw = { name: t.name, shape: t.shape, type: t.ggmlType, data: new Uint8Array(f.buffer, f.byteOffset + t.fileOffset, t.byteSize) };
+      const raw = { name: t.name, shape: t.shape, type: t.ggmlType, data: ggufTensorBytes(f, t) };
       if (t.shape.length < 2 || t.ne[0] % blk !== 0 || !t.dtype || t.dtype === target) return raw;
       const x = toF32(t);
       const cols = t.ne[0];

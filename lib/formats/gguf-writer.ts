@@ -143,8 +143,20 @@ function ggmlTypeOf(t: DType | number, name: string): { id: number; blockElems: 
   return { id: d.id, blockElems: d.blockElems, blockBytes: d.blockBytes, label: t };
 }
 
+/** A tensor for encodeGgufHeader: its data may be left out (only its size is written). */
+export type GgufTensorSpec = Omit<GgufTensorInput, 'data'> & { data?: GgufTensorInput['data'] };
+
+/**
+ * Encodes only the header, metadata and tensor infos (padded to the alignment): the tensor data
+ * then goes at `header.length + offsets[i]`. For writing a file piecewise, e.g. a sparse one in tests.
+ */
+export function encodeGgufHeader(opts: Omit<GgufWriteOptions, 'tensors'> & { tensors?: readonly GgufTensorSpec[] }): { header: Uint8Array; offsets: number[]; sizes: number[] } {
+  const { head, offsets, sizes } = encodeHeader(opts, true);
+  return { header: head, offsets, sizes };
+}
+
 /** Encodes the header, metadata and tensor infos; returns them with each tensor's data offset. */
-function encodeHeader(opts: GgufWriteOptions): { head: Uint8Array; offsets: number[]; sizes: number[]; alignment: number } {
+function encodeHeader(opts: Omit<GgufWriteOptions, 'tensors'> & { tensors?: readonly GgufTensorSpec[] }, headerOnly = false): { head: Uint8Array; offsets: number[]; sizes: number[]; alignment: number } {
   const given = opts.metadata instanceof Map ? opts.metadata.get('general.alignment') : opts.metadata?.['general.alignment'];
   const gv = given && typeof given === 'object' && 'value' in given ? (given as GgufKV).value : undefined;
   const alignment = opts.alignment ?? (typeof gv === 'number' && gv > 0 && (gv & (gv - 1)) === 0 ? gv : 32);
@@ -192,7 +204,7 @@ function encodeHeader(opts: GgufWriteOptions): { head: Uint8Array; offsets: numb
     }
     const size = (ne.reduce((a, b) => a * b, 1) / g.blockElems) * g.blockBytes;
     const dataLen = t.data instanceof Tensor ? t.data.byteLength : t.data?.byteLength;
-    if (dataLen !== size) {
+    if (dataLen !== size && !(headerOnly && t.data === undefined)) {
       throw new RangeError(`writeGguf: Expected ${size} bytes (${g.label} [${shape.join(', ')}]) for tensor '${t.name}' data but received ${String(dataLen)}`);
     }
     s.string(t.name);

@@ -12,6 +12,15 @@
 // size is checked against the bytes that remain before it is used, so a
 // truncated, corrupt or hostile file ends in a GgufError that names what is
 // wrong and at which byte offset, never in a crash, a hang or a huge allocation.
+//
+// Files over 4 GiB: Node 20 makes no ArrayBuffer (nor typed array) over 4 GiB, so
+// a file is held as windows, each one ArrayBuffer of at most MAX_WINDOW_BYTES:
+// window 0 starts at byte 0 and holds the header (and, for a file up to 4 GiB,
+// the whole file); the tensors past it are packed in file order into further
+// windows. mmap'd, the file is mapped once and every window is a zero-copy view
+// of that one mapping (csrc/napi/mmap.cpp), unmapped when the last is collected;
+// read into memory ({ mmap: false }), each window is its own buffer. A single
+// tensor over 4 GiB gets a RangeError from ggufTensor / ggufTensorBytes.
 import * as fs from 'fs';
 import { DType, DTYPES } from '../dtype';
 import { Tensor } from '../tensor';
@@ -84,6 +93,18 @@ export interface GgufTensorInfo {
   fileOffset: number;
   byteSize: number;
   numel: number;
+  /** index in GgufFile.windows of the window holding the data; -1 for a tensor over MAX_WINDOW_BYTES */
+  window: number;
+}
+
+/** One buffer holding the file bytes [fileOffset, fileOffset + byteLength). */
+export interface GgufWindow {
+  /** file offset of the window's first byte */
+  fileOffset: number;
+  byteLength: number;
+  buffer: ArrayBufferLike;
+  /** where the window's first byte sits in `buffer` */
+  byteOffset: number;
 }
 
 export interface GgufFile {
@@ -93,11 +114,21 @@ export interface GgufFile {
   tensors: GgufTensorInfo[];
   /** absolute offset of the data section */
   dataOffset: number;
-  /** the buffer holding the file (mapped or read) */
+  /** the file's size in bytes */
+  size: number;
+  /**
+   * The buffers holding the file, each at most MAX_WINDOW_BYTES: windows[0] starts at byte 0;
+   * every tensor lies whole in windows[info.window] (use ggufTensor / ggufTensorBytes).
+   */
+  windows: GgufWindow[];
+  /**
+   * windows[0].buffer: the whole file when it is at most 4 GiB, else its first window
+   * (the header and the tensors that fit): read tensors with ggufTensor / ggufTensorBytes.
+   */
   buffer: ArrayBufferLike;
   /** where the file starts in `buffer` (0 unless parsed from a view) */
   byteOffset: number;
-  /** true when `buffer` is an mmap of the file */
+  /** true when the windows are mmap'd views of the file */
   mapped: boolean;
   source?: string;
 }
@@ -109,22 +140,31 @@ export interface GgufReadOptions {
   readFallback?: boolean;
 }
 
+/** Thrown (only) while parsing a header from a first window shorter than the file: it needs `bytes` from byte 0. */
+class NeedMore {
+  constructor(readonly bytes: number, readonly at: number) {}
+}
+
 class Reader {
   pos: number;
   readonly dv: DataView;
   readonly u8: Uint8Array;
+  /** the bytes held: u8 is the file's first `end` bytes */
   readonly end: number;
   private readonly td = new TextDecoder('utf-8', { fatal: true });
-  constructor(u8: Uint8Array, readonly source?: string) {
+  /** `u8` holds the first bytes of a file of `fileSize` bytes (all of it unless the header is read in a window) */
+  constructor(u8: Uint8Array, readonly fileSize: number, readonly source?: string) {
     this.u8 = u8;
     this.dv = new DataView(u8.buffer, u8.byteOffset, u8.byteLength);
     this.pos = 0;
     this.end = u8.byteLength;
   }
   fail(msg: string, at = this.pos): never { throw new GgufError(msg, at, this.source); }
-  get remaining(): number { return this.end - this.pos; }
+  /** the bytes of the file after pos: every count and length is capped by them */
+  get remaining(): number { return this.fileSize - this.pos; }
   need(n: number, what: string): void {
     if (n > this.remaining) this.fail(`file truncated: ${what} needs ${n} bytes but only ${this.remaining} remain`);
+    if (this.pos + n > this.end) throw new NeedMore(this.pos + n, this.pos);
   }
   u32(what: string): number { this.need(4, what); const v = this.dv.getUint32(this.pos, true); this.pos += 4; return v; }
   u64big(what: string): bigint { this.need(8, what); const v = this.dv.getBigUint64(this.pos, true); this.pos += 8; return v; }
@@ -217,7 +257,21 @@ class Reader {
  * views into it (see ggufTensor). Throws GgufError for anything malformed.
  */
 export function parseGguf(bytes: Uint8Array, source?: string): GgufFile {
-  const r = new Reader(bytes, source);
+  const h = parseHeader(bytes, bytes.byteLength, source);
+  for (const t of h.tensors) t.window = 0;
+  const w: GgufWindow = { fileOffset: 0, byteLength: bytes.byteLength, buffer: bytes.buffer, byteOffset: bytes.byteOffset };
+  return { ...h, size: bytes.byteLength, windows: [w], buffer: bytes.buffer, byteOffset: bytes.byteOffset, mapped: false, source };
+}
+
+type GgufHeader = Pick<GgufFile, 'version' | 'alignment' | 'metadata' | 'tensors' | 'dataOffset'>;
+
+/**
+ * Parses the header of a file of `fileSize` bytes from its first bytes, `bytes`. Every check is
+ * against the file's size; when `bytes` is shorter than the file and the header needs more of
+ * it, throws NeedMore (never when `bytes` is the whole file).
+ */
+function parseHeader(bytes: Uint8Array, fileSize: number, source?: string): GgufHeader {
+  const r = new Reader(bytes, fileSize, source);
   if (r.remaining < 4) r.fail(`file truncated: ${r.remaining} bytes is too short for the magic "GGUF"`);
   const magic = r.u32('magic');
   if (magic !== GGUF_MAGIC) {
@@ -272,7 +326,7 @@ export function parseGguf(bytes: Uint8Array, source?: string): GgufFile {
       if (v > BigInt(Number.MAX_SAFE_INTEGER)) r.fail(`tensor '${name}' ne[${d}] = ${v} is too large`, dAt);
       ne.push(Number(v));
       numel *= Number(v);
-      if (numel > bytes.byteLength * 256) r.fail(`tensor '${name}' has ${numel}+ elements, more than the file can hold`, dAt);
+      if (numel > fileSize * 256) r.fail(`tensor '${name}' has ${numel}+ elements, more than the file can hold`, dAt);
     }
     const tAt = r.pos;
     const ggmlType = r.u32(`type of tensor '${name}'`);
@@ -285,19 +339,19 @@ export function parseGguf(bytes: Uint8Array, source?: string): GgufFile {
     const byteSize = (numel / blockElems) * blockBytes;
     const oAt = r.pos;
     const off = r.u64big(`data offset of tensor '${name}'`);
-    if (off > BigInt(bytes.byteLength)) r.fail(`tensor '${name}' data offset ${off} is beyond the file (${bytes.byteLength} bytes)`, oAt);
+    if (off > BigInt(fileSize)) r.fail(`tensor '${name}' data offset ${off} is beyond the file (${fileSize} bytes)`, oAt);
     const offset = Number(off);
     if (offset % alignment !== 0) r.fail(`tensor '${name}' data offset ${offset} is not a multiple of the alignment ${alignment}`, oAt);
     infos.push({
       name, ne, shape: ne.slice().reverse(), ggmlType, typeName, dtype: dtypeForGgmlType(ggmlType),
-      offset, fileOffset: 0, byteSize, numel,
+      offset, fileOffset: 0, byteSize, numel, window: -1,
     });
   }
   const dataOffset = Math.ceil(r.pos / alignment) * alignment;
-  if (infos.length > 0 && dataOffset > bytes.byteLength) {
-    r.fail(`file truncated: the data section would start at byte ${dataOffset}, past the end (${bytes.byteLength} bytes)`);
+  if (infos.length > 0 && dataOffset > fileSize) {
+    r.fail(`file truncated: the data section would start at byte ${dataOffset}, past the end (${fileSize} bytes)`);
   }
-  const dataBytes = bytes.byteLength - dataOffset;
+  const dataBytes = fileSize - dataOffset;
   for (const t of infos) {
     if (t.offset + t.byteSize > dataBytes) {
       throw new GgufError(`tensor '${t.name}' (${t.typeName} [${t.ne.join(', ')}], ${t.byteSize} bytes at data offset ${t.offset}) `
@@ -305,53 +359,133 @@ export function parseGguf(bytes: Uint8Array, source?: string): GgufFile {
     }
     t.fileOffset = dataOffset + t.offset;
   }
-  return {
-    version, alignment, metadata, tensors: infos, dataOffset,
-    buffer: bytes.buffer, byteOffset: bytes.byteOffset, mapped: false, source,
-  };
+  return { version, alignment, metadata, tensors: infos, dataOffset };
 }
 
-/** The largest file readGguf takes: 4 GiB (a typed array view over one ArrayBuffer, Node 20). */
-export const MAX_FILE_BYTES = 2 ** 32;
+/**
+ * The largest window, and so the largest tensor: 4 GiB, one external ArrayBuffer and one
+ * typed array view in Node 20. Files may be larger (they are held as several windows).
+ */
+export const MAX_WINDOW_BYTES = 2 ** 32;
 
-/** Reads a GGUF file: mmap'd (zero-copy) by default. */
+/** Windows are split at gaps between tensors larger than this (so a read file skips them). */
+const WINDOW_GAP_BYTES = 64 * 2 ** 20;
+/** The first read of a header from a file over 4 GiB read into memory; it doubles as needed. */
+const FIRST_HEADER_READ = 2 ** 20;
+
+/**
+ * Assigns each tensor a window: windows[0] is [0, firstBytes); tensors past it are packed in
+ * file order into windows of at most MAX_WINDOW_BYTES, a new one at a gap over WINDOW_GAP_BYTES.
+ * Tensors over MAX_WINDOW_BYTES get -1. Returns the further windows' [start, end) ranges.
+ */
+function planWindows(tensors: GgufTensorInfo[], firstBytes: number): [number, number][] {
+  const ranges: [number, number][] = [];
+  const rest: GgufTensorInfo[] = [];
+  for (const t of tensors) {
+    if (t.byteSize > MAX_WINDOW_BYTES) t.window = -1;
+    else if (t.fileOffset + t.byteSize <= firstBytes) t.window = 0;
+    else rest.push(t);
+  }
+  rest.sort((a, b) => a.fileOffset - b.fileOffset);
+  for (const t of rest) {
+    const end = t.fileOffset + t.byteSize;
+    const cur = ranges[ranges.length - 1];
+    if (cur && t.fileOffset - cur[1] <= WINDOW_GAP_BYTES && end - cur[0] <= MAX_WINDOW_BYTES) {
+      cur[1] = Math.max(cur[1], end);
+    } else {
+      ranges.push([t.fileOffset, end]);
+    }
+    t.window = ranges.length; // windows[0] is the first window
+  }
+  return ranges;
+}
+
+/**
+ * Builds a GgufFile from a file of `size` bytes whose bytes `get(offset, length)` returns
+ * (length <= MAX_WINDOW_BYTES). The header is parsed from a first window of `firstBytes`,
+ * grown (doubled, up to 4 GiB) while the header needs more of the file.
+ */
+function fromWindows(size: number, get: (offset: number, length: number) => ArrayBuffer, firstBytes: number, source: string, fn: string): GgufFile {
+  const cap = Math.min(size, MAX_WINDOW_BYTES);
+  let len = Math.min(firstBytes, cap);
+  let first: ArrayBuffer;
+  let h: GgufHeader;
+  for (;;) {
+    first = get(0, len);
+    try {
+      h = parseHeader(new Uint8Array(first), size, source);
+      break;
+    } catch (e) {
+      if (!(e instanceof NeedMore)) throw e;
+      if (len >= cap || e.bytes > cap) {
+        throw new GgufError(`the header (metadata and tensor infos) runs past ${MAX_WINDOW_BYTES} bytes, more than ${fn} reads in one window`, e.at, source);
+      }
+      len = Math.min(cap, Math.max(e.bytes, 2 * len));
+    }
+  }
+  const windows: GgufWindow[] = [{ fileOffset: 0, byteLength: len, buffer: first, byteOffset: 0 }];
+  for (const [a, b] of planWindows(h.tensors, len)) windows.push({ fileOffset: a, byteLength: b - a, buffer: get(a, b - a), byteOffset: 0 });
+  return { ...h, size, windows, buffer: first, byteOffset: 0, mapped: false, source };
+}
+
+/**
+ * Reads a GGUF file: mmap'd (zero-copy) by default; files over 4 GiB are held as several
+ * windows (see GgufFile.windows), each tensor whole in one. A tensor over 4 GiB is listed
+ * but ggufTensor refuses it.
+ */
 export function readGguf(path: string, opts: GgufReadOptions = {}): GgufFile {
   if (typeof path !== 'string' || path.length === 0) throw new TypeError(`readGguf: Expected a file path for path but received ${typeof path}`);
-  const useMmap = opts.mmap ?? true;
-  // one ArrayBuffer holds the file, and a typed array view over it: 4 GiB at most in Node 20
-  let size = 0;
-  try { size = fs.statSync(path).size; } catch { /* the open below reports it */ }
-  if (size > MAX_FILE_BYTES) {
-    throw new RangeError(`readGguf: Expected a GGUF file of at most ${MAX_FILE_BYTES} bytes (4 GiB: one ArrayBuffer view in this Node; larger files are not supported yet) for path but received '${path}' of ${size} bytes`);
-  }
-  let buffer: ArrayBufferLike;
-  let mapped = false;
-  if (useMmap) {
+  const source = `'${path}'`;
+  if (opts.mmap ?? true) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { native } = require('../native') as typeof import('../native');
+    let handle: unknown;
     try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { native } = require('../native') as typeof import('../native');
-      buffer = native.mmapFile(path) as ArrayBuffer;
-      mapped = true;
+      handle = native.mmapOpen(path);
     } catch (e) {
       if (!opts.readFallback) {
         throw new Error(`readGguf: could not map '${path}': ${(e as Error).message}; `
           + 'pass { readFallback: true } to read the file into memory instead, or { mmap: false }');
       }
-      buffer = readWhole(path);
+      return readFile(path, source);
     }
-  } else {
-    buffer = readWhole(path);
+    try {
+      // the first window spans up to 4 GiB: views of the mapping cost address space only
+      const size: number = native.mmapSize(handle);
+      const f = fromWindows(size, (o, n) => native.mmapWindow(handle, o, n) as ArrayBuffer, MAX_WINDOW_BYTES, source, 'readGguf');
+      f.mapped = true;
+      return f;
+    } finally {
+      native.mmapClose(handle); // the windows hold the mapping from here on
+    }
   }
-  const f = parseGguf(new Uint8Array(buffer), `'${path}'`);
-  f.mapped = mapped;
-  return f;
+  return readFile(path, source);
 }
 
-function readWhole(path: string): ArrayBuffer {
-  const b = fs.readFileSync(path);
-  // an own ArrayBuffer (Buffer may sit in a shared pool)
-  const ab = new ArrayBuffer(b.byteLength);
-  new Uint8Array(ab).set(b);
+/** Reads the file into memory: whole when it is at most 4 GiB, else the header and the windows holding tensors. */
+function readFile(path: string, source: string): GgufFile {
+  const fd = fs.openSync(path, 'r');
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw new TypeError(`readGguf: Expected a regular file for path but received '${path}'${st.isDirectory() ? ' (a directory)' : ''}`);
+    const size = st.size;
+    const get = (o: number, n: number) => readAt(fd, o, n, path);
+    return fromWindows(size, get, size <= MAX_WINDOW_BYTES ? size : FIRST_HEADER_READ, source, 'readGguf');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** `length` bytes at `position` of an open file, in an own ArrayBuffer. */
+export function readAt(fd: number, position: number, length: number, path: string): ArrayBuffer {
+  const ab = new ArrayBuffer(length);
+  const u8 = new Uint8Array(ab);
+  let done = 0;
+  while (done < length) {
+    const n = fs.readSync(fd, u8, done, Math.min(length - done, 2 ** 30), position + done);
+    if (n === 0) throw new Error(`read '${path}': the file ended at byte ${position + done}, expected ${length - done} more bytes (did it change while being read?)`);
+    done += n;
+  }
   return ab;
 }
 
@@ -365,9 +499,22 @@ export function ggufTensorInfo(f: GgufFile, name: string): GgufTensorInfo | unde
   return f.tensors.find((t) => t.name === name);
 }
 
+/** The window holding a tensor's bytes and the tensor's offset in its buffer. */
+function locate(f: GgufFile, info: GgufTensorInfo, fn: string): { buffer: ArrayBufferLike; offset: number } {
+  if (info.byteSize > MAX_WINDOW_BYTES || info.window < 0) {
+    throw new RangeError(`${fn}: Expected a tensor of at most ${MAX_WINDOW_BYTES} bytes (4 GiB: one ArrayBuffer in this Node) for name but received '${info.name}' of ${info.byteSize} bytes`);
+  }
+  const w = f.windows[info.window];
+  if (!w || info.fileOffset < w.fileOffset || info.fileOffset + info.byteSize > w.fileOffset + w.byteLength) {
+    throw new RangeError(`${fn}: Expected a tensor info of this file for info but received '${info.name}', which no window of the file holds`);
+  }
+  return { buffer: w.buffer, offset: w.byteOffset + info.fileOffset - w.fileOffset };
+}
+
 /** The raw bytes of a tensor, zero-copy. */
 export function ggufTensorBytes(f: GgufFile, info: GgufTensorInfo): Uint8Array {
-  return new Uint8Array(f.buffer, f.byteOffset + info.fileOffset, info.byteSize);
+  const { buffer, offset } = locate(f, info, 'ggufTensorBytes');
+  return new Uint8Array(buffer, offset, info.byteSize);
 }
 
 /**
@@ -378,15 +525,15 @@ export function ggufTensor(f: GgufFile, name: string | GgufTensorInfo): Tensor {
   const info = typeof name === 'string' ? ggufTensorInfo(f, name) : name;
   if (!info) throw new RangeError(`ggufTensor: Expected the name of a tensor in the file for name but received '${String(name)}'`);
   if (!info.dtype) throw new TypeError(`ggufTensor: tensor '${info.name}' has type ${info.typeName}, which fuselm has no kernels for`);
-  const off = f.byteOffset + info.fileOffset;
+  const { buffer, offset: off } = locate(f, info, 'ggufTensor');
   const plain = !DTYPES[info.dtype].quantized;
   if (plain && off % DTYPES[info.dtype].blockBytes !== 0) {
     // only possible for an unaligned in-memory view: copy so typed views line up
     const copy = new Uint8Array(info.byteSize);
-    copy.set(new Uint8Array(f.buffer, off, info.byteSize));
+    copy.set(new Uint8Array(buffer, off, info.byteSize));
     return new Tensor(copy.buffer, 0, info.dtype, info.shape);
   }
-  return new Tensor(f.buffer, off, info.dtype, info.shape);
+  return new Tensor(buffer, off, info.dtype, info.shape);
 }
 
 /** Converts a metadata value to a plain JS value (typed arrays to arrays, bigints to numbers when safe). */
