@@ -14,6 +14,19 @@ export function forEachIsa(fn: (isa: Isa) => void): void {
   }
 }
 
+/** forEachIsa for async checks: each level's run settles before the next level is forced. */
+export async function forEachIsaAsync(fn: (isa: Isa) => Promise<void>): Promise<void> {
+  const before = cpu().isa;
+  try {
+    for (const isa of isasUnderTest()) {
+      setIsa(isa);
+      await fn(isa);
+    }
+  } finally {
+    setIsa(before);
+  }
+}
+
 /** FUSELM_ISA narrows the levels under test to one (e.g. FUSELM_ISA=ref npm test). */
 export function isasUnderTest(): Isa[] {
   const env = process.env.FUSELM_ISA as Isa | undefined;

@@ -96,6 +96,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
 #else
   exports.Set("cudaBuilt", true);
 #endif
+  init_async(env, exports);
   for (InitFn fn : registry()) fn(env, exports);
   return exports;
 }

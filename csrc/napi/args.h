@@ -5,17 +5,24 @@
 #include <napi.h>
 
 #include <cmath>
+#include <functional>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "fuselm/status.h"
+#include "napi/async.h"
 
 namespace fuselm {
 namespace napi {
 
 // Throws the JS error for a Status (see errors.cpp). Returns only when ok.
 void throw_if(const Napi::Env& env, const Status& st, const char* fn);
+// The JS error for a failed Status (TypeError, RangeError or Error), without throwing it.
+Napi::Error make_error(const Napi::Env& env, const Status& st, const char* fn);
+
+// The `data` of an export registered as `<name>Async` (see export_fn).
+extern const int kAsyncTag;
 
 std::string describe(const Napi::Value& v);  // "a string", "undefined", "Float32Array(12)", ...
 
@@ -27,9 +34,40 @@ struct Buf {
 
 class Args {
  public:
-  Args(const Napi::CallbackInfo& info, const char* fn) : info_(info), env_(info.Env()), fn_(fn) {}
+  Args(const Napi::CallbackInfo& info, const char* fn)
+      : info_(info), env_(info.Env()), fn_(fn), async_(info.Data() == &kAsyncTag) {}
   Napi::Env env() const { return env_; }
   const char* fn() const { return fn_; }
+  // true in the `<name>Async` export: run() queues the op and returns a Promise
+  bool async() const { return async_; }
+
+  // Runs the checked op: now, throwing its Status (sync export), or on the executor
+  // thread, returning a Promise (async export; every buffer unwrapped by this Args, and
+  // what keep() named, stays referenced until it settles). `op` must capture by value.
+  // `settle` runs on the JavaScript thread after the op whatever its outcome; `result`
+  // makes the return (resolved) value after a successful op (undefined when empty).
+  template <class Op>
+  Napi::Value run(Op&& op, std::function<void(Napi::Env)> settle = {},
+                  std::function<Napi::Value(Napi::Env)> result = {}) {
+    if (!async_) {
+      Status st = op();
+      if (settle) settle(env_);
+      throw_if(env_, st, fn_);
+      return result ? result(env_) : env_.Undefined();
+    }
+    AsyncCall c;
+    c.fn = fn_;
+    c.op = std::forward<Op>(op);
+    c.settle = std::move(settle);
+    c.result = std::move(result);
+    c.keep = std::move(keep_);
+    return queue_async(env_, std::move(c));
+  }
+  // async export: holds argument i (an object the op uses, e.g. a handle) until the call settles
+  void keep(size_t i) const { keep_value(info_[i]); }
+  void keep_value(const Napi::Value& v) const {
+    if (async_ && v.IsObject()) keep_.push_back(Napi::Persistent(v));
+  }
 
   // exact argument count
   void count(size_t n) const {
@@ -54,7 +92,13 @@ class Args {
   const Napi::CallbackInfo& info_;
   Napi::Env env_;
   const char* fn_;
+  bool async_;
+  mutable std::vector<Napi::Reference<Napi::Value>> keep_;
 };
+
+// Exports `name`, and with `with_async` also `<name>Async` (the same function, whose
+// Args::run queues the op: see async.h).
+void export_fn(Napi::Env env, Napi::Object exports, const char* name, Napi::Function::Callback cb, bool with_async);
 
 // a*b*c... in bytes, or UINT64_MAX on overflow (callers compare against a buffer's length)
 static inline uint64_t mul_bytes(std::initializer_list<int64_t> dims) {

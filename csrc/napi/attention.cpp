@@ -1,6 +1,8 @@
 // N-API for family `attention`: the KV cache handle (an External owning a
 // native KvCache, freed by dispose or, failing that, by the GC finalizer) and
 // the attention calls. Native bytes are reported to V8 with AdjustExternalMemory.
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <unordered_set>
 
@@ -12,8 +14,11 @@ namespace napi {
 
 namespace {
 
+// JavaScript thread only (async calls are queued and settled there).
 struct Box {
   KvCache* c = nullptr;
+  int pending = 0;         // async calls on this cache not yet settled
+  bool free_later = false; // disposed while calls were pending: freed when the last settles
 };
 std::mutex boxes_mu;
 std::unordered_set<Box*>& boxes() {
@@ -58,8 +63,27 @@ Box* box_arg(const Napi::CallbackInfo& info, const Args& a, size_t i) {
 
 KvCache* cache_arg(const Napi::CallbackInfo& info, const Args& a, size_t i) {
   Box* b = box_arg(info, a, i);
-  if (!b->c) throw Napi::Error::New(a.env(), std::string(a.fn()) + ": Expected a live KVCache for cache but received a disposed KVCache");
+  if (!b->c || b->free_later) throw Napi::Error::New(a.env(), std::string(a.fn()) + ": Expected a live KVCache for cache but received a disposed KVCache");
+  // a synchronous call would race the executor; async calls queue behind the pending ones (FIFO)
+  if (b->pending > 0 && !a.async())
+    throw Napi::Error::New(a.env(), std::string(a.fn()) + ": the KVCache has a pending async call (an awaited attentionAsync or appendAsync); await it first");
   return b->c;
+}
+
+// An async call on the cache in argument i: counted until it settles, so that dispose
+// waits for it and synchronous calls refuse to race it. The sync call gets a no-op.
+std::function<void(Napi::Env)> pin(const Napi::CallbackInfo& info, const Args& a, size_t i) {
+  if (!a.async()) return {};
+  Box* b = box_arg(info, a, i);
+  a.keep(i);
+  b->pending++;
+  return [b](Napi::Env env) {
+    if (--b->pending == 0 && b->free_later && b->c) {
+      kv_cache_free(b->c);
+      b->c = nullptr;
+      report_memory(env);
+    }
+  };
 }
 
 }  // namespace
@@ -90,10 +114,20 @@ static Napi::Value KvAppend(const Napi::CallbackInfo& info) {
   Buf k = a.buffer(1, "k", mul_bytes({n, c->n_kv_head, c->head_dim, 4}), 4);
   Buf v = a.buffer(2, "v", mul_bytes({n, c->n_kv_head, c->head_dim, 4}), 4);
   Buf pos = a.buffer(3, "positions", mul_bytes({n, 4}), 4);
-  Status st = kv_cache_append(c, k.as<float>(), v.as<float>(), pos.as<int32_t>(), n);
-  report_memory(a.env());
-  throw_if(a.env(), st, a.fn());
-  return a.env().Undefined();
+  // the pages' bytes are counted on the thread that runs the op, and reported to V8 here
+  auto delta = std::make_shared<int64_t>(0);
+  auto unpin = pin(info, a, 0);
+  return a.run(
+      [=] {
+        Status st = kv_cache_append(c, k.as<float>(), v.as<float>(), pos.as<int32_t>(), n);
+        *delta = kv_memory_delta();
+        kv_memory_delta() = 0;
+        return st;
+      },
+      [=](Napi::Env env) {
+        if (*delta != 0) Napi::MemoryManagement::AdjustExternalMemory(env, *delta);
+        if (unpin) unpin(env);
+      });
 }
 
 static Napi::Value KvTruncate(const Napi::CallbackInfo& info) {
@@ -120,7 +154,9 @@ static Napi::Value KvFree(const Napi::CallbackInfo& info) {
   Args a(info, "KVCache.dispose");
   a.count(1);
   Box* b = box_arg(info, a, 0);
-  if (b->c) {
+  if (b->pending > 0) {
+    b->free_later = true;  // the last pending call frees it
+  } else if (b->c) {
     kv_cache_free(b->c);
     b->c = nullptr;
     report_memory(a.env());
@@ -187,16 +223,21 @@ static Napi::Value Attention(const Napi::CallbackInfo& info) {
   Buf pos = a.buffer(2, "positions", mul_bytes({nq, 4}), 4);
   AttentionParams p = params(a, 7, (int64_t)c->pages.size());
   Buf st = a.opt_buffer(17, "stats", 4 * 8, 8);
-  AttentionStats s;
-  throw_if(a.env(), attention_f32(out.as<float>(), q.as<float>(), pos.as<int32_t>(), nq, nh, d, c, p, &s), a.fn());
-  if (st.data) {
-    double* o = st.as<double>();
-    o[0] = (double)s.blocks;
-    o[1] = (double)s.tokens;
-    o[2] = (double)s.bytes;
-    o[3] = (double)s.selected;
-  }
-  return a.env().Undefined();
+  auto unpin = pin(info, a, 6);
+  return a.run(
+      [=] {
+        AttentionStats s;
+        Status r = attention_f32(out.as<float>(), q.as<float>(), pos.as<int32_t>(), nq, nh, d, c, p, &s);
+        if (r.ok() && st.data) {
+          double* o = st.as<double>();
+          o[0] = (double)s.blocks;
+          o[1] = (double)s.tokens;
+          o[2] = (double)s.bytes;
+          o[3] = (double)s.selected;
+        }
+        return r;
+      },
+      unpin);
 }
 
 // attentionSelectK(cache, <params x10>) -> k
@@ -229,13 +270,13 @@ static Napi::Value AttentionSelect(const Napi::CallbackInfo& info) {
 
 FL_NAPI_REGISTER(init_attention) {
   exports.Set("kvCreate", Napi::Function::New(env, KvCreate, "kvCreate"));
-  exports.Set("kvAppend", Napi::Function::New(env, KvAppend, "kvAppend"));
+  export_fn(env, exports, "kvAppend", KvAppend, true);
   exports.Set("kvTruncate", Napi::Function::New(env, KvTruncate, "kvTruncate"));
   exports.Set("kvFork", Napi::Function::New(env, KvFork, "kvFork"));
   exports.Set("kvFree", Napi::Function::New(env, KvFree, "kvFree"));
   exports.Set("kvInfo", Napi::Function::New(env, KvInfo, "kvInfo"));
   exports.Set("kvRead", Napi::Function::New(env, KvRead, "kvRead"));
-  exports.Set("attention", Napi::Function::New(env, Attention, "attention"));
+  export_fn(env, exports, "attention", Attention, true);
   exports.Set("attentionSelectK", Napi::Function::New(env, AttentionSelectK, "attentionSelectK"));
   exports.Set("attentionSelect", Napi::Function::New(env, AttentionSelect, "attentionSelect"));
 }

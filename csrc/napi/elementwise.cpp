@@ -22,8 +22,7 @@ static Napi::Value Binary(const Napi::CallbackInfo& info, const char* name) {
   Buf out = a.buffer(0, "out", mul_bytes({n, 4}), 4);
   Buf ab = a.buffer(1, "a", mul_bytes({n, as}), (size_t)as);
   Buf bb = a.buffer(3, "b", mul_bytes({nb, bs}), (size_t)bs);
-  throw_if(a.env(), OP(out.as<float>(), ab.data, ad, bb.data, bd, n, nb), a.fn());
-  return a.env().Undefined();
+  return a.run([=] { return OP(out.as<float>(), ab.data, ad, bb.data, bd, n, nb); });
 }
 static Napi::Value Add(const Napi::CallbackInfo& info) { return Binary<add>(info, "add"); }
 static Napi::Value Mul(const Napi::CallbackInfo& info) { return Binary<mul>(info, "mul"); }
@@ -58,17 +57,16 @@ static Napi::Value SwiGlu(const Napi::CallbackInfo& info) {
   Buf out = a.buffer(0, "out", mul_bytes({rows, f, 4}), 4);
   Buf g = a.buffer(1, "gate", gspan < 0 ? UINT64_MAX : mul_bytes({gspan, gs}), (size_t)gs);
   Buf u = a.buffer(3, "up", uspan < 0 ? UINT64_MAX : mul_bytes({uspan, us}), (size_t)us);
-  throw_if(a.env(), swiglu(out.as<float>(), g.data, gd, u.data, ud, rows, f, gstride, ustride), a.fn());
-  return a.env().Undefined();
+  return a.run([=] { return swiglu(out.as<float>(), g.data, gd, u.data, ud, rows, f, gstride, ustride); });
 }
 
 FL_NAPI_REGISTER(init_elementwise) {
-  exports.Set("add", Napi::Function::New(env, Add, "add"));
-  exports.Set("mul", Napi::Function::New(env, Mul, "mul"));
+  export_fn(env, exports, "add", Add, true);
+  export_fn(env, exports, "mul", Mul, true);
   exports.Set("silu", Napi::Function::New(env, Silu, "silu"));
   exports.Set("gelu", Napi::Function::New(env, Gelu, "gelu"));
   exports.Set("sigmoid", Napi::Function::New(env, Sigmoid, "sigmoid"));
-  exports.Set("swiglu", Napi::Function::New(env, SwiGlu, "swiglu"));
+  export_fn(env, exports, "swiglu", SwiGlu, true);
 }
 
 }  // namespace napi

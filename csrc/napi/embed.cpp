@@ -22,8 +22,7 @@ static Napi::Value Gather(const Napi::CallbackInfo& info) {
   // f32 rows are read as floats, every other format holds 16-bit fields (halves, block scales)
   Buf table = a.buffer(1, "table", mul_bytes({vocab, dim / tr->block_elems, tr->block_bytes}), dt == DType::F32 ? 4 : 2);
   Buf ids = a.buffer(5, "ids", mul_bytes({tokens, 4}), 4);
-  throw_if(a.env(), gather(out.as<float>(), table.data, dt, vocab, dim, ids.as<int32_t>(), tokens), a.fn());
-  return a.env().Undefined();
+  return a.run([=] { return gather(out.as<float>(), table.data, dt, vocab, dim, ids.as<int32_t>(), tokens); });
 }
 
 // argmax(out, x, rows, dim)
@@ -39,7 +38,7 @@ static Napi::Value Argmax(const Napi::CallbackInfo& info) {
 }
 
 FL_NAPI_REGISTER(init_embed) {
-  exports.Set("gather", Napi::Function::New(env, Gather, "gather"));
+  export_fn(env, exports, "gather", Gather, true);
   exports.Set("argmax", Napi::Function::New(env, Argmax, "argmax"));
 }
 

@@ -8,13 +8,27 @@ namespace napi {
 
 static std::string prefix(const char* fn) { return std::string(fn) + ": "; }
 
-void throw_if(const Napi::Env& env, const Status& st, const char* fn) {
-  if (st.ok()) return;
+Napi::Error make_error(const Napi::Env& env, const Status& st, const char* fn) {
   const std::string msg = prefix(fn) + st.what();
   switch (st.code) {
-    case Code::Type: throw Napi::TypeError::New(env, msg);
-    case Code::Range: throw Napi::RangeError::New(env, msg);
-    default: throw Napi::Error::New(env, msg);
+    case Code::Type: return Napi::TypeError::New(env, msg);
+    case Code::Range: return Napi::RangeError::New(env, msg);
+    default: return Napi::Error::New(env, msg);
+  }
+}
+
+void throw_if(const Napi::Env& env, const Status& st, const char* fn) {
+  if (st.ok()) return;
+  throw make_error(env, st, fn);
+}
+
+const int kAsyncTag = 0;
+
+void export_fn(Napi::Env env, Napi::Object exports, const char* name, Napi::Function::Callback cb, bool with_async) {
+  exports.Set(name, Napi::Function::New(env, cb, name));
+  if (with_async) {
+    const std::string an = std::string(name) + "Async";
+    exports.Set(an, Napi::Function::New(env, cb, an, const_cast<int*>(&kAsyncTag)));
   }
 }
 
@@ -86,6 +100,7 @@ Buf Args::buffer(size_t i, const char* name, uint64_t min_bytes, size_t align) c
   if (align > 1 && (reinterpret_cast<uintptr_t>(b.data) % align) != 0)
     range_error(name, "a buffer aligned to " + std::to_string(align) + " bytes", "a misaligned view");
   if (b.bytes == 0) b.data = nullptr;
+  if (async_) keep_.push_back(Napi::Persistent(v));
   return b;
 }
 

@@ -38,8 +38,7 @@ static Napi::Value LutMatmul(const Napi::CallbackInfo& info) {
   Buf out = a.buffer(0, "out", mul_bytes({m, n, 4}), 4);
   Buf x = a.buffer(1, "x", mul_bytes({m, k, 4}), 4);
   Buf bias = a.opt_buffer(7, "bias", mul_bytes({n, 4}), 4);
-  throw_if(a.env(), lut_matmul_f32(out.as<float>(), x.as<float>(), w, bias.as<float>(), m), a.fn());
-  return a.env().Undefined();
+  return a.run([=] { return lut_matmul_f32(out.as<float>(), x.as<float>(), w, bias.as<float>(), m); });
 }
 
 // lutDequantize(out, codes, table, rowPtr, col, val, n, k, bits, nnz)
@@ -91,7 +90,7 @@ static Napi::Value LutQuantize(const Napi::CallbackInfo& info) {
 }
 
 FL_NAPI_REGISTER(init_lut) {
-  exports.Set("lutMatmul", Napi::Function::New(env, LutMatmul, "lutMatmul"));
+  export_fn(env, exports, "lutMatmul", LutMatmul, true);
   exports.Set("lutDequantize", Napi::Function::New(env, LutDequantize, "lutDequantize"));
   exports.Set("lutQuantize", Napi::Function::New(env, LutQuantize, "lutQuantize"));
 }

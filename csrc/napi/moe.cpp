@@ -3,6 +3,7 @@
 #include "napi/args.h"
 
 #include <cmath>
+#include <memory>
 #include <vector>
 
 namespace fuselm {
@@ -26,8 +27,7 @@ static Napi::Value MoeRoute(const Napi::CallbackInfo& info) {
   Buf logits = a.buffer(2, "logits", mul_bytes({T, E, 4}), 4);
   Buf bias = a.opt_buffer(11, "bias", mul_bytes({E, 4}), 4);
   p.bias = bias.as<float>();
-  throw_if(a.env(), moe_route(ids.as<int32_t>(), w.as<float>(), logits.as<float>(), T, E, p), a.fn());
-  return a.env().Undefined();
+  return a.run([=] { return moe_route(ids.as<int32_t>(), w.as<float>(), logits.as<float>(), T, E, p); });
 }
 
 // moePermute(counts, offsets, pairs, inverse, ids, T, k, E, pad) -> total
@@ -76,6 +76,7 @@ static void expert_matrices(const Napi::CallbackInfo& info, const Args& a, size_
       Napi::TypedArray ta = bv.As<Napi::TypedArray>();
       Napi::ArrayBuffer ab = ta.ArrayBuffer();
       if (ab.IsDetached()) a.type_error(en, "a TypedArray", "a detached buffer");
+      a.keep_value(bv);
       MoeMatrix& m = out[e];
       m.type = (DType)(int32_t)td;
       m.bytes = ta.ByteLength();
@@ -140,21 +141,30 @@ static Napi::Value MoeFfn(const Napi::CallbackInfo& info) {
   opt.skip_threshold = (float)a.number(23, "skipThreshold");
   opt.accumulate = a.boolean(24, "accumulate");
   Buf stats = a.opt_buffer(25, "stats", mul_bytes({moe_stats_len(E), 8}), 8);
-  MoeFfnReport rep;
-  throw_if(a.env(),
-           moe_ffn(out.as<float>(), x.as<float>(), T, ids.as<int32_t>(), w.as<float>(), k, W, opt, stats.as<double>(), &rep),
-           a.fn());
-  Napi::Object r = Napi::Object::New(a.env());
-  r.Set("pairs", (double)rep.pairs);
-  r.Set("skipped", (double)rep.skipped);
-  r.Set("experts", (double)rep.experts);
-  r.Set("bytes", rep.bytes);
-  return r;
+  auto rep = std::make_shared<MoeFfnReport>();
+  auto report = [rep](Napi::Env env) -> Napi::Value {
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("pairs", (double)rep->pairs);
+    r.Set("skipped", (double)rep->skipped);
+    r.Set("experts", (double)rep->experts);
+    r.Set("bytes", rep->bytes);
+    return r;
+  };
+  if (!a.async()) {
+    return a.run([&] { return moe_ffn(out.as<float>(), x.as<float>(), T, ids.as<int32_t>(), w.as<float>(), k, W, opt, stats.as<double>(), rep.get()); },
+                 {}, report);
+  }
+  // the async op owns copies of the per-expert matrix tables (the thread_local ones are reused by the next call)
+  std::vector<MoeMatrix> g(gate.begin(), gate.begin() + E), u(up.begin(), up.begin() + E), d(down.begin(), down.begin() + E);
+  return a.run([=]() mutable {
+    W.gate = g.data(); W.up = u.data(); W.down = d.data();
+    return moe_ffn(out.as<float>(), x.as<float>(), T, ids.as<int32_t>(), w.as<float>(), k, W, opt, stats.as<double>(), rep.get());
+  }, {}, report);
 }
 
 FL_NAPI_REGISTER(init_moe) {
-  exports.Set("moeFfn", Napi::Function::New(env, MoeFfn, "moeFfn"));
-  exports.Set("moeRoute", Napi::Function::New(env, MoeRoute, "moeRoute"));
+  export_fn(env, exports, "moeFfn", MoeFfn, true);
+  export_fn(env, exports, "moeRoute", MoeRoute, true);
   exports.Set("moePermute", Napi::Function::New(env, MoePermute, "moePermute"));
 }
 

@@ -15,8 +15,7 @@ static Napi::Value RmsNorm(const Napi::CallbackInfo& info) {
   Buf out = a.buffer(0, "out", mul_bytes({rows, dim, 4}), 4);
   Buf x = a.buffer(1, "x", mul_bytes({rows, dim, 4}), 4);
   Buf w = a.opt_buffer(2, "w", mul_bytes({dim, 4}), 4);
-  throw_if(a.env(), rmsnorm_f32(out.as<float>(), x.as<float>(), w.as<float>(), rows, dim, eps), a.fn());
-  return a.env().Undefined();
+  return a.run([=] { return rmsnorm_f32(out.as<float>(), x.as<float>(), w.as<float>(), rows, dim, eps); });
 }
 
 // softmax(out, x, rows, dim, scale)
@@ -33,7 +32,7 @@ static Napi::Value Softmax(const Napi::CallbackInfo& info) {
 }
 
 FL_NAPI_REGISTER(init_norm) {
-  exports.Set("rmsnorm", Napi::Function::New(env, RmsNorm, "rmsnorm"));
+  export_fn(env, exports, "rmsnorm", RmsNorm, true);
   exports.Set("softmax", Napi::Function::New(env, Softmax, "softmax"));
 }
 

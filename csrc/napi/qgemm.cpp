@@ -82,21 +82,22 @@ static Napi::Value Matmul(const Napi::CallbackInfo& info) {
   Buf out = a.buffer(0, "out", mul_bytes({M, N, 4}), 4);
   Buf x = a.buffer(1, "x", mul_bytes({M, K, xbf16 ? 2 : 4}), xbf16 ? 2 : 4);
   Buf bias = a.opt_buffer(8, "bias", mul_bytes({N, 4}), 4);
-  const float* xf = x.as<float>();
-  std::vector<float> conv;
-  if (xbf16) {
-    conv.resize((size_t)(M * K));
-    dequantize_row(DType::BF16, x.data, conv.data(), M * K);
-    xf = conv.data();
-  }
-  throw_if(a.env(), matmul(out.as<float>(), xf, M, K, W.data, wt, N, bias.as<float>()), a.fn());
-  return a.env().Undefined();
+  return a.run([=] {
+    const float* xf = x.as<float>();
+    std::vector<float> conv;
+    if (xbf16) {
+      conv.resize((size_t)(M * K));
+      dequantize_row(DType::BF16, x.data, conv.data(), M * K);
+      xf = conv.data();
+    }
+    return matmul(out.as<float>(), xf, M, K, W.data, wt, N, bias.as<float>());
+  });
 }
 
 FL_NAPI_REGISTER(init_qgemm) {
   exports.Set("quantize", Napi::Function::New(env, Quantize, "quantize"));
   exports.Set("dequantize", Napi::Function::New(env, Dequantize, "dequantize"));
-  exports.Set("matmul", Napi::Function::New(env, Matmul, "matmul"));
+  export_fn(env, exports, "matmul", Matmul, true);
   exports.Set("repack", Napi::Function::New(env, Repack, "repack"));
 }
 

@@ -20,14 +20,13 @@ static Napi::Value Rope(const Napi::CallbackInfo& info) {
   Buf out = a.buffer(0, "out", mul_bytes({tokens, heads, head_dim, 4}), 4);
   Buf x = a.buffer(1, "x", mul_bytes({tokens, heads, head_dim, 4}), 4);
   Buf pos = a.buffer(2, "pos", mul_bytes({tokens, 4}), 4);
-  throw_if(a.env(),
-           rope_f32(out.as<float>(), x.as<float>(), pos.as<int32_t>(), tokens, heads, head_dim, n_dims, mode, base,
-                    freq_scale),
-           a.fn());
-  return a.env().Undefined();
+  return a.run([=] {
+    return rope_f32(out.as<float>(), x.as<float>(), pos.as<int32_t>(), tokens, heads, head_dim, n_dims, mode, base,
+                    freq_scale);
+  });
 }
 
-FL_NAPI_REGISTER(init_rope) { exports.Set("rope", Napi::Function::New(env, Rope, "rope")); }
+FL_NAPI_REGISTER(init_rope) { export_fn(env, exports, "rope", Rope, true); }
 
 }  // namespace napi
 }  // namespace fuselm

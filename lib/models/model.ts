@@ -1,14 +1,16 @@
 // Model: a loaded GGUF model (mmap'd weights, tokenizer, KV caches) with
 // evaluate / generate / complete / chat. The forward pass calls one native
-// kernel at a time and yields to the event loop between tokens and, during
-// long prefills, between layers, so timers and I/O keep running.
+// kernel at a time; every kernel that would hold the event loop past its budget
+// (opts.eventLoopBudgetMs) runs as native async work on the addon's executor
+// thread, and generation yields between tokens, so timers and I/O keep running
+// during a long prefill as during decode.
 import { GgufFile, GgufReadOptions, readGguf } from '../formats/gguf';
 import { Tensor } from '../tensor';
 import { Tokenizer, TokenizeOptions } from '../tokenizer';
 import { ChatMessage, CHATML_TEMPLATE, renderChat } from '../tokenizer/chat';
 import { Config, readConfig } from './config';
 import { Sampler, SamplerOptions } from './sampler';
-import { LayerAttention, State, Weights, forward, fuseWeights, loadWeights, newState, repackWeights } from './transformer';
+import { ForwardAborted, LayerAttention, State, Weights, forward, fuseWeights, loadWeights, newState, repackWeights } from './transformer';
 import { HfWeightOptions, hfTensorSource, readHf } from './hf';
 import { tokenizerFromHf } from '../tokenizer/hf';
 import * as fs from 'fs';
@@ -44,6 +46,14 @@ export interface LoadOptions extends GgufReadOptions, HfWeightOptions {
    * Same outputs; weights still in the mmap are copied out once.
    */
   fuse?: boolean;
+  /**
+   * How long (ms) the forward pass may hold the event loop (default 4): a kernel that would
+   * take it past this runs as native async work while the event loop runs; shorter ones
+   * run inline, which is cheaper (see ForwardOptions.budgetMs). 0: every kernel async.
+   * Infinity: every kernel inline (no async round trips; the event loop waits for each
+   * forward pass).
+   */
+  eventLoopBudgetMs?: number;
   /** diagnostics: called with each MoE layer's router logits f32 [T, E] and the position of row 0 */
   onRouter?: (layer: number, pos0: number, logits: Tensor) => void;
 }
@@ -119,6 +129,10 @@ export class Model {
     if (opts.maxBatch !== undefined && (!Number.isInteger(opts.maxBatch) || opts.maxBatch < 1)) {
       throw new RangeError(`load: Expected integer >= 1 for opts.maxBatch but received ${String(opts.maxBatch)}`);
     }
+    const b = opts.eventLoopBudgetMs;
+    if (b !== undefined && (typeof b !== 'number' || Number.isNaN(b) || b < 0)) {
+      throw new RangeError(`load: Expected a number >= 0 (or Infinity) for opts.eventLoopBudgetMs but received ${String(b)}`);
+    }
     if ('weights' in src) {
       this.file = undefined;
       this.config = src.config;
@@ -167,7 +181,7 @@ export class Model {
     s.tokens.length = n;
   }
 
-  private async run(tokens: readonly number[], logits: 'all' | 'last'): Promise<Tensor> {
+  private async run(tokens: readonly number[], logits: 'all' | 'last', signal?: AbortSignal): Promise<Tensor> {
     const s = this.ensureState();
     if (s.tokens.length + tokens.length > this.config.ctxLen) {
       throw new RangeError(`Model: ${s.tokens.length + tokens.length} tokens exceed the context length ${this.config.ctxLen}`);
@@ -177,19 +191,29 @@ export class Model {
         throw new RangeError(`Model: Expected token ids in [0, ${this.config.vocabSize - 1}] for tokens but received ${t}`);
       }
     }
-    let last = performance.now();
     const fo = {
       attention: this.opts.attention, timings: this.timings, onRouter: this.opts.onRouter,
-      onLayer: async () => { if (performance.now() - last > 8) { await yieldNow(); last = performance.now(); } },
+      budgetMs: this.opts.eventLoopBudgetMs ?? 4, signal,
+    };
+    const pass = async (chunk: readonly number[], mode: 'all' | 'last'): Promise<Tensor> => {
+      try {
+        return await forward(this.config, this.weights, s, chunk, { logits: mode, ...fo });
+      } catch (e) {
+        // a pass that failed part way (e.g. the model was disposed meanwhile) leaves no half-appended token
+        if (!this.#disposed) for (const c of s.caches) if (c.length > s.tokens.length) c.truncate(s.tokens.length);
+        if (this.#disposed) throw new Error('Model: the model was disposed during evaluate/generate');
+        throw e;
+      }
     };
     const mb = this.opts.maxBatch ?? tokens.length;
-    if (tokens.length <= mb) return forward(this.config, this.weights, s, tokens, { logits, ...fo });
+    if (tokens.length <= mb) return pass(tokens, logits);
     const parts: Tensor[] = [];
     for (let i = 0; i < tokens.length; i += mb) {
       const chunk = tokens.slice(i, i + mb);
       const lastChunk = i + mb >= tokens.length;
-      const lg = await forward(this.config, this.weights, s, chunk, { logits: logits === 'all' ? 'all' : 'last', ...fo });
+      const lg = await pass(chunk, logits === 'all' ? 'all' : 'last');
       if (logits === 'all' || lastChunk) parts.push(lg);
+      if (!lastChunk) await yieldNow();
     }
     if (parts.length === 1) return parts[0];
     const V = this.config.vocabSize;
@@ -248,9 +272,19 @@ export class Model {
       this.truncate(common);
       stats.reusedTokens = common;
       const history = [...tokens];
+      // an abort stops a pass between kernels (a long prefill too); the tokens it had not finished are dropped
+      const step = async (toks: readonly number[]): Promise<Tensor | undefined> => {
+        try {
+          return await this.run(toks, 'last', opts.signal);
+        } catch (e) {
+          if (e instanceof ForwardAborted) return undefined;
+          throw e;
+        }
+      };
       let t0 = performance.now();
-      let lg = await this.run(tokens.slice(common), 'last');
+      let lg = await step(tokens.slice(common));
       stats.prefillMs = performance.now() - t0;
+      if (!lg) return;
       const dec = this.tokenizer.decoder();
       let text = '';
       let emitted = 0;
@@ -280,7 +314,8 @@ export class Model {
         if (i + 1 >= maxTokens) break;
         await yieldNow();
         if (opts.signal?.aborted) break;
-        lg = await this.run([next], 'last');
+        lg = await step([next]);
+        if (!lg) break;
       }
       stats.decodeMs = performance.now() - t0;
     } finally {
@@ -310,7 +345,10 @@ export class Model {
     return this.complete(tokens, opts);
   }
 
-  /** Frees the KV caches and drops the mapping's references. Idempotent. */
+  /**
+   * Frees the KV caches and drops the mapping's references. Idempotent. During an evaluate or
+   * generate, that call ends with an error, and caches in use by a kernel are freed when it ends.
+   */
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;

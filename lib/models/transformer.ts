@@ -9,7 +9,7 @@ import { DType } from '../dtype';
 import { Tensor, byteSize } from '../tensor';
 import { repack } from '../ops/qgemm';
 import { Config } from './config';
-import { kernel } from './kernels';
+import { asyncKernel, kernel } from './kernels';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 
@@ -253,12 +253,48 @@ export interface ForwardOptions {
   logits: 'all' | 'last';
   /** per-layer attention options (dense when undefined) */
   attention?: (layer: number) => LayerAttention;
-  /** called between layers so long prefills can yield */
+  /** called between layers */
   onLayer?: (layer: number) => void | Promise<void>;
   /** per-kernel time accounting (ms), when given */
   timings?: Record<string, number>;
   /** diagnostics: each MoE layer's router logits f32 [T, E], with the position of row 0 */
   onRouter?: (layer: number, pos0: number, logits: Tensor) => void;
+  /**
+   * Event-loop budget (ms). A kernel runs as native async work (awaited on the addon's
+   * executor thread, so timers and I/O run meanwhile) when the time since the event loop
+   * last ran plus the kernel's estimated time would exceed it; shorter kernels run inline,
+   * where a call costs far less than an async round trip (~20-80 us). So the event loop
+   * waits about budgetMs at most (one kernel longer when the estimate is low). 0: every
+   * kernel async. Undefined or Infinity: every kernel inline (the event loop waits for the
+   * whole pass).
+   */
+  budgetMs?: number;
+  /** checked before each kernel: once aborted, the pass throws ForwardAborted */
+  signal?: AbortSignal;
+}
+
+/** A forward pass stopped by its AbortSignal (the caches may hold part of its tokens: truncate them). */
+export class ForwardAborted extends Error {
+  constructor() {
+    super('forward: aborted');
+    this.name = 'AbortError';
+  }
+}
+
+// Conservative speeds for the estimates (about half of what the kernels reach on a
+// 2-core AVX-512 machine): an underestimate only delays the next async hand-off.
+const EST_BYTES_PER_MS = 8e6;   // 8 GB/s
+const EST_FLOPS_PER_MS = 5e7;   // 50 GFLOP/s
+
+/** Estimated ms of `x[M, K] . W[N, K]^T`: W's bytes streamed, 2MNK flops. */
+function matmulMs(M: number, W: Tensor): number {
+  const [N, K] = W.shape;
+  return byteSize(W.dtype, W.shape) / EST_BYTES_PER_MS + (2 * M * N * K) / EST_FLOPS_PER_MS;
+}
+
+/** Estimated ms of an elementwise pass over `elems` f32 values. */
+function streamMs(elems: number): number {
+  return (12 * elems) / EST_BYTES_PER_MS;
 }
 
 /**
@@ -268,80 +304,104 @@ export interface ForwardOptions {
 export async function forward(c: Config, w: Weights, s: State, tokens: readonly number[], o: ForwardOptions): Promise<Tensor> {
   const T = tokens.length;
   const t0 = s.tokens.length;
+  const budget = o.budgetMs ?? Infinity;
+  let turn = performance.now(); // when the event loop last ran
+  // K(name)(estimatedMs, ...args): the kernel, inline or awaited as native async work (see budgetMs)
   const K = (name: string) => {
-    const f = kernel(name);
-    if (!o.timings) return f;
-    const tm = o.timings;
-    return (...args: any[]) => { const a = performance.now(); const r = f(...args); tm[name] = (tm[name] ?? 0) + performance.now() - a; return r; };
+    const f = kernel(name), fa = asyncKernel(name), tm = o.timings;
+    return async (ms: number, ...args: any[]): Promise<any> => {
+      if (o.signal?.aborted) throw new ForwardAborted();
+      const a = performance.now();
+      let r;
+      if (fa && a - turn + ms > budget) {
+        r = await fa(...args);
+        turn = performance.now();
+      } else {
+        r = f(...args);
+      }
+      if (tm) tm[name] = (tm[name] ?? 0) + performance.now() - a;
+      return r;
+    };
   };
   const rmsnorm = K('rmsnorm'), matmul = K('matmul'), add = K('add'), rope = K('rope'), embedding = K('embedding');
-  const attention = K('attention');
+  const attention = K('attention'), kvAppend = K('kvAppend'), swiglu = K('swiglu');
+  const moeRoute = K('moeRoute'), moeFfn = K('moeFfn');
   const pos = Int32Array.from({ length: T }, (_, i) => t0 + i);
   const posT = Tensor.from(pos, [T]);
   const ids = Tensor.from(Int32Array.from(tokens), [T]);
   const eps = c.rmsEps;
+  const D = c.dim;
   // the rope kernel's options: mode 'norm' (llama.cpp's LLAMA_ROPE_TYPE_NORM) or 'neox', nDims rotated per head
   const ropeOpts = { base: c.ropeBase, nDims: c.ropeDim, mode: c.ropeType === 'neox' ? 'neox' : 'norm' };
-  let x: Tensor = embedding(w.tokEmbd, ids);                           // [T, dim]
+  const qd = c.nHead * c.headDim, kd = c.nHeadKv * c.headDim, vd = c.nHeadKv * c.headDimV;
+  // attention reads every cached K/V row once per query block and does 4 flops per (query head, key, dim)
+  const kvRowBytes = c.nHeadKv * (c.headDim + c.headDimV) * 2;
+  const attnMs = (t0 + T) * kvRowBytes / EST_BYTES_PER_MS + (2 * T * (t0 + T) * c.nHead * (c.headDim + c.headDimV)) / EST_FLOPS_PER_MS;
+  let x: Tensor = await embedding(streamMs(T * D), w.tokEmbd, ids);     // [T, dim]
   for (let l = 0; l < c.nLayer; l++) {
     const L = w.layers[l];
-    const h = rmsnorm(x, L.attnNorm, { eps });                          // [T, dim]
+    const h: Tensor = await rmsnorm(streamMs(T * D), x, L.attnNorm, { eps }); // [T, dim]
     let q: Tensor, k: Tensor, v: Tensor;
     let qk3: Tensor | undefined;
     if (T === 1 && L.wQkv) {
       // decode: one GEMV over the fused rows; q, k, v are views of its one output row
-      const qkv: Tensor = matmul(h, L.wQkv, { bias: L.bQkv });          // [1, qd + kd + vd]
+      const qkv: Tensor = await matmul(matmulMs(1, L.wQkv), h, L.wQkv, { bias: L.bQkv }); // [1, qd + kd + vd]
       const nq = L.wq.shape[0], nk = L.wk.shape[0];
       const at = (t: Tensor, o: number, shape: number[]) => new Tensor(t.buffer, t.byteOffset + 4 * o, 'f32', shape);
       q = at(qkv, 0, [1, nq]); k = at(qkv, nq, [1, nk]); v = at(qkv, nq + nk, [1, L.wv.shape[0]]);
       if (!L.qNorm && !L.kNorm) {
         // q's and k's heads are adjacent in the row: one rope call rotates both
-        const r: Tensor = rope(at(qkv, 0, [1, c.nHead + c.nHeadKv, c.headDim]), posT, ropeOpts);
+        const r: Tensor = await rope(streamMs(nq + nk), at(qkv, 0, [1, c.nHead + c.nHeadKv, c.headDim]), posT, ropeOpts);
         qk3 = r;
         q = at(r, 0, [1, nq]); k = at(r, nq, [1, nk]);
       }
     } else {
-      q = matmul(h, L.wq, { bias: L.bq });                              // [T, nHead*headDim]
-      k = matmul(h, L.wk, { bias: L.bk });                              // [T, nHeadKv*headDim]
-      v = matmul(h, L.wv, { bias: L.bv });                              // [T, nHeadKv*headDimV]
+      q = await matmul(matmulMs(T, L.wq), h, L.wq, { bias: L.bq });      // [T, nHead*headDim]
+      k = await matmul(matmulMs(T, L.wk), h, L.wk, { bias: L.bk });      // [T, nHeadKv*headDim]
+      v = await matmul(matmulMs(T, L.wv), h, L.wv, { bias: L.bv });      // [T, nHeadKv*headDimV]
     }
-    if (L.qNorm) q = L.qNorm.shape[0] === c.headDim ? rmsnorm(q.reshape([T * c.nHead, c.headDim]), L.qNorm, { eps }) : rmsnorm(q, L.qNorm, { eps });
-    if (L.kNorm) k = L.kNorm.shape[0] === c.headDim ? rmsnorm(k.reshape([T * c.nHeadKv, c.headDim]), L.kNorm, { eps }) : rmsnorm(k, L.kNorm, { eps });
-    const q3 = qk3 ? q.reshape([T, c.nHead, c.headDim]) : rope(q.reshape([T, c.nHead, c.headDim]), posT, ropeOpts); // [T, nHead, headDim]
-    const k3 = qk3 ? k.reshape([T, c.nHeadKv, c.headDim]) : rope(k.reshape([T, c.nHeadKv, c.headDim]), posT, ropeOpts);
-    s.caches[l].append(k3, v.reshape([T, c.nHeadKv, c.headDimV]), pos);
-    const a: Tensor = attention(q3, s.caches[l], { positions: pos, ...(o.attention?.(l) ?? {}) }); // [T, nHead, headDimV]
-    x = add(x, matmul(a.reshape([T, c.nHead * c.headDimV]), L.wo));
-    const h2 = rmsnorm(x, L.ffnNorm, { eps });
+    if (L.qNorm) q = L.qNorm.shape[0] === c.headDim ? await rmsnorm(streamMs(T * qd), q.reshape([T * c.nHead, c.headDim]), L.qNorm, { eps }) : await rmsnorm(streamMs(T * qd), q, L.qNorm, { eps });
+    if (L.kNorm) k = L.kNorm.shape[0] === c.headDim ? await rmsnorm(streamMs(T * kd), k.reshape([T * c.nHeadKv, c.headDim]), L.kNorm, { eps }) : await rmsnorm(streamMs(T * kd), k, L.kNorm, { eps });
+    const q3: Tensor = qk3 ? q.reshape([T, c.nHead, c.headDim]) : await rope(streamMs(T * qd), q.reshape([T, c.nHead, c.headDim]), posT, ropeOpts); // [T, nHead, headDim]
+    const k3: Tensor = qk3 ? k.reshape([T, c.nHeadKv, c.headDim]) : await rope(streamMs(T * kd), k.reshape([T, c.nHeadKv, c.headDim]), posT, ropeOpts);
+    await kvAppend(streamMs(T * (kd + vd)), s.caches[l], k3, v.reshape([T, c.nHeadKv, c.headDimV]), pos);
+    const a: Tensor = await attention(attnMs, q3, s.caches[l], { positions: pos, ...(o.attention?.(l) ?? {}) }); // [T, nHead, headDimV]
+    x = await add(streamMs(T * D), x, await matmul(matmulMs(T, L.wo), a.reshape([T, c.nHead * c.headDimV]), L.wo));
+    const h2: Tensor = await rmsnorm(streamMs(T * D), x, L.ffnNorm, { eps });
     let y: Tensor;
     if (c.nExpert === 0) {
-      const swiglu = K('swiglu');
       if (T === 1 && L.wGateUp) {
-        const gu: Tensor = matmul(h2, L.wGateUp);                        // [1, 2*ffDim]
+        const gu: Tensor = await matmul(matmulMs(1, L.wGateUp), h2, L.wGateUp); // [1, 2*ffDim]
         const f = c.ffDim;
         const g = new Tensor(gu.buffer, gu.byteOffset, 'f32', [1, f]), u = new Tensor(gu.buffer, gu.byteOffset + 4 * f, 'f32', [1, f]);
-        y = matmul(swiglu(g, u), L.wDown);
+        y = await matmul(matmulMs(1, L.wDown!), await swiglu(streamMs(f), g, u), L.wDown);
       } else {
-        y = matmul(swiglu(matmul(h2, L.wGate), matmul(h2, L.wUp)), L.wDown);
+        const g: Tensor = await matmul(matmulMs(T, L.wGate!), h2, L.wGate);
+        const u: Tensor = await matmul(matmulMs(T, L.wUp!), h2, L.wUp);
+        y = await matmul(matmulMs(T, L.wDown!), await swiglu(streamMs(T * c.ffDim), g, u), L.wDown);
       }
     } else {
-      const moeRoute = K('moeRoute'), moeFfn = K('moeFfn');
-      const routerLogits: Tensor = matmul(h2, L.wRouter);              // [T, nExpert]
+      const routerLogits: Tensor = await matmul(matmulMs(T, L.wRouter!), h2, L.wRouter); // [T, nExpert]
       if (o.onRouter) o.onRouter(l, t0, routerLogits);
-      const routing = moeRoute(routerLogits, {
+      const routing = await moeRoute(streamMs(T * c.nExpert), routerLogits, {
         k: c.nExpertUsed, scoring: c.arch === 'llama' ? 'topk_softmax' : 'softmax_topk', normTopkProb: c.normTopkProb,
       });
-      y = moeFfn(h2, routing, {
+      // the routed experts' three matrices (each read once when T is small), and the shared expert's
+      const exp = L.wGateExps!, per = byteSize(exp.dtype, exp.shape) / c.nExpert;
+      const used = Math.min(c.nExpert, T * c.nExpertUsed);
+      const ffnMs = (3 * used * per) / EST_BYTES_PER_MS + (6 * T * c.nExpertUsed * c.expertFf * D) / EST_FLOPS_PER_MS
+        + (L.wShUp ? 3 * matmulMs(T, L.wShUp) : 0);
+      y = await moeFfn(ffnMs, h2, routing, {
         gate: L.wGateExps, up: L.wUpExps, down: L.wDownExps,
         ...(L.wShUp ? { shared: { gate: L.wShGate!, up: L.wShUp, down: L.wShDown!, gateInp: L.wShGateInp } } : {}),
       });
     }
-    x = add(x, y);
+    x = await add(streamMs(T * D), x, y);
     if (o.onLayer) await o.onLayer(l);
   }
   const xl = o.logits === 'last' ? x.slice(T - 1, T) : x;
-  const hn = rmsnorm(xl, w.outNorm, { eps });
-  const logits: Tensor = matmul(hn, w.output);                          // [T or 1, vocab]
+  const hn: Tensor = await rmsnorm(streamMs(xl.shape[0] * D), xl, w.outNorm, { eps });
+  const logits: Tensor = await matmul(matmulMs(hn.shape[0], w.output), hn, w.output); // [T or 1, vocab]
   for (const t of tokens) s.tokens.push(t);
   return logits;
 }

@@ -4,7 +4,7 @@
 import { native } from '../native';
 import { checkInt, checkNumber, checkOptions, fail } from '../check';
 import { Tensor } from '../tensor';
-import { checkDType, checkF32, outputLike } from './common';
+import { Launch, checkDType, checkF32, outputLike, runAsync, runNow } from './common';
 
 /** Tokens per page / key block: the unit of the sparse forms and of the per-block summaries. */
 export const KV_BLOCK = 64;
@@ -89,7 +89,15 @@ export class KVCache {
    * @param positions T integers, strictly increasing and above lastPosition; default lastPosition+1, +2, ...
    */
   append(k: Tensor, v: Tensor, positions?: Int32Array | readonly number[]): this {
-    const fn = 'KVCache.append';
+    return runNow(this.appendLaunch('KVCache.append', k, v, positions));
+  }
+
+  /** {@link append} as native async work (see attentionAsync for the cache's rules meanwhile). */
+  async appendAsync(k: Tensor, v: Tensor, positions?: Int32Array | readonly number[]): Promise<this> {
+    return runAsync(this.appendLaunch('KVCache.appendAsync', k, v, positions));
+  }
+
+  private appendLaunch(fn: string, k: Tensor, v: Tensor, positions?: Int32Array | readonly number[]): Launch<this> {
     const h = this.handle(fn);
     checkF32(k, 'k', fn);
     checkF32(v, 'v', fn);
@@ -108,8 +116,7 @@ export class KVCache {
     } else {
       pos = checkPositions(positions, T, fn);
     }
-    native.kvAppend(h, k.bytes(), v.bytes(), pos, T);
-    return this;
+    return { fn: 'kvAppend', args: [h, k.bytes(), v.bytes(), pos, T], result: () => this };
   }
 
   /** Keeps tokens [0, n) (a sampling rollback); later appends continue from there. */
@@ -274,19 +281,36 @@ function resolve(q: Tensor, cache: KVCache, opts: AttentionOptions | undefined, 
  *   const y = attention(q, cache, { topKBlocks: 32, stats });  // stats.bytes: what it read
  */
 export function attention(q: Tensor, cache: KVCache, opts?: AttentionOptions, out?: Tensor): Tensor {
-  const fn = 'attention';
+  return runNow(attentionLaunch('attention', q, cache, opts, out));
+}
+
+/**
+ * {@link attention} as native async work: the event loop runs while it does. Until it
+ * settles, the cache takes only other async calls (queued in order behind it); a
+ * synchronous call on it throws, and dispose() frees it after the last one settles.
+ */
+export async function attentionAsync(q: Tensor, cache: KVCache, opts?: AttentionOptions, out?: Tensor): Promise<Tensor> {
+  return runAsync(attentionLaunch('attentionAsync', q, cache, opts, out));
+}
+
+function attentionLaunch(fn: string, q: Tensor, cache: KVCache, opts?: AttentionOptions, out?: Tensor): Launch<Tensor> {
   const r = resolve(q, cache, opts, fn);
   const y = outputLike(out, q.shape, 'f32', fn);
   const [Tq, nHead, d] = q.shape;
   const st = opts?.stats !== undefined ? new Float64Array(4) : null;
-  native.attention(y.bytes(), q.bytes(), r.pos, Tq, nHead, d, cache.handle(fn), ...r.tail, st);
-  if (st && opts?.stats) {
-    opts.stats.blocks = st[0];
-    opts.stats.tokens = st[1];
-    opts.stats.bytes = st[2];
-    opts.stats.selected = st[3];
-  }
-  return y;
+  return {
+    fn: 'attention',
+    args: [y.bytes(), q.bytes(), r.pos, Tq, nHead, d, cache.handle(fn), ...r.tail, st],
+    result: () => {
+      if (st && opts?.stats) {
+        opts.stats.blocks = st[0];
+        opts.stats.tokens = st[1];
+        opts.stats.bytes = st[2];
+        opts.stats.selected = st[3];
+      }
+      return y;
+    },
+  };
 }
 
 /**

@@ -2,6 +2,30 @@
 import { fail } from '../check';
 import { DType } from '../dtype';
 import { Tensor } from '../tensor';
+import { native } from '../native';
+
+/**
+ * A checked kernel call, ready to run: the native export, its arguments (every one
+ * checked by the wrapper that made it), and the wrapper's result from the native
+ * return value. Each op makes one Launch and runs it now (`op`) or as native async
+ * work (`opAsync`: the export `<fn>Async` runs it on the executor thread, so the event
+ * loop keeps running; see csrc/napi/async.h), so both share every check.
+ */
+export interface Launch<R> {
+  fn: string;
+  args: unknown[];
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  result: (ret: any) => R;
+}
+
+export function runNow<R>(l: Launch<R>): R {
+  return l.result(native[l.fn](...l.args));
+}
+
+/** Runs the launch on the executor thread; its buffers must stay untouched (not transferred) until it settles. */
+export async function runAsync<R>(l: Launch<R>): Promise<R> {
+  return l.result(await native[l.fn + 'Async'](...l.args));
+}
 
 export function checkTensor(t: unknown, arg: string, fn: string): asserts t is Tensor {
   if (!(t instanceof Tensor)) fail('type', arg, 'a Tensor', t, fn);

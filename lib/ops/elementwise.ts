@@ -3,7 +3,7 @@ import { native } from '../native';
 import { checkArgCount, fail } from '../check';
 import { DType } from '../dtype';
 import { Tensor } from '../tensor';
-import { checkDType, outputLike } from './common';
+import { Launch, checkDType, outputLike, runAsync, runNow } from './common';
 
 const ELT: readonly DType[] = ['f32', 'f16', 'bf16'];
 
@@ -11,7 +11,7 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
-function binary(fn: 'add' | 'mul', nargs: number, a: Tensor, b: Tensor, out?: Tensor): Tensor {
+function binary(op: 'add' | 'mul', fn: string, nargs: number, a: Tensor, b: Tensor, out?: Tensor): Launch<Tensor> {
   checkArgCount(nargs, 2, 3, fn);
   checkDType(a, 'a', ELT, fn);
   checkDType(b, 'b', ELT, fn);
@@ -21,8 +21,7 @@ function binary(fn: 'add' | 'mul', nargs: number, a: Tensor, b: Tensor, out?: Te
   else if (b.ndim === 1 && b.shape[0] === dim) nb = dim;
   else fail('range', 'b.shape', `[${a.shape.join(', ')}] or [${dim}]`, b.shape, fn);
   const y = outputLike(out, a.shape, 'f32', fn);
-  native[fn](y.bytes(), a.bytes(), a.dtype, b.bytes(), b.dtype, a.numel, nb);
-  return y;
+  return { fn: op, args: [y.bytes(), a.bytes(), a.dtype, b.bytes(), b.dtype, a.numel, nb], result: () => y };
 }
 
 /**
@@ -35,7 +34,12 @@ function binary(fn: 'add' | 'mul', nargs: number, a: Tensor, b: Tensor, out?: Te
  *   add(h, bias, h);                     // in place, bias [D] broadcast over rows
  */
 export function add(a: Tensor, b: Tensor, out?: Tensor): Tensor {
-  return binary('add', arguments.length, a, b, out);
+  return runNow(binary('add', 'add', arguments.length, a, b, out));
+}
+
+/** {@link add} as native async work: the event loop runs while it does. */
+export async function addAsync(a: Tensor, b: Tensor, out?: Tensor): Promise<Tensor> {
+  return runAsync(binary('add', 'addAsync', arguments.length, a, b, out));
 }
 
 /**
@@ -45,7 +49,7 @@ export function add(a: Tensor, b: Tensor, out?: Tensor): Tensor {
  *   const y = mul(x, scaleRow);          // scaleRow [D] over x [T, D]
  */
 export function mul(a: Tensor, b: Tensor, out?: Tensor): Tensor {
-  return binary('mul', arguments.length, a, b, out);
+  return runNow(binary('mul', 'mul', arguments.length, a, b, out));
 }
 
 function unary(fn: 'silu' | 'gelu' | 'sigmoid', nargs: number, x: Tensor, out?: Tensor): Tensor {
@@ -104,8 +108,16 @@ export function sigmoid(x: Tensor, out?: Tensor): Tensor {
  *   const h2 = swiglu(gateUp);              // [T, 2F] -> [T, F]
  */
 export function swiglu(gate: Tensor, up?: Tensor | null, out?: Tensor): Tensor {
-  const fn = 'swiglu';
-  checkArgCount(arguments.length, 1, 3, fn);
+  return runNow(swigluLaunch('swiglu', arguments.length, gate, up, out));
+}
+
+/** {@link swiglu} as native async work: the event loop runs while it does. */
+export async function swigluAsync(gate: Tensor, up?: Tensor | null, out?: Tensor): Promise<Tensor> {
+  return runAsync(swigluLaunch('swigluAsync', arguments.length, gate, up, out));
+}
+
+function swigluLaunch(fn: string, nargs: number, gate: Tensor, up?: Tensor | null, out?: Tensor): Launch<Tensor> {
+  checkArgCount(nargs, 1, 3, fn);
   checkDType(gate, 'gate', ELT, fn);
   const last = gate.shape[gate.ndim - 1];
   if (up === undefined || up === null) {
@@ -116,13 +128,11 @@ export function swiglu(gate: Tensor, up?: Tensor | null, out?: Tensor): Tensor {
     const rows = f === 0 ? 0 : gate.numel / last;
     const g = gate.bytes();
     const es = gate.dtype === 'f32' ? 4 : 2;
-    native.swiglu(y.bytes(), g, gate.dtype, g.subarray(Math.min(f * es, g.length)), gate.dtype, rows, f, last, last);
-    return y;
+    return { fn: 'swiglu', args: [y.bytes(), g, gate.dtype, g.subarray(Math.min(f * es, g.length)), gate.dtype, rows, f, last, last], result: () => y };
   }
   checkDType(up, 'up', ELT, fn);
   if (!sameShape(gate.shape, up.shape)) fail('range', 'up.shape', `[${gate.shape.join(', ')}]`, up.shape, fn);
   const y = outputLike(out, gate.shape, 'f32', fn);
   const rows = last === 0 ? 0 : gate.numel / last;
-  native.swiglu(y.bytes(), gate.bytes(), gate.dtype, up.bytes(), up.dtype, rows, last, last, last);
-  return y;
+  return { fn: 'swiglu', args: [y.bytes(), gate.bytes(), gate.dtype, up.bytes(), up.dtype, rows, last, last, last], result: () => y };
 }

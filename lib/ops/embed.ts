@@ -3,7 +3,7 @@ import { native } from '../native';
 import { checkArgCount, fail } from '../check';
 import { DTYPES } from '../dtype';
 import { Tensor, typeTag } from '../tensor';
-import { checkDType, checkF32, checkTensor, outputLike } from './common';
+import { Launch, checkDType, checkF32, checkTensor, outputLike, runAsync, runNow } from './common';
 
 /** table dtypes gather() decodes: the plain float types, and the quantized formats with a row decoder */
 export const GATHER_DTYPES = ['f32', 'f16', 'bf16', 'q4_0', 'q8_0', 'q4_k', 'q5_k', 'q6_k', 'q8_k'] as const;
@@ -30,8 +30,16 @@ function idsOf(ids: unknown, fn: string): { data: Int32Array; shape: number[] } 
  *   const x = gather(tokEmbd, Int32Array.from([1, 15043, 3186]));   // [3, D] f32
  */
 export function gather(table: Tensor, ids: Tensor | Int32Array, out?: Tensor): Tensor {
-  const fn = 'gather';
-  checkArgCount(arguments.length, 2, 3, fn);
+  return runNow(gatherLaunch('gather', arguments.length, table, ids, out));
+}
+
+/** {@link gather} as native async work: the event loop runs while it does. */
+export async function gatherAsync(table: Tensor, ids: Tensor | Int32Array, out?: Tensor): Promise<Tensor> {
+  return runAsync(gatherLaunch('gatherAsync', arguments.length, table, ids, out));
+}
+
+function gatherLaunch(fn: string, nargs: number, table: Tensor, ids: Tensor | Int32Array, out?: Tensor): Launch<Tensor> {
+  checkArgCount(nargs, 2, 3, fn);
   checkTensor(table, 'table', fn);
   if (!(GATHER_DTYPES as readonly string[]).includes(table.dtype)) {
     if (!DTYPES[table.dtype].quantized) fail('type', 'table.dtype', GATHER_DTYPES.map((d) => `'${d}'`).join(' or '), table.dtype, fn);
@@ -47,8 +55,7 @@ export function gather(table: Tensor, ids: Tensor | Int32Array, out?: Tensor): T
   }
   const y = outputLike(out, [...shape, D], 'f32', fn);
   const idBytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  native.gather(y.bytes(), table.bytes(), table.dtype, V, D, idBytes, data.length);
-  return y;
+  return { fn: 'gather', args: [y.bytes(), table.bytes(), table.dtype, V, D, idBytes, data.length], result: () => y };
 }
 
 /**

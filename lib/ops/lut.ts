@@ -5,7 +5,7 @@
 import { native } from '../native';
 import { checkInt, checkNumber, checkOptions, fail } from '../check';
 import { Tensor, typeTag } from '../tensor';
-import { checkDType, checkF32, outputLike } from './common';
+import { Launch, checkDType, checkF32, outputLike, runNow } from './common';
 
 export type LutFormat = 'lut3' | 'lut4';
 
@@ -194,7 +194,11 @@ export interface MatmulLutOptions {
  * @returns f32 [..., N]
  */
 export function matmulLut(x: Tensor, w: LutTensor, opts?: MatmulLutOptions, out?: Tensor): Tensor {
-  const fn = 'matmulLut';
+  return runNow(matmulLutLaunch('matmulLut', x, w, opts, out));
+}
+
+/** matmulLut's checks, as a Launch (matmul and matmulAsync run LUT weights through it). */
+export function matmulLutLaunch(fn: string, x: Tensor, w: LutTensor, opts?: MatmulLutOptions, out?: Tensor): Launch<Tensor> {
   checkF32(x, 'x', fn);
   checkLut(w, 'w', fn);
   const [n, k] = w.shape;
@@ -208,6 +212,5 @@ export function matmulLut(x: Tensor, w: LutTensor, opts?: MatmulLutOptions, out?
   }
   const m = x.numel / k;
   const y = outputLike(out, [...x.shape.slice(0, -1), n], 'f32', fn);
-  native.lutMatmul(y.bytes(), x.bytes(), ...partsArgs(w), bias ? bias.bytes() : null, m, n, k, w.bits, w.nnz);
-  return y;
+  return { fn: 'lutMatmul', args: [y.bytes(), x.bytes(), ...partsArgs(w), bias ? bias.bytes() : null, m, n, k, w.bits, w.nnz], result: () => y };
 }

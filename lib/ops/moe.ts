@@ -5,7 +5,7 @@ import { native } from '../native';
 import { checkInt, checkNumber, checkOptions, fail } from '../check';
 import { Tensor } from '../tensor';
 import { DTYPES, DType } from '../dtype';
-import { checkDType, checkTensor, outputLike } from './common';
+import { Launch, checkDType, checkTensor, outputLike, runAsync, runNow } from './common';
 
 export type MoeScoring = 'softmax_topk' | 'topk_softmax' | 'sigmoid_group';
 const SCORINGS: readonly MoeScoring[] = ['softmax_topk', 'topk_softmax', 'sigmoid_group'];
@@ -56,7 +56,15 @@ function shapeEq(t: Tensor, s: readonly number[]): boolean {
  *                                bias, normTopkProb: true, routedScalingFactor: 2.5 }); // DeepSeek-V3
  */
 export function moeRoute(logits: Tensor, opts: MoeRouteOptions, out?: MoeRouting): MoeRouting {
-  const fn = 'moeRoute';
+  return runNow(moeRouteLaunch('moeRoute', logits, opts, out));
+}
+
+/** {@link moeRoute} as native async work: the event loop runs while it does. */
+export async function moeRouteAsync(logits: Tensor, opts: MoeRouteOptions, out?: MoeRouting): Promise<MoeRouting> {
+  return runAsync(moeRouteLaunch('moeRouteAsync', logits, opts, out));
+}
+
+function moeRouteLaunch(fn: string, logits: Tensor, opts: MoeRouteOptions, out?: MoeRouting): Launch<MoeRouting> {
   checkDType(logits, 'logits', ['f32'], fn);
   if (logits.ndim !== 2) fail('range', 'logits.shape', '[T, E]', logits.shape, fn);
   const [T, E] = logits.shape;
@@ -101,9 +109,13 @@ export function moeRoute(logits: Tensor, opts: MoeRouteOptions, out?: MoeRouting
     ids = out.ids;
     weights = out.weights;
   }
-  native.moeRoute(ids.bytes(), weights.bytes(), logits.bytes(), T, E, SCORINGS.indexOf(scoring as MoeScoring), k, norm,
-    nGroup, topkGroup, scale, bias ? bias.bytes() : null);
-  return out ?? { ids, weights };
+  const routing = out ?? { ids, weights };
+  return {
+    fn: 'moeRoute',
+    args: [ids.bytes(), weights.bytes(), logits.bytes(), T, E, SCORINGS.indexOf(scoring as MoeScoring), k, norm,
+      nGroup, topkGroup, scale, bias ? bias.bytes() : null],
+    result: () => routing,
+  };
 }
 
 /** Tokens grouped by expert: the schedule a grouped GEMM runs over. */
@@ -302,7 +314,18 @@ function projection(v: unknown, arg: string, E: number | undefined, N: number | 
  *   moeFfn(x, r, { gate, up, down, shared: { gate: sg, up: su, down: sd, gateInp } }, { skipThreshold: 0.1, report }, y);
  */
 export function moeFfn(x: Tensor, routing: MoeRouting, experts: MoeExperts, opts?: MoeFfnOptions, out?: Tensor): Tensor {
-  const fn = 'moeFfn';
+  return runNow(moeFfnLaunch('moeFfn', x, routing, experts, opts, out));
+}
+
+/**
+ * {@link moeFfn} as native async work: the event loop runs while it does. The routing is
+ * read (and checked) when the call is made.
+ */
+export async function moeFfnAsync(x: Tensor, routing: MoeRouting, experts: MoeExperts, opts?: MoeFfnOptions, out?: Tensor): Promise<Tensor> {
+  return runAsync(moeFfnLaunch('moeFfnAsync', x, routing, experts, opts, out));
+}
+
+function moeFfnLaunch(fn: string, x: Tensor, routing: MoeRouting, experts: MoeExperts, opts?: MoeFfnOptions, out?: Tensor): Launch<Tensor> {
   checkDType(x, 'x', ['f32'], fn);
   if (x.ndim !== 2) fail('range', 'x.shape', '[T, D]', x.shape, fn);
   const [T, D] = x.shape;
@@ -366,11 +389,16 @@ export function moeFfn(x: Tensor, routing: MoeRouting, experts: MoeExperts, opts
     sh.splice(0, 7, ...one(sg.args), ...one(su.args), ...one(sd.args), gi);
   }
   const y = outputLike(out, [T, D], 'f32', fn);
-  const rep = native.moeFfn(y.bytes(), x.bytes(), ids.bytes(), weights.bytes(), T, D, k, E, FF,
-    g.args.buf, g.args.types, u.args.buf, u.args.types, d.args.buf, d.args.types,
-    FFs, ...sh, skip, accumulate, stats ? stats.data : null);
-  const report: MoeFfnReport = { pairs: rep.pairs, skipped: rep.skipped, experts: rep.experts, bytes: rep.bytes };
-  if (o.report !== undefined) Object.assign(o.report as MoeFfnReport, report);
-  if (stats) stats.last = report;
-  return y;
+  return {
+    fn: 'moeFfn',
+    args: [y.bytes(), x.bytes(), ids.bytes(), weights.bytes(), T, D, k, E, FF,
+      g.args.buf, g.args.types, u.args.buf, u.args.types, d.args.buf, d.args.types,
+      FFs, ...sh, skip, accumulate, stats ? stats.data : null],
+    result: (rep: MoeFfnReport) => {
+      const report: MoeFfnReport = { pairs: rep.pairs, skipped: rep.skipped, experts: rep.experts, bytes: rep.bytes };
+      if (o.report !== undefined) Object.assign(o.report as MoeFfnReport, report);
+      if (stats) stats.last = report;
+      return y;
+    },
+  };
 }

@@ -2,7 +2,7 @@
 import { native } from '../native';
 import { checkNumber, checkOptions, fail } from '../check';
 import { Tensor } from '../tensor';
-import { checkF32, outputLike, rowsOf } from './common';
+import { Launch, checkF32, outputLike, rowsOf, runAsync, runNow } from './common';
 
 export interface RmsNormOptions {
   /** added to the mean square before the square root; default 1e-6 */
@@ -18,7 +18,15 @@ export interface RmsNormOptions {
  *   const y = rmsnorm(x, w, { eps: 1e-5 });
  */
 export function rmsnorm(x: Tensor, w: Tensor | null, opts?: RmsNormOptions, out?: Tensor): Tensor {
-  const fn = 'rmsnorm';
+  return runNow(rmsnormLaunch('rmsnorm', x, w, opts, out));
+}
+
+/** {@link rmsnorm} as native async work: the event loop runs while it does. */
+export async function rmsnormAsync(x: Tensor, w: Tensor | null, opts?: RmsNormOptions, out?: Tensor): Promise<Tensor> {
+  return runAsync(rmsnormLaunch('rmsnormAsync', x, w, opts, out));
+}
+
+function rmsnormLaunch(fn: string, x: Tensor, w: Tensor | null, opts?: RmsNormOptions, out?: Tensor): Launch<Tensor> {
   checkF32(x, 'x', fn);
   const o = checkOptions(opts, 'opts', fn);
   const eps = o.eps === undefined ? 1e-6 : checkNumber(o.eps, 'opts.eps', 0, Infinity, fn);
@@ -29,8 +37,7 @@ export function rmsnorm(x: Tensor, w: Tensor | null, opts?: RmsNormOptions, out?
   }
   if (dim < 1) fail('range', 'x.shape', 'a last dimension >= 1', x.shape, fn);
   const y = outputLike(out, x.shape, 'f32', fn);
-  native.rmsnorm(y.bytes(), x.bytes(), w ? w.bytes() : null, rows, dim, eps);
-  return y;
+  return { fn: 'rmsnorm', args: [y.bytes(), x.bytes(), w ? w.bytes() : null, rows, dim, eps], result: () => y };
 }
 
 export interface SoftmaxOptions {

@@ -3,8 +3,8 @@ import { native } from '../native';
 import { checkOptions, fail } from '../check';
 import { DType, DTYPES, isDType } from '../dtype';
 import { Tensor } from '../tensor';
-import { checkDType, checkTensor, outputLike } from './common';
-import { LutFormat, LutQuantizeOptions, LutTensor, dequantizeLut, matmulLut, quantizeLut } from './lut';
+import { Launch, checkDType, checkTensor, outputLike, runAsync, runNow } from './common';
+import { LutFormat, LutQuantizeOptions, LutTensor, dequantizeLut, matmulLutLaunch, quantizeLut } from './lut';
 
 /** Formats quantize()/dequantize() handle, as GGUF spells them. */
 export const QUANT_FORMATS = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q8_k'] as const;
@@ -137,12 +137,26 @@ export interface MatmulOptions {
  *   const y = matmul(x, quantize(w, 'q4_0'), { bias: b });
  */
 export function matmul(x: Tensor, W: Tensor | LutTensor, opts?: MatmulOptions, out?: Tensor): Tensor {
-  const fn = 'matmul';
+  return runNow(matmulLaunch('matmul', x, W, opts, out));
+}
+
+/**
+ * {@link matmul} as native async work: the same checks, then the kernel runs on the
+ * addon's executor thread (with every pool thread) while the event loop keeps running.
+ * Async calls run in the order they were made. Leave the buffers alone until it settles.
+ * @example
+ *   const y = await matmulAsync(x, W);   // a long prefill GEMM without blocking the server
+ */
+export async function matmulAsync(x: Tensor, W: Tensor | LutTensor, opts?: MatmulOptions, out?: Tensor): Promise<Tensor> {
+  return runAsync(matmulLaunch('matmulAsync', x, W, opts, out));
+}
+
+function matmulLaunch(fn: string, x: Tensor, W: Tensor | LutTensor, opts?: MatmulOptions, out?: Tensor): Launch<Tensor> {
   checkDType(x, 'x', ['f32', 'bf16'], fn);
   if (W instanceof LutTensor) {
     const o = checkOptions(opts, 'opts', fn);
     const xf = x.dtype === 'bf16' ? Tensor.from(x.toArray() as Float32Array, x.shape) : x;
-    return matmulLut(xf, W, o.bias ? { bias: o.bias as Tensor } : undefined, out);
+    return matmulLutLaunch('matmulLut', xf, W, o.bias ? { bias: o.bias as Tensor } : undefined, out);
   }
   checkTensor(W, 'W', fn);
   if (!isDType(W.dtype) || !MATMUL_WEIGHT_DTYPES.includes(W.dtype)) {
@@ -164,6 +178,5 @@ export function matmul(x: Tensor, W: Tensor | LutTensor, opts?: MatmulOptions, o
     if (bias.ndim !== 1 || bias.shape[0] !== N) fail('range', 'opts.bias.shape', `[${N}]`, bias.shape, fn);
   }
   const y = outputLike(out, x.ndim === 1 ? [N] : [M, N], 'f32', fn);
-  native.matmul(y.bytes(), x.bytes(), x.dtype === 'bf16', M, K, W.bytes(), DTYPES[W.dtype].id, N, bias ? bias.bytes() : null);
-  return y;
+  return { fn: 'matmul', args: [y.bytes(), x.bytes(), x.dtype === 'bf16', M, K, W.bytes(), DTYPES[W.dtype].id, N, bias ? bias.bytes() : null], result: () => y };
 }

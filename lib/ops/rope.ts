@@ -2,7 +2,7 @@
 import { native } from '../native';
 import { checkArgCount, checkInt, checkNumber, checkOptions, fail } from '../check';
 import { Tensor, typeTag } from '../tensor';
-import { checkDType, checkF32, outputLike } from './common';
+import { Launch, checkDType, checkF32, outputLike, runAsync, runNow } from './common';
 
 export type RopeMode = 'normal' | 'neox';
 
@@ -36,8 +36,16 @@ export interface RopeOptions {
  *   rope(q, Int32Array.from([7]), { mode: 'neox', base: 1e6 }, q);   // in place, decode step at position 7
  */
 export function rope(x: Tensor, pos: Tensor | Int32Array, opts?: RopeOptions, out?: Tensor): Tensor {
-  const fn = 'rope';
-  checkArgCount(arguments.length, 2, 4, fn);
+  return runNow(ropeLaunch('rope', arguments.length, x, pos, opts, out));
+}
+
+/** {@link rope} as native async work: the event loop runs while it does. */
+export async function ropeAsync(x: Tensor, pos: Tensor | Int32Array, opts?: RopeOptions, out?: Tensor): Promise<Tensor> {
+  return runAsync(ropeLaunch('ropeAsync', arguments.length, x, pos, opts, out));
+}
+
+function ropeLaunch(fn: string, nargs: number, x: Tensor, pos: Tensor | Int32Array, opts?: RopeOptions, out?: Tensor): Launch<Tensor> {
+  checkArgCount(nargs, 2, 4, fn);
   checkF32(x, 'x', fn);
   if (x.ndim !== 2 && x.ndim !== 3) fail('range', 'x.shape', '[T, nHead, headDim] or [T, headDim]', x.shape, fn);
   const tokens = x.shape[0];
@@ -72,6 +80,5 @@ export function rope(x: Tensor, pos: Tensor | Int32Array, opts?: RopeOptions, ou
   if (base === 0) fail('range', 'opts.base', 'a finite number > 0', base, fn);
   if (freqScale === 0) fail('range', 'opts.freqScale', 'a finite number > 0', freqScale, fn);
   const y = outputLike(out, x.shape, 'f32', fn);
-  native.rope(y.bytes(), x.bytes(), posBytes, tokens, heads, headDim, nDims, mode, base, freqScale);
-  return y;
+  return { fn: 'rope', args: [y.bytes(), x.bytes(), posBytes, tokens, heads, headDim, nDims, mode, base, freqScale], result: () => y };
 }
