@@ -366,19 +366,21 @@ export async function forward(c: Config, w: Weights, s: State, tokens: readonly 
     const k3: Tensor = qk3 ? k.reshape([T, c.nHeadKv, c.headDim]) : await rope(streamMs(T * kd), k.reshape([T, c.nHeadKv, c.headDim]), posT, ropeOpts);
     await kvAppend(streamMs(T * (kd + vd)), s.caches[l], k3, v.reshape([T, c.nHeadKv, c.headDimV]), pos);
     const a: Tensor = await attention(attnMs, q3, s.caches[l], { positions: pos, ...(o.attention?.(l) ?? {}) }); // [T, nHead, headDimV]
-    x = await add(streamMs(T * D), x, await matmul(matmulMs(T, L.wo), a.reshape([T, c.nHead * c.headDimV]), L.wo));
+    const ao = a.reshape([T, c.nHead * c.headDimV]);
+    // decode: the residual is the GEMV's bias (x + W·a, the same sum as add's), one call fewer
+    x = T === 1 ? await matmul(matmulMs(1, L.wo), ao, L.wo, { bias: x.reshape([D]) })
+      : await add(streamMs(T * D), x, await matmul(matmulMs(T, L.wo), ao, L.wo));
     const h2: Tensor = await rmsnorm(streamMs(T * D), x, L.ffnNorm, { eps });
-    let y: Tensor;
     if (c.nExpert === 0) {
       if (T === 1 && L.wGateUp) {
         const gu: Tensor = await matmul(matmulMs(1, L.wGateUp), h2, L.wGateUp); // [1, 2*ffDim]
         const f = c.ffDim;
         const g = new Tensor(gu.buffer, gu.byteOffset, 'f32', [1, f]), u = new Tensor(gu.buffer, gu.byteOffset + 4 * f, 'f32', [1, f]);
-        y = await matmul(matmulMs(1, L.wDown!), await swiglu(streamMs(f), g, u), L.wDown);
+        x = await matmul(matmulMs(1, L.wDown!), await swiglu(streamMs(f), g, u), L.wDown, { bias: x.reshape([D]) }); // x + down(.)
       } else {
         const g: Tensor = await matmul(matmulMs(T, L.wGate!), h2, L.wGate);
         const u: Tensor = await matmul(matmulMs(T, L.wUp!), h2, L.wUp);
-        y = await matmul(matmulMs(T, L.wDown!), await swiglu(streamMs(T * c.ffDim), g, u), L.wDown);
+        x = await add(streamMs(T * D), x, await matmul(matmulMs(T, L.wDown!), await swiglu(streamMs(T * c.ffDim), g, u), L.wDown));
       }
     } else {
       const routerLogits: Tensor = await matmul(matmulMs(T, L.wRouter!), h2, L.wRouter); // [T, nExpert]
@@ -391,12 +393,12 @@ export async function forward(c: Config, w: Weights, s: State, tokens: readonly 
       const used = Math.min(c.nExpert, T * c.nExpertUsed);
       const ffnMs = (3 * used * per) / EST_BYTES_PER_MS + (6 * T * c.nExpertUsed * c.expertFf * D) / EST_FLOPS_PER_MS
         + (L.wShUp ? 3 * matmulMs(T, L.wShUp) : 0);
-      y = await moeFfn(ffnMs, h2, routing, {
+      const y: Tensor = await moeFfn(ffnMs, h2, routing, {
         gate: L.wGateExps, up: L.wUpExps, down: L.wDownExps,
         ...(L.wShUp ? { shared: { gate: L.wShGate!, up: L.wShUp, down: L.wShDown!, gateInp: L.wShGateInp } } : {}),
       });
+      x = await add(streamMs(T * D), x, y);
     }
-    x = await add(streamMs(T * D), x, y);
     if (o.onLayer) await o.onLayer(l);
   }
   const xl = o.logits === 'last' ? x.slice(T - 1, T) : x;
