@@ -13,17 +13,14 @@
 // truncated, corrupt or hostile file ends in a GgufError that names what is
 // wrong and at which byte offset, never in a crash, a hang or a huge allocation.
 //
-// Files over 4 GiB: Node 20 makes no ArrayBuffer (nor typed array) over 4 GiB, so
-// a file is held as windows, each one ArrayBuffer of at most MAX_WINDOW_BYTES:
-// window 0 starts at byte 0 and holds the header (and, for a file up to 4 GiB,
-// the whole file); the tensors past it are packed in file order into further
-// windows. mmap'd, the file is mapped once and every window is a zero-copy view
-// of that one mapping (csrc/napi/mmap.cpp), unmapped when the last is collected;
-// read into memory ({ mmap: false }), each window is its own buffer. A single
-// tensor over 4 GiB gets a RangeError from ggufTensor / ggufTensorBytes.
-import * as fs from 'fs';
+// Files over 4 GiB are held as windows of at most 4 GiB, each tensor whole in one
+// (lib/formats/window.ts); a single tensor over 4 GiB gets a RangeError from
+// ggufTensor / ggufTensorBytes.
 import { DType, DTYPES } from '../dtype';
 import { Tensor } from '../tensor';
+import { FileWindow, MAX_WINDOW_BYTES, WindowSource, locate, mappedSource, planWindows, readSource } from './window';
+
+export { MAX_WINDOW_BYTES };
 
 export enum GgufType {
   UINT8 = 0, INT8 = 1, UINT16 = 2, INT16 = 3, UINT32 = 4, INT32 = 5, FLOAT32 = 6,
@@ -98,14 +95,7 @@ export interface GgufTensorInfo {
 }
 
 /** One buffer holding the file bytes [fileOffset, fileOffset + byteLength). */
-export interface GgufWindow {
-  /** file offset of the window's first byte */
-  fileOffset: number;
-  byteLength: number;
-  buffer: ArrayBufferLike;
-  /** where the window's first byte sits in `buffer` */
-  byteOffset: number;
-}
+export type GgufWindow = FileWindow;
 
 export interface GgufFile {
   version: number;
@@ -362,56 +352,21 @@ function parseHeader(bytes: Uint8Array, fileSize: number, source?: string): Gguf
   return { version, alignment, metadata, tensors: infos, dataOffset };
 }
 
-/**
- * The largest window, and so the largest tensor: 4 GiB, one external ArrayBuffer and one
- * typed array view in Node 20. Files may be larger (they are held as several windows).
- */
-export const MAX_WINDOW_BYTES = 2 ** 32;
-
-/** Windows are split at gaps between tensors larger than this (so a read file skips them). */
-const WINDOW_GAP_BYTES = 64 * 2 ** 20;
 /** The first read of a header from a file over 4 GiB read into memory; it doubles as needed. */
 const FIRST_HEADER_READ = 2 ** 20;
 
 /**
- * Assigns each tensor a window: windows[0] is [0, firstBytes); tensors past it are packed in
- * file order into windows of at most MAX_WINDOW_BYTES, a new one at a gap over WINDOW_GAP_BYTES.
- * Tensors over MAX_WINDOW_BYTES get -1. Returns the further windows' [start, end) ranges.
+ * Builds a GgufFile from a file. The header is parsed from a first window of `firstBytes`,
+ * grown (at least doubled, up to 4 GiB) while the header needs more of the file.
  */
-function planWindows(tensors: GgufTensorInfo[], firstBytes: number): [number, number][] {
-  const ranges: [number, number][] = [];
-  const rest: GgufTensorInfo[] = [];
-  for (const t of tensors) {
-    if (t.byteSize > MAX_WINDOW_BYTES) t.window = -1;
-    else if (t.fileOffset + t.byteSize <= firstBytes) t.window = 0;
-    else rest.push(t);
-  }
-  rest.sort((a, b) => a.fileOffset - b.fileOffset);
-  for (const t of rest) {
-    const end = t.fileOffset + t.byteSize;
-    const cur = ranges[ranges.length - 1];
-    if (cur && t.fileOffset - cur[1] <= WINDOW_GAP_BYTES && end - cur[0] <= MAX_WINDOW_BYTES) {
-      cur[1] = Math.max(cur[1], end);
-    } else {
-      ranges.push([t.fileOffset, end]);
-    }
-    t.window = ranges.length; // windows[0] is the first window
-  }
-  return ranges;
-}
-
-/**
- * Builds a GgufFile from a file of `size` bytes whose bytes `get(offset, length)` returns
- * (length <= MAX_WINDOW_BYTES). The header is parsed from a first window of `firstBytes`,
- * grown (doubled, up to 4 GiB) while the header needs more of the file.
- */
-function fromWindows(size: number, get: (offset: number, length: number) => ArrayBuffer, firstBytes: number, source: string, fn: string): GgufFile {
+function fromWindows(src: WindowSource, firstBytes: number, source: string, fn: string): GgufFile {
+  const size = src.size;
   const cap = Math.min(size, MAX_WINDOW_BYTES);
   let len = Math.min(firstBytes, cap);
   let first: ArrayBuffer;
   let h: GgufHeader;
   for (;;) {
-    first = get(0, len);
+    first = src.get(0, len);
     try {
       h = parseHeader(new Uint8Array(first), size, source);
       break;
@@ -424,69 +379,38 @@ function fromWindows(size: number, get: (offset: number, length: number) => Arra
     }
   }
   const windows: GgufWindow[] = [{ fileOffset: 0, byteLength: len, buffer: first, byteOffset: 0 }];
-  for (const [a, b] of planWindows(h.tensors, len)) windows.push({ fileOffset: a, byteLength: b - a, buffer: get(a, b - a), byteOffset: 0 });
-  return { ...h, size, windows, buffer: first, byteOffset: 0, mapped: false, source };
+  for (const [a, b] of planWindows(h.tensors, len)) windows.push({ fileOffset: a, byteLength: b - a, buffer: src.get(a, b - a), byteOffset: 0 });
+  return { ...h, size, windows, buffer: first, byteOffset: 0, mapped: src.mapped, source };
 }
 
 /**
  * Reads a GGUF file: mmap'd (zero-copy) by default; files over 4 GiB are held as several
  * windows (see GgufFile.windows), each tensor whole in one. A tensor over 4 GiB is listed
- * but ggufTensor refuses it.
+ * but ggufTensor refuses it. `{ mmap: false }` reads a file up to 4 GiB whole, a larger one
+ * as its header and the windows holding tensors.
  */
 export function readGguf(path: string, opts: GgufReadOptions = {}): GgufFile {
   if (typeof path !== 'string' || path.length === 0) throw new TypeError(`readGguf: Expected a file path for path but received ${typeof path}`);
   const source = `'${path}'`;
+  let src: WindowSource | undefined;
   if (opts.mmap ?? true) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { native } = require('../native') as typeof import('../native');
-    let handle: unknown;
     try {
-      handle = native.mmapOpen(path);
+      src = mappedSource(path);
     } catch (e) {
       if (!opts.readFallback) {
         throw new Error(`readGguf: could not map '${path}': ${(e as Error).message}; `
           + 'pass { readFallback: true } to read the file into memory instead, or { mmap: false }');
       }
-      return readFile(path, source);
-    }
-    try {
-      // the first window spans up to 4 GiB: views of the mapping cost address space only
-      const size: number = native.mmapSize(handle);
-      const f = fromWindows(size, (o, n) => native.mmapWindow(handle, o, n) as ArrayBuffer, MAX_WINDOW_BYTES, source, 'readGguf');
-      f.mapped = true;
-      return f;
-    } finally {
-      native.mmapClose(handle); // the windows hold the mapping from here on
     }
   }
-  return readFile(path, source);
-}
-
-/** Reads the file into memory: whole when it is at most 4 GiB, else the header and the windows holding tensors. */
-function readFile(path: string, source: string): GgufFile {
-  const fd = fs.openSync(path, 'r');
+  src ??= readSource(path, 'readGguf');
   try {
-    const st = fs.fstatSync(fd);
-    if (!st.isFile()) throw new TypeError(`readGguf: Expected a regular file for path but received '${path}'${st.isDirectory() ? ' (a directory)' : ''}`);
-    const size = st.size;
-    const get = (o: number, n: number) => readAt(fd, o, n, path);
-    return fromWindows(size, get, size <= MAX_WINDOW_BYTES ? size : FIRST_HEADER_READ, source, 'readGguf');
+    // mapped, the first window spans up to 4 GiB (views cost address space only)
+    const first = src.mapped ? MAX_WINDOW_BYTES : src.size <= MAX_WINDOW_BYTES ? src.size : FIRST_HEADER_READ;
+    return fromWindows(src, first, source, 'readGguf');
   } finally {
-    fs.closeSync(fd);
+    src.close(); // the windows hold what they need from here on
   }
-}
-
-/** `length` bytes at `position` of an open file, in an own ArrayBuffer. */
-export function readAt(fd: number, position: number, length: number, path: string): ArrayBuffer {
-  const ab = new ArrayBuffer(length);
-  const u8 = new Uint8Array(ab);
-  let done = 0;
-  while (done < length) {
-    const n = fs.readSync(fd, u8, done, Math.min(length - done, 2 ** 30), position + done);
-    if (n === 0) throw new Error(`read '${path}': the file ended at byte ${position + done}, expected ${length - done} more bytes (did it change while being read?)`);
-    done += n;
-  }
-  return ab;
 }
 
 /** Metadata value by key, or undefined. */
@@ -499,21 +423,9 @@ export function ggufTensorInfo(f: GgufFile, name: string): GgufTensorInfo | unde
   return f.tensors.find((t) => t.name === name);
 }
 
-/** The window holding a tensor's bytes and the tensor's offset in its buffer. */
-function locate(f: GgufFile, info: GgufTensorInfo, fn: string): { buffer: ArrayBufferLike; offset: number } {
-  if (info.byteSize > MAX_WINDOW_BYTES || info.window < 0) {
-    throw new RangeError(`${fn}: Expected a tensor of at most ${MAX_WINDOW_BYTES} bytes (4 GiB: one ArrayBuffer in this Node) for name but received '${info.name}' of ${info.byteSize} bytes`);
-  }
-  const w = f.windows[info.window];
-  if (!w || info.fileOffset < w.fileOffset || info.fileOffset + info.byteSize > w.fileOffset + w.byteLength) {
-    throw new RangeError(`${fn}: Expected a tensor info of this file for info but received '${info.name}', which no window of the file holds`);
-  }
-  return { buffer: w.buffer, offset: w.byteOffset + info.fileOffset - w.fileOffset };
-}
-
 /** The raw bytes of a tensor, zero-copy. */
 export function ggufTensorBytes(f: GgufFile, info: GgufTensorInfo): Uint8Array {
-  const { buffer, offset } = locate(f, info, 'ggufTensorBytes');
+  const { buffer, offset } = locate(f.windows, info, 'ggufTensorBytes', 'a tensor info');
   return new Uint8Array(buffer, offset, info.byteSize);
 }
 
@@ -525,7 +437,7 @@ export function ggufTensor(f: GgufFile, name: string | GgufTensorInfo): Tensor {
   const info = typeof name === 'string' ? ggufTensorInfo(f, name) : name;
   if (!info) throw new RangeError(`ggufTensor: Expected the name of a tensor in the file for name but received '${String(name)}'`);
   if (!info.dtype) throw new TypeError(`ggufTensor: tensor '${info.name}' has type ${info.typeName}, which fuselm has no kernels for`);
-  const { buffer, offset: off } = locate(f, info, 'ggufTensor');
+  const { buffer, offset: off } = locate(f.windows, info, 'ggufTensor', 'a tensor info');
   const plain = !DTYPES[info.dtype].quantized;
   if (plain && off % DTYPES[info.dtype].blockBytes !== 0) {
     // only possible for an unaligned in-memory view: copy so typed views line up

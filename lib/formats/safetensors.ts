@@ -12,10 +12,15 @@
 // inside the data and do not overlap), so a truncated, corrupt or hostile file
 // ends in a SafetensorsError naming what is wrong, never a crash, a hang or a
 // huge allocation. Tensor data is mmap'd and handed out zero-copy.
+//
+// Files over 4 GiB (HF shards are often ~5 GB) are held as windows of at most
+// 4 GiB, each tensor whole in one (lib/formats/window.ts); a single tensor over
+// 4 GiB gets a RangeError from safetensorsTensor.
 import * as fs from 'fs';
 import * as path from 'path';
 import { DType } from '../dtype';
 import { Tensor } from '../tensor';
+import { FileWindow, MAX_WINDOW_BYTES, WindowSource, locate, mappedSource, planWindows, readSource } from './window';
 
 /** safetensors dtype names and their element sizes. */
 export const SAFETENSORS_DTYPES: Readonly<Record<string, number>> = {
@@ -47,6 +52,8 @@ export interface SafetensorsTensorInfo {
   /** absolute offset of the data in the file */
   fileOffset: number;
   byteSize: number;
+  /** index in SafetensorsFile.windows of the window holding the data; -1 for a tensor over 4 GiB */
+  window: number;
 }
 
 export interface SafetensorsFile {
@@ -55,8 +62,15 @@ export interface SafetensorsFile {
   metadata: Record<string, string>;
   /** absolute offset of the data section (8 + header length) */
   dataOffset: number;
+  /** the file's size in bytes */
+  size: number;
+  /** the buffers holding the file, each at most 4 GiB: windows[0] from byte 0; each tensor whole in windows[info.window] */
+  windows: FileWindow[];
+  /** windows[0].buffer: the whole file when it is at most 4 GiB, else its first window (read tensors with safetensorsTensor) */
   buffer: ArrayBufferLike;
+  /** where the file starts in `buffer` */
   byteOffset: number;
+  /** true when the windows are mmap'd views of the file */
   mapped: boolean;
   source?: string;
 }
@@ -73,16 +87,38 @@ const show = (v: unknown) => { const s = JSON.stringify(v); return s === undefin
 
 /** Parses a safetensors file held in memory; tensors are views into `bytes`. */
 export function parseSafetensors(bytes: Uint8Array, source?: string): SafetensorsFile {
+  const h = parseHeader(bytes, bytes.byteLength, source);
+  for (const t of h.tensors.values()) t.window = 0;
+  const w: FileWindow = { fileOffset: 0, byteLength: bytes.byteLength, buffer: bytes.buffer, byteOffset: bytes.byteOffset };
+  return { ...h, size: bytes.byteLength, windows: [w], buffer: bytes.buffer, byteOffset: bytes.byteOffset, mapped: false, source };
+}
+
+type SafetensorsHeader = Pick<SafetensorsFile, 'tensors' | 'metadata' | 'dataOffset'>;
+
+/** The bytes from byte 0 that hold the header of a file whose first 8 bytes (or fewer) are `head`. */
+function headerBytes(head: Uint8Array, fileSize: number): number {
+  if (head.byteLength < 8) return head.byteLength;
+  const hlen = new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true);
+  // a header length the parser refuses needs no more than the 8 bytes to be refused
+  return hlen <= BigInt(Math.min(SAFETENSORS_MAX_HEADER, fileSize - 8)) ? 8 + Number(hlen) : 8;
+}
+
+/**
+ * Parses the header of a file of `fileSize` bytes from its first bytes, `bytes` (at least
+ * headerBytes() of them); every check is against the file's size.
+ */
+function parseHeader(bytes: Uint8Array, fileSize: number, source?: string): SafetensorsHeader {
   const fail = (msg: string): never => { throw new SafetensorsError(msg, source); };
-  if (bytes.byteLength < 8) fail(`file truncated: ${bytes.byteLength} bytes is too short for the 8-byte header length`);
+  if (fileSize < 8) fail(`file truncated: ${fileSize} bytes is too short for the 8-byte header length`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const hlen64 = dv.getBigUint64(0, true);
-  if (hlen64 > BigInt(bytes.byteLength - 8)) {
-    fail(`file truncated: the header length is ${hlen64} bytes but only ${bytes.byteLength - 8} bytes follow it${bytes[0] === 0x47 && bytes[1] === 0x47 ? ' (is this a GGUF file?)' : ''}`);
+  if (hlen64 > BigInt(fileSize - 8)) {
+    fail(`file truncated: the header length is ${hlen64} bytes but only ${fileSize - 8} bytes follow it${bytes[0] === 0x47 && bytes[1] === 0x47 ? ' (is this a GGUF file?)' : ''}`);
   }
   const hlen = Number(hlen64);
   if (hlen > SAFETENSORS_MAX_HEADER) fail(`the header is ${hlen} bytes, more than the ${SAFETENSORS_MAX_HEADER} allowed`);
   if (hlen < 2) fail(`the header is ${hlen} bytes, too short for a JSON object`);
+  if (bytes.byteLength < 8 + hlen) throw new Error(`safetensors: internal: the header needs ${8 + hlen} bytes, ${bytes.byteLength} were read`);
   if (bytes[8] !== 0x7b) fail(`the header does not start with '{' (byte 8 is 0x${bytes[8].toString(16).padStart(2, '0')}): not a safetensors file`);
   let text: string;
   try {
@@ -98,7 +134,7 @@ export function parseSafetensors(bytes: Uint8Array, source?: string): Safetensor
   }
   if (!isObj(header)) return fail('the header is not a JSON object');
   const dataOffset = 8 + hlen;
-  const dataLen = bytes.byteLength - dataOffset;
+  const dataLen = fileSize - dataOffset;
   const tensors = new Map<string, SafetensorsTensorInfo>();
   let metadata: Record<string, string> = {};
   const ranges: [number, number, string][] = [];
@@ -139,7 +175,7 @@ export function parseSafetensors(bytes: Uint8Array, source?: string): Safetensor
     ranges.push([b, e, name]);
     tensors.set(name, {
       name, dtypeName: dtypeName as string, dtype: SAFETENSORS_FUSELM[dtypeName as string], shape: (shape as number[]).slice(), numel,
-      fileOffset: dataOffset + b, byteSize: e - b,
+      fileOffset: dataOffset + b, byteSize: e - b, window: -1,
     });
   }
   // no two non-empty byte ranges may overlap
@@ -150,39 +186,42 @@ export function parseSafetensors(bytes: Uint8Array, source?: string): Safetensor
     if (prev && r[0] < prev[1]) fail(`tensors '${prev[2]}' [${prev[0]}, ${prev[1]}] and '${r[2]}' [${r[0]}, ${r[1]}] overlap`);
     if (!prev || r[1] > prev[1]) prev = r;
   }
-  return { tensors, metadata, dataOffset, buffer: bytes.buffer, byteOffset: bytes.byteOffset, mapped: false, source };
+  return { tensors, metadata, dataOffset };
 }
 
-function readWhole(p: string): ArrayBuffer {
-  const b = fs.readFileSync(p);
-  const ab = new ArrayBuffer(b.byteLength);
-  new Uint8Array(ab).set(b);
-  return ab;
-}
-
-/** Reads one .safetensors file, mmap'd (zero-copy) by default. */
+/**
+ * Reads one .safetensors file, mmap'd (zero-copy) by default. Files over 4 GiB are held as
+ * windows (see SafetensorsFile.windows), each tensor whole in one; `{ mmap: false }` reads
+ * such a file as its header and the windows holding tensors.
+ */
 export function readSafetensors(file: string, opts: SafetensorsReadOptions = {}): SafetensorsFile {
   if (typeof file !== 'string' || file.length === 0) throw new TypeError(`readSafetensors: Expected a file path for file but received ${typeof file}`);
-  let buffer: ArrayBufferLike;
-  let mapped = false;
+  const source = `'${file}'`;
+  let src: WindowSource | undefined;
   if (opts.mmap ?? true) {
     try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { native } = require('../native') as typeof import('../native');
-      buffer = native.mmapFile(file) as ArrayBuffer;
-      mapped = true;
+      src = mappedSource(file);
     } catch (e) {
       if (!opts.readFallback) {
         throw new Error(`readSafetensors: could not map '${file}': ${(e as Error).message}; pass { readFallback: true } or { mmap: false } to read it instead`);
       }
-      buffer = readWhole(file);
     }
-  } else {
-    buffer = readWhole(file);
   }
-  const f = parseSafetensors(new Uint8Array(buffer), `'${file}'`);
-  f.mapped = mapped;
-  return f;
+  src ??= readSource(file, 'readSafetensors');
+  try {
+    const size = src.size;
+    // mapped, the first window spans up to 4 GiB (views cost address space only); read, the
+    // whole file up to 4 GiB, else just the header
+    let len = Math.min(size, MAX_WINDOW_BYTES);
+    if (!src.mapped && size > MAX_WINDOW_BYTES) len = headerBytes(new Uint8Array(src.get(0, 8)), size);
+    const first = src.get(0, len);
+    const h = parseHeader(new Uint8Array(first), size, source);
+    const windows: FileWindow[] = [{ fileOffset: 0, byteLength: len, buffer: first, byteOffset: 0 }];
+    for (const [a, b] of planWindows([...h.tensors.values()], len)) windows.push({ fileOffset: a, byteLength: b - a, buffer: src.get(a, b - a), byteOffset: 0 });
+    return { ...h, size, windows, buffer: first, byteOffset: 0, mapped: src.mapped, source };
+  } finally {
+    src.close(); // the windows hold what they need from here on
+  }
 }
 
 /**
@@ -195,14 +234,14 @@ export function safetensorsTensor(f: SafetensorsFile, name: string | Safetensors
   if (!info.dtype) {
     throw new TypeError(`safetensorsTensor: tensor '${info.name}' has dtype ${info.dtypeName}; fuselm reads F32, F16 and BF16 checkpoints`);
   }
-  const off = f.byteOffset + info.fileOffset;
+  const { buffer, offset: off } = locate(f.windows, info, 'safetensorsTensor', 'a tensor info');
   const shape = info.shape.length === 0 ? [1] : info.shape;
   if (off % SAFETENSORS_DTYPES[info.dtypeName] !== 0) {
     const copy = new Uint8Array(info.byteSize);
-    copy.set(new Uint8Array(f.buffer, off, info.byteSize));
+    copy.set(new Uint8Array(buffer, off, info.byteSize));
     return new Tensor(copy.buffer, 0, info.dtype, shape);
   }
-  return new Tensor(f.buffer, off, info.dtype, shape);
+  return new Tensor(buffer, off, info.dtype, shape);
 }
 
 /** A checkpoint: one or more safetensors files and which file holds each tensor. */

@@ -1,45 +1,25 @@
 // Files over 4 GiB. Node 20 makes no ArrayBuffer (nor typed array) over 4 GiB, so
 // the readers hold such a file as windows of at most 4 GiB: mmap'd, each window is
-// a view of the one mapping of the file. The files here are sparse: ftruncate sets
-// the size and only the header and a few tensors are written (a few MB of disk);
-// every hole reads as zeros, and the reads below touch only the written pages.
+// a view of the one mapping of the file. The files here are sparse (./sparse.ts):
+// only the header and a few tensors are written, a few MB of disk.
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import {
   GgufError, GgufFile, GgufType, MAX_WINDOW_BYTES, ggufTensor, ggufTensorBytes, ggufGet, readGguf,
 } from '../../lib/formats/gguf';
-import { GgufTensorSpec, encodeGgufHeader, gguf, writeGguf } from '../../lib/formats/gguf-writer';
+import { gguf, writeGguf } from '../../lib/formats/gguf-writer';
 import { syntheticModel } from '../../lib/models/synthetic';
 import { load } from '../../lib/models/model';
 import { native } from '../../lib/native';
 import { quantize, QuantFormat } from '../../lib/ops/qgemm';
 import { Tensor } from '../../lib/tensor';
+import { sparseFile, sparseGguf, sparseSafetensors } from './sparse';
+import { SafetensorsFile, readSafetensors, safetensorsTensor } from '../../lib/formats/safetensors';
 
 const G = 2 ** 30;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fuselm-big-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-/** Writes a sparse file of `size` bytes with `parts` ([position, bytes]) written and the rest a hole. */
-function sparse(file: string, size: number, parts: [number, Uint8Array][]): void {
-  const fd = fs.openSync(file, 'w');
-  try {
-    fs.ftruncateSync(fd, size);
-    for (const [at, b] of parts) fs.writeSync(fd, b, 0, b.byteLength, at);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-/** A sparse GGUF: the header, then the tensors' data where the header puts it (holes for tensors given no data). */
-function sparseGguf(file: string, metadata: Record<string, unknown>, tensors: GgufTensorSpec[]): { dataOffset: number; offsets: number[] } {
-  const { header, offsets, sizes } = encodeGgufHeader({ metadata: metadata as never, tensors });
-  const end = header.length + offsets[offsets.length - 1] + sizes[sizes.length - 1];
-  const parts: [number, Uint8Array][] = [[0, header]];
-  tensors.forEach((t, i) => { if (t.data) parts.push([header.length + offsets[i], t.data instanceof Tensor ? t.data.bytes() : t.data]); });
-  sparse(file, end, parts);
-  return { dataOffset: header.length, offsets };
-}
 
 const f32bytes = (n: number, seed: number) => {
   const a = new Float32Array(n);
@@ -74,14 +54,15 @@ describe('GGUF over 4 GiB', () => {
     expect(f.mapped).toBe(true);
     expect(f.size).toBeGreaterThan(MAX_WINDOW_BYTES);
     expect(ggufGet(f, 'test.note')).toBe('big');
-    // window 0 from byte 0 (the header, a and pad), window 1 from b's first byte
-    expect(f.windows.map((w) => [w.fileOffset, w.byteLength])).toEqual([[0, MAX_WINDOW_BYTES], [bAt, f.size - bAt]]);
+    // window 0 from byte 0 (the header, a and pad), window 1 from the page holding b's first byte
+    const w1 = bAt - (bAt % 4096);
+    expect(f.windows.map((w) => [w.fileOffset, w.byteLength])).toEqual([[0, MAX_WINDOW_BYTES], [w1, f.size - w1]]);
     expect(f.tensors.map((t) => t.window)).toEqual([0, 0, 1, 1]);
     expect(f.buffer).toBe(f.windows[0].buffer);
     const ta = ggufTensor(f, 'a'), tb = ggufTensor(f, 'b');
     expect(ta.buffer).toBe(f.windows[0].buffer);
     expect(tb.buffer).toBe(f.windows[1].buffer);
-    expect(tb.byteOffset).toBe(0);
+    expect(tb.byteOffset).toBe(bAt - w1);
     expect(tb.shape).toEqual([1024, 512]);
     expect(same(ta.bytes(), a)).toBe(true);
     expect(same(tb.bytes(), b)).toBe(true);
@@ -157,7 +138,7 @@ describe('GGUF over 4 GiB', () => {
     dv.setUint32(0, 0x46554747, true); dv.setUint32(4, 3, true);
     dv.setBigUint64(8, 0n, true); dv.setBigUint64(16, 1n, true);
     dv.setBigUint64(24, BigInt(4.5 * G), true); // the first key's length: 4.5 GiB
-    sparse(file, 5 * G, [[0, h]]);
+    sparseFile(file, 5 * G, [[0, h]]);
     for (const mmap of [true, false]) {
       expect(() => readGguf(file, { mmap })).toThrow(GgufError);
       expect(() => readGguf(file, { mmap })).toThrow(/runs past 4294967296 bytes, more than readGguf reads in one window \(at byte 32\)/);
@@ -188,5 +169,79 @@ describe('GGUF over 4 GiB', () => {
     expect(same(new Uint8Array(w), b.subarray(0, 16))).toBe(true);
     expect(() => native.mmapWindow(h, 0, 1)).toThrow('mmapWindow: Expected an open mapped-file handle for handle but received a closed one');
     expect(() => native.mmapSize(h)).toThrow(/closed one/);
+  });
+});
+
+describe('safetensors over 4 GiB', () => {
+  const bf16 = (n: number, seed: number) => new Uint8Array(2 * n).map((_, i) => (i & 1 ? 0x3f + (seed & 1) : (i * 13 + seed) & 255));
+  const a = f32bytes(16, 4);
+  const b = bf16(1024 * 1024, 5); // 2 MiB, across the 4 GiB boundary
+  const d = f32bytes(8, 6); // at an odd offset: copied, as in a small file
+  const e = new Uint8Array(128).map((_, i) => (i * 5 + 1) & 255);
+  const huge = 4 * G + 65536;
+  // a, a 4 GiB - 1 MiB hole tensor, b across the boundary, d at an odd offset, a tensor over 4 GiB, e after it
+  const straddle = path.join(tmp, 'straddle.safetensors');
+  // no tensor holding a hole under 4 GiB: a, a tensor over 4 GiB (never read), b and e after it
+  const gappy = path.join(tmp, 'gappy.safetensors');
+  let bAt = 0;
+  beforeAll(() => {
+    const padEnd = 64 + 4 * G - 2 ** 20;
+    const { dataOffset } = sparseSafetensors(straddle, [
+      { name: 'a', dtype: 'F32', shape: [16], at: 0, data: a },
+      { name: 'pad', dtype: 'U8', shape: [4 * G - 2 ** 20], at: 64 },
+      { name: 'b', dtype: 'BF16', shape: [1024, 1024], at: padEnd, data: b },
+      { name: 'odd', dtype: 'U8', shape: [3], at: padEnd + b.byteLength },
+      { name: 'd', dtype: 'F32', shape: [8], at: padEnd + b.byteLength + 3, data: d },
+      { name: 'huge', dtype: 'F32', shape: [huge / 4], at: padEnd + b.byteLength + 64 },
+      { name: 'e', dtype: 'F16', shape: [64], at: padEnd + b.byteLength + 64 + huge, data: e },
+    ]);
+    bAt = dataOffset + padEnd;
+    sparseSafetensors(gappy, [
+      { name: 'a', dtype: 'F32', shape: [16], at: 0, data: a },
+      { name: 'huge', dtype: 'F32', shape: [huge / 4], at: 64 },
+      { name: 'b', dtype: 'BF16', shape: [1024, 1024], at: 64 + huge, data: b },
+      { name: 'e', dtype: 'F16', shape: [64], at: 64 + huge + b.byteLength, data: e },
+    ]);
+  });
+
+  const check = (f: SafetensorsFile) => {
+    expect(same(safetensorsTensor(f, 'a').bytes(), a)).toBe(true);
+    const tb = safetensorsTensor(f, 'b');
+    expect(tb.dtype).toBe('bf16');
+    expect(tb.shape).toEqual([1024, 1024]);
+    expect(same(tb.bytes(), b)).toBe(true);
+    expect(same(safetensorsTensor(f, 'e').bytes(), e)).toBe(true);
+    const msg = `Expected a tensor of at most 4294967296 bytes (4 GiB: one ArrayBuffer in this Node) for name but received 'huge' of ${huge} bytes`;
+    expect(() => safetensorsTensor(f, 'huge')).toThrow(RangeError);
+    expect(() => safetensorsTensor(f, 'huge')).toThrow(`safetensorsTensor: ${msg}`);
+    expect(f.tensors.get('huge')!.window).toBe(-1);
+  };
+
+  test('tensors across and beyond the 4 GiB boundary read back exactly from one mapping', () => {
+    const f = readSafetensors(straddle);
+    expect(f.mapped).toBe(true);
+    expect(f.size).toBeGreaterThan(8 * G);
+    check(f);
+    const w1 = bAt - (bAt % 4096);
+    expect(f.windows.map((w) => w.fileOffset)).toEqual([0, w1, f.tensors.get('e')!.fileOffset - (f.tensors.get('e')!.fileOffset % 4096)]);
+    expect(f.tensors.get('b')!.window).toBe(1);
+    expect(safetensorsTensor(f, 'b').buffer).toBe(f.windows[1].buffer); // zero-copy
+    expect(safetensorsTensor(f, 'a').buffer).toBe(f.buffer);
+    // d sits at an odd file offset: copied (as in a small file), still exact
+    const td = safetensorsTensor(f, 'd');
+    expect(td.buffer).not.toBe(f.windows[1].buffer);
+    expect(same(td.bytes(), d)).toBe(true);
+  });
+
+  test('mmap\'d and read into memory alike; read, only the header and the windows with tensors are read', () => {
+    for (const mmap of [true, false]) {
+      const f = readSafetensors(gappy, { mmap });
+      expect(f.mapped).toBe(mmap);
+      check(f);
+      if (!mmap) {
+        expect(f.windows[0].byteLength).toBe(f.dataOffset); // just the header
+        expect(f.windows.reduce((s, w) => s + w.byteLength, 0)).toBeLessThan(4 * 2 ** 20);
+      }
+    }
   });
 });

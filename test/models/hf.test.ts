@@ -10,7 +10,7 @@ import * as path from 'path';
 import { DType } from '../../lib/dtype';
 import { readGguf } from '../../lib/formats/gguf';
 import { GgufTensorInput, writeGguf } from '../../lib/formats/gguf-writer';
-import { SafetensorsInput, writeSafetensors } from '../../lib/formats/safetensors';
+import { SafetensorsInput, readSafetensors, safetensorsTensor, writeSafetensors } from '../../lib/formats/safetensors';
 import { syntheticModel, SyntheticSpec } from '../../lib/models/synthetic';
 import { load, Model } from '../../lib/models/model';
 import { hfConfig, permuteRopeRows, readHf, hfTensorSource } from '../../lib/models/hf';
@@ -19,6 +19,7 @@ import { readConfig } from '../../lib/models/config';
 import { Tokenizer } from '../../lib/tokenizer';
 import { quantize } from '../../lib/ops/qgemm';
 import { Tensor } from '../../lib/tensor';
+import { sparseSafetensors } from '../formats/sparse';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fuselm-hf-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -248,6 +249,25 @@ describe('HF config and checkpoint errors', () => {
     await expect(load(again.dir)).rejects.toThrow(/has no tokenizer.json; pass \{ tokenizer \} to load\(\)/);
     await expect(load(again.dir, { tokenizer, quantize: 'q3' as never })).rejects.toThrow('load: Expected one of f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k, q8_k for opts.quantize but received q3');
     await expect(load(gpath, { quantize: 'q8_0' })).rejects.toThrow(/opts.quantize applies to safetensors checkpoints/);
+  });
+  test('a shard over 4 GiB (sparse: its tensors after a 4.5 GiB gap) loads, mmap\'d and read, with the same logits', async () => {
+    const { dir, gpath } = writeBoth('over4g', { arch: 'llama', ...small, type: 'bf16' });
+    const tokenizer = gtok(gpath);
+    const st = path.join(dir, 'model.safetensors');
+    const f = readSafetensors(st);
+    const gap = 4.5 * 2 ** 30;
+    const shifted = [...f.tensors.values()].map((i) => ({
+      name: i.name, dtype: i.dtypeName, shape: i.shape, at: gap + i.fileOffset - f.dataOffset, data: safetensorsTensor(f, i).bytes().slice(),
+    }));
+    sparseSafetensors(st, shifted);
+    const want = await logits(await load(gpath));
+    for (const mmap of [true, false]) {
+      const h = await load(dir, { tokenizer, mmap, fuse: false });
+      expect(h.mapped).toBe(mmap);
+      expect(fs.statSync(st).size).toBeGreaterThan(gap);
+      expect(await logits(h)).toEqual(want);
+    }
+    fs.rmSync(dir, { recursive: true });
   });
   test('readConfig of the GGUF and hfConfig of config.json agree for every architecture (spot check qwen2moe)', () => {
     const { dir, gpath } = writeBoth('cfg_q2moe', { arch: 'qwen2moe', ...small, nExpert: 4, nExpertUsed: 2, expertFf: 64, sharedExpertFf: 96 });
