@@ -88,3 +88,8 @@ export type { SafetensorsFile, SafetensorsTensorInfo, SafetensorsCheckpoint, Saf
 export { hfConfig, readHf, HF_MODEL_TYPES } from './models/hf';
 export type { HfWeightOptions, QuantizeSpec } from './models/hf';
 export type { ModelParts } from './models/model';
+export { MAX_WINDOW_BYTES } from './formats/window';
+export type { FileWindow } from './formats/window';
+export { encodeGgufHeader } from './formats/gguf-writer';
+export type { GgufTensorSpec } from './formats/gguf-writer';
+export type { GgufWindow } from './formats/gguf';
