@@ -93,3 +93,5 @@ export type { FileWindow } from './formats/window';
 export { encodeGgufHeader } from './formats/gguf-writer';
 export type { GgufTensorSpec } from './formats/gguf-writer';
 export type { GgufWindow } from './formats/gguf';
+export { tokenizerFromHfJson } from './tokenizer/hf';
+export type { HfTokenizerFiles } from './tokenizer/hf';

@@ -17,8 +17,9 @@ import * as fs from 'fs';
 
 export interface LoadOptions extends GgufReadOptions, HfWeightOptions {
   /**
-   * the tokenizer, when the model file has none fuselm can read (an HF checkpoint without a
-   * byte-level BPE tokenizer.json), e.g. `Tokenizer.fromGguf(readGguf('same-model.gguf'))`
+   * the tokenizer, when the model file has none fuselm can read (an HF checkpoint whose
+   * tokenizer.json is neither byte-level BPE nor SentencePiece-style BPE with byte fallback),
+   * e.g. `Tokenizer.fromGguf(readGguf('same-model.gguf'))`
    */
   tokenizer?: Tokenizer;
   /** KV cache element type (default 'f16') */

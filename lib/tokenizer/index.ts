@@ -3,6 +3,10 @@
 //     token score, '▁' for spaces, a space prefix, byte fallback <0xXX>, BOS by default.
 //   tokenizer.ggml.model = "gpt2": byte-level BPE: a pre-tokenizer regex chosen by
 //     tokenizer.ggml.pre, GPT-2's byte-to-unicode map, merges by rank, no BOS by default.
+//   A SentencePiece-style tokenizer.json (lib/tokenizer/hf.ts) is the "llama" model with
+//     merges: adjacent pieces merge by the rank of their pair in the merges list (HF's BPE)
+//     instead of by the merged token's score; the two agree when the merges were derived from
+//     the scores, as HF's SentencePiece converter derives them.
 // Special tokens (control, user-defined) are split out of the text first;
 // control tokens only when parseSpecial is set, user-defined ones always.
 import { GgufFile, GgufType, ggufGet, ggufPlain } from '../formats/gguf';
@@ -22,7 +26,14 @@ export interface VocabData {
   tokens: string[];
   scores?: ArrayLike<number>;
   types?: ArrayLike<number>;
-  merges?: string[];
+  /**
+   * gpt2: "a b" merge strings, ranked by position. llama: optional [a, b] pairs ranked by
+   * position (from a SentencePiece-style tokenizer.json); when given, a pair merges only if it
+   * is listed, lowest rank first, instead of by the merged token's score.
+   */
+  merges?: string[] | [string, string][];
+  /** llama: split the escaped text before every '▁' first (an HF Metaspace pre-tokenizer with split: true) */
+  splitOnSpace?: boolean;
   bos?: number; eos?: number; unk?: number; pad?: number; eot?: number;
   addBos?: boolean; addEos?: boolean; addSpacePrefix?: boolean;
   chatTemplate?: string;
@@ -109,6 +120,9 @@ class Heap<T> {
 
 interface Sym { text: string; prev: number; next: number }
 
+/** An unambiguous key for the pair (a, b), whatever characters the pieces hold. */
+const pairKey = (a: string, b: string) => `${a.length}:${a}${b}`;
+
 export class Tokenizer {
   readonly model: 'llama' | 'gpt2';
   readonly pre: string | undefined;
@@ -125,6 +139,9 @@ export class Tokenizer {
   private readonly scores: Float32Array;
   private readonly ids = new Map<string, number>();
   private readonly ranks = new Map<string, number>();
+  /** llama with merges: rank by pairKey(a, b) */
+  private readonly spmRanks: Map<string, number> | undefined;
+  private readonly splitOnSpace: boolean;
   private readonly regexes: RegExp[] = [];
   /** special tokens to split out, longest first */
   private readonly specials: { id: number; text: string; control: boolean }[] = [];
@@ -157,14 +174,27 @@ export class Tokenizer {
     this.chatTemplate = v.chatTemplate;
     if (this.addBos && this.bos === undefined) throw new RangeError('tokenizer: add_bos_token is true but there is no valid bos_token_id');
     if (this.addEos && this.eos === undefined) throw new RangeError('tokenizer: add_eos_token is true but there is no valid eos_token_id');
+    this.splitOnSpace = spm && (v.splitOnSpace ?? false);
     if (spm) {
       for (let b = 0; b < 256; b++) {
         const t = this.ids.get(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
         if (t !== undefined) this.byteTokens[b] = t;
       }
+      if (v.merges) {
+        const r = new Map<string, number>();
+        v.merges.forEach((m, i) => {
+          if (!Array.isArray(m) || m.length !== 2 || typeof m[0] !== 'string' || typeof m[1] !== 'string') {
+            throw new TypeError(`tokenizer: Expected a [left, right] pair of strings for merges[${i}] but received ${JSON.stringify(m)}`);
+          }
+          if (!this.ids.has(m[0] + m[1])) throw new RangeError(`tokenizer: merges[${i}] makes ${JSON.stringify(m[0] + m[1])}, which is not in the vocabulary`);
+          const k = pairKey(m[0], m[1]);
+          if (!r.has(k)) r.set(k, i);
+        });
+        this.spmRanks = r;
+      }
     } else {
       if (!v.merges) throw new RangeError('tokenizer: a gpt2 tokenizer needs tokenizer.ggml.merges');
-      v.merges.forEach((m, i) => {
+      (v.merges as string[]).forEach((m, i) => {
         const sp = m.indexOf(' ', 1);
         if (sp >= 0 && !this.ranks.has(m)) this.ranks.set(m.slice(0, sp) + ' ' + m.slice(sp + 1), i);
       });
@@ -229,8 +259,9 @@ export class Tokenizer {
       if (typeof frag === 'number') { out.push(frag); prevSpecial = true; continue; }
       if (frag.length === 0) continue; // llama.cpp makes no fragment of empty text (so no space prefix either)
       if (this.model === 'llama') {
-        const t = (this.addSpacePrefix && prevSpecial ? ' ' : '') + frag;
-        this.spm(t.replace(/ /g, '\u2581'), out);
+        const t = ((this.addSpacePrefix && prevSpecial ? ' ' : '') + frag).replace(/ /g, '\u2581');
+        if (this.splitOnSpace) for (const w of t.split(/(?=\u2581)/u)) this.spm(w, out);
+        else this.spm(t, out);
       } else {
         this.bpe(frag, out);
       }
@@ -268,12 +299,21 @@ export class Tokenizer {
     type Bigram = { left: number; right: number; score: number; size: number };
     // highest score first, then leftmost
     const q = new Heap<Bigram>((a, b) => a.score > b.score || (a.score === b.score && a.left < b.left));
+    const ranks = this.spmRanks;
     const tryAdd = (l: number, r: number) => {
       if (l < 0 || r < 0) return;
       const t = syms[l].text + syms[r].text;
-      const id = this.ids.get(t);
-      if (id === undefined) return;
-      q.push({ left: l, right: r, score: this.scores[id], size: t.length });
+      let score: number;
+      if (ranks) {
+        const rank = ranks.get(pairKey(syms[l].text, syms[r].text));
+        if (rank === undefined) return;
+        score = -rank;
+      } else {
+        const id = this.ids.get(t);
+        if (id === undefined) return;
+        score = this.scores[id];
+      }
+      q.push({ left: l, right: r, score, size: t.length });
     };
     for (let i = 1; i < syms.length; i++) tryAdd(i - 1, i);
     while (q.size > 0) {

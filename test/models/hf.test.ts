@@ -20,6 +20,7 @@ import { Tokenizer } from '../../lib/tokenizer';
 import { quantize } from '../../lib/ops/qgemm';
 import { Tensor } from '../../lib/tensor';
 import { sparseSafetensors } from '../formats/sparse';
+import { spmTokenizerJson } from '../tokenizer/spm-json';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fuselm-hf-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -110,7 +111,16 @@ function writeBoth(name: string, spec: SyntheticSpec, o: { shards?: number; gguf
     }
     fs.writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }));
   }
-  if (o.tokenizerJson) {
+  if (o.tokenizerJson && md['tokenizer.ggml.model'] === 'llama') {
+    // SentencePiece-style (Llama 2 / Mistral), merges derived from the scores as HF's converter does
+    const types = Array.from((md['tokenizer.ggml.token_type'] as { value: { items: Int32Array } }).value.items);
+    const scores = Array.from((md['tokenizer.ggml.scores'] as { value: { items: Float32Array } }).value.items);
+    fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(spmTokenizerJson({ tokens: vocab, types, scores }, 'normalizer')));
+    fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify({
+      bos_token: { content: '<s>', lstrip: false, normalized: false, rstrip: false, single_word: false }, eos_token: '</s>', unk_token: '<unk>',
+      add_bos_token: true, add_eos_token: false, legacy: true, chat_template: "{{ bos_token }}{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}{% endfor %}",
+    }));
+  } else if (o.tokenizerJson) {
     const types = (md['tokenizer.ggml.token_type'] as { value: { items: Int32Array } }).value.items;
     const merges = (md['tokenizer.ggml.merges'] as { value: { items: string[] } }).value.items;
     const v: Record<string, number> = {};
@@ -149,6 +159,7 @@ const gtok = (g: string) => Tokenizer.fromGguf(readGguf(g));
 describe('HF checkpoint = GGUF, bit-identical logits', () => {
   const cases: [string, SyntheticSpec, Parameters<typeof writeBoth>[2]][] = [
     ['llama f32, GQA, 3 shards', { arch: 'llama', ...small }, { shards: 3 }],
+    ['llama f32, SentencePiece tokenizer.json', { arch: 'llama', ...small, seed: 3 }, { tokenizerJson: true }],
     ['llama bf16', { arch: 'llama', ...small, type: 'bf16' }, {}],
     ['mixtral f16 (llama MoE, 4 experts top-2)', { arch: 'llama', ...small, type: 'f16', nExpert: 4, nExpertUsed: 2 }, {}],
     ['qwen2 f32 (qkv bias), tokenizer.json', { arch: 'qwen2', ...small }, { tokenizerJson: true }],
@@ -167,8 +178,14 @@ describe('HF checkpoint = GGUF, bit-identical logits', () => {
     unfused.dispose();
     const toks = TOKS.map((t) => t % g.config.vocabSize);
     if (o?.tokenizerJson) {
-      for (const s of ['hello world, the quick brown fox', ' jumps  over\nthe lazy dog 123', '<|im_start|>user\nhi<|im_end|>']) {
+      for (const s of ['hello world, the quick brown fox', ' jumps  over\nthe lazy dog 123', '<|im_start|>user\nhi<|im_end|>', '<s>[user] héllo 😀</s>']) {
         expect(h.tokenizer.encode(s, { parseSpecial: true })).toEqual(g.tokenizer.encode(s, { parseSpecial: true }));
+        expect(h.tokenizer.decode(h.tokenizer.encode(s))).toBe(g.tokenizer.decode(g.tokenizer.encode(s)));
+      }
+      if (g.tokenizer.model === 'llama') {
+        expect(h.tokenizer.model).toBe('llama');
+        expect(h.tokenizer.chatTemplate).toContain('[{{ m[\'role\'] }}]');
+        expect([h.tokenizer.bos, h.tokenizer.eos, h.tokenizer.addBos]).toEqual([1, 2, true]);
       }
     }
     const [lg, lh] = [await logits(g, toks), await logits(h, toks)];
