@@ -15,7 +15,11 @@
 //     added to every run of text that starts the input or follows a special token, even when the
 //     text already starts with a space. HF's Metaspace differs there (it skips the prefix when the
 //     text starts with a space, and with prepend_scheme "first" it adds none after a special
-//     token); fuselm keeps llama.cpp's behaviour so an HF checkpoint and its GGUF tokenize alike.
+//     token); fuselm keeps llama.cpp's behaviour so an HF checkpoint and its GGUF tokenize alike,
+//     and follows HF's with { spaces: 'hf' } (test/oracle/hf-tokenizer.oracle.ts checks both
+//     against HF tokenizers). One more difference of HF's, not followed: a user-defined added token
+//     with normalized: true is matched against the normalized text, so after a Prepend normalizer
+//     HF finds it only after a space; llama.cpp (and fuselm) split it out wherever it appears.
 // Anything else the file asks for (another normalizer, pre-tokenizer, decoder or model type,
 // added tokens that strip whitespace) is an error that names it, never a silent mis-tokenization.
 import * as fs from 'fs';
@@ -43,6 +47,14 @@ export interface HfTokenizerFiles {
   chatTemplate?: string;
   /** the file's name in error messages (default 'tokenizer.json') */
   name?: string;
+  /**
+   * where a Metaspace pre-tokenizer's '▁' prefix goes: 'llama.cpp' (default) as llama.cpp
+   * tokenizes the GGUF converted from the same checkpoint (after every special token, and before
+   * a leading space too); 'hf' as HF tokenizers does (not before a leading space; with
+   * prepend_scheme "first" only at the start of the input). Files with the Prepend normalizer
+   * tokenize the same either way.
+   */
+  spaces?: 'llama.cpp' | 'hf';
 }
 
 /** `x` as a list: a Sequence's members flattened, nothing for null. */
@@ -64,6 +76,9 @@ export function tokenizerFromHfJson(json: unknown, files: HfTokenizerFiles = {})
     throw new RangeError(`tokenizerFromHfJson: Expected one of ${Object.keys(PRE_BY_ARCH).join(', ')} for files.arch but received ${String(files.arch)}`);
   }
   const archName = arch as Arch | undefined;
+  if (files.spaces !== undefined && files.spaces !== 'llama.cpp' && files.spaces !== 'hf') {
+    throw new RangeError(`tokenizerFromHfJson: Expected 'llama.cpp' or 'hf' for files.spaces but received ${String(files.spaces)}`);
+  }
   const name = typeof files.name === 'string' ? files.name : 'tokenizer.json';
   const fail = (why: string): never => { throw new RangeError(`tokenizer: '${name}' ${why}`); };
   if (!isObj(json) || !isObj(json.model)) return fail('has no model object');
@@ -169,6 +184,7 @@ export function tokenizerFromHfJson(json: unknown, files: HfTokenizerFiles = {})
 
   // spaces to '▁' and the prefix: the normalizer, or the pre-tokenizer
   let replace = false, prepend = false, split = false, metaspace = false;
+  let hfRule: 'always' | 'first' | undefined;
   for (const s of steps(json.normalizer, 'normalizers')) {
     const pat = isObj(s.pattern) ? s.pattern.String : undefined;
     if (s.type === 'Prepend' && s.prepend === META) prepend = true;
@@ -182,7 +198,7 @@ export function tokenizerFromHfJson(json: unknown, files: HfTokenizerFiles = {})
     metaspace = true;
     const scheme = s.prepend_scheme ?? (s.add_prefix_space === false ? 'never' : 'always');
     if (scheme !== 'always' && scheme !== 'first' && scheme !== 'never') fail(`has a Metaspace prepend_scheme ${js(scheme)}, which fuselm does not know`);
-    if (scheme !== 'never') prepend = true;
+    if (scheme !== 'never') { prepend = true; hfRule = scheme === 'first' ? 'first' : 'always'; }
     // tokenizers reads a Metaspace without the field as split: true
     split = s.split !== false;
   }
@@ -226,6 +242,7 @@ export function tokenizerFromHfJson(json: unknown, files: HfTokenizerFiles = {})
   for (let i = merges.length - 1; i >= 0; i--) scores[ids.get(merges[i][0] + merges[i][1])!] = -i;
   return new Tokenizer({
     model: 'llama', tokens, types, scores, merges, splitOnSpace: split,
+    spacePrefixRule: files.spaces === 'hf' && hfRule && !replace ? hfRule : 'llama',
     bos, eos, unk: unkText !== undefined ? ids.get(unkText) : undefined, pad: tokId('pad_token'),
     addBos: flag('add_bos_token') ?? tplBos ?? true,
     addEos: flag('add_eos_token') ?? tplEos ?? false,

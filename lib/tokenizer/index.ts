@@ -34,6 +34,13 @@ export interface VocabData {
   merges?: string[] | [string, string][];
   /** llama: split the escaped text before every '▁' first (an HF Metaspace pre-tokenizer with split: true) */
   splitOnSpace?: boolean;
+  /**
+   * llama: where the '▁' prefix goes. 'llama' (default; llama.cpp and SentencePiece): on every
+   * run of text that starts the input or follows a special token. HF's Metaspace pre-tokenizer:
+   * 'always', on every run of text that does not already start with a space; 'first', only on
+   * the run at the very start of the input, and not when it starts with a space.
+   */
+  spacePrefixRule?: 'llama' | 'always' | 'first';
   bos?: number; eos?: number; unk?: number; pad?: number; eot?: number;
   addBos?: boolean; addEos?: boolean; addSpacePrefix?: boolean;
   chatTemplate?: string;
@@ -142,6 +149,7 @@ export class Tokenizer {
   /** llama with merges: rank by pairKey(a, b) */
   private readonly spmRanks: Map<string, number> | undefined;
   private readonly splitOnSpace: boolean;
+  private readonly spacePrefixRule: 'llama' | 'always' | 'first';
   private readonly regexes: RegExp[] = [];
   /** special tokens to split out, longest first */
   private readonly specials: { id: number; text: string; control: boolean }[] = [];
@@ -175,6 +183,10 @@ export class Tokenizer {
     if (this.addBos && this.bos === undefined) throw new RangeError('tokenizer: add_bos_token is true but there is no valid bos_token_id');
     if (this.addEos && this.eos === undefined) throw new RangeError('tokenizer: add_eos_token is true but there is no valid eos_token_id');
     this.splitOnSpace = spm && (v.splitOnSpace ?? false);
+    this.spacePrefixRule = v.spacePrefixRule ?? 'llama';
+    if (!['llama', 'always', 'first'].includes(this.spacePrefixRule)) {
+      throw new RangeError(`tokenizer: Expected 'llama', 'always' or 'first' for spacePrefixRule but received ${String(v.spacePrefixRule)}`);
+    }
     if (spm) {
       for (let b = 0; b < 256; b++) {
         const t = this.ids.get(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
@@ -254,12 +266,16 @@ export class Tokenizer {
     const addSpecial = opts.addSpecial ?? true;
     const out: number[] = [];
     if (addSpecial && this.addBos) out.push(this.bos!);
-    let prevSpecial = true;
+    let prevSpecial = true, atStart = true;
     for (const frag of this.partition(text, opts.parseSpecial ?? false)) {
+      const first = atStart;
+      atStart = false;
       if (typeof frag === 'number') { out.push(frag); prevSpecial = true; continue; }
       if (frag.length === 0) continue; // llama.cpp makes no fragment of empty text (so no space prefix either)
       if (this.model === 'llama') {
-        const t = ((this.addSpacePrefix && prevSpecial ? ' ' : '') + frag).replace(/ /g, '\u2581');
+        const rule = this.spacePrefixRule;
+        const prefix = this.addSpacePrefix && (rule === 'llama' ? prevSpecial : !/^[ \u2581]/.test(frag) && (rule === 'always' || first));
+        const t = ((prefix ? ' ' : '') + frag).replace(/ /g, '\u2581');
         if (this.splitOnSpace) for (const w of t.split(/(?=\u2581)/u)) this.spm(w, out);
         else this.spm(t, out);
       } else {

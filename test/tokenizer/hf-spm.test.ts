@@ -9,32 +9,9 @@ import * as path from 'path';
 import { tokenizerFromHf, tokenizerFromHfJson } from '../../lib/tokenizer/hf';
 import { parseGguf } from '../../lib/formats/gguf';
 import { encodeGguf, gguf } from '../../lib/formats/gguf-writer';
-import { SpmJsonForm, SpmVocab, spmMerges, spmTokenizerJson } from './spm-json';
+import { SpmJsonForm, spmMerges, spmTestVocab, spmTokenizerJson } from './spm-json';
 
-const WORDS = ['hello', 'world', 'the', 'quick', 'brown', 'fox', 'jumps', 'over', 'lazy', 'dog', 'hell', 'low', 'hi', 'héllo', 'user'];
-
-/** pieces with distinct scores, byte tokens, control and user-defined tokens */
-function vocab(): SpmVocab {
-  const tokens = ['<unk>', '<s>', '</s>'];
-  const types: number[] = [TokenType.UNKNOWN, TokenType.CONTROL, TokenType.CONTROL];
-  const scores = [0, 0, 0];
-  for (let b = 0; b < 256; b++) { tokens.push(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`); types.push(TokenType.BYTE); scores.push(0); }
-  const pieces = new Set<string>(['▁', '▁▁', '▁▁▁▁']);
-  for (const c of 'abcdefghijklmnopqrstuvwxyzé.,!?') pieces.add(c);
-  for (const w of WORDS) {
-    // prefixes and suffixes, so several merge orders compete
-    for (let i = 2; i <= w.length; i++) { pieces.add(w.slice(0, i)); pieces.add('▁' + w.slice(0, i)); }
-    for (let i = 1; i < w.length - 1; i++) pieces.add(w.slice(i));
-    pieces.add('▁' + w[0]);
-  }
-  let s = -1;
-  for (const p of pieces) { tokens.push(p); types.push(TokenType.NORMAL); scores.push(s); s -= 0.25 + (p.length % 3) * 0.01 + ((p.charCodeAt(p.length - 1) * 7) % 13) * 0.001; }
-  tokens.push('<|im_end|>'); types.push(TokenType.CONTROL); scores.push(0);
-  tokens.push('<tool>'); types.push(TokenType.USER_DEFINED); scores.push(0);
-  return { tokens, types, scores };
-}
-
-const V = vocab();
+const V = spmTestVocab();
 const ggufTok = (meta: Record<string, unknown> = {}) => Tokenizer.fromGguf(parseGguf(encodeGguf({
   metadata: {
     'tokenizer.ggml.model': 'llama', 'tokenizer.ggml.tokens': gguf.strs(V.tokens), 'tokenizer.ggml.scores': gguf.f32s(V.scores),
@@ -125,6 +102,26 @@ describe('Metaspace split (tokenizers < 0.15 files, split: true by default)', ()
     expect(hf.encode('x    y', { addSpecial: false })).toEqual([id('▁'), id('x'), id('▁'), id('▁'), id('▁'), id('▁'), id('y')]);
     expect(hf.encode('hello world')).toEqual(ggufTok().encode('hello world'));
     expect(hf.decode(hf.encode('x    y'))).toBe('x    y');
+  });
+});
+
+describe("spaces: 'hf', HF tokenizers' Metaspace rules (expected ids as HF tokenizers 0.22.2 gives them; test/oracle checks it live)", () => {
+  const enc = (form: SpmJsonForm, t: string, spaces?: 'hf') =>
+    tokenizerFromHfJson(spmTokenizerJson(V, form), { tokenizerConfig: TC, spaces }).encode(t, { parseSpecial: true }).map((i) => V.tokens[i]).join('|');
+  test('no second ▁ before a leading space; prepend_scheme first: none after a special token', () => {
+    expect(enc('metaspace-first', ' hello', 'hf')).toBe('<s>|▁hello');
+    expect(enc('metaspace-first', ' hello')).toBe('<s>|▁▁|hello'); // llama.cpp
+    expect(enc('metaspace-first', 'he<tool>he', 'hf')).toBe('<s>|▁he|<tool>|he');
+    expect(enc('metaspace-first', 'a<|im_end|>b</s>c', 'hf')).toBe('<s>|▁|a|<|im_end|>|b|</s>|c');
+    expect(enc('metaspace-always', 'a<|im_end|>b</s> c', 'hf')).toBe('<s>|▁|a|<|im_end|>|▁b|</s>|▁|c');
+    expect(enc('metaspace-always', '<s>user\nhi</s>\n<s> hi', 'hf')).toBe('<s>|<s>|▁user|<0x0A>|hi|</s>|▁|<0x0A>|<s>|▁hi');
+    expect(enc('metaspace-legacy', '  two  spaces', 'hf')).toBe('<s>|▁|▁t|wo|▁|▁|s|p|a|c|e|s');
+  });
+  test('the Prepend/Replace normalizer form tokenizes alike either way', () => {
+    for (const t of TEXTS) expect(enc('normalizer', t, 'hf')).toBe(enc('normalizer', t));
+  });
+  test('a bad value is named', () => {
+    expect(() => tokenizerFromHfJson({}, { spaces: 'x' as never })).toThrow("tokenizerFromHfJson: Expected 'llama.cpp' or 'hf' for files.spaces but received x");
   });
 });
 

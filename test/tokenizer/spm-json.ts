@@ -36,12 +36,12 @@ export function spmMerges(v: SpmVocab, stringForm = false): (string | [string, s
   return all.map(({ l, r }) => (stringForm ? `${l} ${r}` : [l, r]));
 }
 
-export function spmTokenizerJson(v: SpmVocab, form: SpmJsonForm, o: { stringMerges?: boolean; added?: object[] } = {}): Record<string, unknown> {
+export function spmTokenizerJson(v: SpmVocab, form: SpmJsonForm, o: { stringMerges?: boolean; added?: object[]; userNormalized?: boolean } = {}): Record<string, unknown> {
   const vocab: Record<string, number> = {};
   const added: object[] = [];
   v.tokens.forEach((t, i) => {
     const special = v.types[i] === TokenType.CONTROL || v.types[i] === TokenType.UNKNOWN;
-    if (v.types[i] === TokenType.USER_DEFINED) added.push({ id: i, content: t, single_word: false, lstrip: false, rstrip: false, normalized: true, special: false });
+    if (v.types[i] === TokenType.USER_DEFINED) added.push({ id: i, content: t, single_word: false, lstrip: false, rstrip: false, normalized: o.userNormalized ?? true, special: false });
     else vocab[t] = i;
     if (special) added.push({ id: i, content: t, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
   });
@@ -79,3 +79,27 @@ export function spmTokenizerJson(v: SpmVocab, form: SpmJsonForm, o: { stringMerg
     },
   };
 }
+
+const WORDS = ['hello', 'world', 'the', 'quick', 'brown', 'fox', 'jumps', 'over', 'lazy', 'dog', 'hell', 'low', 'hi', 'héllo', 'user'];
+
+/** pieces with distinct scores, byte tokens, control and user-defined tokens */
+export function spmTestVocab(): SpmVocab {
+  const tokens = ['<unk>', '<s>', '</s>'];
+  const types: number[] = [TokenType.UNKNOWN, TokenType.CONTROL, TokenType.CONTROL];
+  const scores = [0, 0, 0];
+  for (let b = 0; b < 256; b++) { tokens.push(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`); types.push(TokenType.BYTE); scores.push(0); }
+  const pieces = new Set<string>(['▁', '▁▁', '▁▁▁▁']);
+  for (const c of 'abcdefghijklmnopqrstuvwxyzé.,!?') pieces.add(c);
+  for (const w of WORDS) {
+    // prefixes and suffixes, so several merge orders compete
+    for (let i = 2; i <= w.length; i++) { pieces.add(w.slice(0, i)); pieces.add('▁' + w.slice(0, i)); }
+    for (let i = 1; i < w.length - 1; i++) pieces.add(w.slice(i));
+    pieces.add('▁' + w[0]);
+  }
+  let s = -1;
+  for (const p of pieces) { tokens.push(p); types.push(TokenType.NORMAL); scores.push(s); s -= 0.25 + (p.length % 3) * 0.01 + ((p.charCodeAt(p.length - 1) * 7) % 13) * 0.001; }
+  tokens.push('<|im_end|>'); types.push(TokenType.CONTROL); scores.push(0);
+  tokens.push('<tool>'); types.push(TokenType.USER_DEFINED); scores.push(0);
+  return { tokens, types, scores };
+}
+
