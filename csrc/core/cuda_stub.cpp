@@ -32,6 +32,10 @@ Status softmax_f32(float*, const float*, int64_t, int64_t, float, Stream) { retu
 Status rope_f32(float*, const float*, const int32_t*, int64_t, int64_t, int64_t, int64_t, int, float, float, Stream) {
   return no_cuda();
 }
+Status rope_ext_f32(float*, const float*, const int32_t*, int64_t, int64_t, int64_t, int64_t, int, float,
+                    const RopeScaling&, Stream) {
+  return no_cuda();
+}
 Status embedding_f32(float*, const void*, DType, int64_t, int64_t, const int32_t*, int64_t, Stream) {
   return no_cuda();
 }

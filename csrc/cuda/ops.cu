@@ -2,6 +2,7 @@
 // Memory-bound: 128-bit loads where the pointers allow, one block per row for
 // the row ops.
 #include "cuda/common.cuh"
+#include "fuselm/ops/rope_yarn.h"
 
 namespace fuselm {
 namespace cuda {
@@ -94,19 +95,29 @@ __global__ void softmax_kernel(float* out, const float* x, int64_t dim, float sc
   for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) orow[i] = expf(scale * xr[i] - m) * inv;  // out may be x
 }
 
-// one thread per rotated pair; angles in double as the CPU path computes them
+// one thread per rotated pair; angles in double as the CPU path computes them. ggml_rope_ext's scaling
+// (fuselm/ops/rope.h): theta = pos base^(-2i/n_dims) / ff[i] (freq_scale (1 - mix) + mix), mix the YaRN ramp
+// over [corr0, corr1] times ext_factor (0 without YaRN), cos/sin times mscale.
 __global__ void rope_kernel(float* out, const float* x, const int32_t* __restrict__ pos, int64_t tokens,
                             int64_t heads, int64_t head_dim, int64_t n_dims, double base, double freq_scale,
-                            bool neox) {
+                            double ext_factor, double corr0, double corr1, double mscale,
+                            const float* __restrict__ freq_factors, bool neox) {
   const int64_t half = n_dims / 2;
   const int64_t total = tokens * heads * half;
   for (int64_t idx = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; idx < total;
        idx += (int64_t)gridDim.x * blockDim.x) {
     const int64_t i = idx % half, th = idx / half, t = th / heads;
-    const double theta = freq_scale * (double)pos[t] * pow(base, -2.0 * (double)i / (double)n_dims);
+    double mix = 0.0;
+    if (ext_factor != 0.0) {
+      const double y = ((double)i - corr0) / fmax(0.001, corr1 - corr0);
+      mix = (1.0 - fmin(1.0, fmax(0.0, y))) * ext_factor;
+    }
+    const double k = pow(base, -2.0 * (double)i / (double)n_dims) / (freq_factors ? (double)freq_factors[i] : 1.0) *
+                     (freq_scale * (1.0 - mix) + mix);
+    const double theta = (double)pos[t] * k;
     double sn, cs;
     sincos(theta, &sn, &cs);
-    const float c = (float)cs, s = (float)sn;
+    const float c = (float)(cs * mscale), s = (float)(sn * mscale);
     const float* row = x + th * head_dim;
     float* orow = out + th * head_dim;
     const int64_t i0 = neox ? i : 2 * i, i1 = neox ? i + half : 2 * i + 1;
@@ -219,8 +230,8 @@ Status softmax_f32(float* out, const float* x, int64_t rows, int64_t dim, float 
   return Status::Ok();
 }
 
-Status rope_f32(float* out, const float* x, const int32_t* pos, int64_t tokens, int64_t heads, int64_t head_dim,
-                int64_t n_dims, int mode, float base, float freq_scale, Stream s) {
+Status rope_ext_f32(float* out, const float* x, const int32_t* pos, int64_t tokens, int64_t heads, int64_t head_dim,
+                    int64_t n_dims, int mode, float base, const RopeScaling& sc, Stream s) {
   FL_TRY(need_device());
   FL_TRY(check_ptr(out, "out"));
   FL_TRY(check_ptr(x, "x"));
@@ -232,14 +243,25 @@ Status rope_f32(float* out, const float* x, const int32_t* pos, int64_t tokens, 
     return Status::range("n_dims", "even integer in [2, head_dim=" + s64(head_dim) + "]", s64(n_dims));
   if (mode != 0 && mode != 2) return Status::range("mode", "0 (norm) or 2 (neox)", s64(mode));
   if (!(base > 0.0f) || isinf(base)) return Status::range("base", "finite number > 0", std::to_string(base));
-  if (!(freq_scale > 0.0f) || isinf(freq_scale))
-    return Status::range("freq_scale", "finite number > 0", std::to_string(freq_scale));
+  FL_TRY(rope_scaling_check(sc));  // freq_factors live on the device: their values are the caller's to check
   const int64_t total = tokens * heads * (n_dims / 2);
   if (total == 0) return Status::Ok();
-  rope_kernel<<<grid1(total, 256, (int64_t)sm_count() * 16), 256, 0, s>>>(out, x, pos, tokens, heads, head_dim, n_dims,
-                                                                          (double)base, (double)freq_scale, mode == 2);
+  double corr[2] = {0.0, 0.0};
+  const bool yarn = sc.ext_factor != 0.0f;
+  if (yarn) rope_yarn_corr_dims(n_dims, sc.orig_ctx, base, sc.beta_fast, sc.beta_slow, corr);
+  const double mscale = (double)sc.attn_factor * (yarn ? 1.0 + 0.1 * std::log(1.0 / (double)sc.freq_scale) : 1.0);
+  rope_kernel<<<grid1(total, 256, (int64_t)sm_count() * 16), 256, 0, s>>>(
+      out, x, pos, tokens, heads, head_dim, n_dims, (double)base, (double)sc.freq_scale, (double)sc.ext_factor, corr[0],
+      corr[1], mscale, sc.freq_factors, mode == 2);
   FL_CUDA_LAUNCHED("rope");
   return Status::Ok();
+}
+
+Status rope_f32(float* out, const float* x, const int32_t* pos, int64_t tokens, int64_t heads, int64_t head_dim,
+                int64_t n_dims, int mode, float base, float freq_scale, Stream s) {
+  RopeScaling sc;
+  sc.freq_scale = freq_scale;
+  return rope_ext_f32(out, x, pos, tokens, heads, head_dim, n_dims, mode, base, sc, s);
 }
 
 Status embedding_f32(float* out, const void* table, DType dtype, int64_t n_rows, int64_t dim, const int32_t* ids,

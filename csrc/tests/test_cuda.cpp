@@ -330,6 +330,40 @@ TEST(cuda_rope_vs_cpu) {
   }
 }
 
+TEST(cuda_rope_scaled_vs_cpu) {
+  if (skip()) return;
+  // linear, llama3 freq factors (on the device), YaRN, all three with attn_factor
+  struct C { int64_t T, H, D, R; int mode; float fs, ext, attn; bool ff; };
+  const C cases[] = {{3, 2, 64, 64, 0, 0.25f, 0.0f, 1.0f, false}, {5, 3, 128, 128, 2, 1.0f, 0.0f, 1.0f, true},
+                     {7, 2, 128, 96, 2, 0.25f, 1.0f, 1.0f, false}, {4, 4, 80, 64, 0, 0.125f, 1.0f, 1.2f, true}};
+  for (const C& c : cases) {
+    auto x = randn(c.T * c.H * c.D, c.T * 3 + c.D);
+    std::vector<int32_t> pos(c.T);
+    for (int64_t t = 0; t < c.T; t++) pos[t] = (int32_t)(t * 997 + 4000);
+    std::vector<float> ff(c.R / 2);
+    for (int64_t i = 0; i < c.R / 2; i++) ff[i] = 1.0f + 7.0f * (float)i / (float)(c.R / 2);
+    fuselm::RopeScaling sc;
+    sc.freq_scale = c.fs;
+    sc.ext_factor = c.ext;
+    sc.attn_factor = c.attn;
+    sc.orig_ctx = 4096;
+    sc.freq_factors = c.ff ? ff.data() : nullptr;
+    std::vector<float> cpu(x.size());
+    CHECK(fuselm::rope_ext_f32(cpu.data(), x.data(), pos.data(), c.T, c.H, c.D, c.R, c.mode, 10000.0f, sc).ok());
+    Dev<float> dx(x), o(x.size()), dff(ff);
+    Dev<int32_t> dp(pos);
+    sc.freq_factors = c.ff ? dff.p : nullptr;
+    OK(fc::rope_ext_f32(o.p, dx.p, dp.p, c.T, c.H, c.D, c.R, c.mode, 10000.0f, sc));
+    auto g = o.down();
+    double e = 0;
+    for (size_t i = 0; i < x.size(); i++) e = std::max(e, std::isfinite(g[i]) ? (double)std::fabs(g[i] - cpu[i]) : 1e30);
+    // the same double angle factors; cos/sin times the magnitude rounded to f32, two f32 products on both sides
+    record(fmt("rope_ext(T=%lld,H=%lld,D=%lld,n_dims=%lld,mode=%d,fs=%g,ext=%g,attn=%g%s) vs cpu", (long long)c.T,
+               (long long)c.H, (long long)c.D, (long long)c.R, c.mode, c.fs, c.ext, c.attn, c.ff ? ",freq_factors" : ""),
+           e, 3e-6);
+  }
+}
+
 TEST(cuda_softmax_special_rows) {
   if (skip()) return;
   const int64_t dim = 37;

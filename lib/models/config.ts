@@ -20,6 +20,58 @@ export const ARCH_TRAITS: Readonly<Record<Arch, { rope: RopeType; normTopkProb: 
   olmoe: { rope: 'neox', normTopkProb: false },
 };
 
+/**
+ * RoPE scaling as llama.cpp derives its context parameters from the GGUF keys (src/llama-model.cpp
+ * load_hparams: rope.scaling.type, rope.scaling.factor / rope.scale_linear, rope.scaling.attn_factor,
+ * rope.scaling.original_context_length; src/llama-context.cpp, the llama_context constructor: freq_scale,
+ * yarn_ext_factor, yarn_attn_factor), in the rope kernel's terms (lib/ops/rope.ts). The per-pair factors of
+ * llama3-style scaling are a tensor (Weights.ropeFreqs), not part of the Config.
+ */
+export interface RopeScalingConfig {
+  /** rope.scaling.type: 'none' (no scaling), 'linear' (llama.cpp's default), 'yarn' */
+  type: 'none' | 'linear' | 'yarn';
+  /** 1 / rope.scaling.factor (1 when the factor is absent or 0, or the type is 'none') */
+  freqScale: number;
+  /** 1 for 'yarn', else 0 */
+  extFactor: number;
+  /** the magnitude the kernel puts on cos/sin besides YaRN's own 1 + 0.1 ln(1/freqScale) */
+  attnFactor: number;
+  betaFast: number;
+  betaSlow: number;
+  /** rope.scaling.original_context_length, default context_length */
+  origCtx: number;
+  /** HF checkpoints with rope_type 'llama3' only: the parameters from which the loader computes the
+   *  rope_freqs factors as llama.cpp's converter does (lib/models/hf.ts llama3RopeFactors); GGUF files carry
+   *  the factors as the rope_freqs.weight tensor instead */
+  llama3?: { factor: number; lowFreqFactor: number; highFreqFactor: number; origCtx: number };
+}
+
+/** Unscaled RoPE. */
+export const NO_ROPE_SCALING: Readonly<RopeScalingConfig> = Object.freeze({
+  type: 'none', freqScale: 1, extFactor: 0, attnFactor: 1, betaFast: 32, betaSlow: 1, origCtx: 0,
+});
+
+/**
+ * llama.cpp's rule (llama-context.cpp) from the type, the factor (0 when absent), rope.scaling.attn_factor
+ * (default 1) and the original context: type 'none' never scales; yarn_ext_factor is 1 for 'yarn', 0
+ * otherwise; with YaRN, yarn_attn_factor = get_mscale(factor) / (1 + 0.1 ln factor) (get_mscale(s) =
+ * s <= 1 ? 1 : 1 + 0.1 ln s: the division cancels the factor ggml's rope_yarn applies itself, so the
+ * net magnitude is get_mscale(factor)); then times rope.scaling.attn_factor. beta_fast 32, beta_slow 1:
+ * llama.cpp reads the rope.scaling.yarn_* keys only for grok, never for the architectures fuselm runs.
+ */
+export function ropeScalingFrom(type: RopeScalingConfig['type'], factor: number, ropeAttnFactor: number, origCtx: number): RopeScalingConfig {
+  const freqScale = type === 'none' || factor === 0 ? 1 : Math.fround(1 / factor);
+  const extFactor = type === 'yarn' ? 1 : 0;
+  let attnFactor = 1;
+  if (extFactor !== 0) {
+    const f = 1 / freqScale;
+    const mscale = f <= 1 ? 1 : 0.1 * Math.log(f) + 1;
+    attnFactor = mscale / (1 + 0.1 * Math.log(f));
+  }
+  attnFactor *= ropeAttnFactor;
+  return { type, freqScale, extFactor, attnFactor, betaFast: 32, betaSlow: 1, origCtx };
+}
+
 export interface Config {
   arch: Arch;
   /** n_embd: the residual stream width */
@@ -40,6 +92,8 @@ export interface Config {
   /** rotated dims per head (rope.dimension_count, default headDim) */
   ropeDim: number;
   ropeType: RopeType;
+  /** RoPE scaling (linear, YaRN); undefined is none. llama3-style per-pair factors are Weights.ropeFreqs. */
+  ropeScaling?: RopeScalingConfig;
   rmsEps: number;
   /** 0 for a dense model */
   nExpert: number;
@@ -114,6 +168,7 @@ export function readConfig(f: GgufFile): Config {
     sharedExpertFf: get('expert_shared_feed_forward_length', INT, false, 0),
     normTopkProb: ARCH_TRAITS[arch].normTopkProb,
   };
+  cfg.ropeScaling = readRopeScaling(f, arch, cfg.ctxLen, problems);
   const wn = f.metadata.get(`${arch}.expert_weights_norm`);
   if (wn && typeof wn.value === 'boolean') cfg.normTopkProb = wn.value;
   const tokens = f.metadata.get('tokenizer.ggml.tokens');
@@ -125,6 +180,10 @@ export function readConfig(f: GgufFile): Config {
     check(nHeadKv > 0 && nHead % nHeadKv === 0, `head_count (${nHead}) must be a multiple of head_count_kv (${nHeadKv})`);
     check(Number.isInteger(headDim) && headDim > 0, `head dim ${headDim} (embedding_length / head_count) is not a positive integer`);
     check(cfg.ropeDim > 0 && cfg.ropeDim <= headDim && cfg.ropeDim % 2 === 0, `rope.dimension_count ${cfg.ropeDim} must be even and <= the head dim ${headDim}`);
+    const rs = cfg.ropeScaling;
+    check(!rs || (rs.freqScale > 0 && Number.isFinite(rs.freqScale) && rs.attnFactor > 0 && Number.isFinite(rs.attnFactor)),
+      `rope scaling gives freq_scale ${rs?.freqScale} and attn_factor ${rs?.attnFactor}; both must be finite and > 0`);
+    check(!rs || rs.extFactor === 0 || rs.origCtx >= 1, `rope.scaling.original_context_length must be >= 1 for YaRN, got ${rs?.origCtx}`);
     check(cfg.rmsEps > 0, `attention.layer_norm_rms_epsilon must be positive, got ${cfg.rmsEps}`);
     check(nExpert === 0 || (cfg.nExpertUsed >= 1 && cfg.nExpertUsed <= nExpert), `expert_used_count ${cfg.nExpertUsed} must be in [1, expert_count=${nExpert}]`);
     check(nExpert === 0 || cfg.expertFf > 0, 'an MoE model needs expert_feed_forward_length (or feed_forward_length)');
@@ -134,4 +193,38 @@ export function readConfig(f: GgufFile): Config {
     throw new RangeError(`model: the ${arch} hyperparameters in ${f.source ?? 'this file'} are not usable:\n  - ${problems.join('\n  - ')}`);
   }
   return cfg;
+}
+
+const ROPE_SCALING_TYPES = ['none', 'linear', 'yarn'] as const;
+
+/**
+ * `{arch}.rope.scaling.*` as llama.cpp reads it (src/llama-model.cpp, load_hparams): the type string
+ * (default 'linear'), the factor from rope.scaling.factor or else the older rope.scale_linear,
+ * rope.scaling.attn_factor (default 1), rope.scaling.original_context_length (default context_length);
+ * then ropeScalingFrom. Undefined when nothing scales (so unscaled files keep the plain kernel call).
+ */
+function readRopeScaling(f: GgufFile, arch: Arch, ctxLen: number, problems: string[]): RopeScalingConfig | undefined {
+  const key = (k: string) => `${arch}.rope.scaling.${k}`;
+  const t = f.metadata.get(key('type'));
+  let type: RopeScalingConfig['type'] = 'linear';
+  if (t) {
+    if (t.type !== GgufType.STRING) { problems.push(`${key('type')} must be a string`); return undefined; }
+    const v = String(t.value);
+    if (!(ROPE_SCALING_TYPES as readonly string[]).includes(v)) {
+      problems.push(`${key('type')} '${v}' is not supported (fuselm runs ${ROPE_SCALING_TYPES.join(', ')}; `
+        + `llama3-style scaling comes as the rope_freqs.weight tensor${v === 'longrope' ? '; longrope\'s rope_long/rope_short factors are not implemented' : ''})`);
+      return undefined;
+    }
+    type = v as RopeScalingConfig['type'];
+  }
+  const read = (k: string, types: GgufType[]): number | undefined => {
+    try { return num(f, k, types); } catch (e) { problems.push((e as Error).message); return undefined; }
+  };
+  const factor = read(key('factor'), FLOAT) ?? read(`${arch}.rope.scale_linear`, FLOAT) ?? 0;
+  const attn = read(key('attn_factor'), FLOAT) ?? 1;
+  const orig = read(key('original_context_length'), INT) ?? ctxLen;
+  if (!Number.isFinite(factor) || factor < 0) problems.push(`rope scaling factor ${factor} must be a finite number >= 0`);
+  const rs = ropeScalingFrom(type, factor, attn, orig);
+  const plain = rs.freqScale === 1 && rs.extFactor === 0 && rs.attnFactor === 1;
+  return plain ? undefined : rs;
 }

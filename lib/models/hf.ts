@@ -18,7 +18,7 @@ import { dequantize, quantize, QuantFormat, QUANT_FORMATS } from '../ops/qgemm';
 import {
   SafetensorsCheckpoint, SafetensorsReadOptions, SAFETENSORS_FUSELM, readCheckpoint, safetensorsTensor,
 } from '../formats/safetensors';
-import { ARCH_TRAITS, Arch, Config } from './config';
+import { ARCH_TRAITS, Arch, Config, NO_ROPE_SCALING, RopeScalingConfig, ropeScalingFrom } from './config';
 import { TensorSource } from './transformer';
 
 /** HF model_type -> the llama.cpp architecture it converts to. */
@@ -63,10 +63,8 @@ export function hfConfig(json: unknown, source = 'config.json'): Config {
   const qwenMoe = mt === 'qwen2_moe' || mt === 'qwen3_moe';
   const act = j.hidden_act ?? 'silu';
   if (act !== 'silu') problems.push(`hidden_act '${String(act)}' is not supported (fuselm runs SwiGLU: silu)`);
-  const rs = j.rope_scaling as Record<string, unknown> | null | undefined;
-  if (rs && typeof rs === 'object' && (rs.rope_type ?? rs.type) !== 'default') {
-    problems.push(`rope_scaling ${JSON.stringify(rs)} is not supported (only unscaled RoPE)`);
-  }
+  const rp = (j.rope_parameters ?? j.rope_scaling) as Record<string, unknown> | null | undefined;
+  const ropeScaling = hfRopeScaling(rp, arch, int('max_position_embeddings', false), problems);
   if (j.partial_rotary_factor !== undefined && j.partial_rotary_factor !== 1) problems.push('partial_rotary_factor is not supported');
   if (qwenMoe && (int('decoder_sparse_step', false, 1) !== 1 || (Array.isArray(j.mlp_only_layers) && j.mlp_only_layers.length > 0))) {
     problems.push('a mix of dense and MoE layers (decoder_sparse_step / mlp_only_layers) is not supported');
@@ -77,9 +75,10 @@ export function hfConfig(json: unknown, source = 'config.json'): Config {
     vocabSize: int('vocab_size', true),
     ctxLen: int('max_position_embeddings', true),
     // GGUF stores these as f32 and llama.cpp reads them so: round the same way
-    ropeBase: Math.fround(flt('rope_theta', 10000)),
+    ropeBase: Math.fround(rp && typeof rp === 'object' && typeof rp.rope_theta === 'number' ? rp.rope_theta : flt('rope_theta', 10000)),
     ropeDim: headDim,
     ropeType: ARCH_TRAITS[arch].rope,
+    ...(ropeScaling ? { ropeScaling } : {}),
     rmsEps: Math.fround(flt('rms_norm_eps', RMS_EPS_DEFAULT[mt] ?? 1e-6)),
     nExpert,
     nExpertUsed: moe ? int('num_experts_per_tok', true) : 0,
@@ -100,6 +99,72 @@ export function hfConfig(json: unknown, source = 'config.json'): Config {
   }
   if (problems.length) throw new RangeError(`model: the ${mt} config in ${source} is not usable:\n  - ${problems.join('\n  - ')}`);
   return cfg;
+}
+
+/**
+ * config.json's rope_scaling (or rope_parameters) as llama.cpp's convert_hf_to_gguf.py converts it
+ * (conversion/base.py set_gguf_parameters; conversion/llama.py generate_extra_tensors) and llama.cpp then reads
+ * the GGUF: rope_type (or type) 'linear' with a factor -> rope.scaling.type linear; 'yarn' with a factor ->
+ * yarn with original_max_position_embeddings (the converter also writes extrapolation_factor, attention_factor,
+ * beta_fast, beta_slow as rope.scaling.yarn_* keys, which llama.cpp reads for grok only, so they change nothing
+ * here either); 'llama3' (llama only) -> no scaling type and the rope_freqs factors; 'default' -> none.
+ */
+function hfRopeScaling(rp: Record<string, unknown> | null | undefined, arch: Arch, ctxLen: number, problems: string[]): RopeScalingConfig | undefined {
+  if (!rp || typeof rp !== 'object') return undefined;
+  const type = rp.rope_type ?? rp.type;
+  if (type === undefined || type === 'default') return undefined;
+  const desc = `rope_scaling ${JSON.stringify(rp)}`;
+  const num = (k: string, dflt?: number): number | undefined => {
+    const v = rp[k];
+    if (v === undefined || v === null) return dflt;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) { problems.push(`${desc}: ${k} must be a positive number, got ${JSON.stringify(v)}`); return undefined; }
+    return v;
+  };
+  if (type === 'linear' || type === 'yarn') {
+    const factor = num('factor');
+    if (factor === undefined) { problems.push(`${desc}: rope_type '${type}' needs a factor`); return undefined; }
+    if (type === 'linear') return ropeScalingFrom('linear', Math.fround(factor), 1, ctxLen);
+    const orig = rp.original_max_position_embeddings;
+    if (typeof orig !== 'number' || !Number.isSafeInteger(orig) || orig < 1) {
+      problems.push(`${desc}: yarn needs original_max_position_embeddings (a positive integer)`);
+      return undefined;
+    }
+    return ropeScalingFrom('yarn', Math.fround(factor), 1, orig);
+  }
+  if (typeof type === 'string' && type.toLowerCase() === 'llama3') {
+    if (arch !== 'llama') { problems.push(`${desc}: llama3 rope scaling applies to llama models only`); return undefined; }
+    const llama3 = {
+      factor: num('factor', 8) ?? 8, lowFreqFactor: num('low_freq_factor', 1) ?? 1, highFreqFactor: num('high_freq_factor', 4) ?? 4,
+      origCtx: num('original_max_position_embeddings', 8192) ?? 8192,
+    };
+    if (llama3.lowFreqFactor === llama3.highFreqFactor) problems.push(`${desc}: low_freq_factor and high_freq_factor must differ`);
+    return { ...NO_ROPE_SCALING, type: 'linear', llama3 };
+  }
+  problems.push(`${desc} is not supported (fuselm runs rope_type linear, yarn, llama3 and default)`);
+  return undefined;
+}
+
+/**
+ * llama3's per-pair RoPE factors as convert_hf_to_gguf.py computes them (conversion/llama.py,
+ * generate_extra_tensors): freq_i = 1 / base^(2i/dim) in f32; wavelength 2 pi / freq_i; below
+ * origCtx / highFreqFactor the factor is 1, above origCtx / lowFreqFactor it is `factor`, between them
+ * 1 / ((1 - smooth) / factor + smooth) with smooth = (origCtx / wavelength - low) / (high - low).
+ * ggml divides each pair's angle by its factor.
+ */
+export function llama3RopeFactors(base: number, dim: number, p: NonNullable<RopeScalingConfig['llama3']>): Float32Array {
+  const out = new Float32Array(dim / 2);
+  const lowWavelen = p.origCtx / p.lowFreqFactor, highWavelen = p.origCtx / p.highFreqFactor;
+  for (let i = 0; i < dim / 2; i++) {
+    const freq = Math.fround(1 / Math.fround(Math.pow(base, Math.fround((2 * i) / dim))));
+    const wavelen = (2 * Math.PI) / freq;
+    if (wavelen < highWavelen) out[i] = 1;
+    else if (wavelen > lowWavelen) out[i] = p.factor;
+    else {
+      const smooth = (p.origCtx / wavelen - p.lowFreqFactor) / (p.highFreqFactor - p.lowFreqFactor);
+      out[i] = 1 / ((1 - smooth) / p.factor + smooth);
+    }
+  }
+  return out;
 }
 
 /** Which format each weight matrix gets on load: one for all, or per GGUF tensor name (undefined: keep). */
@@ -213,9 +278,13 @@ export function hfTensorSource(ck: SafetensorsCheckpoint, c: Config, modelType: 
     return cache.get(name);
   };
 
+  // llama3: the converter's extra tensor, computed from config.json's rope parameters
+  const l3 = c.ropeScaling?.llama3;
+  const ropeFreqs = l3 ? Tensor.from(llama3RopeFactors(c.ropeBase, c.headDim, l3), [c.headDim / 2]) : undefined;
   return {
     source: ck.source,
     info(name) {
+      if (name === 'rope_freqs.weight') return ropeFreqs ? { shape: [c.headDim / 2], dtype: 'f32', typeName: 'F32' } : undefined;
       const mp = lookup(name);
       if (!mp) return undefined;
       const i = infoOf(mp.hf[0])!;
@@ -224,6 +293,7 @@ export function hfTensorSource(ck: SafetensorsCheckpoint, c: Config, modelType: 
       return { shape: mp.shape, dtype: dt, typeName: i.dtypeName };
     },
     tensor(name) {
+      if (name === 'rope_freqs.weight' && ropeFreqs) return ropeFreqs;
       const mp = lookup(name)!;
       for (const h of mp.hf) used.add(h);
       const parts = mp.hf.map((h) => safetensorsTensor(ck.index.get(h)!, h));

@@ -41,6 +41,10 @@ export interface SyntheticSpec {
    * (about 20x faster: for benchmark models of a billion weights, where only speed is measured)
    */
   fastWeights?: boolean;
+  /** more metadata, written as given after the rest (e.g. `{arch}.rope.scaling.type` and the other RoPE scaling keys) */
+  extraMetadata?: Record<string, GgufMetaInput>;
+  /** llama3-style per-pair RoPE factors, written as the f32 tensor rope_freqs.weight [headDim/2] */
+  ropeFreqs?: Float32Array;
   /** quantizer for quantized types: (f32 [rows, cols], type) => Tensor of raw blocks */
   quantize?: (x: Tensor, type: DType) => Tensor;
 }
@@ -153,6 +157,7 @@ export function syntheticModel(spec: SyntheticSpec): { metadata: Record<string, 
     [`${a}.rope.dimension_count`]: gguf.u32(headDim),
     [`${a}.attention.layer_norm_rms_epsilon`]: gguf.f32(spec.rmsEps ?? 1e-5),
     ...tokMeta,
+    ...(spec.extraMetadata ?? {}),
   };
   if (nExpert > 0) {
     metadata[`${a}.expert_count`] = gguf.u32(nExpert);
@@ -239,6 +244,10 @@ export function syntheticModel(spec: SyntheticSpec): { metadata: Record<string, 
   }
   norm('output_norm.weight', spec.dim);
   if (spec.untied ?? true) mat('output.weight', [vocab, spec.dim], 3);
+  if (spec.ropeFreqs) {
+    if (spec.ropeFreqs.length !== headDim / 2) throw new RangeError(`syntheticModel: Expected ${headDim / 2} (head dim / 2) for spec.ropeFreqs.length but received ${spec.ropeFreqs.length}`);
+    tensors.push({ name: 'rope_freqs.weight', shape: [headDim / 2], type: 'f32', data: Tensor.from(spec.ropeFreqs.slice(), [headDim / 2]) });
+  }
   return { metadata, tensors };
 }
 

@@ -49,6 +49,7 @@ export interface Weights {
   outNorm: Tensor;         // f32 [dim]
   output: Tensor;          // [vocab, dim] (token_embd when tied)
   tied: boolean;
+  ropeFreqs?: Tensor;      // f32 [ropeDim/2]: llama3-style per-pair divisors of the RoPE angle (rope_freqs.weight)
 }
 
 /**
@@ -217,6 +218,18 @@ export function loadWeights(from: GgufFile | TensorSource, c: Config): Weights {
     }
     layers.push(lw as LayerWeights);
   }
+  // llama.cpp's llama graph passes rope_freqs.weight to every layer's ggml_rope_ext (src/models/llama.cpp); its
+  // other architectures fuselm runs have no such tensor and llama.cpp would refuse the file
+  let ropeFreqs: Tensor | undefined;
+  if (src.info('rope_freqs.weight')) {
+    if (c.arch !== 'llama') problems.push(`rope_freqs.weight is used by the llama architecture only, not by ${c.arch}`);
+    else {
+      ropeFreqs = get('rope_freqs.weight', [c.ropeDim / 2]);
+      if (ropeFreqs && ropeFreqs.dtype !== 'f32') { problems.push(`rope_freqs.weight must be f32, is ${ropeFreqs.dtype}`); ropeFreqs = undefined; }
+      const bad = ropeFreqs ? Array.from(ropeFreqs.toArray() as Float32Array).findIndex((v) => !(v > 0 && v < Infinity)) : -1;
+      if (bad >= 0) problems.push(`rope_freqs.weight[${bad}] is ${(ropeFreqs!.toArray() as Float32Array)[bad]}; every factor must be finite and > 0`);
+    }
+  }
   const outNorm = get('output_norm.weight', [c.dim]);
   const hasOut = src.info('output.weight') !== undefined;
   const output = hasOut ? get('output.weight', [c.vocabSize, c.dim]) : tokEmbd;
@@ -228,7 +241,7 @@ export function loadWeights(from: GgufFile | TensorSource, c: Config): Weights {
     throw new RangeError(`model: the tensors of ${src.source ?? 'this file'} do not fit a ${c.arch} model:\n  - ${problems.slice(0, 20).join('\n  - ')}`
       + (problems.length > 20 ? `\n  - ... and ${problems.length - 20} more` : ''));
   }
-  return { tokEmbd: tokEmbd!, layers, outNorm: outNorm!, output: output!, tied: !hasOut };
+  return { tokEmbd: tokEmbd!, layers, outNorm: outNorm!, output: output!, tied: !hasOut, ...(ropeFreqs ? { ropeFreqs } : {}) };
 }
 
 
@@ -331,8 +344,14 @@ export async function forward(c: Config, w: Weights, s: State, tokens: readonly 
   const ids = Tensor.from(Int32Array.from(tokens), [T]);
   const eps = c.rmsEps;
   const D = c.dim;
-  // the rope kernel's options: mode 'norm' (llama.cpp's LLAMA_ROPE_TYPE_NORM) or 'neox', nDims rotated per head
-  const ropeOpts = { base: c.ropeBase, nDims: c.ropeDim, mode: c.ropeType === 'neox' ? 'neox' : 'norm' };
+  // the rope kernel's options: mode 'norm' (llama.cpp's LLAMA_ROPE_TYPE_NORM) or 'neox', nDims rotated per head,
+  // and ggml_rope_ext's scaling: freq_scale, YaRN (ext/attn factor, betas, n_ctx_orig), the rope_freqs factors
+  const rs = c.ropeScaling;
+  const ropeOpts = {
+    base: c.ropeBase, nDims: c.ropeDim, mode: c.ropeType === 'neox' ? 'neox' : 'norm',
+    ...(rs ? { freqScale: rs.freqScale, extFactor: rs.extFactor, attnFactor: rs.attnFactor, betaFast: rs.betaFast, betaSlow: rs.betaSlow, origCtx: Math.max(1, rs.origCtx) } : {}),
+    ...(w.ropeFreqs ? { freqFactors: w.ropeFreqs } : {}),
+  };
   const qd = c.nHead * c.headDim, kd = c.nHeadKv * c.headDim, vd = c.nHeadKv * c.headDimV;
   // attention reads every cached K/V row once per query block and does 4 flops per (query head, key, dim)
   const kvRowBytes = c.nHeadKv * (c.headDim + c.headDimV) * 2;

@@ -18,22 +18,44 @@ export interface RopeOptions {
   nDims?: number;
   /** theta base (rope_freq_base); default 10000 */
   base?: number;
-  /** linear position scaling (rope_freq_scale); default 1 */
+  /** linear position scaling (llama.cpp's rope_freq_scale = 1 / rope.scaling.factor): theta_interp =
+   *  freqScale · theta; default 1 */
   freqScale?: number;
+  /** per-pair divisors of theta, f32 [dims/2] (llama3-style `rope_freqs.weight`, ggml_rope_ext's `c`): pair `i`
+   *  rotates by theta / freqFactors[i]; each finite > 0. Default none (1). */
+  freqFactors?: Tensor | Float32Array;
+  /** YaRN (llama.cpp's yarn_ext_factor): weight of the ramp that keeps the fast-rotating pairs unscaled
+   *  (extrapolated) and interpolates the slow ones; 0 turns YaRN off. Finite >= 0; default 0. */
+  extFactor?: number;
+  /** magnitude on cos/sin (llama.cpp's yarn_attn_factor); finite > 0; default 1. With extFactor != 0 the
+   *  kernel multiplies it by YaRN's `1 + 0.1 ln(1/freqScale)`, as ggml does. */
+  attnFactor?: number;
+  /** YaRN's correction range in rotations (yarn_beta_fast / yarn_beta_slow); finite > 0; defaults 32 and 1 */
+  betaFast?: number;
+  betaSlow?: number;
+  /** the context the model was trained with (n_ctx_orig_yarn): required when extFactor != 0 */
+  origCtx?: number;
 }
 
 /**
  * Rotary position embedding on `x [T, nHead, headDim]` (or `[T, headDim]` for one head), token `t` at
- * position `pos[t]`, as llama.cpp's `ggml_rope` computes it (without YaRN): for each pair `i < dims/2`,
- * `theta = freqScale · pos[t] · base^(-2i/dims)` and the pair is rotated by theta:
- * `(a, b) -> (a cos θ - b sin θ, a sin θ + b cos θ)`. In 'normal' mode the pair is `(x[2i], x[2i+1])`, in
- * 'neox' mode `(x[i], x[i + dims/2])`. Dimensions from `dims` up pass through. Angles and cos/sin are computed in
- * double once per (token, i), so large positions stay accurate. `out` may be `x` (in place).
+ * position `pos[t]`, as llama.cpp's `ggml_rope_ext` computes it. For each pair `i < dims/2`:
+ * `θe = pos[t] · base^(-2i/dims) / freqFactors[i]` (extrapolated), `θi = freqScale · θe` (interpolated);
+ * without YaRN (`extFactor` 0) `θ = θi` and `m = attnFactor`; with YaRN `θ = θi (1 - r) + θe r` where
+ * `r = extFactor · (1 - clamp((i - lo) / max(0.001, hi - lo), 0, 1))`, `[lo, hi]` ggml's corr dims
+ * (`d(β) = dims · ln(origCtx / (2π β)) / (2 ln base)`, `lo = max(0, floor d(betaFast))`,
+ * `hi = min(dims - 1, ceil d(betaSlow))`), and `m = attnFactor · (1 + 0.1 ln(1/freqScale))`. The pair is rotated
+ * and scaled: `(a, b) -> m (a cos θ - b sin θ, a sin θ + b cos θ)`. In 'normal' mode the pair is
+ * `(x[2i], x[2i+1])`, in 'neox' mode `(x[i], x[i + dims/2])`. Dimensions from `dims` up pass through. The
+ * per-pair factors are computed once per call, angles and cos/sin in double once per (token, i), so large
+ * positions stay accurate. `out` may be `x` (in place).
  *
  * @param pos i32 positions, one per token (a Tensor [T] or an Int32Array): position offsets for a KV cache
  *   are just `pos[t] = past + t`.
  * @example
  *   rope(q, Int32Array.from([7]), { mode: 'neox', base: 1e6 }, q);   // in place, decode step at position 7
+ *   // Qwen2.5 with YaRN x4 over a 32K training context:
+ *   rope(q, pos, { mode: 'neox', base: 1e6, freqScale: 0.25, extFactor: 1, origCtx: 32768 }, q);
  */
 export function rope(x: Tensor, pos: Tensor | Int32Array, opts?: RopeOptions, out?: Tensor): Tensor {
   return runNow(ropeLaunch('rope', arguments.length, x, pos, opts, out));
@@ -76,9 +98,43 @@ function ropeLaunch(fn: string, nargs: number, x: Tensor, pos: Tensor | Int32Arr
   const nDims = dimsVal === undefined ? headDim : checkInt(dimsVal, dimsArg, 2, headDim, fn);
   if (nDims % 2 !== 0) fail('range', dimsArg, `an even integer in [2, ${headDim}]`, nDims, fn);
   const base = o.base === undefined ? 10000 : checkNumber(o.base, 'opts.base', 0, Infinity, fn);
-  const freqScale = o.freqScale === undefined ? 1 : checkNumber(o.freqScale, 'opts.freqScale', 0, Infinity, fn);
   if (base === 0) fail('range', 'opts.base', 'a finite number > 0', base, fn);
-  if (freqScale === 0) fail('range', 'opts.freqScale', 'a finite number > 0', freqScale, fn);
+  const positive = (v: unknown, arg: string, dflt: number): number => {
+    if (v === undefined) return dflt;
+    const r = checkNumber(v, arg, 0, Infinity, fn);
+    if (r === 0 || Math.fround(r) === 0) fail('range', arg, 'a finite number > 0', r, fn);
+    return r;
+  };
+  const freqScale = positive(o.freqScale, 'opts.freqScale', 1);
+  const attnFactor = positive(o.attnFactor, 'opts.attnFactor', 1);
+  const extFactor = o.extFactor === undefined ? 0 : checkNumber(o.extFactor, 'opts.extFactor', 0, Infinity, fn);
+  const betaFast = positive(o.betaFast, 'opts.betaFast', 32);
+  const betaSlow = positive(o.betaSlow, 'opts.betaSlow', 1);
+  let origCtx = 0;
+  if (o.origCtx !== undefined) origCtx = checkInt(o.origCtx, 'opts.origCtx', 1, 2 ** 31 - 1, fn);
+  else if (extFactor !== 0) fail('range', 'opts.origCtx', 'the training context length (an integer >= 1) when opts.extFactor != 0', o.origCtx, fn);
+  let ffBytes: Uint8Array | null = null;
+  if (o.freqFactors !== undefined) {
+    let ff: Float32Array;
+    if (typeTag(o.freqFactors) === 'Float32Array') ff = o.freqFactors as Float32Array;
+    else {
+      if (!(o.freqFactors instanceof Tensor)) fail('type', 'opts.freqFactors', 'an f32 Tensor or a Float32Array', o.freqFactors, fn);
+      checkDType(o.freqFactors, 'opts.freqFactors', ['f32'], fn);
+      if (!o.freqFactors.isContiguous()) fail('range', 'opts.freqFactors', 'a contiguous tensor', 'a strided view', fn);
+      const b = o.freqFactors.bytes();
+      ff = b.byteOffset % 4 === 0 ? new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4) : new Float32Array(b.slice().buffer);
+    }
+    if (ff.length !== nDims / 2) fail('range', 'opts.freqFactors.length', `${nDims / 2} (dims / 2)`, ff.length, fn);
+    for (let i = 0; i < ff.length; i++) {
+      if (!(ff[i] > 0) || ff[i] === Infinity) fail('range', `opts.freqFactors[${i}]`, 'a finite number > 0', ff[i], fn);
+    }
+    ffBytes = new Uint8Array(ff.buffer, ff.byteOffset, ff.byteLength);
+  }
   const y = outputLike(out, x.shape, 'f32', fn);
-  return { fn: 'rope', args: [y.bytes(), x.bytes(), posBytes, tokens, heads, headDim, nDims, mode, base, freqScale], result: () => y };
+  return {
+    fn: 'rope',
+    args: [y.bytes(), x.bytes(), posBytes, tokens, heads, headDim, nDims, mode, base, freqScale,
+      extFactor, attnFactor, betaFast, betaSlow, origCtx, ffBytes],
+    result: () => y,
+  };
 }

@@ -9,7 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { DType } from '../../lib/dtype';
 import { readGguf } from '../../lib/formats/gguf';
-import { GgufTensorInput, writeGguf } from '../../lib/formats/gguf-writer';
+import { GgufTensorInput, gguf, writeGguf } from '../../lib/formats/gguf-writer';
 import { SafetensorsInput, readSafetensors, safetensorsTensor, writeSafetensors } from '../../lib/formats/safetensors';
 import { syntheticModel, SyntheticSpec } from '../../lib/models/synthetic';
 import { load, Model } from '../../lib/models/model';
@@ -42,7 +42,7 @@ function unpermute(b: Uint8Array, nHead: number, rowBytes: number): Uint8Array {
 const HF_MT: Record<string, string> = { llama: 'llama', qwen2: 'qwen2', qwen3: 'qwen3', qwen2moe: 'qwen2_moe', qwen3moe: 'qwen3_moe', olmoe: 'olmoe' };
 
 /** Writes spec's model as GGUF and as an HF checkpoint (optionally sharded); returns both paths. */
-function writeBoth(name: string, spec: SyntheticSpec, o: { shards?: number; ggufType?: DType; tokenizerJson?: boolean } = {}) {
+function writeBoth(name: string, spec: SyntheticSpec, o: { shards?: number; ggufType?: DType; tokenizerJson?: boolean; ropeScaling?: Record<string, unknown> } = {}) {
   const m = syntheticModel(spec);
   const dir = path.join(tmp, name);
   fs.mkdirSync(dir);
@@ -83,6 +83,7 @@ function writeBoth(name: string, spec: SyntheticSpec, o: { shards?: number; gguf
       }
     } else if (rest === 'ffn_gate_inp_shexp.weight') put(p + 'mlp.shared_expert_gate.weight', b, [1, shape[0]]);
     else if (/_shexp\.weight$/.test(rest)) put(`${p}mlp.shared_expert.${rest.slice(4, rest.indexOf('_shexp'))}_proj.weight`);
+    else if (n === 'rope_freqs.weight') continue; // the converter computes it from config.json's rope_scaling
     else throw new Error(`test: no HF name for ${n}`);
   }
   const md = m.metadata as Record<string, unknown>;
@@ -93,6 +94,7 @@ function writeBoth(name: string, spec: SyntheticSpec, o: { shards?: number; gguf
     max_position_embeddings: spec.ctxLen ?? 2048, rope_theta: spec.ropeBase ?? 10000, rms_norm_eps: spec.rmsEps ?? 1e-5,
     hidden_act: 'silu', tie_word_embeddings: false, torch_dtype: 'float32',
   };
+  if (o.ropeScaling) cfg.rope_scaling = o.ropeScaling;
   if (mixtral) Object.assign(cfg, { num_local_experts: spec.nExpert, num_experts_per_tok: spec.nExpertUsed });
   else if ((spec.nExpert ?? 0) > 0) Object.assign(cfg, { num_experts: spec.nExpert, num_experts_per_tok: spec.nExpertUsed });
   if (a === 'qwen2moe' || a === 'qwen3moe') cfg.moe_intermediate_size = spec.expertFf;
@@ -205,6 +207,61 @@ describe('HF checkpoint = GGUF, bit-identical logits', () => {
   });
 });
 
+describe('HF rope_scaling = the converted GGUF', () => {
+  const spec = { arch: 'llama' as const, ...small, ropeBase: 500, ctxLen: 256 };
+  // convert_hf_to_gguf.py's llama3 factors (conversion/llama.py generate_extra_tensors), written out again here
+  const llama3 = (base: number, dim: number, factor: number, low: number, high: number, old: number) => Float32Array.from(
+    { length: dim / 2 }, (_, i) => {
+      const wl = (2 * Math.PI) / Math.fround(1 / Math.fround(Math.pow(base, Math.fround((2 * i) / dim))));
+      if (wl < old / high) return 1;
+      if (wl > old / low) return factor;
+      const sm = (old / wl - low) / (high - low);
+      return 1 / ((1 - sm) / factor + sm);
+    });
+  const toks = Array.from({ length: 24 }, (_, i) => (i * 53 + 3) % 300);
+  test.each([
+    ['linear x4 (llama)', spec, { rope_type: 'linear', factor: 4 }, { 'llama.rope.scaling.type': 'linear', 'llama.rope.scaling.factor': 4 }],
+    ['yarn x4 (qwen2)', { ...spec, arch: 'qwen2' as const }, { type: 'yarn', factor: 4, original_max_position_embeddings: 64 },
+      { 'qwen2.rope.scaling.type': 'yarn', 'qwen2.rope.scaling.factor': 4, 'qwen2.rope.scaling.original_context_length': 64 }],
+  ] as const)('%s: same Config and bit-identical logits', async (name, sp, rs, keys) => {
+    const md: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(keys)) md[k] = typeof v === 'number' ? (k.endsWith('length') ? gguf.u32(v) : gguf.f32(v)) : v;
+    const { dir, gpath } = writeBoth(name.replace(/\W+/g, '_'), { ...sp, extraMetadata: md as SyntheticSpec['extraMetadata'] }, { ropeScaling: rs as Record<string, unknown> });
+    const g = await load(gpath);
+    const h = await load(dir, { tokenizer: gtok(gpath) });
+    expect(g.config.ropeScaling).toBeDefined();
+    expect(h.config).toEqual(g.config);
+    expect(await logits(h, toks)).toEqual(await logits(g, toks));
+  });
+  test('llama3 (factor 8, low 1, high 4, original 64): the factors become rope_freqs, bit-identical logits', async () => {
+    const ff = llama3(500, 64, 8, 1, 4, 64);
+    expect(ff[0]).toBe(1);            // fast pairs: unscaled
+    expect(ff[31]).toBe(8);           // slow pairs: the whole factor
+    expect(ff.some((v) => v > 1 && v < 8)).toBe(true); // and a smooth band between
+    const { dir, gpath } = writeBoth('llama3', { ...spec, ropeFreqs: ff },
+      { ropeScaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 64 } });
+    const g = await load(gpath);
+    const h = await load(dir, { tokenizer: gtok(gpath) });
+    expect(Array.from(h.weights.ropeFreqs!.toArray())).toEqual(Array.from(ff));
+    expect(await logits(h, toks)).toEqual(await logits(g, toks));
+  });
+  test('config.json rope_scaling: mapping and errors', () => {
+    const base = { model_type: 'llama', hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 96, vocab_size: 300, max_position_embeddings: 128 };
+    expect(hfConfig({ ...base, rope_scaling: { rope_type: 'default' } }).ropeScaling).toBeUndefined();
+    expect(hfConfig({ ...base, rope_scaling: { type: 'linear', factor: 2 } }).ropeScaling).toMatchObject({ type: 'linear', freqScale: 0.5, extFactor: 0 });
+    expect(hfConfig({ ...base, rope_scaling: { rope_type: 'llama3', factor: 8, original_max_position_embeddings: 8192 } }).ropeScaling)
+      .toMatchObject({ freqScale: 1, extFactor: 0, llama3: { factor: 8, lowFreqFactor: 1, highFreqFactor: 4, origCtx: 8192 } });
+    // transformers' newer rope_parameters, with rope_theta inside
+    expect(hfConfig({ ...base, rope_parameters: { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 32, rope_theta: 1e6 } }))
+      .toMatchObject({ ropeBase: 1e6, ropeScaling: { type: 'yarn', freqScale: 0.25, extFactor: 1, origCtx: 32 } });
+    expect(() => hfConfig({ ...base, rope_scaling: { rope_type: 'yarn', factor: 4 } })).toThrow(/yarn needs original_max_position_embeddings/);
+    expect(() => hfConfig({ ...base, rope_scaling: { rope_type: 'linear' } })).toThrow(/rope_type 'linear' needs a factor/);
+    expect(() => hfConfig({ ...base, model_type: 'qwen2', rope_scaling: { rope_type: 'llama3', factor: 8 } })).toThrow(/llama3 rope scaling applies to llama models only/);
+    expect(() => hfConfig({ ...base, rope_scaling: { rope_type: 'longrope', factor: 8 } }))
+      .toThrow(/rope_scaling \{"rope_type":"longrope","factor":8\} is not supported \(fuselm runs rope_type linear, yarn, llama3 and default\)/);
+  });
+});
+
 describe('llama q/k permutation', () => {
   test('permuteRopeRows on a hand-worked head: GGUF row 2i+j is HF row j*hd/2+i', () => {
     // 2 heads of 4 rows, one byte per row: HF [a0 a1 b0 b1 | c0 c1 d0 d1] -> GGUF [a0 b0 a1 b1 | c0 d0 c1 d1]
@@ -243,7 +300,7 @@ describe('HF config and checkpoint errors', () => {
     expect(hfConfig({ ...base, model_type: 'qwen3', head_dim: 32 })).toMatchObject({ arch: 'qwen3', headDim: 32, ropeDim: 32, ropeType: 'neox' });
     expect(hfConfig({ ...base, model_type: 'mixtral', num_local_experts: 8, num_experts_per_tok: 2 })).toMatchObject({ nExpert: 8, expertFf: 96, normTopkProb: true, rmsEps: Math.fround(1e-5) });
     expect(() => hfConfig({ ...base, model_type: 'gpt_neox' })).toThrow("model: config.json: model_type 'gpt_neox' is not supported");
-    expect(() => hfConfig({ ...base, hidden_size: 'x', rope_scaling: { rope_type: 'llama3', factor: 8 }, hidden_act: 'gelu' }))
+    expect(() => hfConfig({ ...base, hidden_size: 'x', rope_scaling: { rope_type: 'dynamic', factor: 8 }, hidden_act: 'gelu' }))
       .toThrow(/hidden_size must be a non-negative integer, got "x"[\s\S]*hidden_act 'gelu' is not supported[\s\S]*rope_scaling .* is not supported/);
   });
   test('unused checkpoint tensors, missing config.json and bad tokenizers are clear errors', async () => {

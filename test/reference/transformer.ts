@@ -5,6 +5,7 @@
 // routing, shared-expert gate) is pinned down independently of the kernels.
 import { GgufFile, ggufTensor, ggufTensorInfo } from '../../lib/formats/gguf';
 import { Config } from '../../lib/models/config';
+import { RopeScalingRef, ropeAngle } from './rope';
 
 type Mat = { rows: number; cols: number; d: Float64Array };
 
@@ -46,12 +47,13 @@ function rmsnorm(x: Float64Array, w: Float64Array | undefined, eps: number, off 
 
 const silu = (v: number) => v / (1 + Math.exp(-v));
 
-function rope(x: Float64Array, nHeads: number, hd: number, nDims: number, pos: number, base: number, neox: boolean): void {
+// ggml_rope_ext per pair (test/reference/rope.ts): plain, linear, YaRN, llama3's rope_freqs factors
+function rope(x: Float64Array, nHeads: number, hd: number, nDims: number, pos: number, base: number, neox: boolean,
+  sc: RopeScalingRef): void {
   for (let h = 0; h < nHeads; h++) {
     const o = h * hd;
     for (let i = 0; i < nDims / 2; i++) {
-      const theta = pos * Math.pow(base, (-2 * i) / nDims);
-      const c = Math.cos(theta), s = Math.sin(theta);
+      const { c, s } = ropeAngle(pos, i, nDims, base, sc);
       const a = neox ? o + i : o + 2 * i;
       const b = neox ? o + i + nDims / 2 : o + 2 * i + 1;
       const xa = x[a], xb = x[b];
@@ -68,6 +70,11 @@ export function referenceForward(f: GgufFile, c: Config, tokens: readonly number
   const vec = (n: string) => mat(f, n)?.d;
   const T = tokens.length, D = c.dim, hd = c.headDim, H = c.nHead, HK = c.nHeadKv, grp = H / HK;
   const xs = tokens.map((t) => emb.d.slice(t * D, (t + 1) * D));
+  const rs = c.ropeScaling;
+  const sc: RopeScalingRef = {
+    ...(rs ? { freqScale: rs.freqScale, extFactor: rs.extFactor, attnFactor: rs.attnFactor, betaFast: rs.betaFast, betaSlow: rs.betaSlow, origCtx: rs.origCtx } : {}),
+    ...(c.arch === 'llama' && mat(f, 'rope_freqs.weight') ? { freqFactors: mat(f, 'rope_freqs.weight')!.d } : {}),
+  };
   for (let l = 0; l < c.nLayer; l++) {
     const p = `blk.${l}.`;
     const wq = mat(f, p + 'attn_q.weight')!, wk = mat(f, p + 'attn_k.weight')!, wv = mat(f, p + 'attn_v.weight')!;
@@ -85,8 +92,8 @@ export function referenceForward(f: GgufFile, c: Config, tokens: readonly number
       if (bv) for (let i = 0; i < v.length; i++) v[i] += bv[i];
       if (qn) { if (qn.length === hd) for (let h2 = 0; h2 < H; h2++) rmsnorm(q, qn, c.rmsEps, h2 * hd, hd); else rmsnorm(q, qn, c.rmsEps); }
       if (kn) { if (kn.length === hd) for (let h2 = 0; h2 < HK; h2++) rmsnorm(k, kn, c.rmsEps, h2 * hd, hd); else rmsnorm(k, kn, c.rmsEps); }
-      rope(q, H, hd, c.ropeDim, t, c.ropeBase, c.ropeType === 'neox');
-      rope(k, HK, hd, c.ropeDim, t, c.ropeBase, c.ropeType === 'neox');
+      rope(q, H, hd, c.ropeDim, t, c.ropeBase, c.ropeType === 'neox', sc);
+      rope(k, HK, hd, c.ropeDim, t, c.ropeBase, c.ropeType === 'neox', sc);
       Q.push(q); K.push(k); V.push(v);
     }
     const scale = 1 / Math.sqrt(hd);

@@ -17,6 +17,7 @@
 #include "fuselm/blocks.h"
 #include "fuselm/ops/lut.h"
 #include "fuselm/ops/moe.h"
+#include "fuselm/ops/rope.h"
 #include "fuselm/status.h"
 
 struct CUstream_st;  // == cudaStream_t, without the CUDA headers
@@ -77,6 +78,10 @@ Status softmax_f32(float* out, const float* x, int64_t rows, int64_t dim, float 
 // or ROPE_NEOX (i, i + n_dims/2), dims [n_dims, head_dim) copied through.
 Status rope_f32(float* out, const float* x, const int32_t* pos, int64_t tokens, int64_t heads, int64_t head_dim,
                 int64_t n_dims, int mode, float base, float freq_scale, Stream s = nullptr);
+// ggml_rope_ext's scaling as the CPU rope_ext_f32 (linear, YaRN, freq_factors): sc.freq_factors is a device pointer
+// ([n_dims/2] f32, or null), whose values are not checked here.
+Status rope_ext_f32(float* out, const float* x, const int32_t* pos, int64_t tokens, int64_t heads, int64_t head_dim,
+                    int64_t n_dims, int mode, float base, const RopeScaling& sc, Stream s = nullptr);
 // out[i,:] = table[ids[i],:] as f32; table is f32, f16 or bf16 [n_rows, dim]; ids out of range give Range via
 // *bad_id on the host only after synchronize: the kernel clamps nothing and writes zeros for bad ids.
 Status embedding_f32(float* out, const void* table, DType dtype, int64_t n_rows, int64_t dim, const int32_t* ids,
