@@ -1,4 +1,4 @@
-import { rope, Tensor } from '../../lib';
+import { rope, ropeAsync, Tensor } from '../../lib';
 import { forEachIsa, relMaxErr, randn } from '../helpers';
 import { RopeScalingRef, ropeRef, yarnCorrDims } from '../reference/rope';
 
@@ -69,6 +69,18 @@ describe('rope', () => {
       });
     }
   }
+
+  test('ropeAsync with YaRN and freqFactors (a Tensor the async work holds) gives the same bits as rope', async () => {
+    const x = randn(5 * 2 * 36, 77, 2);
+    const pos = Int32Array.from([0, 9, 100, 1000, 5000]);
+    const opts = { mode: 'neox' as const, base: 10000, freqScale: 0.25, extFactor: 1, origCtx: 512, attnFactor: 1.1,
+      freqFactors: Tensor.from(Float32Array.from({ length: 18 }, (_, i) => 1 + i / 3)) };
+    const y = rope(Tensor.from(x, [5, 2, 36]), pos, opts);
+    const ya = await ropeAsync(Tensor.from(x, [5, 2, 36]), pos, opts);
+    expect(Buffer.compare(Buffer.from(ya.bytes()), Buffer.from(y.bytes()))).toBe(0);
+    await expect(ropeAsync(Tensor.from(x, [5, 2, 36]), pos, { ...opts, extFactor: 1, origCtx: undefined }))
+      .rejects.toThrow(new RangeError('ropeAsync: Expected the training context length (an integer >= 1) when opts.extFactor != 0 for opts.origCtx but received undefined'));
+  });
 
   test('YaRN pieces: the corr dims, the ramp ends, and that scaling matters at these shapes', () => {
     // d(b) = n ln(ctx / (2 pi b)) / (2 ln base): 64 dims, 2048 context, base 1e4 -> d(32) = 8.06, d(1) = 20.1
