@@ -9,6 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { writeSyntheticModel, SyntheticSpec } from '../../lib/models/synthetic';
+import { gguf } from '../../lib/formats/gguf-writer';
 import { load, Model } from '../../lib/models/model';
 import { readConfig } from '../../lib/models/config';
 import { readGguf } from '../../lib/formats/gguf';
@@ -39,6 +40,17 @@ const LONG = 'The quick brown fox jumps over the lazy dog, and the model was fas
   + 'It is the kernel of one token that they had all with her, but not for you. Hello world! 0123456789 ';
 
 interface Case { name: string; spec: SyntheticSpec; minCorr: number }
+
+/** llama3's per-pair factors as convert_hf_to_gguf.py computes them (conversion/llama.py generate_extra_tensors). */
+function llama3Factors(base: number, dim: number, factor: number, low: number, high: number, oldCtx: number): Float32Array {
+  return Float32Array.from({ length: dim / 2 }, (_, i) => {
+    const wavelen = (2 * Math.PI) / (1 / Math.pow(base, (2 * i) / dim));
+    if (wavelen < oldCtx / high) return 1;
+    if (wavelen > oldCtx / low) return factor;
+    const smooth = (oldCtx / wavelen - low) / (high - low);
+    return 1 / ((1 - smooth) / factor + smooth);
+  });
+}
 const dense = { dim: 256, nLayer: 2, nHead: 4, nHeadKv: 2, ffDim: 512 };
 const CASES: Case[] = [
   { name: 'llama dense F32', spec: { arch: 'llama', ...dense, type: 'f32' }, minCorr: 0.999 },
@@ -56,6 +68,24 @@ const CASES: Case[] = [
   { name: 'qwen2moe shared expert F32', spec: { arch: 'qwen2moe', ...dense, nExpert: 8, nExpertUsed: 2, expertFf: 256, sharedExpertFf: 512, type: 'f32' }, minCorr: 0.999 },
   { name: 'qwen3moe F16', spec: { arch: 'qwen3moe', ...dense, nExpert: 8, nExpertUsed: 2, expertFf: 256, type: 'f16' }, minCorr: 0.999 },
   { name: 'olmoe F32', spec: { arch: 'olmoe', ...dense, nHeadKv: 4, nExpert: 8, nExpertUsed: 2, type: 'f32' }, minCorr: 0.999 },
+  // RoPE scaling (ggml_rope_ext), with a small base so that over 80 positions every pair turns by a real angle and
+  // the scaling changes the logits: linear, YaRN (original context 32: the ramp spans pairs 0-12 of 32), llama3's
+  // rope_freqs factors (smooth band included)
+  { name: 'llama dense F32 linear x4', spec: { arch: 'llama', ...dense, ropeBase: 100, extraMetadata: {
+    'llama.rope.scaling.type': 'linear', 'llama.rope.scaling.factor': gguf.f32(4) } }, minCorr: 0.999 },
+  { name: 'qwen2 F32 yarn x4', spec: { arch: 'qwen2', ...dense, ropeBase: 100, extraMetadata: {
+    'qwen2.rope.scaling.type': 'yarn', 'qwen2.rope.scaling.factor': gguf.f32(4), 'qwen2.rope.scaling.original_context_length': gguf.u32(32) } },
+  minCorr: 0.999 },
+  // (the same model in Q8_0: corr 0.99922 and one top-1 flip among 73 positions of margin > 0.1, from activation
+  // quantization noise that the 1.2^2 sharper attention logits amplify; in F32 fuselm matches at corr 1.000000)
+  { name: 'llama dense F32 yarn x8 attn_factor 1.2 (scale_linear key)', spec: { arch: 'llama', ...dense, ropeBase: 100, type: 'f32', extraMetadata: {
+    'llama.rope.scaling.type': 'yarn', 'llama.rope.scale_linear': gguf.f32(8), 'llama.rope.scaling.attn_factor': gguf.f32(1.2),
+    'llama.rope.scaling.original_context_length': gguf.u32(48) } }, minCorr: 0.999 },
+  { name: 'llama dense Q8_0 yarn x4', spec: { arch: 'llama', ...dense, ropeBase: 100, type: 'q8_0', extraMetadata: {
+    'llama.rope.scaling.type': 'yarn', 'llama.rope.scaling.factor': gguf.f32(4), 'llama.rope.scaling.original_context_length': gguf.u32(32) } },
+  minCorr: 0.999 },
+  { name: 'llama dense F16 rope_freqs (llama3)', spec: { arch: 'llama', ...dense, ropeBase: 100, type: 'f16', ropeFreqs: llama3Factors(100, 64, 8, 1, 4, 48) },
+    minCorr: 0.999 },
 ];
 
 // A routed expert choice is a discrete decision: where the k-th and (k+1)-th
