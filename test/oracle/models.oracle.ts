@@ -183,6 +183,20 @@ for (const c of CASES) {
       const { tokens, ref } = llamaLogprobs();
       const f = readGguf(file);
       compare(`${c.name} [reference]`, referenceForward(f, readConfig(f), tokens), ref, 0.9999);
+      if (c.spec.extraMetadata || c.spec.ropeFreqs) {
+        // the scaling matters at these positions: plain RoPE on the same weights is far from llama.cpp
+        const plain = referenceForward(f, readConfig(f), tokens, { unscaledRope: true });
+        const worst = Math.min(...plain.map((p, i) => corr(p, ref[i])));
+        console.log(`${c.name} [reference without the rope scaling]: min corr ${worst.toFixed(6)}`);
+        expect(worst).toBeLessThan(0.99);
+        if (readConfig(f).ropeScaling?.extFactor) {
+          // and YaRN is not linear scaling: without its ramp and magnitude the logits are off too
+          const lin = referenceForward(f, readConfig(f), tokens, { ropeOverride: { extFactor: 0, attnFactor: 1 } });
+          const w2 = Math.min(...lin.map((p, i) => corr(p, ref[i])));
+          console.log(`${c.name} [reference with linear scaling instead of YaRN]: min corr ${w2.toFixed(6)}`);
+          expect(w2).toBeLessThan(0.999);
+        }
+      }
     });
 
     test(`teacher-forced logits match llama.cpp, corr >= ${c.minCorr}`, async () => {

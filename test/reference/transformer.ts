@@ -64,16 +64,20 @@ function rope(x: Float64Array, nHeads: number, hd: number, nDims: number, pos: n
 }
 
 /** Logits [T][vocab] for `tokens` from position 0, teacher-forced. */
-export function referenceForward(f: GgufFile, c: Config, tokens: readonly number[]): Float64Array[] {
+export function referenceForward(f: GgufFile, c: Config, tokens: readonly number[],
+  o: { unscaledRope?: boolean; ropeOverride?: Partial<RopeScalingRef> } = {}): Float64Array[] {
   const emb = mat(f, 'token_embd.weight')!;
   const out = mat(f, 'output.weight') ?? emb;
   const vec = (n: string) => mat(f, n)?.d;
   const T = tokens.length, D = c.dim, hd = c.headDim, H = c.nHead, HK = c.nHeadKv, grp = H / HK;
   const xs = tokens.map((t) => emb.d.slice(t * D, (t + 1) * D));
-  const rs = c.ropeScaling;
-  const sc: RopeScalingRef = {
+  // o.unscaledRope: plain RoPE whatever the file says; o.ropeOverride: fields replaced (the oracle shows that its
+  // scaled cases need the scaling, and YaRN its ramp and magnitude)
+  const rs = o.unscaledRope ? undefined : c.ropeScaling;
+  const sc: RopeScalingRef = o.unscaledRope ? {} : {
     ...(rs ? { freqScale: rs.freqScale, extFactor: rs.extFactor, attnFactor: rs.attnFactor, betaFast: rs.betaFast, betaSlow: rs.betaSlow, origCtx: rs.origCtx } : {}),
     ...(c.arch === 'llama' && mat(f, 'rope_freqs.weight') ? { freqFactors: mat(f, 'rope_freqs.weight')!.d } : {}),
+    ...(o.ropeOverride ?? {}),
   };
   for (let l = 0; l < c.nLayer; l++) {
     const p = `blk.${l}.`;
