@@ -22,6 +22,13 @@ export interface LoadOptions extends GgufReadOptions, HfWeightOptions {
    * e.g. `Tokenizer.fromGguf(readGguf('same-model.gguf'))`
    */
   tokenizer?: Tokenizer;
+  /**
+   * an HF checkpoint's SentencePiece-style tokenizer.json with a Metaspace pre-tokenizer: where
+   * the '▁' prefix goes. 'llama.cpp' (default): as llama.cpp tokenizes the GGUF converted from it;
+   * 'hf': as HF tokenizers does (no second '▁' before a leading space; prepend_scheme "first": none
+   * after a special token). See tokenizerFromHfJson.
+   */
+  tokenizerSpaces?: 'llama.cpp' | 'hf';
   /** KV cache element type (default 'f16') */
   kvDtype?: 'f16' | 'f32' | 'int8';
   /** per-layer attention: dense (undefined) or options for the attention kernel's sparse forms */
@@ -377,8 +384,11 @@ export async function load(path: string, opts: LoadOptions = {}): Promise<Model>
     if (opts.quantize !== undefined) throw new RangeError('load: opts.quantize applies to safetensors checkpoints; quantize a GGUF with `fuselm quantize`');
     return new Model(readGguf(path, opts), opts);
   }
+  if (opts.tokenizerSpaces !== undefined && opts.tokenizerSpaces !== 'llama.cpp' && opts.tokenizerSpaces !== 'hf') {
+    throw new RangeError(`load: Expected 'llama.cpp' or 'hf' for opts.tokenizerSpaces but received ${String(opts.tokenizerSpaces)}`);
+  }
   const hf = readHf(path, opts);
-  const tokenizer = opts.tokenizer ?? tokenizerFromHf(hf.dir, hf.config.arch, hf.json);
+  const tokenizer = opts.tokenizer ?? tokenizerFromHf(hf.dir, hf.config.arch, hf.json, { spaces: opts.tokenizerSpaces });
   const weights = loadWeights(hfTensorSource(hf.checkpoint, hf.config, hf.modelType, opts), hf.config);
   return new Model({
     config: hf.config, weights, tokenizer, source: hf.checkpoint.source, mapped: hf.checkpoint.files.every((f) => f.mapped),

@@ -252,7 +252,7 @@ export function tokenizerFromHfJson(json: unknown, files: HfTokenizerFiles = {})
 }
 
 /** Builds the tokenizer from tokenizer.json in `dir`; throws saying what to pass instead when it cannot. */
-export function tokenizerFromHf(dir: string, arch: Arch, config: Record<string, unknown>): Tokenizer {
+export function tokenizerFromHf(dir: string, arch: Arch, config: Record<string, unknown>, opts: { spaces?: 'llama.cpp' | 'hf' } = {}): Tokenizer {
   const p = path.join(dir, 'tokenizer.json');
   const fail = (why: string): never => {
     throw new RangeError(`model: ${why}; pass { tokenizer } to load() (e.g. Tokenizer.fromGguf(readGguf(<a GGUF of the same model>)))`);
@@ -274,7 +274,7 @@ export function tokenizerFromHf(dir: string, arch: Arch, config: Record<string, 
     if (isObj(ct) && typeof ct.chat_template === 'string') chatTemplate = ct.chat_template;
   }
   try {
-    return tokenizerFromHfJson(j, { tokenizerConfig: readJson('tokenizer_config.json'), config, arch, chatTemplate, name: p });
+    return tokenizerFromHfJson(j, { tokenizerConfig: readJson('tokenizer_config.json'), config, arch, chatTemplate, name: p, spaces: opts.spaces });
   } catch (e) {
     if (e instanceof RangeError || e instanceof TypeError) return fail((e.message).replace(/^tokenizer: /, ''));
     throw e;

@@ -321,6 +321,7 @@ describe('HF config and checkpoint errors', () => {
     fs.rmSync(path.join(dir, 'config.json'));
     await expect(load(dir)).rejects.toThrow(/no config.json next to/);
     await expect(load(again.dir)).rejects.toThrow(/has no tokenizer.json; pass \{ tokenizer \} to load\(\)/);
+    await expect(load(again.dir, { tokenizerSpaces: 'x' as never })).rejects.toThrow("load: Expected 'llama.cpp' or 'hf' for opts.tokenizerSpaces but received x");
     await expect(load(again.dir, { tokenizer, quantize: 'q3' as never })).rejects.toThrow('load: Expected one of f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k, q8_k for opts.quantize but received q3');
     await expect(load(gpath, { quantize: 'q8_0' })).rejects.toThrow(/opts.quantize applies to safetensors checkpoints/);
   });

@@ -197,6 +197,11 @@ describe('tokenizerFromHf(dir): the files next to the weights', () => {
     expect([t.model, t.vocabSize, t.chatTemplate]).toEqual(['llama', V.tokens.length + 3, '{{ messages[0].content }}']);
     expect(t.encode('hello world')).toEqual(ggufTok().encode('hello world'));
   });
+  test("{ spaces: 'hf' } reaches the reader", () => {
+    fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(spmTokenizerJson(V, 'metaspace-first')));
+    const ids = (spaces?: 'hf') => tokenizerFromHf(dir, 'llama', {}, { spaces }).encode(' hello').map((i) => V.tokens[i]).join('|');
+    expect([ids('hf'), ids()]).toEqual(['<s>|▁hello', '<s>|▁▁|hello']);
+  });
   test('an unsupported file says what to pass instead', () => {
     fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify({ model: { type: 'Unigram', vocab: [] } }));
     expect(() => tokenizerFromHf(dir, 'llama', {})).toThrow(/^model: '.*tokenizer.json' is a SentencePiece Unigram model .*; pass \{ tokenizer \} to load\(\)/);
