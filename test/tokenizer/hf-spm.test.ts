@@ -4,6 +4,7 @@
 // converter writes from tokenizer.model).
 import { Tokenizer, TokenType } from '../../lib/tokenizer';
 import * as fs from 'fs';
+import fc from 'fast-check';
 import * as os from 'os';
 import * as path from 'path';
 import { tokenizerFromHf, tokenizerFromHfJson } from '../../lib/tokenizer/hf';
@@ -213,4 +214,34 @@ test('spm-json helper: merges sorted by the merged piece score', () => {
   const score = (p: [string, string]) => V.scores[V.tokens.indexOf(p[0] + p[1])];
   for (let i = 1; i < m.length; i++) expect(score(m[i - 1])).toBeGreaterThanOrEqual(score(m[i]));
   expect(m.length).toBeGreaterThan(100);
+});
+
+test('mutated tokenizer.json files: a working tokenizer or a clean RangeError/TypeError, never a crash', () => {
+  // every field of a valid file (4 levels deep) may be replaced by junk, 1-3 at a time
+  const base = spmTokenizerJson(V, 'metaspace-first');
+  const paths: string[][] = [];
+  const walk = (o: unknown, p: string[], depth: number) => {
+    if (depth > 4) return;
+    if (p.length > 0) paths.push(p);
+    if (o && typeof o === 'object') for (const k of Object.keys(o).slice(0, 20)) walk((o as Record<string, unknown>)[k], [...p, k], depth + 1);
+  };
+  walk(base, [], 0);
+  const junk = fc.oneof(fc.constant(null), fc.constant(undefined), fc.integer(), fc.double(), fc.string(), fc.boolean(), fc.constant({}),
+    fc.constant([]), fc.array(fc.string(), { maxLength: 3 }), fc.constant(1e12), fc.constant(-1));
+  fc.assert(fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: paths.length - 1 }), junk), { minLength: 1, maxLength: 3 }), fc.string(), (muts, text) => {
+    const j = JSON.parse(JSON.stringify(base));
+    for (const [pi, v] of muts) {
+      let o = j;
+      for (const k of paths[pi].slice(0, -1)) if (o && typeof o === 'object') o = o[k];
+      if (o && typeof o === 'object') o[paths[pi][paths[pi].length - 1]] = v;
+    }
+    let t: Tokenizer;
+    try {
+      t = tokenizerFromHfJson(j, { tokenizerConfig: TC });
+    } catch (e) {
+      if (!(e instanceof RangeError || e instanceof TypeError) || /Cannot read|is not a function|is not iterable/.test((e as Error).message)) throw e;
+      return;
+    }
+    t.decode(t.encode(`${text} hello<s>`, { parseSpecial: true }));
+  }), { numRuns: 1000, seed: 20261129 });
 });
