@@ -42,7 +42,7 @@ function unpermute(b: Uint8Array, nHead: number, rowBytes: number): Uint8Array {
 const HF_MT: Record<string, string> = { llama: 'llama', qwen2: 'qwen2', qwen3: 'qwen3', qwen2moe: 'qwen2_moe', qwen3moe: 'qwen3_moe', olmoe: 'olmoe' };
 
 /** Writes spec's model as GGUF and as an HF checkpoint (optionally sharded); returns both paths. */
-function writeBoth(name: string, spec: SyntheticSpec, o: { shards?: number; ggufType?: DType; tokenizerJson?: boolean; ropeScaling?: Record<string, unknown> } = {}) {
+function writeBoth(name: string, spec: SyntheticSpec, o: { shards?: number; ggufType?: DType; tokenizerJson?: boolean | 'metaspace-first'; ropeScaling?: Record<string, unknown> } = {}) {
   const m = syntheticModel(spec);
   const dir = path.join(tmp, name);
   fs.mkdirSync(dir);
@@ -117,7 +117,7 @@ function writeBoth(name: string, spec: SyntheticSpec, o: { shards?: number; gguf
     // SentencePiece-style (Llama 2 / Mistral), merges derived from the scores as HF's converter does
     const types = Array.from((md['tokenizer.ggml.token_type'] as { value: { items: Int32Array } }).value.items);
     const scores = Array.from((md['tokenizer.ggml.scores'] as { value: { items: Float32Array } }).value.items);
-    fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(spmTokenizerJson({ tokens: vocab, types, scores }, 'normalizer')));
+    fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(spmTokenizerJson({ tokens: vocab, types, scores }, o.tokenizerJson === 'metaspace-first' ? 'metaspace-first' : 'normalizer')));
     fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify({
       bos_token: { content: '<s>', lstrip: false, normalized: false, rstrip: false, single_word: false }, eos_token: '</s>', unk_token: '<unk>',
       add_bos_token: true, add_eos_token: false, legacy: true, chat_template: "{{ bos_token }}{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}{% endfor %}",
@@ -163,7 +163,7 @@ describe('HF checkpoint = GGUF, bit-identical logits', () => {
     ['llama f32, GQA, 3 shards', { arch: 'llama', ...small }, { shards: 3 }],
     ['llama f32, SentencePiece tokenizer.json', { arch: 'llama', ...small, seed: 3 }, { tokenizerJson: true }],
     ['llama bf16', { arch: 'llama', ...small, type: 'bf16' }, {}],
-    ['mixtral f16 (llama MoE, 4 experts top-2)', { arch: 'llama', ...small, type: 'f16', nExpert: 4, nExpertUsed: 2 }, {}],
+    ['mixtral f16 (llama MoE, 4 experts top-2), Metaspace tokenizer.json', { arch: 'llama', ...small, type: 'f16', nExpert: 4, nExpertUsed: 2 }, { tokenizerJson: 'metaspace-first' }],
     ['qwen2 f32 (qkv bias), tokenizer.json', { arch: 'qwen2', ...small }, { tokenizerJson: true }],
     ['qwen3 f32 (per-head q/k norm)', { arch: 'qwen3', ...small }, {}],
     ['qwen2moe f32 (shared expert)', { arch: 'qwen2moe', ...small, nExpert: 4, nExpertUsed: 2, expertFf: 64, sharedExpertFf: 96 }, { shards: 2 }],
