@@ -209,6 +209,17 @@ for (const c of CASES) {
       } finally { m.dispose(); }
     });
 
+    test(`token-by-token decode (the generation path) logits match llama.cpp, corr >= ${c.minCorr}`, async () => {
+      // maxBatch 1: every pass is one token, as in generate(): the fused q/k/v and gate/up GEMVs over the
+      // repacked layouts, the residual added as the wo/down GEMV's bias, kernels awaited as async work
+      const { tokens, ref } = llamaLogprobs();
+      const rg = routerGaps(c.spec.nExpertUsed ?? 1);
+      const m: Model = await load(file, { maxBatch: 1, eventLoopBudgetMs: 0, onRouter: rg.onRouter });
+      try {
+        compare(`${c.name} [fuselm, one token per pass]`, await m.evaluate(tokens, { logits: 'all' }), ref, c.minCorr, true, rg.gaps);
+      } finally { m.dispose(); }
+    });
+
     test(`one-shot prefill (GEMM path) logits: corr >= ${c.minCorr}, top-1 agreement reported`, async () => {
       const { tokens, ref } = llamaLogprobs();
       const rg = routerGaps(c.spec.nExpertUsed ?? 1);
