@@ -2,11 +2,12 @@
 // is a file in lib/commands/ exporting a Command, plus one line here.
 import { bench } from './bench';
 import { Command } from './command';
-import { demo, info, quantize, run } from './models';
+import { chat, demo, info, quantize, run } from './models';
 
 export const COMMANDS: readonly Command[] = [
   bench,
   run,
+  chat,
   info,
   quantize,
   demo,

@@ -1,13 +1,15 @@
-// Model subcommands: `fuselm info`, `run`, `quantize`, `demo`.
+// Model subcommands: `fuselm info`, `run`, `chat`, `quantize`, `demo`.
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import * as readline from 'readline';
 import { GgufTensorInfo, ggufPlain, ggufTensor, ggufTensorBytes, readGguf } from '../formats/gguf';
 import { GgufTensorInput, writeGguf } from '../formats/gguf-writer';
 import { DType, isDType } from '../dtype';
 import { Tensor } from '../tensor';
 import { readConfig } from '../models/config';
 import { load } from '../models/model';
+import { ChatMessage } from '../tokenizer/chat';
 import { writeSyntheticModel } from '../models/synthetic';
 import { kernel } from '../models/kernels';
 import { parseArgs, UsageError } from './args';
@@ -67,25 +69,22 @@ export const run: Command = {
   -n, --max-tokens <n>  tokens to generate (default 64)
   --temperature <x>     0 = greedy (default 0.8)
   --top-k <n>, --top-p <x>, --min-p <x>, --repeat-penalty <x>, --seed <n>
+  --chat                the prompt is a user message, rendered with the model's chat template
+  --system <s>          with --chat: a system message first
   --json                print {text, tokens, prefillTokensPerSec, decodeTokensPerSec} instead of streaming`,
   async run(argv) {
     const a = argv.map((x) => (x === '-p' ? '--prompt' : x === '-n' ? '--max-tokens' : x));
-    const { flags, positional } = parseArgs(a, {
-      prompt: 'string', 'max-tokens': 'int', temperature: 'number', 'top-k': 'int', 'top-p': 'number', 'min-p': 'number',
-      'repeat-penalty': 'number', seed: 'int', json: 'boolean', help: 'boolean',
-    });
+    const { flags, positional } = parseArgs(a, { prompt: 'string', chat: 'boolean', system: 'string', json: 'boolean', help: 'boolean', ...SAMPLING_FLAGS });
     if (flags.help) { process.stdout.write(run.usage + '\n'); return 0; }
     if (positional.length !== 1) throw new UsageError('expected one model path');
     if (typeof flags.prompt !== 'string') throw new UsageError('-p "prompt" is required');
+    if (flags.system !== undefined && !flags.chat) throw new UsageError('--system needs --chat');
     const m = await load(positional[0]);
     try {
       let text = '';
-      const opts = {
-        maxTokens: (flags['max-tokens'] as number) ?? 64, temperature: flags.temperature as number | undefined,
-        topK: flags['top-k'] as number | undefined, topP: flags['top-p'] as number | undefined, minP: flags['min-p'] as number | undefined,
-        repeatPenalty: flags['repeat-penalty'] as number | undefined, seed: flags.seed as number | undefined,
-      };
-      for await (const p of m.generate(flags.prompt, opts)) {
+      const opts = samplingOptions(flags);
+      const messages = [...(flags.system !== undefined ? [{ role: 'system', content: flags.system as string }] : []), { role: 'user', content: flags.prompt }];
+      for await (const p of flags.chat ? m.chatStream(messages, opts) : m.generate(flags.prompt, opts)) {
         text += p.text;
         if (!flags.json) process.stdout.write(p.text);
       }
@@ -104,6 +103,63 @@ export const run: Command = {
     return 0;
   },
 };
+
+export const chat: Command = {
+  name: 'chat',
+  summary: 'chat with a model: each line read from stdin is a user turn, the reply streams back',
+  usage: `usage: fuselm chat <model.gguf | hf-checkpoint-dir> [options]
+
+  Reads user turns, one per line, from stdin (a terminal or a pipe) until end of input,
+  renders the conversation with the model's chat template and streams each reply. Earlier
+  turns stay in the KV cache: a turn pays only for its new tokens. Per-turn speed on stderr.
+  --system <s>          a system message first
+  -n, --max-tokens <n>  tokens per reply (default 256)
+  --temperature <x>     0 = greedy (default 0.8)
+  --top-k <n>, --top-p <x>, --min-p <x>, --repeat-penalty <x>, --seed <n>`,
+  async run(argv) {
+    return chatLoop(argv, process.stdin, process.stdout, process.stderr);
+  },
+};
+
+const SAMPLING_FLAGS = {
+  'max-tokens': 'int', temperature: 'number', 'top-k': 'int', 'top-p': 'number', 'min-p': 'number', 'repeat-penalty': 'number', seed: 'int',
+} as const;
+
+function samplingOptions(flags: Record<string, unknown>, maxTokens = 64) {
+  return {
+    maxTokens: (flags['max-tokens'] as number) ?? maxTokens, temperature: flags.temperature as number | undefined,
+    topK: flags['top-k'] as number | undefined, topP: flags['top-p'] as number | undefined, minP: flags['min-p'] as number | undefined,
+    repeatPenalty: flags['repeat-penalty'] as number | undefined, seed: flags.seed as number | undefined,
+  };
+}
+
+/** `fuselm chat` over any streams (the command passes stdin/stdout/stderr; tests pass their own). */
+export async function chatLoop(argv: string[], input: NodeJS.ReadableStream, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  const a = argv.map((x) => (x === '-n' ? '--max-tokens' : x));
+  const { flags, positional } = parseArgs(a, { system: 'string', help: 'boolean', ...SAMPLING_FLAGS });
+  if (flags.help) { out.write(chat.usage + '\n'); return 0; }
+  if (positional.length !== 1) throw new UsageError('expected one model path');
+  const m = await load(positional[0]);
+  try {
+    const opts = samplingOptions(flags, 256);
+    const history: ChatMessage[] = flags.system !== undefined ? [{ role: 'system', content: flags.system as string }] : [];
+    const lines = readline.createInterface({ input, terminal: false, crlfDelay: Infinity });
+    for await (const line of lines) {
+      if (line.trim() === '') continue;
+      history.push({ role: 'user', content: line });
+      let reply = '';
+      for await (const p of m.chatStream(history, opts)) { reply += p.text; out.write(p.text); }
+      out.write('\n');
+      history.push({ role: 'assistant', content: reply });
+      const s = m.lastStats!;
+      err.write(`[${s.promptTokens} prompt tokens, ${s.reusedTokens} from the cache, prefill ${s.prefillTokensPerSec.toFixed(1)} tok/s; `
+        + `${s.generatedTokens} tokens, decode ${s.decodeTokensPerSec.toFixed(1)} tok/s]\n`);
+    }
+  } finally {
+    m.dispose();
+  }
+  return 0;
+}
 
 const FORMATS = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k'];
 

@@ -16,6 +16,7 @@
 // Files over 4 GiB are held as windows of at most 4 GiB, each tensor whole in one
 // (lib/formats/window.ts); a single tensor over 4 GiB gets a RangeError from
 // ggufTensor / ggufTensorBytes.
+import * as fs from 'fs';
 import { DType, DTYPES } from '../dtype';
 import { Tensor } from '../tensor';
 import { FileWindow, MAX_WINDOW_BYTES, WindowSource, locate, mappedSource, planWindows, readSource } from './window';
@@ -392,6 +393,12 @@ function fromWindows(src: WindowSource, firstBytes: number, source: string, fn: 
 export function readGguf(path: string, opts: GgufReadOptions = {}): GgufFile {
   if (typeof path !== 'string' || path.length === 0) throw new TypeError(`readGguf: Expected a file path for path but received ${typeof path}`);
   const source = `'${path}'`;
+  // a missing or unreadable path is named as such (not as a failed mapping with a fallback to try)
+  try {
+    fs.accessSync(path, fs.constants.R_OK);
+  } catch (e) {
+    throw new Error(`readGguf: cannot read ${source}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
   let src: WindowSource | undefined;
   if (opts.mmap ?? true) {
     try {

@@ -343,14 +343,32 @@ export class Model {
 
   /** Renders the chat template and completes the assistant's turn; the KV cache of earlier turns is reused. */
   async chat(messages: readonly ChatMessage[], opts: GenerateOptions = {}): Promise<string> {
-    this.check('chat');
+    let out = '';
+    for await (const p of this.chatStream(messages, opts)) out += p.text;
+    return out;
+  }
+
+  /**
+   * The assistant's turn, streamed: the chat template rendered over `messages` (with the
+   * generation prompt), then generate(). Earlier turns' KV cache is reused, so a conversation
+   * pays only for its new tokens.
+   * @example
+   *   const history = [{ role: 'user', content: 'Hi' }];
+   *   for await (const p of model.chatStream(history)) process.stdout.write(p.text);
+   */
+  async *chatStream(messages: readonly ChatMessage[], opts: GenerateOptions = {}): AsyncGenerator<GeneratedPiece, void, void> {
+    this.check('chatStream');
+    yield* this.generate(this.chatTokens(messages), opts);
+  }
+
+  /** The token ids of `messages` rendered with the model's chat template (ChatML when it has none). */
+  chatTokens(messages: readonly ChatMessage[]): number[] {
     const tk = this.tokenizer;
     const tmpl = tk.chatTemplate ?? CHATML_TEMPLATE;
     const text = renderChat(tmpl, messages, {
       bosToken: tk.bos !== undefined ? tk.tokens[tk.bos] : '', eosToken: tk.eos !== undefined ? tk.tokens[tk.eos] : '',
     });
-    const tokens = tk.encode(text, { addSpecial: !text.startsWith(tk.bos !== undefined ? tk.tokens[tk.bos] : '\u0000'), parseSpecial: true });
-    return this.complete(tokens, opts);
+    return tk.encode(text, { addSpecial: !text.startsWith(tk.bos !== undefined ? tk.tokens[tk.bos] : '\u0000'), parseSpecial: true });
   }
 
   /**
