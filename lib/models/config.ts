@@ -104,6 +104,11 @@ export interface Config {
   sharedExpertFf: number;
   /** renormalize the top-k routing weights to sum to 1 */
   normTopkProb: boolean;
+  /**
+   * pooling_type (llama.cpp's LLAMA_POOLING_TYPE_*: 0 none, 1 mean, 2 cls, 3 last, 4 rank) as
+   * Model.embed's default pooling; undefined when the file has none
+   */
+  pooling?: 'none' | 'mean' | 'cls' | 'last';
 }
 
 function num(f: GgufFile, key: string, types: GgufType[]): number | undefined {
@@ -169,6 +174,12 @@ export function readConfig(f: GgufFile): Config {
     normTopkProb: ARCH_TRAITS[arch].normTopkProb,
   };
   cfg.ropeScaling = readRopeScaling(f, arch, cfg.ctxLen, problems);
+  const pt = get('pooling_type', INT, false, -1);
+  if (pt >= 0) {
+    const POOLINGS = ['none', 'mean', 'cls', 'last'] as const;
+    if (pt < POOLINGS.length) cfg.pooling = POOLINGS[pt];
+    else problems.push(`pooling_type ${pt} is not supported (0 none, 1 mean, 2 cls, 3 last)`);
+  }
   const wn = f.metadata.get(`${arch}.expert_weights_norm`);
   if (wn && typeof wn.value === 'boolean') cfg.normTopkProb = wn.value;
   const tokens = f.metadata.get('tokenizer.ggml.tokens');

@@ -84,6 +84,21 @@ export interface GenerateOptions extends SamplerOptions {
   reuseCache?: boolean;
 }
 
+export interface EmbedOptions {
+  /**
+   * how the tokens' final hidden states (after the output RMSNorm, llama.cpp's result_norm)
+   * become one vector: 'mean' over the tokens, the 'last' token's, or the first token's ('cls').
+   * Default: the file's pooling_type when it is one of these, else 'last' (decoder embedding
+   * models such as Qwen3-Embedding pool the last token)
+   */
+  pooling?: 'mean' | 'last' | 'cls';
+  /** scale to unit L2 norm (default true) */
+  normalize?: boolean;
+  /** tokenizer options for a string input */
+  tokenize?: TokenizeOptions;
+  signal?: AbortSignal;
+}
+
 export interface GeneratedPiece {
   token: number;
   text: string;
@@ -332,6 +347,64 @@ export class Model {
       if (this.timings) stats.kernels = { ...this.timings };
       this.busy = false;
     }
+  }
+
+  /**
+   * An embedding of `input`: the final hidden states pooled (opts.pooling) and L2-normalized.
+   * Runs on its own KV cache, so the generation cache (and its reuse) is untouched.
+   * @example
+   *   const [a, b] = [await model.embed('cats purr'), await model.embed('kittens meow')];
+   *   const cos = a.reduce((s, x, i) => s + x * b[i], 0);
+   */
+  async embed(input: string | readonly number[], opts: EmbedOptions = {}): Promise<Float32Array> {
+    this.check('embed');
+    const fn = 'Model.embed';
+    const pooling = opts.pooling ?? (this.config.pooling === 'mean' || this.config.pooling === 'cls' ? this.config.pooling : 'last');
+    if (!['mean', 'last', 'cls'].includes(pooling)) throw new TypeError(`${fn}: Expected 'mean', 'last' or 'cls' for opts.pooling but received ${String(pooling)}`);
+    if (opts.normalize !== undefined && typeof opts.normalize !== 'boolean') throw new TypeError(`${fn}: Expected a boolean for opts.normalize but received ${String(opts.normalize)}`);
+    const tokens = typeof input === 'string' ? this.tokenizer.encode(input, opts.tokenize) : [...input];
+    if (tokens.length === 0) throw new RangeError(`${fn}: the input has no tokens`);
+    if (tokens.length > this.config.ctxLen) throw new RangeError(`${fn}: ${tokens.length} tokens exceed the context length ${this.config.ctxLen}`);
+    for (const t of tokens) {
+      if (!Number.isInteger(t) || t < 0 || t >= this.config.vocabSize) {
+        throw new RangeError(`${fn}: Expected token ids in [0, ${this.config.vocabSize - 1}] for input but received ${t}`);
+      }
+    }
+    const D = this.config.dim;
+    const acc = new Float64Array(D);
+    const s = newState(this.config, this.opts.kvDtype ?? 'f16');
+    this.busy = true;
+    try {
+      // causal attention: the first token's state depends on it alone, so 'cls' runs one token
+      const toks = pooling === 'cls' ? tokens.slice(0, 1) : tokens;
+      const mb = this.opts.maxBatch ?? toks.length;
+      const fo = { output: 'hidden' as const, budgetMs: this.opts.eventLoopBudgetMs ?? 4, signal: opts.signal, attention: this.opts.attention };
+      for (let i = 0; i < toks.length; i += mb) {
+        const chunk = toks.slice(i, i + mb);
+        const h = await forward(this.config, this.weights, s, chunk, { ...fo, logits: pooling === 'mean' ? 'all' : 'last' });
+        const v = h.toArray() as Float32Array;
+        if (pooling === 'mean') {
+          for (let r = 0; r < chunk.length; r++) for (let d = 0; d < D; d++) acc[d] += v[r * D + d];
+        } else {
+          for (let d = 0; d < D; d++) acc[d] = v[d]; // the chunk's last row: the last chunk's is the last token's
+        }
+        if (i + mb < toks.length) await yieldNow();
+      }
+    } catch (e) {
+      if (e instanceof ForwardAborted) throw new Error(`${fn}: aborted`);
+      throw e;
+    } finally {
+      for (const c of s.caches) c.dispose?.();
+      this.busy = false;
+    }
+    if (pooling === 'mean') for (let d = 0; d < D; d++) acc[d] /= tokens.length;
+    let scale = 1;
+    if (opts.normalize ?? true) {
+      let ss = 0;
+      for (let d = 0; d < D; d++) ss += acc[d] * acc[d];
+      scale = ss > 0 ? 1 / Math.sqrt(ss) : 1;
+    }
+    return Float32Array.from(acc, (x) => x * scale);
   }
 
   /** The whole generated text. */

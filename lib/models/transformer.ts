@@ -284,6 +284,11 @@ export interface ForwardOptions {
   budgetMs?: number;
   /** checked before each kernel: once aborted, the pass throws ForwardAborted */
   signal?: AbortSignal;
+  /**
+   * 'hidden': return the final RMSNorm's output f32 [T or 1, dim] (llama.cpp's result_norm, what it
+   * pools into embeddings) instead of the logits (the output matrix is skipped)
+   */
+  output?: 'logits' | 'hidden';
 }
 
 /** A forward pass stopped by its AbortSignal (the caches may hold part of its tokens: truncate them). */
@@ -422,6 +427,10 @@ export async function forward(c: Config, w: Weights, s: State, tokens: readonly 
   }
   const xl = o.logits === 'last' ? x.slice(T - 1, T) : x;
   const hn: Tensor = await rmsnorm(streamMs(xl.shape[0] * D), xl, w.outNorm, { eps });
+  if (o.output === 'hidden') {
+    for (const t of tokens) s.tokens.push(t);
+    return hn;
+  }
   const logits: Tensor = await matmul(matmulMs(hn.shape[0], w.output), hn, w.output); // [T or 1, vocab]
   for (const t of tokens) s.tokens.push(t);
   return logits;

@@ -1,8 +1,9 @@
 // llama.cpp side of the oracle, run as a child process (node-llama-cpp is ESM-only):
 //   node llama-oracle.mjs <request.json> <response.json>
-// request: { model, texts: string[], tokens?: number[] } -> response:
+// request: { model, texts: string[], tokens?: number[], embed?: number[][] } -> response:
 //   { tokenized: number[][] (no BOS/EOS), tokenizedSpecial: number[][] (with them),
-//     logprobs?: number[][] (per position, full vocabulary, teacher-forced) }
+//     logprobs?: number[][] (per position, full vocabulary, teacher-forced),
+//     embeddings?: number[][] (one per token sequence of `embed`, the model's pooling) }
 import { readFileSync, writeFileSync } from 'fs';
 import { getLlama } from 'node-llama-cpp';
 
@@ -27,6 +28,12 @@ if (req.tokens) {
     return lp;
   });
   await ctx.dispose();
+}
+if (req.embed) {
+  const ectx = await model.createEmbeddingContext({ contextSize: 256, threads: 2, batchSize: 256 });
+  res.embeddings = [];
+  for (const toks of req.embed) res.embeddings.push(Array.from((await ectx.getEmbeddingFor(toks)).vector));
+  await ectx.dispose();
 }
 await model.dispose();
 await llama.dispose();

@@ -22,8 +22,8 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fuselm-oracle-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** Runs llama.cpp in a child process (node-llama-cpp is ESM-only; jest runs CommonJS). */
-function llamaCpp(req: { model: string; texts: string[]; tokens?: number[]; vocab?: number }): {
-  tokenized: number[][]; tokenizedSpecial: number[][]; logprobs?: number[][];
+function llamaCpp(req: { model: string; texts: string[]; tokens?: number[]; vocab?: number; embed?: number[][] }): {
+  tokenized: number[][]; tokenizedSpecial: number[][]; logprobs?: number[][]; embeddings?: number[][];
 } {
   const reqPath = path.join(tmp, 'req.json'), resPath = path.join(tmp, 'res.json');
   fs.writeFileSync(reqPath, JSON.stringify(req));
@@ -230,3 +230,40 @@ for (const c of CASES) {
     });
   });
 }
+
+// Embeddings: the final hidden states pooled as the file's pooling_type says (llama.cpp's
+// embedding context), against Model.embed. Cosine similarity: llama.cpp's vectors may be
+// normalized differently; the direction is what embeddings are used for.
+describe('embeddings vs llama.cpp', () => {
+  const cos = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+    let ab = 0, aa = 0, bb = 0;
+    for (let i = 0; i < a.length; i++) { ab += a[i] * b[i]; aa += a[i] * a[i]; bb += b[i] * b[i]; }
+    return ab / Math.sqrt(aa * bb);
+  };
+  const cases: Array<[string, SyntheticSpec, number, 'mean' | 'last']> = [
+    ['qwen3 F32, pooling last', { arch: 'qwen3', ...dense, type: 'f32', extraMetadata: { 'qwen3.pooling_type': gguf.u32(3) } }, 0.99999, 'last'],
+    ['llama F16, pooling mean', { arch: 'llama', ...dense, type: 'f16', extraMetadata: { 'llama.pooling_type': gguf.u32(1) } }, 0.9999, 'mean'],
+    ['llama Q8_0, pooling last', { arch: 'llama', ...dense, type: 'q8_0', extraMetadata: { 'llama.pooling_type': gguf.u32(3) } }, 0.999, 'last'],
+  ];
+  for (const [name, spec, minCos, pooling] of cases) {
+    test(`${name}: cosine >= ${minCos}`, async () => {
+      const file = path.join(tmp, `embed-${name.replace(/[^a-z0-9]+/gi, '-')}.gguf`);
+      writeSyntheticModel(file, { ...spec, seed: 77, quantize: (x, t) => quantize(x, t as QuantFormat) });
+      const tok = Tokenizer.fromGguf(readGguf(file));
+      // token sequences that start with BOS when the tokenizer adds one (llama.cpp prepends it otherwise)
+      const seqs = ['hello world', LONG, 'model token kernel node fast'].map((t) => tok.encode(t, { addSpecial: true }).slice(0, 60));
+      const ref = llamaCpp({ model: file, texts: [], embed: seqs }).embeddings!;
+      const m = await load(file);
+      try {
+        expect(readConfig(readGguf(file)).pooling).toBe(pooling);
+        for (let i = 0; i < seqs.length; i++) {
+          const ours = await m.embed(seqs[i]);
+          expect(ours.length).toBe(ref[i].length);
+          const c = cos(ours, ref[i]);
+          console.log(`${name}, ${seqs[i].length} tokens: cosine ${c.toFixed(7)}`);
+          expect(c).toBeGreaterThanOrEqual(minCos);
+        }
+      } finally { m.dispose(); }
+    });
+  }
+});
