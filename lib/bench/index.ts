@@ -3,7 +3,7 @@
 export { FAMILIES } from './registry';
 export type { BenchEntry, Bound } from './entry';
 export { fillRandom } from './entry';
-export { measureRoofline, measureCallOverhead, roofFigure, ROOF_KINDS } from './roofline';
+export { measureRoofline, measureCallOverhead, measureAsyncRoundTrip, roofFigure, ROOF_KINDS } from './roofline';
 export type { Roofline, RoofFigure, RoofKind, RooflineOptions, CallOverhead } from './roofline';
 export { runBench, formatReport } from './runner';
 export type { BenchOptions, BenchReport, KernelResult } from './runner';

@@ -1,7 +1,7 @@
 // The machine's measured roofline (csrc/core/roofline.cpp) and the N-API call
 // overhead, as the bench reports them.
 import { native } from '../native';
-import { rmsnorm } from '../ops/norm';
+import { rmsnorm, rmsnormAsync } from '../ops/norm';
 import { Tensor } from '../tensor';
 
 export type RoofKind = 'read' | 'write' | 'copy' | 'fma' | 'int8' | 'bf16';
@@ -63,6 +63,11 @@ export interface CallOverhead {
   noopNs: number;
   /** ns per call of rmsnorm on a 1x16 tensor with `out` given: TypeScript checks + boundary + a trivial kernel */
   tinyKernelNs: number;
+  /**
+   * ns per awaited rmsnormAsync on the same 1x16 tensor: the checks, the queue to the executor
+   * thread, the kernel, and the promise settled back on the event loop (see measureAsyncRoundTrip)
+   */
+  asyncRoundTripNs?: number;
   calls: number;
 }
 
@@ -72,6 +77,26 @@ function nsPerCall(fn: () => void, calls: number, samples: number): number {
   for (let s = 0; s < samples; s++) {
     const t0 = process.hrtime.bigint();
     for (let i = 0; i < calls; i++) fn();
+    per.push(Number(process.hrtime.bigint() - t0) / calls);
+  }
+  per.sort((a, b) => a - b);
+  return per[per.length >> 1];
+}
+
+/**
+ * The round trip of a native async call (what the forward pass pays each time it hands a
+ * kernel to the executor thread to let the event loop run): median ns per awaited call.
+ */
+export async function measureAsyncRoundTrip(calls = 2000, samples = 5): Promise<number> {
+  const x = Tensor.from(new Float32Array(16).fill(1), [1, 16]);
+  const w = Tensor.from(new Float32Array(16).fill(1), [16]);
+  const out = Tensor.zeros([1, 16]);
+  const opts = { eps: 1e-6 };
+  for (let i = 0; i < Math.min(calls, 500); i++) await rmsnormAsync(x, w, opts, out);
+  const per: number[] = [];
+  for (let s = 0; s < samples; s++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < calls; i++) await rmsnormAsync(x, w, opts, out);
     per.push(Number(process.hrtime.bigint() - t0) / calls);
   }
   per.sort((a, b) => a - b);

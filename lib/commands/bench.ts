@@ -1,5 +1,5 @@
 // `fuselm bench`: the machine's roofline, then every kernel against it.
-import { formatReport, runBench } from '../bench';
+import { formatReport, measureAsyncRoundTrip, runBench } from '../bench';
 import { parseArgs, UsageError } from './args';
 import { Command } from './command';
 
@@ -23,7 +23,7 @@ options:
   --quick           a fast smoke run: 64 MiB buffers, 3 reps, smaller stand-ins for the slowest entries
   --quiet           no progress lines on stderr
   -h, --help        this text`,
-  run(argv) {
+  async run(argv) {
     const { flags, positional } = parseArgs(argv, {
       json: 'boolean', threads: 'int', filter: 'string', reps: 'int', 'buffer-mb': 'int', roofline: 'boolean',
       quick: 'boolean', quiet: 'boolean', help: 'boolean',
@@ -49,6 +49,7 @@ options:
       overheadCalls: flags.quick ? 20000 : undefined,
       log: quiet ? undefined : (line) => process.stderr.write(line + '\n'),
     });
+    report.overhead.asyncRoundTripNs = await measureAsyncRoundTrip(flags.quick ? 500 : 2000);
     process.stdout.write((flags.json ? JSON.stringify(report, null, 2) : formatReport(report)) + '\n');
     return report.kernels.some((k) => k.error) ? 1 : 0;
   },

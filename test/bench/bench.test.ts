@@ -129,6 +129,7 @@ describe('cli', () => {
     const k = rep.kernels[0];
     expect(k.fraction).toBeGreaterThan(0);
     expect(typeof rep.overhead.tinyKernelNs).toBe('number');
+    expect(rep.overhead.asyncRoundTripNs).toBeGreaterThan(rep.overhead.noopNs); // a queue, a thread and back
   });
 
   test('parseArgs', () => {
