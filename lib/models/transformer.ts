@@ -324,19 +324,22 @@ export async function forward(c: Config, w: Weights, s: State, tokens: readonly 
   const t0 = s.tokens.length;
   const budget = o.budgetMs ?? Infinity;
   let turn = performance.now(); // when the event loop last ran
-  // K(name)(estimatedMs, ...args): the kernel, inline or awaited as native async work (see budgetMs)
+  // K(name)(estimatedMs, ...args): the kernel's result inline, or a promise of it from its native
+  // async twin (see budgetMs); the caller awaits either. Inline calls make no promise: a decode
+  // step is ~50 calls of a few microseconds each.
   const K = (name: string) => {
     const f = kernel(name), fa = asyncKernel(name), tm = o.timings;
-    return async (ms: number, ...args: any[]): Promise<any> => {
+    const hand = async (a: number, args: any[]): Promise<any> => {
+      const r = await fa!(...args);
+      turn = performance.now();
+      if (tm) tm[name] = (tm[name] ?? 0) + turn - a;
+      return r;
+    };
+    return (ms: number, ...args: any[]): any => {
       if (o.signal?.aborted) throw new ForwardAborted();
       const a = performance.now();
-      let r;
-      if (fa && a - turn + ms > budget) {
-        r = await fa(...args);
-        turn = performance.now();
-      } else {
-        r = f(...args);
-      }
+      if (fa && a - turn + ms > budget) return hand(a, args);
+      const r = f(...args);
       if (tm) tm[name] = (tm[name] ?? 0) + performance.now() - a;
       return r;
     };
