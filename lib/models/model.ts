@@ -10,7 +10,7 @@ import { Tokenizer, TokenizeOptions } from '../tokenizer';
 import { ChatMessage, CHATML_TEMPLATE, renderChat } from '../tokenizer/chat';
 import { Config, readConfig } from './config';
 import { Sampler, SamplerOptions } from './sampler';
-import { ForwardAborted, LayerAttention, State, Weights, forward, fuseWeights, loadWeights, newState, repackWeights } from './transformer';
+import { ForwardAborted, LayerAttention, State, Weights, forward, fuseWeights, loadWeights, newState, repackWeights, shiftContext } from './transformer';
 import { HfWeightOptions, hfTensorSource, readHf } from './hf';
 import { tokenizerFromHf } from '../tokenizer/hf';
 import * as fs from 'fs';
@@ -82,6 +82,14 @@ export interface GenerateOptions extends SamplerOptions {
   tokenize?: TokenizeOptions;
   /** keep the KV cache of the longest common prefix with the previous call (default true) */
   reuseCache?: boolean;
+  /**
+   * When the context fills up while generating (default true): drop half of the cached tokens after
+   * the first `keepTokens`, as llama.cpp's context shift does (the later keys are rotated to their
+   * new positions; see shiftContext), and go on. false: a RangeError at the context length.
+   */
+  contextShift?: boolean;
+  /** tokens at the start a context shift never drops (default: 1 when the sequence starts with BOS, else 0) */
+  keepTokens?: number;
 }
 
 export interface EmbedOptions {
@@ -109,6 +117,8 @@ export interface GenerationStats {
   generatedTokens: number;
   /** tokens of the prompt served from the KV cache */
   reusedTokens: number;
+  /** tokens dropped from the context by context shifts */
+  shiftedTokens: number;
   prefillMs: number;
   decodeMs: number;
   prefillTokensPerSec: number;
@@ -279,9 +289,10 @@ export class Model {
     const stops = opts.stop === undefined ? [] : typeof opts.stop === 'string' ? [opts.stop] : [...opts.stop];
     const tokens = typeof prompt === 'string' ? this.tokenizer.encode(prompt, opts.tokenize) : [...prompt];
     if (tokens.length === 0) throw new RangeError('generate: the prompt has no tokens');
+    if (tokens.length > this.config.ctxLen) throw new RangeError(`generate: the prompt's ${tokens.length} tokens exceed the context length ${this.config.ctxLen}`);
     this.busy = true;
     const stats: GenerationStats = {
-      promptTokens: tokens.length, generatedTokens: 0, reusedTokens: 0, prefillMs: 0, decodeMs: 0,
+      promptTokens: tokens.length, generatedTokens: 0, reusedTokens: 0, shiftedTokens: 0, prefillMs: 0, decodeMs: 0,
       prefillTokensPerSec: 0, decodeTokensPerSec: 0,
     };
     this.lastStats = stats;
@@ -296,7 +307,18 @@ export class Model {
       stats.reusedTokens = common;
       const history = [...tokens];
       // an abort stops a pass between kernels (a long prefill too); the tokens it had not finished are dropped
+      const keepOpt = opts.keepTokens;
+      if (keepOpt !== undefined && (!Number.isInteger(keepOpt) || keepOpt < 0)) throw new RangeError(`generate: Expected integer >= 0 for opts.keepTokens but received ${keepOpt}`);
       const step = async (toks: readonly number[]): Promise<Tensor | undefined> => {
+        const n = s.tokens.length, ctx = this.config.ctxLen;
+        if (n + toks.length > ctx && (opts.contextShift ?? true) && toks.length < ctx) {
+          const keep = Math.min(keepOpt ?? (this.tokenizer.bos !== undefined && s.tokens[0] === this.tokenizer.bos ? 1 : 0), n);
+          const discard = Math.min(n - keep, Math.max(n + toks.length - ctx, Math.floor((n - keep) / 2)));
+          if (discard > 0 && n + toks.length - discard <= ctx) {
+            shiftContext(this.config, this.weights, s, keep, discard);
+            stats.shiftedTokens += discard;
+          }
+        }
         try {
           return await this.run(toks, 'last', opts.signal);
         } catch (e) {
