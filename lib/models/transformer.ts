@@ -8,6 +8,7 @@ import { GgufFile, ggufTensor, ggufTensorInfo } from '../formats/gguf';
 import { DType } from '../dtype';
 import { Tensor, byteSize } from '../tensor';
 import { repack } from '../ops/qgemm';
+import { weightZeros } from '../ops/common';
 import { Config } from './config';
 import { asyncKernel, kernel } from './kernels';
 
@@ -105,7 +106,7 @@ export function repackWeights(w: Weights): { weights: Weights; count: number } {
 function concatRows(ts: Tensor[]): Tensor {
   const K = ts[0].shape[1];
   const rows = ts.reduce((a, t) => a + t.shape[0], 0);
-  const out = Tensor.zeros([rows, K], ts[0].dtype);
+  const out = weightZeros([rows, K], ts[0].dtype);
   const dst = out.bytes();
   let at = 0;
   for (const t of ts) { const b = t.bytes(); dst.set(b, at); at += b.byteLength; }

@@ -1,7 +1,7 @@
 // Checks shared by the op wrappers.
 import { fail } from '../check';
 import { DType } from '../dtype';
-import { Tensor } from '../tensor';
+import { Tensor, byteSize } from '../tensor';
 import { native } from '../native';
 
 /**
@@ -16,6 +16,19 @@ export interface Launch<R> {
   args: unknown[];
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   result: (ret: any) => R;
+}
+
+const PAGES_MIN_BYTES = 2 << 20;
+
+/**
+ * A zeroed tensor for weights that decode streams every token: from 2 MiB up, in native
+ * memory advised as transparent huge pages (a V8 ArrayBuffer gets 4 KiB pages where THP is
+ * 'madvise', and the stream then takes a TLB miss every 4 KiB); smaller ones as Tensor.zeros.
+ */
+export function weightZeros(shape: readonly number[], dtype: DType): Tensor {
+  const bytes = byteSize(dtype, shape);
+  if (bytes < PAGES_MIN_BYTES || bytes > 2 ** 32) return Tensor.zeros(shape, dtype);
+  return new Tensor(native.allocPages(bytes) as ArrayBuffer, 0, dtype, shape);
 }
 
 export function runNow<R>(l: Launch<R>): R {

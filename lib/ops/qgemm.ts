@@ -3,7 +3,7 @@ import { native } from '../native';
 import { checkOptions, fail } from '../check';
 import { DType, DTYPES, isDType } from '../dtype';
 import { Tensor } from '../tensor';
-import { Launch, checkDType, checkTensor, outputLike, runAsync, runNow } from './common';
+import { Launch, checkDType, checkTensor, outputLike, runAsync, runNow, weightZeros } from './common';
 import { LutFormat, LutQuantizeOptions, LutTensor, dequantizeLut, matmulLutLaunch, quantizeLut } from './lut';
 
 /** Formats quantize()/dequantize() handle, as GGUF spells them. */
@@ -111,7 +111,7 @@ export function repack(W: Tensor, to?: DType): Tensor {
     fail('range', 'W.shape', '[..., N, K] with N a multiple of 16 (the repacked row group)', W.shape, fn);
   }
   const { rows, cols } = rowsCols(W);
-  const out = Tensor.zeros(W.shape, target);
+  const out = weightZeros(W.shape, target);
   native.repack(out.bytes(), DTYPES[target].id, W.bytes(), DTYPES[from].id, rows, cols);
   return out;
 }
