@@ -226,3 +226,36 @@ static void i8_pack_panel(const void* W, int64_t nr, int64_t nb, uint8_t* wp) {
     i8_pack_panel_rows<NRP, FMT, Q8OFF>(W, nr, nb, wp);
   }
 }
+
+// The int8 GEMM's table entries, one per W format, and the fill function: each ISA file
+// defines gemm_panel<FMT> (its tiles), MR and NRP, then expands this once inside its
+// namespace with that namespace's name and its q8_0 code offset.
+#define FL_I8_ENTRY(name, FMT)                                                                              \
+  static void name(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta* meta, int64_t M, int64_t K, \
+                   const void* W, int64_t nr, void* scratch) {                                              \
+    gemm_panel<FMT>(C, ldc, qa, meta, M, K, W, nr, scratch);                                                \
+  }
+#define FL_QGEMM_I8_ENTRIES(ISA, Q8OFF)               \
+  FL_I8_ENTRY(gemm_q4_0_q8_0, I8_Q4_0)                \
+  FL_I8_ENTRY(gemm_q8_0_q8_0, I8_Q8_0)                \
+  FL_I8_ENTRY(gemm_q4_K_q8_K, I8_Q4_K)                \
+  FL_I8_ENTRY(gemm_q5_K_q8_K, I8_Q5_K)                \
+  FL_I8_ENTRY(gemm_q6_K_q8_K, I8_Q6_K)                \
+  FL_I8_ENTRY(gemm_q4_0x16_q8_0, I8_Q4_0X16)          \
+  FL_I8_ENTRY(gemm_q8_0x16_q8_0, I8_Q8_0X16)          \
+  FL_I8_ENTRY(gemm_q4_Kx16_q8_K, I8_Q4_KX16)          \
+  FL_I8_ENTRY(gemm_q6_Kx16_q8_K, I8_Q6_KX16)          \
+  void fill_qgemm_i8(QgemmTable& t) {                 \
+    FL_IMPL(t, gemm_q4_0_q8_0, ISA);                  \
+    FL_IMPL(t, gemm_q8_0_q8_0, ISA);                  \
+    FL_IMPL(t, gemm_q4_K_q8_K, ISA);                  \
+    FL_IMPL(t, gemm_q5_K_q8_K, ISA);                  \
+    FL_IMPL(t, gemm_q6_K_q8_K, ISA);                  \
+    FL_IMPL(t, gemm_q4_0x16_q8_0, ISA);               \
+    FL_IMPL(t, gemm_q8_0x16_q8_0, ISA);               \
+    FL_IMPL(t, gemm_q4_Kx16_q8_K, ISA);               \
+    FL_IMPL(t, gemm_q6_Kx16_q8_K, ISA);               \
+    t.gemm_i8_mr = MR;                                \
+    t.gemm_i8_nr = NRP;                               \
+    t.gemm_i8_q8_0_off = Q8OFF;                       \
+  }

@@ -171,57 +171,7 @@ static void gemm_panel(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta*
   }
 }
 
-static void gemm_q4_0_q8_0(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta* meta, int64_t M, int64_t K,
-                           const void* W, int64_t nr, void* scratch) {
-  gemm_panel<I8_Q4_0>(C, ldc, qa, meta, M, K, W, nr, scratch);
-}
-static void gemm_q8_0_q8_0(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta* meta, int64_t M, int64_t K,
-                           const void* W, int64_t nr, void* scratch) {
-  gemm_panel<I8_Q8_0>(C, ldc, qa, meta, M, K, W, nr, scratch);
-}
-static void gemm_q4_K_q8_K(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta* meta, int64_t M, int64_t K,
-                           const void* W, int64_t nr, void* scratch) {
-  gemm_panel<I8_Q4_K>(C, ldc, qa, meta, M, K, W, nr, scratch);
-}
-static void gemm_q5_K_q8_K(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta* meta, int64_t M, int64_t K,
-                           const void* W, int64_t nr, void* scratch) {
-  gemm_panel<I8_Q5_K>(C, ldc, qa, meta, M, K, W, nr, scratch);
-}
-static void gemm_q4_0x16_q8_0(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta* meta, int64_t M, int64_t K,
-                              const void* W, int64_t nr, void* scratch) {
-  gemm_panel<I8_Q4_0X16>(C, ldc, qa, meta, M, K, W, nr, scratch);
-}
-static void gemm_q8_0x16_q8_0(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta* meta, int64_t M, int64_t K,
-                              const void* W, int64_t nr, void* scratch) {
-  gemm_panel<I8_Q8_0X16>(C, ldc, qa, meta, M, K, W, nr, scratch);
-}
-static void gemm_q4_Kx16_q8_K(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta* meta, int64_t M, int64_t K,
-                              const void* W, int64_t nr, void* scratch) {
-  gemm_panel<I8_Q4_KX16>(C, ldc, qa, meta, M, K, W, nr, scratch);
-}
-static void gemm_q6_Kx16_q8_K(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta* meta, int64_t M, int64_t K,
-                              const void* W, int64_t nr, void* scratch) {
-  gemm_panel<I8_Q6_KX16>(C, ldc, qa, meta, M, K, W, nr, scratch);
-}
-static void gemm_q6_K_q8_K(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta* meta, int64_t M, int64_t K,
-                           const void* W, int64_t nr, void* scratch) {
-  gemm_panel<I8_Q6_K>(C, ldc, qa, meta, M, K, W, nr, scratch);
-}
-
-void fill_qgemm_i8(QgemmTable& t) {
-  FL_IMPL(t, gemm_q4_0_q8_0, avx2);
-  FL_IMPL(t, gemm_q8_0_q8_0, avx2);
-  FL_IMPL(t, gemm_q4_K_q8_K, avx2);
-  FL_IMPL(t, gemm_q5_K_q8_K, avx2);
-  FL_IMPL(t, gemm_q6_K_q8_K, avx2);
-  FL_IMPL(t, gemm_q4_0x16_q8_0, avx2);
-  FL_IMPL(t, gemm_q8_0x16_q8_0, avx2);
-  FL_IMPL(t, gemm_q4_Kx16_q8_K, avx2);
-  FL_IMPL(t, gemm_q6_Kx16_q8_K, avx2);
-  t.gemm_i8_mr = MR;
-  t.gemm_i8_nr = NRP;
-  t.gemm_i8_q8_0_off = 0;
-}
+FL_QGEMM_I8_ENTRIES(avx2, 0)
 
 }  // namespace avx2
 }  // namespace fuselm
