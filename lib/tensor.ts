@@ -165,6 +165,12 @@ export class Tensor {
     const src = new (Ctor as unknown as new (b: ArrayBufferLike, o: number, n: number) => TypedArray)(this.buffer, this.byteOffset, this.spanBytes() / info.blockBytes);
     const out: TypedArray = this.dtype === 'f16' || this.dtype === 'bf16' ? new Float32Array(n) : new (Ctor as unknown as new (n: number) => TypedArray)(n);
     const conv = this.dtype === 'f16' ? f16ToF32 : this.dtype === 'bf16' ? bf16ToF32 : (v: number) => v;
+    // contiguous plain types: one block copy (the index walk below costs ~25 ns an element: 0.8 ms for a
+    // 32000-token logits row, which decode reads every token)
+    if (this.isContiguous() && this.dtype !== 'f16' && this.dtype !== 'bf16') {
+      out.set(src.subarray(0, n));
+      return out as Float32Array | Int32Array | Int8Array | Uint8Array;
+    }
     const idx = new Array<number>(this.ndim).fill(0);
     for (let k = 0; k < n; k++) {
       let off = 0;
