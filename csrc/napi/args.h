@@ -12,6 +12,7 @@
 
 #include "fuselm/status.h"
 #include "napi/async.h"
+#include "napi/graph.h"
 
 namespace fuselm {
 namespace napi {
@@ -21,10 +22,13 @@ void throw_if(const Napi::Env& env, const Status& st, const char* fn);
 // The JS error for a failed Status (TypeError, RangeError or Error), without throwing it.
 Napi::Error make_error(const Napi::Env& env, const Status& st, const char* fn);
 
-// The `data` of an export registered as `<name>Async` (see export_fn).
+// The `data` of an export registered as `<name>Async`, and of its synchronous twin (see export_fn).
 extern const int kAsyncTag;
+extern const int kSyncTag;
 
 std::string describe(const Napi::Value& v);  // "a string", "undefined", "Float32Array(12)", ...
+// The bytes of a TypedArray, DataView or ArrayBuffer (false: none of those; *detached: a detached one).
+bool buffer_extent(const Napi::Value& v, uint8_t** data, size_t* bytes, bool* detached);
 
 struct Buf {
   uint8_t* data = nullptr;
@@ -35,20 +39,35 @@ struct Buf {
 class Args {
  public:
   Args(const Napi::CallbackInfo& info, const char* fn)
-      : info_(info), env_(info.Env()), fn_(fn), async_(info.Data() == &kAsyncTag) {}
+      : info_(info), env_(info.Env()), fn_(fn), async_(info.Data() == &kAsyncTag),
+        rec_(info.Data() == &kSyncTag ? recording_graph() : nullptr) {
+    if (async_ && recording_graph()) recording_graph()->fail(std::string(fn) + " is an async call: a graph records synchronous kernel calls only");
+  }
   Napi::Env env() const { return env_; }
   const char* fn() const { return fn_; }
   // true in the `<name>Async` export: run() queues the op and returns a Promise
   bool async() const { return async_; }
+  // the graph this call records into (a kernel export inside graphCapture), or null
+  Graph* recording() const { return rec_; }
 
   // Runs the checked op: now, throwing its Status (sync export), or on the executor
   // thread, returning a Promise (async export; every buffer unwrapped by this Args, and
   // what keep() named, stays referenced until it settles). `op` must capture by value.
   // `settle` runs on the JavaScript thread after the op whatever its outcome; `result`
   // makes the return (resolved) value after a successful op (undefined when empty).
+  // Inside a graph capture the op runs now and is also recorded (with its settle) for replay.
   template <class Op>
   Napi::Value run(Op&& op, std::function<void(Napi::Env)> settle = {},
                   std::function<Napi::Value(Napi::Env)> result = {}) {
+    if (rec_) {
+      std::function<Status()> f = std::forward<Op>(op);
+      Status st = f();
+      if (settle) settle(env_);
+      if (st.ok()) rec_->record(fn_, std::move(f), std::move(settle));
+      else rec_->fail(std::string(fn_) + " failed while recording: " + st.what());
+      throw_if(env_, st, fn_);
+      return result ? result(env_) : env_.Undefined();
+    }
     if (!async_) {
       Status st = op();
       if (settle) settle(env_);
@@ -67,6 +86,7 @@ class Args {
   void keep(size_t i) const { keep_value(info_[i]); }
   void keep_value(const Napi::Value& v) const {
     if (async_ && v.IsObject()) keep_.push_back(Napi::Persistent(v));
+    if (rec_ && v.IsObject()) rec_->add_keep(v);
   }
 
   // exact argument count
@@ -93,6 +113,7 @@ class Args {
   Napi::Env env_;
   const char* fn_;
   bool async_;
+  Graph* rec_;
   mutable std::vector<Napi::Reference<Napi::Value>> keep_;
 };
 

@@ -17,8 +17,10 @@ namespace {
 // JavaScript thread only (async calls are queued and settled there).
 struct Box {
   KvCache* c = nullptr;
-  int pending = 0;         // async calls on this cache not yet settled
-  bool free_later = false; // disposed while calls were pending: freed when the last settles
+  int pending = 0;         // async calls on this cache not yet settled (async graph replays included)
+  int graphs = 0;          // graphs that recorded a call on it (napi/graph.h)
+  bool free_later = false; // disposed while calls were pending or graphs held it: freed when the last lets go
+  bool collected = false;  // the handle was collected while graphs held it: the last graph deletes the box
 };
 std::mutex boxes_mu;
 std::unordered_set<Box*>& boxes() {
@@ -46,9 +48,12 @@ Napi::Value wrap(Napi::Env env, KvCache* c) {
     }
     if (b->c) {
       kv_cache_free(b->c);
+      b->c = nullptr;
       report_memory(env);
     }
-    delete b;
+    // finalizers run in any order when the environment ends: a graph that holds the box still releases it
+    if (b->graphs > 0) b->collected = true;
+    else delete b;
   });
 }
 
@@ -70,19 +75,47 @@ KvCache* cache_arg(const Napi::CallbackInfo& info, const Args& a, size_t i) {
   return b->c;
 }
 
+// frees a disposed cache once no async call is pending and no graph holds it
+void free_if_done(Napi::Env env, Box* b) {
+  if (b->pending == 0 && b->graphs == 0 && b->free_later && b->c) {
+    kv_cache_free(b->c);
+    b->c = nullptr;
+    report_memory(env);
+  }
+}
+
 // An async call on the cache in argument i: counted until it settles, so that dispose
-// waits for it and synchronous calls refuse to race it. The sync call gets a no-op.
+// waits for it and synchronous calls refuse to race it. The sync call gets a no-op. A call
+// recorded into a graph makes the graph hold the cache: replays check that it is live,
+// an async replay pins it as an async call does, and dispose leaves it to the graph.
 std::function<void(Napi::Env)> pin(const Napi::CallbackInfo& info, const Args& a, size_t i) {
+  if (Graph* g = a.recording()) {
+    Box* b = box_arg(info, a, i);
+    a.keep(i);
+    b->graphs++;
+    g->holds.push_back(GraphHold{
+        [b] {
+          return b->c && !b->free_later ? Status::Ok()
+                                        : Status::range("cache", "a live KVCache (one the graph recorded)", "a disposed KVCache");
+        },
+        [b] { b->pending++; },
+        [b](Napi::Env env) {
+          b->pending--;
+          free_if_done(env, b);
+        },
+        [b](Napi::Env env) {
+          if (--b->graphs == 0 && b->collected) delete b;
+          else free_if_done(env, b);
+        }});
+    return {};
+  }
   if (!a.async()) return {};
   Box* b = box_arg(info, a, i);
   a.keep(i);
   b->pending++;
   return [b](Napi::Env env) {
-    if (--b->pending == 0 && b->free_later && b->c) {
-      kv_cache_free(b->c);
-      b->c = nullptr;
-      report_memory(env);
-    }
+    b->pending--;
+    free_if_done(env, b);
   };
 }
 
@@ -154,8 +187,8 @@ static Napi::Value KvFree(const Napi::CallbackInfo& info) {
   Args a(info, "KVCache.dispose");
   a.count(1);
   Box* b = box_arg(info, a, 0);
-  if (b->pending > 0) {
-    b->free_later = true;  // the last pending call frees it
+  if (b->pending > 0 || b->graphs > 0) {
+    b->free_later = true;  // the last pending call (or graph) frees it
   } else if (b->c) {
     kv_cache_free(b->c);
     b->c = nullptr;

@@ -23,9 +23,10 @@ void throw_if(const Napi::Env& env, const Status& st, const char* fn) {
 }
 
 const int kAsyncTag = 0;
+const int kSyncTag = 0;
 
 void export_fn(Napi::Env env, Napi::Object exports, const char* name, Napi::Function::Callback cb, bool with_async) {
-  exports.Set(name, Napi::Function::New(env, cb, name));
+  exports.Set(name, Napi::Function::New(env, cb, name, const_cast<int*>(&kSyncTag)));
   if (with_async) {
     const std::string an = std::string(name) + "Async";
     exports.Set(an, Napi::Function::New(env, cb, an, const_cast<int*>(&kAsyncTag)));
@@ -60,7 +61,7 @@ std::string describe(const Napi::Value& v) {
   return "an object";
 }
 
-static bool extent(const Napi::Value& v, uint8_t** data, size_t* bytes, bool* detached) {
+bool buffer_extent(const Napi::Value& v, uint8_t** data, size_t* bytes, bool* detached) {
   *detached = false;
   if (v.IsTypedArray()) {
     Napi::TypedArray ta = v.As<Napi::TypedArray>();
@@ -92,7 +93,7 @@ Buf Args::buffer(size_t i, const char* name, uint64_t min_bytes, size_t align) c
   Napi::Value v = info_[i];
   Buf b;
   bool detached;
-  if (!extent(v, &b.data, &b.bytes, &detached)) type_error(name, "a TypedArray or ArrayBuffer", describe(v));
+  if (!buffer_extent(v, &b.data, &b.bytes, &detached)) type_error(name, "a TypedArray or ArrayBuffer", describe(v));
   if (detached) type_error(name, "a TypedArray or ArrayBuffer", "a detached buffer");
   if (min_bytes == UINT64_MAX) range_error(name, "a size that fits in memory", "dimensions whose product overflows");
   if (b.bytes < min_bytes)
@@ -101,6 +102,7 @@ Buf Args::buffer(size_t i, const char* name, uint64_t min_bytes, size_t align) c
     range_error(name, "a buffer aligned to " + std::to_string(align) + " bytes", "a misaligned view");
   if (b.bytes == 0) b.data = nullptr;
   if (async_) keep_.push_back(Napi::Persistent(v));
+  if (rec_) rec_->add_buffer(v, b.data, b.bytes);
   return b;
 }
 

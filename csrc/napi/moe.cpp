@@ -150,11 +150,11 @@ static Napi::Value MoeFfn(const Napi::CallbackInfo& info) {
     r.Set("bytes", rep->bytes);
     return r;
   };
-  if (!a.async()) {
+  if (!a.async() && !a.recording()) {
     return a.run([&] { return moe_ffn(out.as<float>(), x.as<float>(), T, ids.as<int32_t>(), w.as<float>(), k, W, opt, stats.as<double>(), rep.get()); },
                  {}, report);
   }
-  // the async op owns copies of the per-expert matrix tables (the thread_local ones are reused by the next call)
+  // the async (or recorded) op owns copies of the per-expert matrix tables (the thread_local ones are reused by the next call)
   std::vector<MoeMatrix> g(gate.begin(), gate.begin() + E), u(up.begin(), up.begin() + E), d(down.begin(), down.begin() + E);
   return a.run([=]() mutable {
     W.gate = g.data(); W.up = u.data(); W.down = d.data();

@@ -10,7 +10,7 @@ import { Tokenizer, TokenizeOptions } from '../tokenizer';
 import { ChatMessage, CHATML_TEMPLATE, renderChat } from '../tokenizer/chat';
 import { Config, readConfig } from './config';
 import { Sampler, SamplerOptions } from './sampler';
-import { ForwardAborted, LayerAttention, State, Weights, forward, fuseWeights, loadWeights, newState, repackWeights, shiftContext } from './transformer';
+import { ForwardAborted, LayerAttention, State, Weights, decode, forward, fuseWeights, loadWeights, newState, repackWeights, shiftContext } from './transformer';
 import { HfWeightOptions, hfTensorSource, readHf } from './hf';
 import { tokenizerFromHf } from '../tokenizer/hf';
 import * as fs from 'fs';
@@ -62,6 +62,13 @@ export interface LoadOptions extends GgufReadOptions, HfWeightOptions {
    * forward pass).
    */
   eventLoopBudgetMs?: number;
+  /**
+   * Record the decode step (one token through every layer) once as a native graph and replay
+   * it for each generated token (default true): one native call a token instead of ~10 a
+   * layer, each of which pays its JavaScript wrapper and argument checks. Same logits, bit for
+   * bit. false: every token runs the kernels one by one (e.g. to compare).
+   */
+  decodeGraph?: boolean;
   /** diagnostics: called with each MoE layer's router logits f32 [T, E] and the position of row 0 */
   onRouter?: (layer: number, pos0: number, logits: Tensor) => void;
 }
@@ -226,10 +233,11 @@ export class Model {
     }
     const fo = {
       attention: this.opts.attention, timings: this.timings, onRouter: this.opts.onRouter,
-      budgetMs: this.opts.eventLoopBudgetMs ?? 4, signal,
+      budgetMs: this.opts.eventLoopBudgetMs ?? 4, signal, graph: this.opts.decodeGraph ?? true,
     };
     const pass = async (chunk: readonly number[], mode: 'all' | 'last'): Promise<Tensor> => {
       try {
+        if (chunk.length === 1) return await decode(this.config, this.weights, s, chunk[0], { logits: mode, ...fo });
         return await forward(this.config, this.weights, s, chunk, { logits: mode, ...fo });
       } catch (e) {
         // a pass that failed part way (e.g. the model was disposed meanwhile) leaves no half-appended token
@@ -473,7 +481,10 @@ export class Model {
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
-    if (this.state) for (const c of this.state.caches) c.dispose?.();
+    if (this.state) {
+      this.state.graph?.dispose();
+      for (const c of this.state.caches) c.dispose?.();
+    }
     this.state = undefined;
   }
 

@@ -9,6 +9,7 @@ import { DType } from '../dtype';
 import { Tensor, byteSize } from '../tensor';
 import { repack } from '../ops/qgemm';
 import { weightZeros } from '../ops/common';
+import { native } from '../native';
 import { Config } from './config';
 import { asyncKernel, kernel } from './kernels';
 
@@ -253,6 +254,8 @@ export interface State {
   caches: any[];           // one KVCache per layer
   /** tokens whose K/V the caches hold, in order */
   tokens: number[];
+  /** the recorded decode step over these caches (see decode()) */
+  graph?: DecodeGraph;
 }
 
 export function newState(c: Config, kvDtype: 'f16' | 'f32' | 'int8' = 'f16'): State {
@@ -345,6 +348,18 @@ export interface ForwardOptions {
    * pools into embeddings) instead of the logits (the output matrix is skipped)
    */
   output?: 'logits' | 'hidden';
+  /**
+   * decode(): record the decode step as a native graph and replay it (default true). false:
+   * every token runs forward() kernel by kernel
+   */
+  graph?: boolean;
+}
+
+/** forward()'s recording mode (DecodeGraph.record): the graph to capture into, and the input buffers replays rewrite. */
+interface Capture {
+  handle: unknown;
+  ids: Int32Array;
+  pos: Int32Array;
 }
 
 /** A forward pass stopped by its AbortSignal (the caches may hold part of its tokens: truncate them). */
@@ -376,9 +391,13 @@ function streamMs(elems: number): number {
  * Returns logits f32 [T or 1, vocab].
  */
 export async function forward(c: Config, w: Weights, s: State, tokens: readonly number[], o: ForwardOptions): Promise<Tensor> {
+  return forwardPass(c, w, s, tokens, o);
+}
+
+async function forwardPass(c: Config, w: Weights, s: State, tokens: readonly number[], o: ForwardOptions, cap?: Capture): Promise<Tensor> {
   const T = tokens.length;
   const t0 = s.tokens.length;
-  const budget = o.budgetMs ?? Infinity;
+  const budget = cap ? Infinity : o.budgetMs ?? Infinity;
   let turn = performance.now(); // when the event loop last ran
   // K(name)(estimatedMs, ...args): the kernel's result inline, or a promise of it from its native
   // async twin (see budgetMs); the caller awaits either. Inline calls make no promise: a decode
@@ -393,6 +412,8 @@ export async function forward(c: Config, w: Weights, s: State, tokens: readonly 
     };
     return (ms: number, ...args: any[]): any => {
       if (o.signal?.aborted) throw new ForwardAborted();
+      // recording: the call runs now and its native op is captured under the kernel's name
+      if (cap) return native.graphCapture(cap.handle, name, () => f(...args));
       const a = performance.now();
       if (fa && a - turn + ms > budget) return hand(a, args);
       const r = f(...args);
@@ -403,9 +424,12 @@ export async function forward(c: Config, w: Weights, s: State, tokens: readonly 
   const rmsnorm = K('rmsnorm'), matmul = K('matmul'), add = K('add'), rope = K('rope'), embedding = K('embedding');
   const attention = K('attention'), kvAppend = K('kvAppend'), swiglu = K('swiglu');
   const moeRoute = K('moeRoute'), moeFfn = K('moeFfn');
-  const pos = Int32Array.from({ length: T }, (_, i) => t0 + i);
-  const posT = Tensor.from(pos, [T]);
-  const ids = Tensor.from(Int32Array.from(tokens), [T]);
+  // recording: the graph's input buffers (a replay writes its token and position there)
+  // (views, not copies: Tensor.from copies)
+  const pos = cap ? cap.pos : Int32Array.from({ length: T }, (_, i) => t0 + i);
+  const posT = new Tensor(pos.buffer, pos.byteOffset, 'i32', [T]);
+  const idv = cap ? cap.ids : Int32Array.from(tokens);
+  const ids = new Tensor(idv.buffer, idv.byteOffset, 'i32', [T]);
   const eps = c.rmsEps;
   const D = c.dim;
   // the rope kernel's options: mode 'norm' (llama.cpp's LLAMA_ROPE_TYPE_NORM) or 'neox', nDims rotated per head,
@@ -488,4 +512,91 @@ export async function forward(c: Config, w: Weights, s: State, tokens: readonly 
   const logits: Tensor = await matmul(matmulMs(hn.shape[0], w.output), hn, w.output); // [T or 1, vocab]
   for (const t of tokens) s.tokens.push(t);
   return logits;
+}
+
+/**
+ * One decoded token: forward() of [token] at the state's position, through the state's recorded
+ * decode graph (csrc/napi/graph.h). The first call records it (a forward pass whose kernel calls
+ * are captured as they run); later calls write the token and its position into the graph's
+ * inputs and replay its ~10 ops a layer in one native call, without the kernels' JavaScript
+ * wrappers, argument unwrapping and output allocations (about 10 us a call). Replays are
+ * bit-identical to forward(). The graph is recorded again when the state's caches are replaced
+ * (a context shift). It is not used with onRouter (which reads each layer's logits in
+ * JavaScript) or output 'hidden'. A replay holds the event loop for a whole token unless it
+ * runs async: it does when the last replay took longer than budgetMs.
+ */
+export async function decode(c: Config, w: Weights, s: State, token: number, o: ForwardOptions): Promise<Tensor> {
+  if (o.graph === false || o.onRouter || o.output === 'hidden') return forward(c, w, s, [token], o);
+  if (s.graph && !s.graph.fits(s)) { s.graph.dispose(); s.graph = undefined; }
+  if (!s.graph) {
+    const r = await DecodeGraph.record(c, w, s, token, o);
+    s.graph = r.graph;
+    return r.logits;
+  }
+  return s.graph.run(s, token, o);
+}
+
+/** A recorded decode step over one state's caches (see decode()). */
+export class DecodeGraph {
+  private handle: unknown;
+  private lastMs: number;
+  private labels: string[] | undefined;
+
+  private constructor(handle: unknown, private readonly cap: Capture, private readonly out: Tensor,
+    private readonly caches: readonly unknown[], recordMs: number) {
+    this.handle = handle;
+    this.lastMs = recordMs;
+  }
+
+  /** Runs forward() of [token] while recording it; returns the graph and that pass's logits. */
+  static async record(c: Config, w: Weights, s: State, token: number, o: ForwardOptions): Promise<{ graph: DecodeGraph; logits: Tensor }> {
+    const cap: Capture = { handle: native.graphCreate(), ids: Int32Array.of(token), pos: Int32Array.of(s.tokens.length) };
+    const a = performance.now();
+    try {
+      const out = await forwardPass(c, w, s, [token], { ...o, logits: 'last', output: 'logits' }, cap);
+      native.graphSeal(cap.handle);
+      const g = new DecodeGraph(cap.handle, cap, out, s.caches.slice(), performance.now() - a);
+      return { graph: g, logits: copyOf(out) };
+    } catch (e) {
+      native.graphFree(cap.handle);
+      throw e;
+    }
+  }
+
+  /** true while the state still has the caches the graph recorded */
+  fits(s: State): boolean {
+    return this.handle !== undefined && s.caches.length === this.caches.length && s.caches.every((x, i) => x === this.caches[i]);
+  }
+
+  /** forward() of [token] at the state's position, replayed; logits f32 [1, vocab] (a copy). */
+  async run(s: State, token: number, o: ForwardOptions): Promise<Tensor> {
+    if (this.handle === undefined) throw new Error('DecodeGraph: disposed');
+    if (o.signal?.aborted) throw new ForwardAborted();
+    this.cap.ids[0] = token;
+    this.cap.pos[0] = s.tokens.length;
+    const tm = o.timings;
+    if (tm && !this.labels) this.labels = native.graphLabels(this.handle) as string[];
+    const ms = tm ? new Float64Array(this.labels!.length) : null;
+    const a = performance.now();
+    const budget = o.budgetMs ?? Infinity;
+    if (budget < this.lastMs) await native.graphRunAsync(this.handle, ms);
+    else native.graphRun(this.handle, ms);
+    this.lastMs = performance.now() - a;
+    if (tm && ms) this.labels!.forEach((l, i) => { tm[l] = (tm[l] ?? 0) + ms[i]; });
+    s.tokens.push(token);
+    return copyOf(this.out);
+  }
+
+  /** Frees the recording (after a pending replay settles); idempotent. */
+  dispose(): void {
+    if (this.handle === undefined) return;
+    native.graphFree(this.handle);
+    this.handle = undefined;
+  }
+}
+
+function copyOf(t: Tensor): Tensor {
+  const c = Tensor.zeros(t.shape, t.dtype);
+  c.bytes().set(t.bytes());
+  return c;
 }

@@ -15,7 +15,8 @@ function idsOf(ids: unknown, fn: string): { data: Int32Array; shape: number[] } 
   }
   if (!(ids instanceof Tensor)) fail('type', 'ids', 'an i32 Tensor or an Int32Array', ids, fn);
   checkDType(ids, 'ids', ['i32'], fn);
-  return { data: ids.toArray() as Int32Array, shape: ids.shape.slice() };
+  // a view of the ids (checkDType: contiguous), not a copy: a recorded graph's replays read them anew
+  return { data: new Int32Array(ids.buffer, ids.byteOffset, ids.numel), shape: ids.shape.slice() };
 }
 
 /**
