@@ -231,28 +231,25 @@ static Status expert_gemm(const Job& j, const float* x, const int32_t* tok, int6
   return matmul(Y, G, M, j.FF, j.down->data, j.down->type, D, nullptr);
 }
 
-// Runs run(i) for i in [0, n) on the pool, each thread taking the next item from a
-// shared counter: a thread that starts late (a busy machine) finds the work done
-// instead of holding the others back. One pool hand-off, no barrier between items.
+// Runs run(i) for i in [0, n) on the pool, each thread taking items in order from its
+// own contiguous lane, then from the others' (ChunkLanes: units laid out in weight order
+// stream contiguously; a thread that starts late, on a busy machine, finds its lane
+// taken over instead of holding the others back). One pool hand-off, no barrier
+// between items.
 template <class F>
 static void run_dynamic(int64_t n, F& run) {
   if (n <= 0) return;
   struct Ctx {
     F* run;
-    int64_t n;
-    std::atomic<int64_t> next{0};
+    ChunkLanes lanes;
   } c;
   c.run = &run;
-  c.n = n;
   const int nth = (int)std::min<int64_t>(n_threads(), n);
+  c.lanes.init(n, nth);
   parallel_run(
-      [](void* p, int, int) {
+      [](void* p, int ith, int) {
         Ctx* c = (Ctx*)p;
-        for (;;) {
-          const int64_t i = c->next.fetch_add(1, std::memory_order_relaxed);
-          if (i >= c->n) break;
-          (*c->run)(i);
-        }
+        for (int64_t i; (i = c->lanes.claim(ith)) >= 0;) (*c->run)(i);
       },
       &c, nth);
 }

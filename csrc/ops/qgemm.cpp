@@ -438,9 +438,9 @@ static Status gemv(float* out, const float* x, int64_t M, int64_t K, const void*
     acts = qbuf.data();
   }
   GemvFn fn = gemv_fn(wtype);
-  // Chunks of rows (~64 KiB of weights, a multiple of 4 rows) taken from a shared
-  // counter: a thread that starts late (a busy machine) finds the work done
-  // instead of holding the others back.
+  // Chunks of rows (~64 KiB of weights, a multiple of 4 rows) in one contiguous lane
+  // per thread (ChunkLanes: each thread streams its part of W; a thread that starts
+  // late, on a busy machine, finds its lane taken over instead of holding the others back).
   int64_t chunk = ((int64_t)(65536 / (row_bytes(wtype, K) + 1)) + 4) & ~(int64_t)3;
   if (chunk < 4) chunk = 4;
   if (is_repacked(wtype)) chunk = (chunk + kPackRows - 1) & ~(int64_t)(kPackRows - 1);  // whole groups
@@ -452,18 +452,19 @@ static Status gemv(float* out, const float* x, int64_t M, int64_t K, const void*
     int64_t M, K, N, chunk, nchunks;
     const void* W;
     const float* bias;
-    std::atomic<int64_t> next{0};
+    ChunkLanes lanes;
   } c;
   c.fn = fn; c.out = out; c.acts = acts; c.M = M; c.K = K; c.N = N; c.chunk = chunk; c.nchunks = nchunks;
   c.W = W; c.bias = bias;
   int nth = n_threads();
   if (nth > nchunks) nth = (int)nchunks;
+  c.lanes.init(nchunks, nth);
   parallel_run(
-      [](void* p, int, int) {
+      [](void* p, int ith, int) {
         Ctx* c = (Ctx*)p;
         for (;;) {
-          const int64_t i = c->next.fetch_add(1, std::memory_order_relaxed);
-          if (i >= c->nchunks) break;
+          const int64_t i = c->lanes.claim(ith);
+          if (i < 0) break;
           const int64_t n0 = i * c->chunk, n1 = n0 + c->chunk < c->N ? n0 + c->chunk : c->N;
           c->fn(c->out, c->N, c->acts, c->M, c->K, c->W, n0, n1);
           add_bias(c->out, c->bias, c->M, c->N, n0, n1);

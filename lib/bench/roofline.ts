@@ -68,6 +68,11 @@ export interface CallOverhead {
    * thread, the kernel, and the promise settled back on the event loop (see measureAsyncRoundTrip)
    */
   asyncRoundTripNs?: number;
+  /**
+   * ns per op of a recorded graph of the same tiny rmsnorm, replayed (graphRun over 100 recorded
+   * calls: what a decode step pays per kernel once lib/models records it; see csrc/napi/graph.h)
+   */
+  graphOpNs: number;
   calls: number;
 }
 
@@ -109,9 +114,18 @@ export function measureCallOverhead(calls = 100000, samples = 5): CallOverhead {
   const w = Tensor.from(new Float32Array(16).fill(1), [16]);
   const out = Tensor.zeros([1, 16]);
   const opts = { eps: 1e-6 };
-  return {
-    noopNs: nsPerCall(() => native.noop(buf), calls, samples),
-    tinyKernelNs: nsPerCall(() => rmsnorm(x, w, opts, out), calls, samples),
-    calls,
-  };
+  const OPS = 100;
+  const g = native.graphCreate();
+  try {
+    native.graphCapture(g, 'rmsnorm', () => { for (let i = 0; i < OPS; i++) rmsnorm(x, w, opts, out); });
+    native.graphSeal(g);
+    return {
+      noopNs: nsPerCall(() => native.noop(buf), calls, samples),
+      tinyKernelNs: nsPerCall(() => rmsnorm(x, w, opts, out), calls, samples),
+      graphOpNs: nsPerCall(() => native.graphRun(g, null), Math.max(1, Math.round(calls / OPS)), samples) / OPS,
+      calls,
+    };
+  } finally {
+    native.graphFree(g);
+  }
 }

@@ -232,6 +232,7 @@ export function formatReport(r: BenchReport): string {
     out.push(table(rows, [false, ...rf.threads.map(() => true), false, false]));
   }
   out.push('', `N-API call overhead: ${r.overhead.noopNs.toFixed(0)} ns per call (noop), ${r.overhead.tinyKernelNs.toFixed(0)} ns per tiny kernel call (rmsnorm 1x16 through lib/)`
+    + `, ${r.overhead.graphOpNs.toFixed(0)} ns per op of a recorded graph replayed (the same call, as decode replays its kernels)`
     + (r.overhead.asyncRoundTripNs !== undefined ? `, ${(r.overhead.asyncRoundTripNs / 1000).toFixed(1)} us per awaited async call (rmsnormAsync 1x16: executor thread and back)` : ''));
   if (r.kernels.length) {
     out.push('', `kernels (${r.kernels[0].threads} threads, isa ${r.kernels[0].isa}; fraction: GB/s of DRAM read for dram-bound, GFLOP/s of the peak for compute-bound)`);

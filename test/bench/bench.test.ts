@@ -129,6 +129,9 @@ describe('cli', () => {
     const k = rep.kernels[0];
     expect(k.fraction).toBeGreaterThan(0);
     expect(typeof rep.overhead.tinyKernelNs).toBe('number');
+    // a replayed op skips the TypeScript checks and the argument unwrapping of the call it recorded
+    expect(rep.overhead.graphOpNs).toBeGreaterThan(0);
+    expect(rep.overhead.graphOpNs).toBeLessThan(rep.overhead.tinyKernelNs);
     expect(rep.overhead.asyncRoundTripNs).toBeGreaterThan(rep.overhead.noopNs); // a queue, a thread and back
   });
 

@@ -1,5 +1,6 @@
 // CPU features, the active ISA level, and the persistent thread pool.
 #pragma once
+#include <atomic>
 #include <cstdint>
 
 namespace fuselm {
@@ -49,6 +50,45 @@ inline void parallel_for(int64_t n, int64_t grain, F&& f) {
       },
       &c, nth);
 }
+
+// Work items [0, n) for a pool run, split into one contiguous lane per share: share s
+// takes its lane's items in order, then takes from the other lanes (each from where it
+// stands), so each thread streams one contiguous range of memory, and a thread that
+// starts late (a loaded machine) finds its lane taken over instead of holding the
+// others back. On this machine's DRAM two threads streaming one contiguous half each
+// read 33.5 GB/s, two taking interleaved 72 KiB chunks from one counter 32 GB/s.
+class ChunkLanes {
+ public:
+  static constexpr int kMax = 64;
+  void init(int64_t n, int lanes) {
+    if (lanes < 1) lanes = 1;
+    if (lanes > kMax) lanes = kMax;
+    if (lanes > n) lanes = n < 1 ? 1 : (int)n;
+    lanes_ = lanes;
+    for (int l = 0; l < lanes; l++) {
+      lane_[l].next.store(n * l / lanes, std::memory_order_relaxed);
+      lane_[l].end = n * (l + 1) / lanes;
+    }
+  }
+  // The next item for share `ith` (its lane first), or -1 when none is left.
+  int64_t claim(int ith) {
+    for (int k = 0; k < lanes_; k++) {
+      Lane& L = lane_[(ith + k) % lanes_];
+      if (L.next.load(std::memory_order_relaxed) >= L.end) continue;
+      const int64_t i = L.next.fetch_add(1, std::memory_order_relaxed);
+      if (i < L.end) return i;
+    }
+    return -1;
+  }
+
+ private:
+  struct alignas(64) Lane {
+    std::atomic<int64_t> next{0};
+    int64_t end = 0;
+  };
+  Lane lane_[kMax];
+  int lanes_ = 1;
+};
 
 // ---- dispatch ------------------------------------------------------------
 // A kernel slot: the function and the ISA whose implementation filled it.
