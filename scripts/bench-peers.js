@@ -7,8 +7,9 @@
 //   vocab 32000) in Q4_0 and Q8_0, and a Mixtral shape scaled down (dim 2048,
 //   16 layers, 8 experts top-2, expert FF 5632) in Q4_0.
 // Each engine prefills P = 512 tokens in one batch and then decodes 64 tokens
-// greedily; runs alternate between the engines (order flipped every repetition)
-// and the table reports medians, with the same thread count for both (default 2).
+// greedily; the engines (fuselm, node-llama-cpp, native llama-bench with -r 1) take
+// turns in every repetition, the order rotated each time, and the table reports
+// medians, with the same thread count for all (default 2).
 // Not part of CI: it takes minutes. Options:
 //   --quick       4-layer versions of the same shapes, P = 128, 2 repetitions
 //   --reps N      repetitions per engine and model (default 3)
@@ -107,10 +108,11 @@ async function fuselmRun(m, prompt) {
 
 const median = (a) => { const s = [...a].sort((x, y) => x - y); const n = s.length; return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2; };
 
+const nativeBin = process.env.LLAMA_BENCH || (spawnSync('sh', ['-c', 'command -v llama-bench'], { encoding: 'utf8' }).stdout || '').trim();
+
+/** One native llama-bench repetition (prefill P, decode DECODE): tokens/s, or { error }. */
 function nativeLlamaBench(file) {
-  const bin = process.env.LLAMA_BENCH || (spawnSync('sh', ['-c', 'command -v llama-bench'], { encoding: 'utf8' }).stdout || '').trim();
-  if (!bin) return undefined;
-  const r = spawnSync(bin, ['-m', file, '-t', String(threads), '-p', String(P), '-n', String(DECODE), '-r', String(reps), '-o', 'json'], { encoding: 'utf8', timeout: 1800000 });
+  const r = spawnSync(nativeBin, ['-m', file, '-t', String(threads), '-p', String(P), '-n', String(DECODE), '-r', '1', '-o', 'json'], { encoding: 'utf8', timeout: 1800000 });
   if (r.status !== 0) return { error: (r.stderr || '').trim().split('\n').pop() };
   try {
     const rows = JSON.parse(r.stdout);
@@ -135,12 +137,23 @@ function nativeLlamaBench(file) {
       // one warm-up each (page cache, thread pools), not counted
       await fuselmRun(m, prompt.slice(0, 32));
       await llama.ask({ cmd: 'run', prompt: prompt.slice(0, 32), decode: 4 });
-      const runs = { fuselm: [], llama: [] };
+      // the engines take turns in every repetition, the order rotated each time, so that a
+      // change in what the shared machine gives (bandwidth, a busy core) hits them alike
+      const engines = nativeBin ? ['fuselm', 'llama', 'native'] : ['fuselm', 'llama'];
+      const runs = { fuselm: [], llama: [], native: [] };
+      let nativeError;
       for (let r = 0; r < reps; r++) {
-        const order = r % 2 === 0 ? ['fuselm', 'llama'] : ['llama', 'fuselm'];
+        const order = engines.map((_, i) => engines[(i + r) % engines.length]);
         for (const who of order) {
-          const x = who === 'fuselm' ? await fuselmRun(m, prompt) : await llama.ask({ cmd: 'run', prompt, decode: DECODE });
-          runs[who].push({ prefill: (P * 1000) / x.prefillMs, decode: (x.decoded * 1000) / x.decodeMs });
+          if (who === 'native') {
+            if (nativeError) continue;
+            const x = nativeLlamaBench(file);
+            if (x.error) { nativeError = x.error; continue; }
+            runs.native.push(x);
+          } else {
+            const x = who === 'fuselm' ? await fuselmRun(m, prompt) : await llama.ask({ cmd: 'run', prompt, decode: DECODE });
+            runs[who].push({ prefill: (P * 1000) / x.prefillMs, decode: (x.decoded * 1000) / x.decodeMs });
+          }
           process.stdout.write(`  ${name} ${who.padEnd(6)} prefill ${runs[who].at(-1).prefill.toFixed(1)} tok/s, decode ${runs[who].at(-1).decode.toFixed(1)} tok/s\n`);
         }
       }
@@ -150,7 +163,7 @@ function nativeLlamaBench(file) {
         name, label: MODELS[name].label, bytes: fs.statSync(file).size,
         fuselm: { prefill: med('fuselm', 'prefill'), decode: med('fuselm', 'decode') },
         llama: { prefill: med('llama', 'prefill'), decode: med('llama', 'decode') },
-        native: nativeLlamaBench(file),
+        native: !nativeBin ? undefined : nativeError ? { error: nativeError } : { prefill: med('native', 'prefill'), decode: med('native', 'decode') },
       });
     }
   } finally {
