@@ -7,7 +7,8 @@
 //   vocab 32000) in Q4_0 and Q8_0, and a Mixtral shape scaled down (dim 2048,
 //   16 layers, 8 experts top-2, expert FF 5632) in Q4_0.
 // Each engine prefills P = 512 tokens in one batch and then decodes 64 tokens
-// greedily; the engines (fuselm, node-llama-cpp, native llama-bench with -r 1) take
+// greedily (native llama-bench: its pp P test, and its tg test at depth P, -d, so the
+// decode reads as much KV as the others'); the engines (fuselm, node-llama-cpp, native) take
 // turns in every repetition, the order rotated each time, and the table reports
 // medians, with the same thread count for all (default 2).
 // Not part of CI: it takes minutes. Options:
@@ -110,15 +111,25 @@ const median = (a) => { const s = [...a].sort((x, y) => x - y); const n = s.leng
 
 const nativeBin = process.env.LLAMA_BENCH || (spawnSync('sh', ['-c', 'command -v llama-bench'], { encoding: 'utf8' }).stdout || '').trim();
 
-/** One native llama-bench repetition (prefill P, decode DECODE): tokens/s, or { error }. */
+/**
+ * One native llama-bench repetition: tokens/s of a P-token prefill into an empty cache, and of
+ * DECODE tokens decoded at depth P (-d: after P cached tokens, where the other two engines
+ * decode, so each step's attention reads the same KV), or { error }.
+ */
 function nativeLlamaBench(file) {
-  const r = spawnSync(nativeBin, ['-m', file, '-t', String(threads), '-p', String(P), '-n', String(DECODE), '-r', '1', '-o', 'json'], { encoding: 'utf8', timeout: 1800000 });
-  if (r.status !== 0) return { error: (r.stderr || '').trim().split('\n').pop() };
-  try {
-    const rows = JSON.parse(r.stdout);
-    const pp = rows.find((x) => x.n_prompt > 0), tg = rows.find((x) => x.n_gen > 0);
-    return { prefill: pp && pp.avg_ts, decode: tg && tg.avg_ts };
-  } catch (e) { return { error: String(e) }; }
+  const one = (args) => {
+    const r = spawnSync(nativeBin, ['-m', file, '-t', String(threads), ...args, '-r', '1', '-o', 'json'], { encoding: 'utf8', timeout: 1800000 });
+    if (r.status !== 0) return { error: (r.stderr || '').trim().split('\n').pop() || `exit ${r.status}` };
+    try {
+      const row = JSON.parse(r.stdout)[0];
+      return { ts: row.avg_ts };
+    } catch (e) { return { error: String(e) }; }
+  };
+  const pp = one(['-p', String(P), '-n', '0']);
+  if (pp.error) return pp;
+  const tg = one(['-p', '0', '-n', String(DECODE), '-d', String(P)]);
+  if (tg.error) return tg;
+  return { prefill: pp.ts, decode: tg.ts };
 }
 
 (async () => {

@@ -587,12 +587,16 @@ export class DecodeGraph {
     return copyOf(this.out);
   }
 
+  get disposed(): boolean { return this.handle === undefined; }
+
   /** Frees the recording (after a pending replay settles); idempotent. */
   dispose(): void {
     if (this.handle === undefined) return;
     native.graphFree(this.handle);
     this.handle = undefined;
   }
+
+  [Symbol.dispose](): void { this.dispose(); }
 }
 
 function copyOf(t: Tensor): Tensor {

@@ -59,7 +59,9 @@ describe('decode graph: replays equal the kernel-by-kernel pass bit for bit', ()
     expect(stateOf(k).graph).toBeUndefined();
     expect(a.length).toBe(14);
     a.forEach((row, i) => expect({ i, same: Buffer.compare(Buffer.from(row.buffer), Buffer.from(b[i].buffer)) === 0 }).toEqual({ i, same: true }));
+    const graph = stateOf(g).graph as { disposed: boolean };
     g.dispose();
+    expect(graph.disposed).toBe(true);   // the model's dispose frees its graph
     k.dispose();
   });
 
