@@ -138,6 +138,8 @@ static Napi::Value GraphLabels(const Napi::CallbackInfo& info) {
   return r;
 }
 
+static Napi::Value run_ops(Args& a, Graph* g, Buf t, bool async, GraphBox* box);
+
 // graphRun(graph, timings: Float64Array(ops) | null): replays the ops in order (the async
 // twin on the executor thread); `timings` gets each op's milliseconds
 static Napi::Value GraphRun(const Napi::CallbackInfo& info) {
@@ -171,6 +173,20 @@ static Napi::Value GraphRun(const Napi::CallbackInfo& info) {
   }
   const bool async = a.async();
   GraphBox* box = box_arg(a, info[0]);
+  try {
+    return run_ops(a, g, t, async, box);
+  } catch (...) {
+    // not queued (the environment is shutting down): undo the async pins
+    if (async) {
+      for (GraphHold& h : g->holds)
+        if (h.end_async) h.end_async(a.env());
+      g->running--;
+    }
+    throw;
+  }
+}
+
+static Napi::Value run_ops(Args& a, Graph* g, Buf t, bool async, GraphBox* box) {
   return a.run(
       [g, t] {
         double* ms = t.as<double>();
