@@ -522,11 +522,14 @@ async function forwardPass(c: Config, w: Weights, s: State, tokens: readonly num
  * wrappers, argument unwrapping and output allocations (about 10 us a call). Replays are
  * bit-identical to forward(). The graph is recorded again when the state's caches are replaced
  * (a context shift). It is not used with onRouter (which reads each layer's logits in
- * JavaScript) or output 'hidden'. A replay holds the event loop for a whole token unless it
+ * JavaScript), attention options with `stats` (filled in JavaScript after each call) or
+ * output 'hidden'. A replay holds the event loop for a whole token unless it
  * runs async: it does when the last replay took longer than budgetMs.
  */
 export async function decode(c: Config, w: Weights, s: State, token: number, o: ForwardOptions): Promise<Tensor> {
-  if (o.graph === false || o.onRouter || o.output === 'hidden') return forward(c, w, s, [token], o);
+  // attention options with `stats` are filled by the call's JavaScript result, which a replay does not run
+  const attnStats = o.attention !== undefined && Array.from({ length: c.nLayer }, (_, l) => o.attention!(l)).some((a) => a && a.stats !== undefined);
+  if (o.graph === false || o.onRouter || o.output === 'hidden' || attnStats) return forward(c, w, s, [token], o);
   if (s.graph && !s.graph.fits(s)) { s.graph.dispose(); s.graph = undefined; }
   if (!s.graph) {
     const r = await DecodeGraph.record(c, w, s, token, o);

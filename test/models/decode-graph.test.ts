@@ -104,6 +104,18 @@ describe('decode graph: replays equal the kernel-by-kernel pass bit for bit', ()
     m2.dispose();
   });
 
+  test('attention options with stats: decode runs kernel by kernel, so the stats describe each token', async () => {
+    const stats: Record<string, number> = {};
+    const m = await load(fileFor(CASES[0][0], CASES[0][1]), { attention: () => ({ window: 4, sinks: 1, stats }) });
+    await m.evaluate([1, 2, 3, 4, 5, 6]);
+    const seen: number[] = [];
+    for (let i = 0; i < 4; i++) { await m.evaluate([7 + i], { reset: false }); seen.push(stats.tokens); }
+    expect(stateOf(m).graph).toBeUndefined();
+    // the context sits in one 64-token block, read whole: each token's call reads the context so far
+    expect(seen).toEqual([7, 8, 9, 10]);
+    m.dispose();
+  });
+
   test('profile timings come from the replay: per-kernel milliseconds by the kernels\' names', async () => {
     const m = await load(fileFor(CASES[0][0], CASES[0][1]));
     await m.evaluate([1, 2, 3]);
