@@ -1,19 +1,14 @@
 // Native replay of the rope cases: both layouts, partial rotary, every ISA against float64.
 #include "tests/harness.h"
 
+static void rope_ext_f64(std::vector<double>& out, const std::vector<float>& x, const std::vector<int32_t>& pos,
+                         int64_t T, int64_t H, int64_t D, int64_t nd, int mode, double base,
+                         const fuselm::RopeScaling& sc);
+
+// plain RoPE: ggml_rope_ext without scaling (freq_scale 1, no YaRN, magnitude 1, no freq factors)
 static void rope_f64(std::vector<double>& out, const std::vector<float>& x, const std::vector<int32_t>& pos, int64_t T,
                      int64_t H, int64_t D, int64_t nd, int mode, double base) {
-  out.assign(x.begin(), x.end());
-  for (int64_t t = 0; t < T; t++)
-    for (int64_t h = 0; h < H; h++)
-      for (int64_t i = 0; i < nd / 2; i++) {
-        const double th = pos[t] * std::pow(base, -2.0 * i / nd), c = std::cos(th), s = std::sin(th);
-        const int64_t o = (t * H + h) * D;
-        const int64_t ia = mode == fuselm::ROPE_NORM ? o + 2 * i : o + i, ib = mode == fuselm::ROPE_NORM ? ia + 1 : ia + nd / 2;
-        const double a = x[ia], b = x[ib];
-        out[ia] = a * c - b * s;
-        out[ib] = a * s + b * c;
-      }
+  rope_ext_f64(out, x, pos, T, H, D, nd, mode, base, fuselm::RopeScaling{});
 }
 
 TEST(rope_vs_f64) {

@@ -47,13 +47,10 @@ export class Sampler {
     this.state = checkNum(o.seed, 'seed', 0, 2 ** 32 - 1, 0, true) >>> 0;
   }
 
-  /** mulberry32 */
   private random(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    const [state, r] = mulberry32(this.state);
+    this.state = state;
+    return r;
   }
 
   /** Picks the next token from `logits` given the tokens so far. */
@@ -168,6 +165,15 @@ function candidates(l: Float64Array, topP: number, minP: number): number[] {
   const ids: number[] = [];
   for (let i = 0; i < l.length; i++) if (m - l[i] < gap) ids.push(i);
   return ids.sort(byRank(l));
+}
+
+/** One step of mulberry32, the sampler's seeded generator: the next state and a draw in [0, 1). */
+export function mulberry32(state: number): [number, number] {
+  const next = (state + 0x6d2b79f5) >>> 0;
+  let t = next;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return [next, ((t ^ (t >>> 14)) >>> 0) / 4294967296];
 }
 
 export function argmax(a: ArrayLike<number>): number {

@@ -1,19 +1,18 @@
 // The sampler's survivor search (top-k by a heap, top-p / min-p candidates within e^-30 of
 // the top) against the plain definition: every id sorted, then top-k, top-p, min-p,
 // temperature, one seeded draw. Same options and seed, so the two must pick the same tokens.
-import { Sampler } from '../../lib/models/sampler';
+import { Sampler, mulberry32 } from '../../lib/models/sampler';
 import { gaussian } from '../helpers';
 
 /** llama.cpp's chain written the obvious way (the sampler before its survivor search). */
 class SortingSampler {
   private state: number;
   constructor(private o: { temperature: number; topK: number; topP: number; minP: number; seed: number }) { this.state = o.seed >>> 0; }
+  // the sampler's own generator: the survivors are under test, not the draws' source
   private random(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    const [state, r] = mulberry32(this.state);
+    this.state = state;
+    return r;
   }
   sample(logits: Float32Array): number {
     const l = Float64Array.from(logits), n = l.length;
