@@ -31,3 +31,26 @@ export function checkArgCount(n: number, lo: number, hi: number, fn: string): vo
     throw new TypeError(`${fn}: Expected ${lo === hi ? lo : `${lo} to ${hi}`} arguments for arguments but received ${n}`);
   }
 }
+
+/**
+ * Every key of options object `o` must be one of `known`: an unknown key is a TypeError naming it and
+ * listing the known ones (a silently dropped `jsonSchema` or `memoryBudget` is a wrong answer given
+ * without a word). Keys whose value is undefined are checked too: a misspelt key is misspelt either way.
+ *   TypeError: generate: Expected one of the options maxTokens, stop, ... for options but received unknown key 'jsonSchma'
+ */
+export function checkKeys(o: object | undefined | null, known: readonly string[], arg: string, fn?: string): void {
+  if (o === undefined || o === null) return;
+  for (const key of Object.keys(o)) {
+    if (!known.includes(key)) {
+      const list = known.length ? `one of the options ${known.join(', ')}` : 'no options';
+      fail('type', arg, list, `#unknown key '${key}'`, fn);
+    }
+  }
+}
+
+/** checkOptions, then checkKeys: the options object, with no key outside `known`. */
+export function checkOptionKeys(v: unknown, known: readonly string[], arg: string, fn?: string): Record<string, unknown> {
+  const o = checkOptions(v, arg, fn);
+  checkKeys(o, known, arg, fn);
+  return o;
+}
