@@ -2,7 +2,8 @@
 // scratch project whose node_modules/fuselm is this package (dist/ and the built addon),
 // imported as `fuselm`, run by node in a child process. The generate example runs on a
 // synthetic GGUF model and must stream what Model.complete() gives for the same options.
-// No timing assertions.
+// The README shows each example verbatim and lists every export of lib/index.ts in its
+// API index; both are checked here too. No timing assertions.
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -78,5 +79,27 @@ describe('examples/', () => {
     const out = runExample('bench.mjs', ['rmsnorm', '8']);
     expect(out).toContain('roofline (median of 3 runs; memory: 8 MiB per buffer)');
     expect(out).toMatch(/^rmsnorm\(f32,4096x4096\): [0-9.]+ ms, [0-9.]+ GB\/s, [0-9.]+ GFLOP\/s, \d+% of the dram roofline$/m);
+  });
+});
+
+describe('README.md', () => {
+  const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+
+  test.each(['kernels.mjs', 'generate.mjs', 'bench.mjs'])('shows examples/%s verbatim', (name) => {
+    const code = fs.readFileSync(path.join(examples, name), 'utf8');
+    expect(readme).toContain('```js\n' + code + '```\n');
+  });
+
+  test('the API index has a line for every export of lib/index.ts', () => {
+    const src = fs.readFileSync(path.join(root, 'lib', 'index.ts'), 'utf8');
+    const names = new Set<string>();
+    for (const m of src.matchAll(/^export\s+(?:type\s+)?\{([^}]*)\}/gm)) {
+      for (const n of m[1].split(',')) if (n.trim()) names.add(n.trim().split(/\s+as\s+/).pop()!);
+    }
+    for (const m of src.matchAll(/^export\s+(?:async\s+)?(?:function|const|class|interface|type|enum)\s+(\w+)/gm)) names.add(m[1]);
+    expect(names.size).toBeGreaterThan(100);
+    const index = readme.slice(readme.indexOf('## API index'), readme.indexOf('\n## ', readme.indexOf('## API index') + 1));
+    const missing = [...names].filter((n) => !new RegExp('`' + n + '[`(. ]').test(index));
+    expect(missing).toEqual([]);
   });
 });
