@@ -189,8 +189,8 @@ export class Tensor {
     const src = new (Ctor as unknown as new (b: ArrayBufferLike, o: number, n: number) => TypedArray)(this.buffer, this.byteOffset, this.spanBytes() / info.blockBytes);
     const out: TypedArray = this.dtype === 'f16' || this.dtype === 'bf16' ? new Float32Array(n) : new (Ctor as unknown as new (n: number) => TypedArray)(n);
     const conv = this.dtype === 'f16' ? f16ToF32 : this.dtype === 'bf16' ? bf16ToF32 : (v: number) => v;
-    // contiguous plain types: one block copy (the index walk below costs ~25 ns an element: 0.8 ms for a
-    // 32000-token logits row, which decode reads every token)
+    // contiguous plain types: one block copy (the index walk below is far slower per element, and decode
+    // reads a whole logits row every token; measured in bench/results/2026-11-29-epyc-zen4-2vcpu.md)
     if (this.isContiguous() && this.dtype !== 'f16' && this.dtype !== 'bf16') {
       out.set(src.subarray(0, n));
       return out as Float32Array | Int32Array | Int8Array | Uint8Array;
