@@ -16,6 +16,7 @@ export interface DTypeInfo {
   quantized: boolean;
 }
 
+/** Every dtype fuselm knows, by name: GGML id, elements and bytes per block, quantized or not. */
 export const DTYPES: Readonly<Record<DType, DTypeInfo>> = Object.freeze({
   f32: { id: 0, name: 'f32', blockElems: 1, blockBytes: 4, quantized: false },
   f16: { id: 1, name: 'f16', blockElems: 1, blockBytes: 2, quantized: false },
@@ -42,6 +43,7 @@ export function isDType(s: unknown): s is DType {
   return typeof s === 'string' && Object.prototype.hasOwnProperty.call(DTYPES, s);
 }
 
+/** The DTYPES row of `d`; anything else is a TypeError listing the dtypes. */
 export function dtypeInfo(d: DType): DTypeInfo {
   if (!isDType(d)) throw new TypeError(`Expected a dtype (one of ${Object.keys(DTYPES).join(', ')}) for dtype but received ${describe(d)}`);
   return DTYPES[d];

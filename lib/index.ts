@@ -22,15 +22,20 @@ export type { QuantFormat, MatmulOptions, RepackedFormat } from './ops/qgemm';
 export { moeRoute, moeRouteAsync, moePermute, moeFfn, moeFfnAsync, MoeStats, MOE_WEIGHT_DTYPES } from './ops/moe';
 export type { MoeRouteOptions, MoeRouting, MoeScoring, MoePlan, MoePermuteOptions, MoeExperts, MoeSharedExpert, MoeFfnOptions, MoeFfnReport } from './ops/moe';
 
+/** A kernel path: the scalar reference, AVX2 (+ FMA, F16C), or AVX-512 (F/BW/VL/DQ/VBMI/VNNI/BF16). */
 export type Isa = 'ref' | 'avx2' | 'avx512';
 
+/** What {@link cpu} reports. */
 export interface CpuInfo {
+  /** cpuid feature flags fuselm looks at: avx2, fma, f16c, avx512f/bw/vl/dq/vbmi/vnni/bf16, avxvnni */
   features: Record<string, boolean>;
   /** the ISA level kernels dispatch to now */
   isa: Isa;
   /** the best level this CPU supports */
   bestIsa: Isa;
+  /** the thread pool's size, the caller included (see setThreads) */
   threads: number;
+  /** physical cores from sysfs: the pool's default size */
   physicalCores: number;
   /** family.kernel -> the ISA whose implementation it resolved to */
   kernels: Record<string, Isa>;
@@ -59,6 +64,10 @@ export function availableIsas(): Isa[] {
   return all.slice(0, all.indexOf(native.cpu().bestIsa) + 1);
 }
 
+/**
+ * CUDA status of this binary. The npm addon is built CPU-only (it links csrc/core/cuda_stub.cpp), so both
+ * are false there; the CUDA kernels are used by the native binaries CMake builds when nvcc is found.
+ */
 export const cuda = {
   /** true when this binary was built with CUDA and a device is present */
   available(): boolean {

@@ -47,12 +47,31 @@ export function byteSize(dtype: DType, shape: readonly number[]): number {
   return n;
 }
 
+/**
+ * A typed view of memory: `buffer` from `byteOffset`, elements of `dtype` in `shape`, laid out by `strides`
+ * (in elements; row-major contiguous when omitted). Nothing is copied: a tensor can view a typed array, a
+ * GGUF/safetensors mapping, or a kernel's output. Quantized dtypes count elements, stored as whole blocks
+ * (`bytes()` are the raw blocks, as GGUF stores them) and are always contiguous. The constructor checks the
+ * dtype, the shape, the alignment and that the view fits the buffer.
+ *
+ * @example
+ *   const x = Tensor.from(new Float32Array(8 * 4096), [8, 4096]);   // wraps, no copy
+ *   const y = Tensor.zeros([8, 4096]);                              // f32 by default
+ *   const h = Tensor.from(new Uint16Array(64), [64], 'f16');         // f16 bits
+ *   const row = x.slice(3, 4).reshape([4096]);                      // views of the same memory
+ */
 export class Tensor {
+  /** the element type (see DTYPES) */
   readonly dtype: DType;
+  /** dimensions, outermost first */
   readonly shape: readonly number[];
+  /** element step per dimension */
   readonly strides: readonly number[];
+  /** the memory viewed (an ArrayBuffer, SharedArrayBuffer, or an external buffer over a mapping or native memory) */
   readonly buffer: ArrayBufferLike;
+  /** where the first element starts in `buffer` */
   readonly byteOffset: number;
+  /** always 'cpu' today */
   readonly device: Device = 'cpu';
   private _u8?: Uint8Array;
 
@@ -108,8 +127,11 @@ export class Tensor {
     return Tensor.from(bytes, shape, dtype);
   }
 
+  /** the number of dimensions */
   get ndim(): number { return this.shape.length; }
+  /** the number of elements (the product of the shape) */
   get numel(): number { return this.shape.reduce((a, b) => a * b, 1); }
+  /** true for a block-quantized dtype */
   get quantized(): boolean { return DTYPES[this.dtype].quantized; }
 
   /** Bytes from the first to one past the last element this view touches. */
@@ -122,8 +144,10 @@ export class Tensor {
     return (last + 1) * info.blockBytes;
   }
 
+  /** the same as spanBytes() */
   get byteLength(): number { return this.spanBytes(); }
 
+  /** true when the elements are laid out row-major without gaps (reshape and most kernels need it) */
   isContiguous(): boolean {
     if (this.quantized) return true;
     const c = contiguousStrides(this.shape);
@@ -165,8 +189,8 @@ export class Tensor {
     const src = new (Ctor as unknown as new (b: ArrayBufferLike, o: number, n: number) => TypedArray)(this.buffer, this.byteOffset, this.spanBytes() / info.blockBytes);
     const out: TypedArray = this.dtype === 'f16' || this.dtype === 'bf16' ? new Float32Array(n) : new (Ctor as unknown as new (n: number) => TypedArray)(n);
     const conv = this.dtype === 'f16' ? f16ToF32 : this.dtype === 'bf16' ? bf16ToF32 : (v: number) => v;
-    // contiguous plain types: one block copy (the index walk below costs ~25 ns an element: 0.8 ms for a
-    // 32000-token logits row, which decode reads every token)
+    // contiguous plain types: one block copy (the index walk below is far slower per element, and decode
+    // reads a whole logits row every token; measured in bench/results/2026-11-29-epyc-zen4-2vcpu.md)
     if (this.isContiguous() && this.dtype !== 'f16' && this.dtype !== 'bf16') {
       out.set(src.subarray(0, n));
       return out as Float32Array | Int32Array | Int8Array | Uint8Array;
@@ -187,21 +211,26 @@ export class Tensor {
 const f32buf = new Float32Array(1);
 const u32buf = new Uint32Array(f32buf.buffer);
 
+/** The float value of bfloat16 bits `h` (0..0xffff). */
 export function bf16ToF32(h: number): number { u32buf[0] = h << 16; return f32buf[0]; }
+/** The bfloat16 bits of `f`, rounded to nearest even (NaN stays a quiet NaN). */
 export function f32ToBf16(f: number): number {
   f32buf[0] = f;
   const u = u32buf[0];
   if ((u & 0x7fffffff) > 0x7f800000) return ((u >>> 16) | 64) & 0xffff;
   return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
 }
+/** The float value of IEEE binary16 bits `h` (0..0xffff). */
 export function f16ToF32(h: number): number {
   const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, m = h & 0x3ff;
   if (e === 0) return s * m * 2 ** -24;
   if (e === 31) return m ? NaN : s * Infinity;
   return s * (1 + m / 1024) * 2 ** (e - 15);
 }
-// float -> IEEE half, round to nearest even: a float32-exact port of the
-// branch-free conversion in csrc/include/fuselm/fp16.h (same bits as F16C).
+/**
+ * The IEEE binary16 bits of `f`, rounded to nearest even: a float32-exact port of the branch-free
+ * conversion in csrc/include/fuselm/fp16.h (the same bits as F16C's vcvtps2ph).
+ */
 export function f32ToF16(f: number): number {
   f32buf[0] = f;
   const w = u32buf[0];

@@ -1,6 +1,6 @@
 // Bench entries for family `lut`: the GEMV (decode, M = 1) over a 4096x4096 W in
 // lut3 / lut4 with 0.5% outliers, judged against DRAM read bandwidth (W is 6-9 MB:
-// past the L2, and on the 2-vCPU CI box past the L3 share too).
+// past the L2, and on a machine with a small L3 share per core past that too).
 import { matmulLut, quantizeLut, LutTensor, LutFormat } from '../ops/lut';
 import { matmul, quantize } from '../ops/qgemm';
 import { Tensor } from '../tensor';

@@ -32,8 +32,13 @@ export const gguf = {
   i32s: (v: ArrayLike<number>): GgufKV => ({ type: GgufType.ARRAY, value: { itemType: GgufType.INT32, items: Int32Array.from(v) } }),
 };
 
+/**
+ * A metadata value to write: a typed GgufKV (see `gguf`), or a plain value: a string, a boolean, a bigint
+ * (i64), an integer (u32; i32 when negative), another number (f32), or a string array.
+ */
 export type GgufMetaInput = GgufKV | string | boolean | number | bigint | readonly string[];
 
+/** A tensor to write. */
 export interface GgufTensorInput {
   name: string;
   /** row-major shape, outermost first (GGUF stores it reversed as ne) */
@@ -44,6 +49,7 @@ export interface GgufTensorInput {
   data: Uint8Array | Tensor;
 }
 
+/** What writeGguf / encodeGguf write: metadata (in the given order) and tensors (each aligned). */
 export interface GgufWriteOptions {
   metadata?: Map<string, GgufMetaInput> | Record<string, GgufMetaInput>;
   tensors?: readonly GgufTensorInput[];

@@ -23,6 +23,7 @@ import { FileWindow, MAX_WINDOW_BYTES, WindowSource, locate, mappedSource, planW
 
 export { MAX_WINDOW_BYTES };
 
+/** The GGUF metadata value types (the type field of a key/value pair). */
 export enum GgufType {
   UINT8 = 0, INT8 = 1, UINT16 = 2, INT16 = 3, UINT32 = 4, INT32 = 5, FLOAT32 = 6,
   BOOL = 7, STRING = 8, ARRAY = 9, UINT64 = 10, INT64 = 11, FLOAT64 = 12,
@@ -39,6 +40,7 @@ export interface GgufArray {
 }
 /** u64/i64 read as bigint (lossless); every other number as a JS number. */
 export type GgufValue = number | bigint | boolean | string | GgufArray;
+/** A metadata value with its GGUF type. */
 export interface GgufKV { type: GgufType; value: GgufValue }
 
 /** GGML tensor types: [name, elements per block, bytes per block]. */
@@ -63,6 +65,7 @@ export const GGUF_DEFAULT_ALIGNMENT = 32;
 const GGML_MAX_DIMS = 4;
 const MAX_NESTING = 16;
 
+/** A malformed GGUF file: the message names the problem, the file and the byte offset where it was found. */
 export class GgufError extends Error {
   /** byte offset in the file where the problem was found (-1 when not tied to one) */
   readonly offset: number;
@@ -73,6 +76,7 @@ export class GgufError extends Error {
   }
 }
 
+/** One tensor of a GGUF file as its header describes it (readGguf checks every field against the file). */
 export interface GgufTensorInfo {
   name: string;
   /** GGML dims, innermost first (ne[0] is the contiguous one) */
@@ -98,10 +102,15 @@ export interface GgufTensorInfo {
 /** One buffer holding the file bytes [fileOffset, fileOffset + byteLength). */
 export type GgufWindow = FileWindow;
 
+/** An opened GGUF file (readGguf, parseGguf): its metadata and tensor infos, and the buffers holding its bytes. */
 export interface GgufFile {
+  /** GGUF version: 2 or 3 */
   version: number;
+  /** data alignment in bytes (general.alignment, default 32) */
   alignment: number;
+  /** every key/value pair, in file order */
   metadata: Map<string, GgufKV>;
+  /** every tensor, in file order */
   tensors: GgufTensorInfo[];
   /** absolute offset of the data section */
   dataOffset: number;
@@ -124,6 +133,7 @@ export interface GgufFile {
   source?: string;
 }
 
+/** Options of readGguf. */
 export interface GgufReadOptions {
   /** map the file (default true); false reads it into memory */
   mmap?: boolean;

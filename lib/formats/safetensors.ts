@@ -33,6 +33,7 @@ export const SAFETENSORS_FUSELM: Readonly<Record<string, DType>> = { F32: 'f32',
 /** HF's own reader refuses headers over 100 MB; so does this one. */
 export const SAFETENSORS_MAX_HEADER = 100_000_000;
 
+/** A malformed safetensors file: the message names the problem and the file. */
 export class SafetensorsError extends Error {
   constructor(message: string, source?: string) {
     super(`safetensors${source ? ` ${source}` : ''}: ${message}`);
@@ -40,6 +41,7 @@ export class SafetensorsError extends Error {
   }
 }
 
+/** One tensor of a safetensors file as its header describes it (checked against the file). */
 export interface SafetensorsTensorInfo {
   name: string;
   /** the safetensors dtype name, e.g. 'BF16' */
@@ -56,6 +58,7 @@ export interface SafetensorsTensorInfo {
   window: number;
 }
 
+/** An opened safetensors file (readSafetensors, parseSafetensors). */
 export interface SafetensorsFile {
   tensors: Map<string, SafetensorsTensorInfo>;
   /** the header's __metadata__ (string to string) */
@@ -75,6 +78,7 @@ export interface SafetensorsFile {
   source?: string;
 }
 
+/** Options of readSafetensors and readCheckpoint. */
 export interface SafetensorsReadOptions {
   /** map the file (default true); false reads it into memory */
   mmap?: boolean;
