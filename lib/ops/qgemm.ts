@@ -6,16 +6,28 @@ import { Tensor } from '../tensor';
 import { Launch, checkDType, checkTensor, outputLike, runAsync, runNow, weightZeros } from './common';
 import { LutFormat, LutQuantizeOptions, LutTensor, dequantizeLut, matmulLutLaunch, quantizeLut } from './lut';
 
+/** The legacy 32-block formats with a q8_0 partner (quantize, dequantize, matmul, repack, gather, moeFfn). */
+export const LEGACY_FORMATS = ['q5_0', 'q4_1', 'q5_1', 'iq4_nl', 'mxfp4'] as const;
 /** Formats quantize()/dequantize() handle, as GGUF spells them. */
-export const QUANT_FORMATS = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q8_k'] as const;
+export const QUANT_FORMATS = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q8_k', ...LEGACY_FORMATS] as const;
 export type QuantFormat = (typeof QUANT_FORMATS)[number];
 /** Weight dtypes matmul() takes. */
 export const MATMUL_WEIGHT_DTYPES: readonly DType[] = [
   'f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q4_0x16', 'q8_0x16', 'q4_kx16', 'q6_kx16',
+  ...LEGACY_FORMATS, 'q5_0x16', 'q4_1x16', 'q5_1x16', 'iq4_nlx16', 'mxfp4x16',
 ];
 /** The repacked formats (16 rows interleaved for the GEMV) and the GGUF format each holds. */
-export const REPACKED_FORMATS = { q4_0x16: 'q4_0', q8_0x16: 'q8_0', q4_kx16: 'q4_k', q6_kx16: 'q6_k' } as const;
+export const REPACKED_FORMATS = {
+  q4_0x16: 'q4_0', q8_0x16: 'q8_0', q4_kx16: 'q4_k', q6_kx16: 'q6_k',
+  q5_0x16: 'q5_0', q4_1x16: 'q4_1', q5_1x16: 'q5_1', iq4_nlx16: 'iq4_nl', mxfp4x16: 'mxfp4',
+} as const;
 export type RepackedFormat = keyof typeof REPACKED_FORMATS;
+/** The GGUF formats repack() takes (each has a repacked form `${dtype}x16`). */
+export const REPACKABLE_DTYPES: readonly DType[] = Object.values(REPACKED_FORMATS);
+/** Whether repack() takes a weight of this dtype (a plain format with a repacked form). */
+export function repackSupported(dtype: string): boolean {
+  return (REPACKABLE_DTYPES as readonly string[]).includes(dtype);
+}
 
 const FORMAT_LIST = QUANT_FORMATS.map((f) => `'${f}'`).join(', ');
 
@@ -102,9 +114,9 @@ export function repack(W: Tensor, to?: DType): Tensor {
   checkTensor(W, 'W', fn);
   const from = W.dtype;
   let target: DType;
-  if (from === 'q4_0' || from === 'q8_0' || from === 'q4_k' || from === 'q6_k') target = `${from}x16` as DType;
+  if (repackSupported(from)) target = `${from}x16` as DType;
   else if (from in REPACKED_FORMATS) target = REPACKED_FORMATS[from as RepackedFormat];
-  else return fail('type', 'W.dtype', `'q4_0', 'q8_0', 'q4_k', 'q6_k' or one of their repacked forms`, from, fn);
+  else return fail('type', 'W.dtype', `${REPACKABLE_DTYPES.map((d) => `'${d}'`).join(', ')} or one of their repacked forms`, from, fn);
   if (to !== undefined && to !== target) fail('type', 'to', `'${target}' (the pair of '${from}')`, to, fn);
   if (!W.isContiguous()) fail('type', 'W', 'a contiguous tensor', '#a strided view', fn);
   if (W.ndim < 2 || W.shape[W.ndim - 2] % 16 !== 0) {
