@@ -67,7 +67,7 @@ describe('legacy formats: quantize bytes equal ggml', () => {
   // RMSE on N(0, 1) data, 64 x 1024 weights, measured with this implementation (ggml's
   // reference algorithms): q5_0 0.0429, q4_1 0.0783, q5_1 0.0378, iq4_nl 0.0761, mxfp4
   // 0.1152. Asserted with 3% slack.
-  const RMSE: Record<Legacy, number> = { q5_0: 0.0442, q4_1: 0.0807, q5_1: 0.0390, iq4_nl: 0.0784, mxfp4: 0.1187 };
+  const RMSE: Record<Legacy, number> = { q5_0: 0.0438, q4_1: 0.0801, q5_1: 0.0389, iq4_nl: 0.0781, mxfp4: 0.1186 };
   test.each(LEGACY.map((f) => [f]))('%s round trip: RMSE within the reference error; dequantize equals the independent reader on every ISA', (fmt) => {
     const rows = 64, K = 1024;
     const x = randn(rows * K, 5);
