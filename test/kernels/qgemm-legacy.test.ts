@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { cpu, dequantize, gather, matmul, quantize, repack, REPACKABLE_DTYPES, repackSupported, setIsa, Tensor } from '../../lib';
 import type { DType } from '../../lib';
+import { DTYPES } from '../../lib/dtype';
 import { forEachIsa, randn } from '../helpers';
 import { actQuantBound, dequantRef, matmulRef } from '../reference/qgemm';
 import { LEGACY, Legacy, quantizeLegacyRef } from '../reference/qgemm_legacy';
@@ -83,6 +84,16 @@ describe('legacy formats: quantize bytes equal ggml', () => {
     let e = 0;
     for (let i = 0; i < x.length; i++) e += (ref[i] - x[i]) ** 2;
     expect({ fmt, rmse: Math.sqrt(e / x.length) <= RMSE[fmt] }).toEqual({ fmt, rmse: true });
+  });
+});
+
+describe('dtype tables', () => {
+  test('lib/dtype.ts mirrors blocks.h kDTypeTraits row for row (ids, names, block sizes)', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { native } = require('../../lib/native');
+    const rows = native.dtypeTraits() as Array<{ id: number; name: string; blockElems: number; blockBytes: number; quantized: boolean }>;
+    expect(rows.length).toBe(Object.keys(DTYPES).length);
+    for (const r of rows) expect(DTYPES[r.name as DType]).toEqual(r);
   });
 });
 
