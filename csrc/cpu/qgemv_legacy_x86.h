@@ -89,8 +89,9 @@ static inline void lg_x16_group(float* out, int64_t ldo, const qs::ActQ8_0* acts
   }
 }
 
-// the table entries: dequantize_row_<fmt>, gemv_<fmt>_q8_0, gemv_<fmt>x16_q8_0
-#define FL_LG_GEMV_ENTRIES(fmt, F)                                                                               \
+// the table entries: dequantize_row_<fmt>, gemv_<fmt>_q8_0, gemv_<fmt>x16_q8_0 (GROUP: the
+// ISA's 16-row group kernel, lg_x16_group or a wider one)
+#define FL_LG_GEMV_ENTRIES(fmt, F, GROUP)                                                                        \
   static void dequantize_row_##fmt(float* y, const void* x, int64_t n) { lg::dequant<F>(y, x, n); }               \
   static void gemv_##fmt##_q8_0(float* o, int64_t l, const void* a, int64_t M, int64_t K, const void* W,       \
                                 int64_t n0, int64_t n1) {                                                       \
@@ -99,7 +100,7 @@ static inline void lg_x16_group(float* out, int64_t ldo, const qs::ActQ8_0* acts
   template <int MM>                                                                                             \
   static inline void fmt##x16_group(float* out, int64_t ldo, const qs::ActQ8_0* acts, int64_t nb,              \
                                     const typename lg::Traits<F>::X16* w) {                                    \
-    lg_x16_group<F, MM>(out, ldo, acts, nb, w);                                                                \
+    GROUP<F, MM>(out, ldo, acts, nb, w);                                                                       \
   }                                                                                                             \
   FL_X16_GEMV(gemv_##fmt##x16_q8_0, qs::ActQ8_0, typename lg::Traits<F>::X16, 32, fmt##x16_group)
 #define FL_LG_FILL_GEMV(t, F, fmt, ns)                                 \

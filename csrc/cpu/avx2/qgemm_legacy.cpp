@@ -18,11 +18,11 @@ namespace avx2 {
 #include "cpu/qformats_legacy_x86.h"
 #include "cpu/qgemv_legacy_x86.h"
 
-FL_LG_GEMV_ENTRIES(q5_0, lg::Q5_0)
-FL_LG_GEMV_ENTRIES(q4_1, lg::Q4_1)
-FL_LG_GEMV_ENTRIES(q5_1, lg::Q5_1)
-FL_LG_GEMV_ENTRIES(iq4_nl, lg::IQ4_NL)
-FL_LG_GEMV_ENTRIES(mxfp4, lg::MXFP4)
+FL_LG_GEMV_ENTRIES(q5_0, lg::Q5_0, lg_x16_group)
+FL_LG_GEMV_ENTRIES(q4_1, lg::Q4_1, lg_x16_group)
+FL_LG_GEMV_ENTRIES(q5_1, lg::Q5_1, lg_x16_group)
+FL_LG_GEMV_ENTRIES(iq4_nl, lg::IQ4_NL, lg_x16_group)
+FL_LG_GEMV_ENTRIES(mxfp4, lg::MXFP4, lg_x16_group)
 #undef FL_X16_GEMV
 #undef FL_DPBUSD
 #undef FL_DPWSSD
