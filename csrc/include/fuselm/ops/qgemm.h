@@ -25,15 +25,17 @@ constexpr int64_t kGemvMaxM = 8;
 // Bytes of one row of n elements of dtype t (n must be a whole number of blocks).
 size_t row_bytes(DType t, int64_t n);
 // Whether quantize()/dequantize() handle this dtype: f32, f16, bf16, q8_0, q4_0,
-// q4_k, q5_k, q6_k, q8_k.
+// q4_k, q5_k, q6_k, q8_k, and the legacy 32-block q5_0, q4_1, q5_1, iq4_nl, mxfp4.
 bool quant_supported(DType t);
-// dst: rows x row_bytes(t, cols). Q8_0/Q4_0 bytes equal ggml's reference
-// quantizer's; the K-quants follow ggml's reference search. Threads by rows.
+// dst: rows x row_bytes(t, cols). Q8_0/Q4_0 and the legacy formats' bytes equal
+// ggml's (llama-quantize's without an imatrix); the K-quants follow ggml's
+// reference search. Threads by rows.
 Status quantize(void* dst, DType t, const float* src, int64_t rows, int64_t cols);
 Status dequantize(float* dst, DType t, const void* src, int64_t rows, int64_t cols);
 // Repacking for the GEMV (blocks.h *X16): rows x cols (rows a multiple of 16;
 // a stack of matrices whose N are multiples of 16 repacks as one), Q4_0 <->
-// Q4_0X16, Q8_0 <-> Q8_0X16, Q4_K <-> Q4_KX16, Q6_K <-> Q6_KX16. Q4_KX16 takes
+// Q4_0X16, Q8_0 <-> Q8_0X16, Q4_K <-> Q4_KX16, Q6_K <-> Q6_KX16, and each legacy
+// 32-block format <-> its X16 (Q5_0 <-> Q5_0X16, ...). Q4_KX16 takes
 // 148 bytes per 256 weights (Q4_K 144), the others the plain size. dst and src
 // must not overlap. Threads by groups of rows. dequantize() reads the repacked
 // formats too (rows a multiple of 16).
