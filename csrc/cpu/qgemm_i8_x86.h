@@ -216,10 +216,16 @@ static void i8_pack_panel_rows(const void* W, int64_t nr, int64_t nb, uint8_t* w
     }
   }
 }
+// the legacy 32-block formats' packer (Q5_0, Q4_1, Q5_1, IQ4_NL, MXFP4)
+#include "cpu/qformats_legacy_x86.h"
+#include "cpu/qgemm_i8_legacy_x86.h"
+
 // The panel of nr rows of W (whole 16-row groups for the repacked formats).
 template <int NRP, int FMT, int Q8OFF>
 static void i8_pack_panel(const void* W, int64_t nr, int64_t nb, uint8_t* wp) {
-  if constexpr (FMT == I8_Q4_0X16 || FMT == I8_Q8_0X16 || FMT == I8_Q4_KX16 || FMT == I8_Q6_KX16) {
+  if constexpr (i8_is_legacy<FMT>()) {
+    i8_pack_legacy<NRP, FMT, Q8OFF>(W, nr, nb, wp);
+  } else if constexpr (FMT == I8_Q4_0X16 || FMT == I8_Q8_0X16 || FMT == I8_Q4_KX16 || FMT == I8_Q6_KX16) {
     if (nr < NRP) std::memset(wp, 0, (size_t)nb * NRP * 40);
     i8_pack_panel_x16<NRP, FMT, Q8OFF>(W, nr, nb, wp);
   } else {

@@ -6,16 +6,28 @@ import { Tensor } from '../tensor';
 import { Launch, checkDType, checkTensor, outputLike, runAsync, runNow, weightZeros } from './common';
 import { LutFormat, LutQuantizeOptions, LutTensor, dequantizeLut, matmulLutLaunch, quantizeLut } from './lut';
 
+/** The legacy 32-block formats with a q8_0 partner (quantize, dequantize, matmul, repack, gather, moeFfn). */
+export const LEGACY_FORMATS = ['q5_0', 'q4_1', 'q5_1', 'iq4_nl', 'mxfp4'] as const;
 /** Formats quantize()/dequantize() handle, as GGUF spells them. */
-export const QUANT_FORMATS = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q8_k'] as const;
+export const QUANT_FORMATS = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q8_k', ...LEGACY_FORMATS] as const;
 export type QuantFormat = (typeof QUANT_FORMATS)[number];
 /** Weight dtypes matmul() takes. */
 export const MATMUL_WEIGHT_DTYPES: readonly DType[] = [
   'f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q4_0x16', 'q8_0x16', 'q4_kx16', 'q6_kx16',
+  ...LEGACY_FORMATS, 'q5_0x16', 'q4_1x16', 'q5_1x16', 'iq4_nlx16', 'mxfp4x16',
 ];
 /** The repacked formats (16 rows interleaved for the GEMV) and the GGUF format each holds. */
-export const REPACKED_FORMATS = { q4_0x16: 'q4_0', q8_0x16: 'q8_0', q4_kx16: 'q4_k', q6_kx16: 'q6_k' } as const;
+export const REPACKED_FORMATS = {
+  q4_0x16: 'q4_0', q8_0x16: 'q8_0', q4_kx16: 'q4_k', q6_kx16: 'q6_k',
+  q5_0x16: 'q5_0', q4_1x16: 'q4_1', q5_1x16: 'q5_1', iq4_nlx16: 'iq4_nl', mxfp4x16: 'mxfp4',
+} as const;
 export type RepackedFormat = keyof typeof REPACKED_FORMATS;
+/** The GGUF formats repack() takes (each has a repacked form `${dtype}x16`). */
+export const REPACKABLE_DTYPES: readonly DType[] = Object.values(REPACKED_FORMATS);
+/** Whether repack() takes a weight of this dtype (a plain format with a repacked form). */
+export function repackSupported(dtype: string): boolean {
+  return (REPACKABLE_DTYPES as readonly string[]).includes(dtype);
+}
 
 const FORMAT_LIST = QUANT_FORMATS.map((f) => `'${f}'`).join(', ');
 
@@ -33,8 +45,8 @@ function rowsCols(t: Tensor): { rows: number; cols: number } {
 
 /**
  * Quantizes an f32 tensor row by row (rows of its last dimension) into `format`.
- * Q8_0 and Q4_0 bytes equal llama.cpp's reference quantizer's; the K-quants use
- * ggml's reference search. `.bytes()` of the result are the raw GGUF blocks.
+ * Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, IQ4_NL and MXFP4 bytes equal llama.cpp's (`llama-quantize`
+ * without an importance matrix); the K-quants use ggml's reference search. `.bytes()` of the result are the raw GGUF blocks.
  *
  * `'lut3'` / `'lut4'` (fuselm's dense-and-sparse LUT formats) return a `LutTensor`; see
  * `quantizeLut` for `opts`.
@@ -82,7 +94,8 @@ export function dequantize(x: Tensor | LutTensor, out?: Tensor): Tensor {
 }
 
 /**
- * Repacks a Q4_0 / Q8_0 / Q4_K / Q6_K weight for the decode GEMV: 16 rows
+ * Repacks a Q4_0 / Q8_0 / Q4_K / Q6_K / Q5_0 / Q4_1 / Q5_1 / IQ4_NL / MXFP4 weight
+ * (`REPACKABLE_DTYPES`) for the decode GEMV: 16 rows
  * interleaved so that one 64-byte vector holds 4 weights of 16 rows (one
  * `vpdpbusd` against 4 broadcast activations), with the 16 rows' scales side by
  * side. Same values: `dequantize(repack(W))` equals `dequantize(W)`, and `matmul`
@@ -91,7 +104,7 @@ export function dequantize(x: Tensor | LutTensor, out?: Tensor): Tensor {
  * size, except q4_kx16 (148 bytes per 256 weights, q4_k 144: its 6-bit scales
  * are stored decoded). `repack(Wp)` of a repacked tensor undoes it, e.g. to write a GGUF file.
  *
- * @param W q4_0, q8_0, q4_k or q6_k [..., N, K] with N a multiple of 16 (each [N, K] matrix
+ * @param W one of REPACKABLE_DTYPES, [..., N, K] with N a multiple of 16 (each [N, K] matrix
  *   of a stack, such as MoE experts [E, N, K], repacks on its own), or a repacked one to unpack
  * @example
  *   const Wp = repack(quantize(w, 'q4_0')); // w: f32 [4096, 4096]
@@ -102,9 +115,9 @@ export function repack(W: Tensor, to?: DType): Tensor {
   checkTensor(W, 'W', fn);
   const from = W.dtype;
   let target: DType;
-  if (from === 'q4_0' || from === 'q8_0' || from === 'q4_k' || from === 'q6_k') target = `${from}x16` as DType;
+  if (repackSupported(from)) target = `${from}x16` as DType;
   else if (from in REPACKED_FORMATS) target = REPACKED_FORMATS[from as RepackedFormat];
-  else return fail('type', 'W.dtype', `'q4_0', 'q8_0', 'q4_k', 'q6_k' or one of their repacked forms`, from, fn);
+  else return fail('type', 'W.dtype', `${REPACKABLE_DTYPES.map((d) => `'${d}'`).join(', ')} or one of their repacked forms`, from, fn);
   if (to !== undefined && to !== target) fail('type', 'to', `'${target}' (the pair of '${from}')`, to, fn);
   if (!W.isContiguous()) fail('type', 'W', 'a contiguous tensor', '#a strided view', fn);
   if (W.ndim < 2 || W.shape[W.ndim - 2] % 16 !== 0) {
@@ -124,14 +137,15 @@ export interface MatmulOptions {
 /**
  * `out[M, N] = x[M, K] · W[N, K]ᵀ (+ bias)`, W in any format (one row per output).
  *
- * M <= 8 (decode): x is quantized once to W's partner format (q8_0 for q4_0/q8_0,
- * q8_K for the K-quants) and multiplied with int8 dot products (VNNI / AVX2);
+ * M <= 8 (decode): x is quantized once to W's partner format (q8_0 for q4_0/q8_0 and
+ * q5_0/q4_1/q5_1/iq4_nl/mxfp4, q8_K for the K-quants) and multiplied with int8 dot products (VNNI / AVX2);
  * float W runs in f32. M > 8 (prefill): quantized W runs the same arithmetic as an
  * int8 GEMM (x quantized the same way, W repacked per panel, int8 block dots scaled per
  * block); bf16 W runs register-tiled bf16 kernels, f32 and f16 W f32 kernels.
  *
  * @param x f32 or bf16 [M, K] (or [K] for one row)
- * @param W [N, K] of f32, f16, bf16, q8_0, q4_0, q4_k, q5_k or q6_k, or a `LutTensor`
+ * @param W [N, K] of f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k, q5_0, q4_1, q5_1, iq4_nl,
+ *   mxfp4 or a repacked form (MATMUL_WEIGHT_DTYPES), or a `LutTensor`
  *   (lut3/lut4: runs `matmulLut`, x taken as f32)
  * @example
  *   const y = matmul(x, quantize(w, 'q4_0'), { bias: b });

@@ -149,7 +149,8 @@ describe('MoeStats', () => {
 // absolute products, with h's own error scale (see test/reference/moe.ts).
 const MOE_TOL = 2 ** -6;
 
-type Fmt = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0' | 'q4_k' | 'q5_k' | 'q6_k' | 'q4_0x16' | 'q8_0x16' | 'q4_kx16' | 'q6_kx16';
+type Fmt = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0' | 'q4_k' | 'q5_k' | 'q6_k' | 'q4_0x16' | 'q8_0x16' | 'q4_kx16' | 'q6_kx16'
+  | 'q5_0' | 'q4_1' | 'q5_1' | 'iq4_nl' | 'mxfp4' | 'q5_0x16' | 'q4_1x16' | 'q5_1x16' | 'iq4_nlx16' | 'mxfp4x16';
 
 // Weights are drawn from one pool of gaussians at an odd stride per seed (the
 // machine's JS is slow enough that fresh gaussians for every expert dominate).
@@ -224,6 +225,11 @@ for (const T of [1, 5, 300]) {
 // 256-element q8_K blocks for K-quant downs and f32 rows for an f16 down; and the
 // GEMV-repacked q4_0x16 / q8_0x16 / q4_kx16 / q6_kx16 (whole 16-row groups per unit and chunk)
 for (const T of [1, 3]) ffnCases.push({ E: 4, k: 2, D: 512, FF: 512, T, fmt: ['q4_0x16', 'q8_0', 'q4_kx16', 'bf16'], downFmt: ['q4_k', 'f16', 'q8_0x16', 'q6_kx16'] });
+// the legacy 32-block formats (q8_0 partners), mixed with each other and the K-quants, plain and repacked
+for (const T of [1, 5, 40]) ffnCases.push({ E: 8, k: 2, D: 64, FF: 96, T, fmt: ['q5_0', 'q4_1', 'q5_1', 'iq4_nl', 'mxfp4'], downFmt: ['q5_0', 'q8_0', 'iq4_nl', 'q5_1', 'mxfp4'] });
+for (const T of [1, 40]) ffnCases.push({ E: 4, k: 2, D: 256, FF: 256, T, fmt: ['q5_0', 'q4_k', 'mxfp4', 'q6_k'], downFmt: ['iq4_nl', 'q5_k', 'q4_1'] });
+for (const T of [1, 3]) ffnCases.push({ E: 4, k: 2, D: 256, FF: 64, T, fmt: ['q5_0x16', 'q4_1x16', 'mxfp4x16', 'iq4_nlx16'], downFmt: ['q5_1x16', 'q5_0', 'q8_0'] });
+ffnCases.push({ E: 8, k: 2, D: 256, FF: 96, T: 20, fmt: 'q5_0' });
 ffnCases.push({ E: 16, k: 4, D: 64, FF: 64, T: 5, fmt: 'q8_0', shared: 'deepseek', skip: 0.2 });
 ffnCases.push({ E: 16, k: 4, D: 64, FF: 64, T: 40, fmt: 'q8_0', skip: 0.15 });
 

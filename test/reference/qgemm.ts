@@ -3,6 +3,7 @@
 // dequantizer for every block format read straight from the bytes, and a
 // float64 matmul with the error bounds the kernels must meet.
 import { f16ToF32, f32ToF16 } from '../../lib';
+import { dequantLegacyRef, Legacy, LEGACY } from './qgemm_legacy';
 
 const f = Math.fround;
 
@@ -110,7 +111,9 @@ export function dequantRef(fmt: string, bytes: Uint8Array, n: number): Float32Ar
     case 'q8_k':
       for (let b = 0; b < n / 256; b++) for (let j = 0; j < 256; j++) y[256 * b + j] = dv.getFloat32(292 * b, true) * i8(292 * b + 4 + j);
       break;
-    default: throw new Error(`no reference for ${fmt}`);
+    default:
+      if ((LEGACY as readonly string[]).includes(fmt)) return dequantLegacyRef(fmt as Legacy, bytes, n);
+      throw new Error(`no reference for ${fmt}`);
   }
   return y;
 }
