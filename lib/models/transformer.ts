@@ -10,6 +10,7 @@ import { Tensor, byteSize } from '../tensor';
 import { repack } from '../ops/qgemm';
 import { weightZeros } from '../ops/common';
 import { native } from '../native';
+import { RecordingHandle } from '../native-api';
 import { Config } from './config';
 import { asyncKernel, kernel } from './kernels';
 
@@ -357,7 +358,7 @@ export interface ForwardOptions {
 
 /** forward()'s recording mode (DecodeGraph.record): the graph to capture into, and the input buffers replays rewrite. */
 interface Capture {
-  handle: unknown;
+  handle: RecordingHandle;
   ids: Int32Array;
   pos: Int32Array;
 }
@@ -541,11 +542,11 @@ export async function decode(c: Config, w: Weights, s: State, token: number, o: 
 
 /** A recorded decode step over one state's caches (see decode()). */
 export class DecodeGraph {
-  private handle: unknown;
+  private handle: RecordingHandle | undefined;
   private lastMs: number;
   private labels: string[] | undefined;
 
-  private constructor(handle: unknown, private readonly cap: Capture, private readonly out: Tensor,
+  private constructor(handle: RecordingHandle, private readonly cap: Capture, private readonly out: Tensor,
     private readonly caches: readonly unknown[], recordMs: number) {
     this.handle = handle;
     this.lastMs = recordMs;
@@ -578,7 +579,7 @@ export class DecodeGraph {
     this.cap.ids[0] = token;
     this.cap.pos[0] = s.tokens.length;
     const tm = o.timings;
-    if (tm && !this.labels) this.labels = native.graphLabels(this.handle) as string[];
+    if (tm && !this.labels) this.labels = native.graphLabels(this.handle);
     const ms = tm ? new Float64Array(this.labels!.length) : null;
     const a = performance.now();
     const budget = o.budgetMs ?? Infinity;

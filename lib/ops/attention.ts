@@ -2,6 +2,7 @@
 // fused flash-style attention over it, dense or sparse. Semantics, exactly:
 // csrc/include/fuselm/ops/attention.h.
 import { native } from '../native';
+import { AttentionParams, KvHandle } from '../native-api';
 import { checkInt, checkNumber, checkOptions, fail } from '../check';
 import { Tensor } from '../tensor';
 import { Launch, checkDType, checkF32, outputLike, runAsync, runNow } from './common';
@@ -23,7 +24,7 @@ export interface KVCacheOptions {
   dtype?: KVCacheDType;
 }
 
-type Handle = unknown;
+type Handle = KvHandle;
 
 /**
  * One layer's KV cache: per KV head, K and V of every appended token, in pages of
@@ -97,7 +98,7 @@ export class KVCache {
     return runAsync(this.appendLaunch('KVCache.appendAsync', k, v, positions));
   }
 
-  private appendLaunch(fn: string, k: Tensor, v: Tensor, positions?: Int32Array | readonly number[]): Launch<this> {
+  private appendLaunch(fn: string, k: Tensor, v: Tensor, positions?: Int32Array | readonly number[]): Launch<'kvAppend', this> {
     const h = this.handle(fn);
     checkF32(k, 'k', fn);
     checkF32(v, 'v', fn);
@@ -206,7 +207,7 @@ export interface AttentionOptions {
 
 interface Resolved {
   pos: Int32Array;
-  tail: unknown[];
+  tail: AttentionParams;
 }
 
 function resolve(q: Tensor, cache: KVCache, opts: AttentionOptions | undefined, fn: string): Resolved {
@@ -293,7 +294,7 @@ export async function attentionAsync(q: Tensor, cache: KVCache, opts?: Attention
   return runAsync(attentionLaunch('attentionAsync', q, cache, opts, out));
 }
 
-function attentionLaunch(fn: string, q: Tensor, cache: KVCache, opts?: AttentionOptions, out?: Tensor): Launch<Tensor> {
+function attentionLaunch(fn: string, q: Tensor, cache: KVCache, opts?: AttentionOptions, out?: Tensor): Launch<'attention', Tensor> {
   const r = resolve(q, cache, opts, fn);
   const y = outputLike(out, q.shape, 'f32', fn);
   const [Tq, nHead, d] = q.shape;

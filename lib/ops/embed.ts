@@ -39,7 +39,7 @@ export async function gatherAsync(table: Tensor, ids: Tensor | Int32Array, out?:
   return runAsync(gatherLaunch('gatherAsync', arguments.length, table, ids, out));
 }
 
-function gatherLaunch(fn: string, nargs: number, table: Tensor, ids: Tensor | Int32Array, out?: Tensor): Launch<Tensor> {
+function gatherLaunch(fn: string, nargs: number, table: Tensor, ids: Tensor | Int32Array, out?: Tensor): Launch<'gather', Tensor> {
   checkArgCount(nargs, 2, 3, fn);
   checkTensor(table, 'table', fn);
   if (!(GATHER_DTYPES as readonly string[]).includes(table.dtype)) {

@@ -137,7 +137,8 @@ export interface MatmulOptions {
  *   const y = matmul(x, quantize(w, 'q4_0'), { bias: b });
  */
 export function matmul(x: Tensor, W: Tensor | LutTensor, opts?: MatmulOptions, out?: Tensor): Tensor {
-  return runNow(matmulLaunch('matmul', x, W, opts, out));
+  const l = matmulLaunch('matmul', x, W, opts, out);
+  return l.fn === 'matmul' ? runNow(l) : runNow(l);
 }
 
 /**
@@ -148,10 +149,11 @@ export function matmul(x: Tensor, W: Tensor | LutTensor, opts?: MatmulOptions, o
  *   const y = await matmulAsync(x, W);   // a long prefill GEMM without blocking the server
  */
 export async function matmulAsync(x: Tensor, W: Tensor | LutTensor, opts?: MatmulOptions, out?: Tensor): Promise<Tensor> {
-  return runAsync(matmulLaunch('matmulAsync', x, W, opts, out));
+  const l = matmulLaunch('matmulAsync', x, W, opts, out);
+  return l.fn === 'matmul' ? runAsync(l) : runAsync(l);
 }
 
-function matmulLaunch(fn: string, x: Tensor, W: Tensor | LutTensor, opts?: MatmulOptions, out?: Tensor): Launch<Tensor> {
+function matmulLaunch(fn: string, x: Tensor, W: Tensor | LutTensor, opts?: MatmulOptions, out?: Tensor): Launch<'matmul', Tensor> | Launch<'lutMatmul', Tensor> {
   checkDType(x, 'x', ['f32', 'bf16'], fn);
   if (W instanceof LutTensor) {
     const o = checkOptions(opts, 'opts', fn);

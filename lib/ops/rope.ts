@@ -66,7 +66,7 @@ export async function ropeAsync(x: Tensor, pos: Tensor | Int32Array, opts?: Rope
   return runAsync(ropeLaunch('ropeAsync', arguments.length, x, pos, opts, out));
 }
 
-function ropeLaunch(fn: string, nargs: number, x: Tensor, pos: Tensor | Int32Array, opts?: RopeOptions, out?: Tensor): Launch<Tensor> {
+function ropeLaunch(fn: string, nargs: number, x: Tensor, pos: Tensor | Int32Array, opts?: RopeOptions, out?: Tensor): Launch<'rope', Tensor> {
   checkArgCount(nargs, 2, 4, fn);
   checkF32(x, 'x', fn);
   if (x.ndim !== 2 && x.ndim !== 3) fail('range', 'x.shape', '[T, nHead, headDim] or [T, headDim]', x.shape, fn);
