@@ -9,7 +9,9 @@ const path = require('path');
 const os = require('os');
 const crypto = require('crypto');
 const root = path.join(__dirname, '..');
-const { writeSyntheticModel, load, quantize } = require(path.join(root, 'dist', 'index.js'));
+const { writeSyntheticModel, load, quantize, LOAD_OPTIONS } = require(path.join(root, 'dist', 'index.js'));
+// the replay switch's name: decodeGraph before the model-layer refactor, decodeReplay after
+const REPLAY = LOAD_OPTIONS && LOAD_OPTIONS.includes('decodeReplay') ? 'decodeReplay' : 'decodeGraph';
 
 const q = (x, t) => quantize(x, t);
 const base = { arch: 'llama', dim: 128, nLayer: 2, nHead: 2, nHeadKv: 1, ffDim: 256, seed: 11 };
@@ -38,7 +40,7 @@ async function dump(dir) {
       for (const graph of [true, false]) {
         for (const opts of [{}, { repack: false, fuse: false }, { eventLoopBudgetMs: 0, maxBatch: 4 }]) {
           const tag = `${name}.${graph ? 'replay' : 'kernels'}${opts.repack === false ? '.plain' : ''}${opts.eventLoopBudgetMs === 0 ? '.async' : ''}`;
-          const m = await load(f, { decodeGraph: graph, ...opts });
+          const m = await load(f, { [REPLAY]: graph, ...opts });
           const rows = await m.evaluate([3, 9, 27, 81, 40, 12, 7], { logits: 'all' });
           for (let i = 0; i < 8; i++) rows.push(...(await m.evaluate([(i * 37 + 5) % 200], { reset: false })));
           const buf = Buffer.concat(rows.map((r) => Buffer.from(r.buffer, r.byteOffset, r.byteLength)));
@@ -54,7 +56,7 @@ async function dump(dir) {
       const fs2 = path.join(tmp, `${name}.ctx.gguf`);
       writeSyntheticModel(fs2, { ...base, ...extra, ctxLen: 24 });
       for (const graph of [true, false]) {
-        const m = await load(fs2, { decodeGraph: graph });
+        const m = await load(fs2, { [REPLAY]: graph });
         const toks = [];
         for await (const p of m.generate([1, 5, 9, 13], { temperature: 0, maxTokens: 40, repeatPenalty: 1 })) toks.push(p.token);
         const tag = `${name}.${graph ? 'replay' : 'kernels'}.shift`;

@@ -1,4 +1,4 @@
-// The recorded decode step (csrc/napi/graph.h, lib/models/transformer.ts decode()): a
+// The recorded decode step (csrc/napi/graph.h, lib/exec/replay.ts, lib/models/forward.ts decode()): a
 // token's kernel calls captured once and replayed in one native call. Replays must give
 // the logits of the kernel-by-kernel pass bit for bit, on every architecture and ISA, and
 // the graph's native API must refuse misuse with clear errors (freed graphs, detached
@@ -50,18 +50,18 @@ async function run(m: Model): Promise<Float32Array[]> {
   return out;
 }
 
-const stateOf = (m: Model) => (m as unknown as { state: { graph?: unknown; caches: KVCache[] } }).state;
+const stateOf = (m: Model) => (m as unknown as { state: { replay?: { replay: { disposed: boolean } }; caches: KVCache[] } }).state;
 
 describe('decode graph: replays equal the kernel-by-kernel pass bit for bit', () => {
   test.each(CASES)('%s', async (name, extra) => {
     const f = fileFor(name, extra);
-    const g = await load(f), k = await load(f, { decodeGraph: false });
+    const g = await load(f), k = await load(f, { decodeReplay: false });
     const a = await run(g), b = await run(k);
-    expect(stateOf(g).graph).toBeDefined();
-    expect(stateOf(k).graph).toBeUndefined();
+    expect(stateOf(g).replay).toBeDefined();
+    expect(stateOf(k).replay).toBeUndefined();
     expect(a.length).toBe(14);
     a.forEach((row, i) => expect({ i, same: Buffer.compare(Buffer.from(row.buffer), Buffer.from(b[i].buffer)) === 0 }).toEqual({ i, same: true }));
-    const graph = stateOf(g).graph as { disposed: boolean };
+    const graph = stateOf(g).replay!.replay;
     g.dispose();
     expect(graph.disposed).toBe(true);   // the model's dispose frees its graph
     k.dispose();
@@ -70,7 +70,7 @@ describe('decode graph: replays equal the kernel-by-kernel pass bit for bit', ()
   test('every ISA (q4_0), async replays (budget 0) and sync replays (budget Infinity) alike', async () => {
     const f = fileFor(CASES[1][0], CASES[1][1]);
     await forEachIsaAsync(async () => {
-      const ref = await run(await load(f, { decodeGraph: false, eventLoopBudgetMs: Infinity }));
+      const ref = await run(await load(f, { decodeReplay: false, eventLoopBudgetMs: Infinity }));
       for (const eventLoopBudgetMs of [0, Infinity]) {
         const m = await load(f, { eventLoopBudgetMs });
         const rows = await run(m);
@@ -84,7 +84,7 @@ describe('decode graph: replays equal the kernel-by-kernel pass bit for bit', ()
     const f = path.join(tmp, 'short.gguf');
     writeSyntheticModel(f, { ...base, ctxLen: 24, seed: 4 });
     const opts = { maxTokens: 40, temperature: 0 };
-    const g = await load(f), k = await load(f, { decodeGraph: false });
+    const g = await load(f), k = await load(f, { decodeReplay: false });
     const a = [], b = [];
     for await (const p of g.generate([1, 50, 60, 70], opts)) a.push(p.token);
     for await (const p of k.generate([1, 50, 60, 70], opts)) b.push(p.token);
@@ -112,7 +112,7 @@ describe('decode graph: replays equal the kernel-by-kernel pass bit for bit', ()
     await m.evaluate([1, 2, 3, 4, 5, 6]);
     const seen: number[] = [];
     for (let i = 0; i < 4; i++) { await m.evaluate([7 + i], { reset: false }); seen.push(stats.tokens); }
-    expect(stateOf(m).graph).toBeUndefined();
+    expect(stateOf(m).replay).toBeUndefined();
     // the context sits in one 64-token block, read whole: each token's call reads the context so far
     expect(seen).toEqual([7, 8, 9, 10]);
     m.dispose();
