@@ -1,6 +1,6 @@
 // Family `attention`, the KV cache: the page arena, copy-on-write pages, the
 // per-dtype token store with its block summaries, and the cache API (create,
-// append, truncate, fork, read). Layout and semantics: fuselm/ops/kv_cache.h.
+// append, truncate, fork, read, shift). Layout and semantics: fuselm/ops/kv_cache.h.
 #include <sys/mman.h>
 
 #include <cmath>
@@ -135,32 +135,40 @@ static inline float quant_i8(int8_t* q, const float* x, int64_t n, int64_t strid
   return scale;
 }
 
+// stores one head's K row (f32 [head_dim]) as token t, in the cache's dtype (the per-channel summary is not updated)
+static void store_k(const KvCache* c, uint8_t* hb, int64_t t, const float* kr) {
+  const int64_t D = c->head_dim;
+  switch (c->dtype) {
+    case KvDType::F32:
+      for (int64_t ch = 0; ch < D; ch++) ((float*)hb)[ch * KV_BLOCK + t] = kr[ch];
+      break;
+    case KvDType::F16:
+      for (int64_t ch = 0; ch < D; ch++) ((uint16_t*)hb)[ch * KV_BLOCK + t] = fp32_to_fp16(kr[ch]);
+      break;
+    case KvDType::I8:
+      ((float*)(hb + c->off_kscale()))[t] = quant_i8((int8_t*)hb + t, kr, D, KV_BLOCK);
+      break;
+  }
+}
+
+static void store_v(const KvCache* c, uint8_t* hb, int64_t t, const float* vr) {
+  const int64_t D = c->head_dim;
+  uint8_t* vb = hb + c->off_v();
+  switch (c->dtype) {
+    case KvDType::F32: std::memcpy((float*)vb + t * D, vr, (size_t)D * 4); break;
+    case KvDType::F16:
+      for (int64_t ch = 0; ch < D; ch++) ((uint16_t*)vb)[t * D + ch] = fp32_to_fp16(vr[ch]);
+      break;
+    case KvDType::I8: ((float*)(hb + c->off_vscale()))[t] = quant_i8((int8_t*)vb + t * D, vr, D, 1); break;
+  }
+}
+
 static void write_token(KvCache* c, KvPage* pg, int64_t t, const float* k, const float* v) {
   const int64_t D = c->head_dim;
   for (int64_t h = 0; h < c->n_kv_head; h++) {
     uint8_t* hb = c->head(pg, h);
-    const float* kr = k + h * D;
-    const float* vr = v + h * D;
-    switch (c->dtype) {
-      case KvDType::F32: {
-        float* kt = (float*)hb;
-        for (int64_t ch = 0; ch < D; ch++) kt[ch * KV_BLOCK + t] = kr[ch];
-        std::memcpy((float*)(hb + c->off_v()) + t * D, vr, (size_t)D * 4);
-        break;
-      }
-      case KvDType::F16: {
-        uint16_t* kt = (uint16_t*)hb;
-        uint16_t* vt = (uint16_t*)(hb + c->off_v()) + t * D;
-        for (int64_t ch = 0; ch < D; ch++) kt[ch * KV_BLOCK + t] = fp32_to_fp16(kr[ch]);
-        for (int64_t ch = 0; ch < D; ch++) vt[ch] = fp32_to_fp16(vr[ch]);
-        break;
-      }
-      case KvDType::I8: {
-        ((float*)(hb + c->off_kscale()))[t] = quant_i8((int8_t*)hb + t, kr, D, KV_BLOCK);
-        ((float*)(hb + c->off_vscale()))[t] = quant_i8((int8_t*)(hb + c->off_v()) + t * D, vr, D, 1);
-        break;
-      }
-    }
+    store_k(c, hb, t, k + h * D);
+    store_v(c, hb, t, v + h * D);
     float* mn = (float*)(hb + c->off_kmin());
     float* mx = (float*)(hb + c->off_kmax());
     for (int64_t ch = 0; ch < D; ch++) {
@@ -321,5 +329,80 @@ Status kv_cache_read(float* k, float* v, int32_t* pos, const KvCache* c) {
 }
 
 int64_t kv_cache_bytes(const KvCache* c) { return (int64_t)c->pages.size() * page_bytes(c); }
+
+// ---- context shift ------------------------------------------------------------
+// token st of src stored as is (K, V and their int8 scales) into token dt of dst, every head
+static void copy_token(const KvCache* c, KvPage* dst, int64_t dt, const KvPage* src, int64_t st, bool with_k) {
+  const int64_t D = c->head_dim, e = c->elem_bytes;
+  for (int64_t h = 0; h < c->n_kv_head; h++) {
+    uint8_t* hd = c->head(dst, h);
+    const uint8_t* hs = c->head(src, h);
+    if (with_k) {
+      for (int64_t ch = 0; ch < D; ch++)
+        std::memcpy(hd + (ch * KV_BLOCK + dt) * e, hs + (ch * KV_BLOCK + st) * e, (size_t)e);
+      if (c->dtype == KvDType::I8)
+        ((float*)(hd + c->off_kscale()))[dt] = ((const float*)(hs + c->off_kscale()))[st];
+    }
+    std::memcpy(hd + c->off_v() + dt * D * e, hs + c->off_v() + st * D * e, (size_t)(D * e));
+    if (c->dtype == KvDType::I8) ((float*)(hd + c->off_vscale()))[dt] = ((const float*)(hs + c->off_vscale()))[st];
+  }
+}
+
+Status kv_cache_shift(KvCache* c, int64_t keep, int64_t discard, int64_t n_dims, int mode, float base,
+                      const RopeScaling& sc) {
+  if (!c) return Status::type("cache", "a KVCache", "null");
+  if (keep < 0 || keep >= c->len)
+    return Status::range("keep", "integer in [0, length - 1 = " + std::to_string(c->len - 1) + "]", std::to_string(keep));
+  if (discard < 1 || discard > c->len - keep)
+    return Status::range("discard", "integer in [1, length - keep = " + std::to_string(c->len - keep) + "]",
+                         std::to_string(discard));
+  const int64_t H = c->n_kv_head, D = c->head_dim, m = c->len - discard, moved = m - keep;
+  // the rope arguments are checked before anything moves (no tokens: checks only)
+  FL_TRY(rope_rotate_f32(nullptr, nullptr, nullptr, 0, H, D, n_dims, mode, base, sc));
+  std::vector<float> k;
+  std::vector<int32_t> back;
+  try {
+    k.resize((size_t)(moved * H * D));
+    back.assign((size_t)moved, (int32_t)-discard);
+  } catch (const std::bad_alloc&) {
+    return Status::internal("KVCache: out of memory");
+  }
+  // the moved tokens' stored keys, dequantized, then rotated back by discard positions
+  for (int64_t j = 0; j < moved; j++) {
+    const int64_t s = keep + discard + j;
+    const KvPage* pg = c->pages[s / KV_BLOCK];
+    for (int64_t h = 0; h < H; h++)
+      for (int64_t ch = 0; ch < D; ch++) k[(j * H + h) * D + ch] = k_at(c, c->head(pg, h), ch, s % KV_BLOCK);
+  }
+  FL_TRY(rope_rotate_f32(k.data(), k.data(), back.data(), moved, H, D, n_dims, mode, base, sc));
+  // the new page table: the pages wholly before index keep stay (shared with forks); the rest are
+  // written fresh, all allocated first so that a failure leaves the cache unchanged
+  const int64_t p0 = keep / KV_BLOCK, np = (m + KV_BLOCK - 1) / KV_BLOCK;
+  std::vector<KvPage*> pages(c->pages.begin(), c->pages.begin() + p0);
+  for (int64_t i = p0; i < np; i++) {
+    KvPage* p = page_new(c);
+    if (!p) {
+      for (int64_t f = p0; f < i; f++) page_release(c, pages[f]);
+      return Status::internal("KVCache: out of memory");
+    }
+    pages.push_back(p);
+  }
+  for (int64_t j = p0 * KV_BLOCK; j < m; j++) {
+    KvPage* dst = pages[j / KV_BLOCK];
+    const int64_t dt = j % KV_BLOCK, s = j < keep ? j : j + discard;
+    const KvPage* src = c->pages[s / KV_BLOCK];
+    const int64_t st = s % KV_BLOCK;
+    copy_token(c, dst, dt, src, st, j < keep);
+    if (j >= keep)
+      for (int64_t h = 0; h < H; h++) store_k(c, c->head(dst, h), dt, k.data() + ((j - keep) * H + h) * D);
+    dst->pos[dt] = j < keep ? src->pos[st] : src->pos[st] - (int32_t)discard;
+    dst->n = (int32_t)dt + 1;
+  }
+  for (int64_t i = p0; i < np; i++) resummarize(c, pages[i]);
+  for (int64_t i = p0; i < (int64_t)c->pages.size(); i++) page_release(c, c->pages[i]);
+  c->pages.swap(pages);
+  c->len = m;
+  return Status::Ok();
+}
 
 }  // namespace fuselm

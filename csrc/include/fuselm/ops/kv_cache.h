@@ -24,6 +24,14 @@
 // clamped to [-127, 127] (scale 0 -> all zeros).
 // Positions are int32 in [0, 2^31 - 2] and strictly increasing along the cache
 // (append checks it); so "keys at position <= p" is a prefix of the cache.
+//
+// Context shift (kv_cache_shift): drops tokens [keep, keep + discard); tokens after move
+// down to index j - discard with position pos - discard (still strictly increasing, >= 0),
+// their keys rotated by -discard positions with rope_ext_f32's angles at magnitude 1
+// (rope_rotate_f32: no attn_factor, no YaRN mscale), so a key stored as RoPE(k, p) becomes
+// RoPE(k, p - discard) up to rounding. V rows (and int8 scales) move as stored; the rotated
+// keys are stored again in the cache's dtype (f16/int8 round once more). Pages before the
+// one holding index keep stay shared with forks.
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -31,6 +39,7 @@
 
 #include "fuselm/status.h"
 #include "fuselm/ops/attention_kernels.h"
+#include "fuselm/ops/rope.h"
 
 namespace fuselm {
 
@@ -79,4 +88,10 @@ Status kv_cache_fork(KvCache** out, const KvCache* src);
 Status kv_cache_read(float* k, float* v, int32_t* pos, const KvCache* c);
 int64_t kv_cache_bytes(const KvCache* c);  // bytes of the pages it references
 int64_t& kv_memory_delta();                // thread-local: bytes allocated minus freed
+
+// Context shift (see the top of this file). 0 <= keep < len, 1 <= discard <= len - keep; the rope
+// arguments as rope_ext_f32's (n_dims <= head_dim; attn_factor is not applied). On failure the cache is unchanged.
+Status kv_cache_shift(KvCache* c, int64_t keep, int64_t discard, int64_t n_dims, int mode, float base,
+                      const RopeScaling& sc);
+
 }  // namespace fuselm
