@@ -6,6 +6,7 @@ import { AttentionParams, KvHandle } from '../native-api';
 import { checkInt, checkNumber, checkOptions, fail } from '../check';
 import { Tensor } from '../tensor';
 import { Launch, checkDType, checkF32, outputLike, runAsync, runNow } from './common';
+import { RopeOptions, ropeParams } from './rope';
 
 /** Tokens per page / key block: the unit of the sparse forms and of the per-block summaries. */
 export const KV_BLOCK = 64;
@@ -126,6 +127,36 @@ export class KVCache {
     const h = this.handle(fn);
     checkInt(n, 'n', 0, this.length, fn);
     native.kvTruncate(h, n);
+    return this;
+  }
+
+  /**
+   * Context shift (llama.cpp's, for generation past the context length), in place: drops the
+   * tokens [keep, keep + discard); the later ones move down by `discard` indices and positions
+   * (position p becomes p - discard), their keys rotated back by `discard` positions with the
+   * rope kernel's angles as a pure rotation (RoPE angles are linear in the position, so a key
+   * stored as RoPE(k, p) becomes RoPE(k, p - discard); `attnFactor` and YaRN's magnitude are not
+   * applied again). Values move as stored; an f16 or int8 cache rounds the rotated keys once more.
+   * Pages before the one holding index `keep` stay shared with forks.
+   *
+   * @param keep tokens kept at the front (e.g. the BOS or a system prompt), integer in [0, length - 1]
+   * @param discard tokens dropped after them, integer in [1, length - keep]
+   * @param rope the options the keys were rotated with ({@link RopeOptions}: mode, dims, base,
+   *   freqScale, freqFactors, YaRN's); `attnFactor` is accepted and has no effect
+   * @example
+   *   // 4096 tokens held: keep the first, drop the next 2047, positions now 0..2048
+   *   cache.shift(1, 2047, { mode: 'neox', base: 1e6 });
+   */
+  shift(keep: number, discard: number, rope?: RopeOptions): this {
+    const fn = 'KVCache.shift';
+    const h = this.handle(fn);
+    const n = this.length;
+    if (n === 0) fail('range', 'cache.length', 'at least 1 token to shift', 0, fn);
+    checkInt(keep, 'keep', 0, n - 1, fn);
+    checkInt(discard, 'discard', 1, n - keep, fn);
+    const r = ropeParams(rope, this.headDim, fn, 'rope');
+    native.kvShift(h, keep, discard, r.nDims, r.mode, r.base, r.freqScale, r.extFactor, r.betaFast, r.betaSlow,
+      r.origCtx, r.freqFactors);
     return this;
   }
 
