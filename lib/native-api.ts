@@ -179,6 +179,12 @@ export interface NativeCalls {
   /** kvCreate(nKvHead, headDim, dtype) */
   kvCreate(nKvHead: number, headDim: number, dtype: 'f32' | 'f16' | 'int8'): KvHandle;
   kvTruncate(cache: KvHandle, n: number): void;
+  /**
+   * kvShift(cache, keep, discard, nDims, mode, base, freqScale, extFactor, betaFast, betaSlow, origCtx, freqFactors | null):
+   * the context shift in place, keys rotated back by `discard` positions
+   */
+  kvShift(cache: KvHandle, keep: number, discard: number, nDims: number, mode: number, base: number, freqScale: number,
+    extFactor: number, betaFast: number, betaSlow: number, origCtx: number, freqFactors: NativeBuffer | null): void;
   kvFork(cache: KvHandle): KvHandle;
   kvFree(cache: KvHandle): void;
   /** kvInfo(cache) -> [length, bytes, lastPosition] */

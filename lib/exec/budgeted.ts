@@ -4,7 +4,14 @@
 // kernel's milliseconds to `timings` and stops the pass at an aborted signal. The cost
 // model, estimated from the tensors' shapes, lives here and nowhere else.
 import { Tensor, byteSize } from '../tensor';
-import { Dispatch, Exec, ForwardAborted, OpArgs, OpName, OpResults, execOf, inline, later } from './exec';
+import { rmsnormAsync } from '../ops/norm';
+import { matmulAsync } from '../ops/qgemm';
+import { addAsync, swigluAsync } from '../ops/elementwise';
+import { RopeOptions, ropeAsync } from '../ops/rope';
+import { gatherAsync } from '../ops/embed';
+import { AttentionOptions, KVCache, attentionAsync } from '../ops/attention';
+import { MoeExperts, MoeRouteOptions, MoeRouting, moeFfnAsync, moeRouteAsync } from '../ops/moe';
+import { Exec, ForwardAborted, Maybe, OpName, inline } from './exec';
 
 export interface BudgetOptions {
   /**
@@ -35,57 +42,80 @@ function streamMs(elems: number): number {
   return (12 * elems) / EST_BYTES_PER_MS;
 }
 
-const rowsOf = (x: Tensor) => (x.ndim === 1 ? 1 : x.shape[0]);
+/** The budgeted executor of one forward pass (its clock starts now: the event loop just ran). */
+export class BudgetedExec implements Exec {
+  private turn = performance.now(); // when the event loop last ran
 
-/** Each op's estimated milliseconds, from its arguments' shapes. */
-const COST: { [K in OpName]: (...args: OpArgs[K]) => number } = {
-  embedding: (table, ids) => streamMs(ids.numel * table.shape[1]),
-  rmsnorm: (x) => streamMs(x.numel),
-  matmul: (x, W) => matmulMs(rowsOf(x), W),
-  add: (a) => streamMs(a.numel),
-  rope: (x) => streamMs(x.numel),
-  kvAppend: (_cache, k, v) => streamMs(k.numel + v.numel),
-  // every cached K/V row read once, 4 flops per (query head, key, dim)
-  attention: (q, cache, opts) => {
+  constructor(private readonly o: BudgetOptions) {}
+
+  embedding(table: Tensor, ids: Tensor): Maybe<Tensor> {
+    return this.run('embedding', streamMs(ids.numel * table.shape[1]), () => inline.embedding(table, ids), () => gatherAsync(table, ids));
+  }
+
+  rmsnorm(x: Tensor, w: Tensor, eps: number): Maybe<Tensor> {
+    return this.run('rmsnorm', streamMs(x.numel), () => inline.rmsnorm(x, w, eps), () => rmsnormAsync(x, w, { eps }));
+  }
+
+  matmul(x: Tensor, W: Tensor, bias?: Tensor): Maybe<Tensor> {
+    return this.run('matmul', matmulMs(x.ndim === 1 ? 1 : x.shape[0], W), () => inline.matmul(x, W, bias), () => matmulAsync(x, W, { bias }));
+  }
+
+  add(a: Tensor, b: Tensor): Maybe<Tensor> {
+    return this.run('add', streamMs(a.numel), () => inline.add(a, b), () => addAsync(a, b));
+  }
+
+  rope(x: Tensor, pos: Tensor, opts: RopeOptions): Maybe<Tensor> {
+    return this.run('rope', streamMs(x.numel), () => inline.rope(x, pos, opts), () => ropeAsync(x, pos, opts));
+  }
+
+  kvAppend(cache: KVCache, k: Tensor, v: Tensor, pos: Int32Array): Maybe<KVCache> {
+    return this.run('kvAppend', streamMs(k.numel + v.numel), () => inline.kvAppend(cache, k, v, pos), () => cache.appendAsync(k, v, pos));
+  }
+
+  attention(q: Tensor, cache: KVCache, opts: AttentionOptions): Maybe<Tensor> {
+    // every cached K/V row read once, 4 flops per (query head, key, dim)
     const [T, nHead, d] = q.shape;
     const p = opts.positions;
     const keys = p && p.length ? p[p.length - 1] + 1 : T;
-    return (keys * cache.nKvHead * 2 * d * 2) / EST_BYTES_PER_MS + (2 * T * keys * nHead * 2 * d) / EST_FLOPS_PER_MS;
-  },
-  swiglu: (gate) => streamMs(gate.numel),
-  moeRoute: (logits) => streamMs(logits.numel),
-  // the routed experts' three matrices (each read once when T is small), and the shared expert's
-  moeFfn: (x, routing, experts) => {
+    const ms = (keys * cache.nKvHead * 2 * d * 2) / EST_BYTES_PER_MS + (2 * T * keys * nHead * 2 * d) / EST_FLOPS_PER_MS;
+    return this.run('attention', ms, () => inline.attention(q, cache, opts), () => attentionAsync(q, cache, opts));
+  }
+
+  swiglu(gate: Tensor, up: Tensor): Maybe<Tensor> {
+    return this.run('swiglu', streamMs(gate.numel), () => inline.swiglu(gate, up), () => swigluAsync(gate, up));
+  }
+
+  moeRoute(logits: Tensor, opts: MoeRouteOptions): Maybe<MoeRouting> {
+    return this.run('moeRoute', streamMs(logits.numel), () => inline.moeRoute(logits, opts), () => moeRouteAsync(logits, opts));
+  }
+
+  moeFfn(x: Tensor, routing: MoeRouting, experts: MoeExperts): Maybe<Tensor> {
+    // the routed experts' three matrices (each read once when T is small), and the shared expert's
     const [T, D] = x.shape;
     const k = routing.ids.shape[1];
     const gate = experts.gate as Tensor;
     const E = gate.shape[0], ff = gate.shape[1], per = byteSize(gate.dtype, gate.shape) / E;
-    const used = Math.min(E, T * k);
-    return (3 * used * per) / EST_BYTES_PER_MS + (6 * T * k * ff * D) / EST_FLOPS_PER_MS
+    const ms = (3 * Math.min(E, T * k) * per) / EST_BYTES_PER_MS + (6 * T * k * ff * D) / EST_FLOPS_PER_MS
       + (experts.shared ? 3 * matmulMs(T, experts.shared.up) : 0);
-  },
-};
+    return this.run('moeFfn', ms, () => inline.moeFfn(x, routing, experts), () => moeFfnAsync(x, routing, experts));
+  }
 
-/** The budgeted executor of one forward pass (its clock starts now: the event loop just ran). */
-export function budgeted(o: BudgetOptions): Exec {
-  const budget = o.budgetMs, tm = o.timings, signal = o.signal;
-  let turn = performance.now(); // when the event loop last ran
-  const hand = async <K extends OpName>(op: K, a: OpArgs[K], t0: number): Promise<OpResults[K]> => {
-    const f: (...args: OpArgs[K]) => Promise<OpResults[K]> = later[op];
-    const r = await f(...a);
-    turn = performance.now();
-    if (tm) tm[op] = (tm[op] ?? 0) + turn - t0;
-    return r;
-  };
-  const run: Dispatch = <K extends OpName>(op: K, a: OpArgs[K]) => {
-    if (signal?.aborted) throw new ForwardAborted();
+  /** `now()` inline, or `later()` (the async twin) when the budget would be exceeded; timed, abortable. */
+  private run<R>(op: OpName, ms: number, now: () => R, later: () => Promise<R>): Maybe<R> {
+    if (this.o.signal?.aborted) throw new ForwardAborted();
     const t0 = performance.now();
-    const cost: (...args: OpArgs[K]) => number = COST[op];
-    if (t0 - turn + cost(...a) > budget) return hand(op, a, t0);
-    const f: (...args: OpArgs[K]) => OpResults[K] = inline[op];
-    const r = f(...a);
+    if (t0 - this.turn + ms > this.o.budgetMs) return this.hand(op, later, t0);
+    const r = now();
+    const tm = this.o.timings;
     if (tm) tm[op] = (tm[op] ?? 0) + performance.now() - t0;
     return r;
-  };
-  return execOf(run);
+  }
+
+  private async hand<R>(op: OpName, later: () => Promise<R>, t0: number): Promise<R> {
+    const r = await later();
+    this.turn = performance.now();
+    const tm = this.o.timings;
+    if (tm) tm[op] = (tm[op] ?? 0) + this.turn - t0;
+    return r;
+  }
 }

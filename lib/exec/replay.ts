@@ -5,19 +5,34 @@
 import { Tensor } from '../tensor';
 import { native } from '../native';
 import { RecordingHandle } from '../native-api';
-import { Dispatch, Exec, ForwardAborted, OpArgs, OpName, OpResults, execOf, inline } from './exec';
+import { RopeOptions } from '../ops/rope';
+import { AttentionOptions, KVCache } from '../ops/attention';
+import { MoeExperts, MoeRouteOptions, MoeRouting } from '../ops/moe';
+import { Exec, ForwardAborted, OpName, inline } from './exec';
 
 /**
- * The recording executor: every op runs inline and is captured under its name into
- * `handle` (checked against `signal` first, as the budgeted executor does).
+ * The recording executor: every op runs inline and is captured under its name into the
+ * recording (checked against `signal` first, as the budgeted executor does).
  */
-export function recording(handle: RecordingHandle, signal?: AbortSignal): Exec {
-  const run: Dispatch = <K extends OpName>(op: K, a: OpArgs[K]) => {
-    if (signal?.aborted) throw new ForwardAborted();
-    const f: (...args: OpArgs[K]) => OpResults[K] = inline[op];
-    return native.graphCapture(handle, op, () => f(...a));
-  };
-  return execOf(run);
+export class RecordingExec implements Exec {
+  constructor(private readonly handle: RecordingHandle, private readonly signal?: AbortSignal) {}
+
+  embedding(table: Tensor, ids: Tensor): Tensor { return this.capture('embedding', () => inline.embedding(table, ids)); }
+  rmsnorm(x: Tensor, w: Tensor, eps: number): Tensor { return this.capture('rmsnorm', () => inline.rmsnorm(x, w, eps)); }
+  matmul(x: Tensor, W: Tensor, bias?: Tensor): Tensor { return this.capture('matmul', () => inline.matmul(x, W, bias)); }
+  add(a: Tensor, b: Tensor): Tensor { return this.capture('add', () => inline.add(a, b)); }
+  rope(x: Tensor, pos: Tensor, opts: RopeOptions): Tensor { return this.capture('rope', () => inline.rope(x, pos, opts)); }
+  kvAppend(cache: KVCache, k: Tensor, v: Tensor, pos: Int32Array): KVCache { return this.capture('kvAppend', () => inline.kvAppend(cache, k, v, pos)); }
+  attention(q: Tensor, cache: KVCache, opts: AttentionOptions): Tensor { return this.capture('attention', () => inline.attention(q, cache, opts)); }
+  swiglu(gate: Tensor, up: Tensor): Tensor { return this.capture('swiglu', () => inline.swiglu(gate, up)); }
+  moeRoute(logits: Tensor, opts: MoeRouteOptions): MoeRouting { return this.capture('moeRoute', () => inline.moeRoute(logits, opts)); }
+  moeFfn(x: Tensor, routing: MoeRouting, experts: MoeExperts): Tensor { return this.capture('moeFfn', () => inline.moeFfn(x, routing, experts)); }
+
+  /** Runs `f` now; the native ops it calls are recorded under `op` */
+  private capture<R>(op: OpName, f: () => R): R {
+    if (this.signal?.aborted) throw new ForwardAborted();
+    return native.graphCapture(this.handle, op, f);
+  }
 }
 
 /** The buffers a recorded pass reads its inputs from: a replay writes the next ones there. */
@@ -57,7 +72,7 @@ export class Replay {
     const handle = native.graphCreate();
     const t0 = performance.now();
     try {
-      const out = await pass(recording(handle, signal));
+      const out = await pass(new RecordingExec(handle, signal));
       native.graphSeal(handle);
       return { replay: new Replay(handle, inputs, out, performance.now() - t0), out };
     } catch (e) {

@@ -1,12 +1,13 @@
-// A model family: what one architecture (or a few close ones) adds to the shared decoder
-// skeleton of lib/models/forward.ts. Adding an architecture: one file like llama.ts
-// (its layer, built from lib/models/blocks, and the tensors it must have), one entry in
-// lib/models/families.ts, its hyperparameters in lib/models/config.ts, and an oracle case.
+// A model family: what one architecture (or a few close ones) computes in a decoder layer of
+// the shared skeleton of lib/models/forward.ts. Adding an architecture: one file like
+// llama.ts (its layer, built from lib/models/blocks), its line in lib/models/families.ts, its
+// hyperparameters and tensor requirements in lib/models/config.ts (ARCHS, ARCH_TRAITS), and
+// an oracle case.
 import { Tensor } from '../tensor';
 import { Exec } from '../exec/exec';
 import { AttentionOptions, KVCache } from '../ops/attention';
 import { RopeOptions } from '../ops/rope';
-import type { Arch, Config } from './config';
+import type { Config } from './config';
 import type { LayerWeights } from './weights';
 
 /** Per-layer attention options: dense (undefined) or a sparse form of the attention kernel. */
@@ -33,11 +34,6 @@ export interface Step {
 export type Layer = (ex: Exec, c: Config, L: LayerWeights, x: Tensor, cache: KVCache, layer: number, st: Step) => Promise<Tensor>;
 
 export interface Family {
-  /** the architectures (general.architecture) it runs */
-  archs: readonly Arch[];
-  /** the layer tensors `arch` needs beyond the common ones: problems for loadWeights' message */
-  checkLayer(arch: Arch, prefix: string, has: (name: string) => boolean): string[];
-  /** true when the model may carry rope_freqs.weight (llama3-style RoPE factors) */
-  ropeFreqs: boolean;
+  /** one decoder layer (lib/models/families.ts says which architectures run it) */
   layer: Layer;
 }

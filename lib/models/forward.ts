@@ -5,7 +5,7 @@
 // decode() runs one token through the state's recorded decode step (lib/exec/replay.ts).
 import { Tensor } from '../tensor';
 import { Exec } from '../exec/exec';
-import { budgeted } from '../exec/budgeted';
+import { BudgetedExec } from '../exec/budgeted';
 import { Replay, ReplayInputs } from '../exec/replay';
 import { Config } from './config';
 import { Weights } from './weights';
@@ -49,7 +49,7 @@ export interface ForwardOptions {
  * through the budgeted executor. Returns logits f32 [T or 1, vocab] (or the hidden states).
  */
 export async function forward(c: Config, w: Weights, s: State, tokens: readonly number[], o: ForwardOptions): Promise<Tensor> {
-  const ex = budgeted({ budgetMs: o.budgetMs ?? Infinity, timings: o.timings, signal: o.signal });
+  const ex = new BudgetedExec({ budgetMs: o.budgetMs ?? Infinity, timings: o.timings, signal: o.signal });
   const t0 = s.tokens.length;
   return pass(ex, c, w, s, tokens, o, { ids: Int32Array.from(tokens), pos: Int32Array.from(tokens, (_, i) => t0 + i) });
 }

@@ -7,9 +7,6 @@ import { denseFfn } from './blocks/ffn';
 import { moeFfn } from './blocks/moe';
 
 export const llama: Family = {
-  archs: ['llama'],
-  checkLayer: () => [],
-  ropeFreqs: true,
   layer: async (ex, c, L, x, cache, layer, st) => {
     x = await attentionBlock(ex, c, L, x, cache, layer, st);
     return c.nExpert === 0 ? denseFfn(ex, c, L, x) : moeFfn(ex, c, L, x, layer, st, 'topk_softmax');

@@ -6,9 +6,6 @@ import { denseFfn } from './blocks/ffn';
 import { moeFfn } from './blocks/moe';
 
 export const olmoe: Family = {
-  archs: ['olmoe'],
-  checkLayer: (arch, p, has) => (has('attn_q_norm.weight') && has('attn_k_norm.weight') ? [] : [`${arch} needs ${p}attn_q_norm/attn_k_norm`]),
-  ropeFreqs: false,
   layer: async (ex, c, L, x, cache, layer, st) => {
     x = await attentionBlock(ex, c, L, x, cache, layer, st);
     return c.nExpert === 0 ? denseFfn(ex, c, L, x) : moeFfn(ex, c, L, x, layer, st, 'softmax_topk');

@@ -1,9 +1,8 @@
 // State: what a sequence leaves behind for the next tokens. One KV cache per layer, the
 // tokens they hold, and the recorded decode step over those caches; the context shift
 // that makes room in them when generation runs past the context length.
-import { Tensor } from '../tensor';
 import { KVCache, KVCacheDType } from '../ops/attention';
-import { RopeOptions, rope } from '../ops/rope';
+import { RopeOptions } from '../ops/rope';
 import { Replay } from '../exec/replay';
 import { Config } from './config';
 import { Weights } from './weights';
@@ -58,42 +57,18 @@ export function ropeOptionsOf(c: Config, w: Weights): RopeOptions {
  * Context shift (llama.cpp's, for generation past the context length): drops the cached tokens
  * [keep, keep + discard) of every layer; the later ones move down by `discard` positions, their
  * keys rotated back by `discard` (RoPE angles are linear in the position, so rotating by
- * -discard is the rotation of the new position; YaRN's magnitude is not applied twice). The
- * deeper layers' states keep what they saw of the dropped tokens (as in llama.cpp: nothing is
- * recomputed). Rebuilds each layer's cache from its dequantized K/V (an f16 or int8 cache
- * rounds the rotated keys once more).
+ * -discard is the rotation of the new position; YaRN's magnitude is not applied twice). Done
+ * natively in each cache (KVCache.shift: values moved as stored, an f16 or int8 cache rounds
+ * the rotated keys once more), so the caches stay the same objects and a decode replay
+ * recorded over them goes on. The deeper layers' states keep what they saw of the dropped
+ * tokens (as in llama.cpp: nothing is recomputed).
  */
 export function shiftContext(c: Config, w: Weights, s: State, keep: number, discard: number): void {
   const n = s.tokens.length;
   if (!Number.isInteger(keep) || !Number.isInteger(discard) || keep < 0 || discard < 1 || keep + discard > n) {
     throw new RangeError(`shiftContext: Expected keep >= 0, discard >= 1 and keep + discard <= ${n} but received keep ${keep}, discard ${discard}`);
   }
-  const rs = c.ropeScaling;
-  // a pure rotation: the kernel's magnitude (attn_factor, times YaRN's 1 + 0.1 ln(1/freq_scale)) set to 1
-  const yarnMag = rs && rs.extFactor !== 0 ? 1 + 0.1 * Math.log(1 / rs.freqScale) : 1;
-  const ropeOpts = { ...ropeOptionsOf(c, w), attnFactor: 1 / yarnMag };
-  const m = n - discard, moved = n - keep - discard;
-  const rowK = c.nHeadKv * c.headDim;
-  for (let l = 0; l < c.nLayer; l++) {
-    const old = s.caches[l];
-    const { k, v } = old.read();
-    const kv = k.toArray() as Float32Array, vv = v.toArray() as Float32Array;
-    const k2 = new Float32Array(m * rowK), v2 = new Float32Array(m * rowK);
-    k2.set(kv.subarray(0, keep * rowK));
-    v2.set(vv.subarray(0, keep * rowK));
-    v2.set(vv.subarray((keep + discard) * rowK), keep * rowK);
-    if (moved > 0) {
-      const tail = Tensor.from(kv.slice((keep + discard) * rowK), [moved, c.nHeadKv, c.headDim]);
-      const back = rope(tail, new Int32Array(moved).fill(-discard), ropeOpts);
-      k2.set(back.toArray() as Float32Array, keep * rowK);
-    }
-    const fresh = new KVCache({ nKvHead: c.nHeadKv, headDim: c.headDim, dtype: old.dtype });
-    if (m > 0) {
-      fresh.append(Tensor.from(k2, [m, c.nHeadKv, c.headDim]), Tensor.from(v2, [m, c.nHeadKv, c.headDim]), Int32Array.from({ length: m }, (_, i) => i));
-    }
-    old.dispose();
-    s.caches[l] = fresh;
-  }
+  const rope = ropeOptionsOf(c, w);
+  for (const cache of s.caches) cache.shift(keep, discard, rope);
   s.tokens.splice(keep, discard);
 }
-

@@ -7,8 +7,7 @@ import { DType } from '../dtype';
 import { Tensor, byteSize } from '../tensor';
 import { REPACKABLE_DTYPES, repack, repackedDtype } from '../ops/qgemm';
 import { weightZeros } from '../ops/common';
-import { Config } from './config';
-import { familyOf } from './families';
+import { ARCH_TRAITS, Config } from './config';
 
 export interface LayerWeights {
   attnNorm: Tensor;        // f32 [dim]
@@ -179,7 +178,7 @@ export function layoutWeights(w: Weights, o: LayoutOptions = {}): { weights: Wei
 /** Binds the tensors to Weights, checking every shape; gathers every problem into one error. */
 export function loadWeights(from: GgufFile | TensorSource, c: Config): Weights {
   const src: TensorSource = 'info' in from ? from : ggufSource(from);
-  const family = familyOf(c.arch);
+  const traits = ARCH_TRAITS[c.arch];
   const problems: string[] = [];
   const get = (name: string, shape: number[] | null, required = true): Tensor | undefined => {
     const info = src.info(name);
@@ -217,7 +216,9 @@ export function loadWeights(from: GgufFile | TensorSource, c: Config): Weights {
       wo: get(p + 'attn_output.weight', [c.dim, c.nHead * c.headDimV]),
       ffnNorm: get(p + 'ffn_norm.weight', [c.dim]),
     };
-    problems.push(...family.checkLayer(c.arch, p, (name) => src.info(p + name) !== undefined));
+    for (const group of traits.layerTensors) {
+      if (group.some((name) => !src.info(p + name))) problems.push(`${c.arch} needs ${group.map((name) => p + name).join(' and ')}`);
+    }
     if (c.nExpert === 0) {
       lw.wGate = get(p + 'ffn_gate.weight', [c.ffDim, c.dim]);
       lw.wUp = get(p + 'ffn_up.weight', [c.ffDim, c.dim]);
@@ -241,7 +242,7 @@ export function loadWeights(from: GgufFile | TensorSource, c: Config): Weights {
   // other architectures fuselm runs have no such tensor and llama.cpp would refuse the file
   let ropeFreqs: Tensor | undefined;
   if (src.info('rope_freqs.weight')) {
-    if (!family.ropeFreqs) problems.push(`rope_freqs.weight is used by the llama architecture only, not by ${c.arch}`);
+    if (!traits.ropeFreqs) problems.push(`rope_freqs.weight is used by the llama architecture only, not by ${c.arch}`);
     else {
       ropeFreqs = get('rope_freqs.weight', [c.ropeDim / 2]);
       if (ropeFreqs && ropeFreqs.dtype !== 'f32') { problems.push(`rope_freqs.weight must be f32, is ${ropeFreqs.dtype}`); ropeFreqs = undefined; }

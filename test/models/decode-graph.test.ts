@@ -80,7 +80,7 @@ describe('decode graph: replays equal the kernel-by-kernel pass bit for bit', ()
     });
   });
 
-  test('generation past the context (context shift replaces the caches): the graph is recorded again, same tokens', async () => {
+  test('generation past the context (a context shift, in place in the caches): the replay goes on, same tokens as kernel by kernel', async () => {
     const f = path.join(tmp, 'short.gguf');
     writeSyntheticModel(f, { ...base, ctxLen: 24, seed: 4 });
     const opts = { maxTokens: 40, temperature: 0 };
@@ -93,6 +93,23 @@ describe('decode graph: replays equal the kernel-by-kernel pass bit for bit', ()
     expect(a.length).toBe(40);
     g.dispose();
     k.dispose();
+  });
+
+  test('a replay returns a view of its output buffer: evaluate copies each row out, so earlier rows stay as they were', async () => {
+    const f = fileFor(CASES[0][0], CASES[0][1]);
+    const m = await load(f);
+    await m.evaluate([3, 9, 27]);
+    const rows: Float32Array[] = [];
+    for (let i = 0; i < 4; i++) rows.push(...await m.evaluate([10 + i], { reset: false }));
+    const copies = rows.map((r) => r.slice());
+    await m.evaluate([20], { reset: false });
+    rows.forEach((r, i) => expect(r).toEqual(copies[i]));
+    expect(new Set(rows.map((r) => r.buffer)).size).toBe(4);
+    // one-token chunks (maxBatch 1) decode through the replay too: 'all' gives every chunk's row, as kernel by kernel
+    const whole = await (await load(f, { maxBatch: 1, decodeReplay: false })).evaluate([3, 9, 27, 81, 5], { logits: 'all' });
+    const chunked = await (await load(f, { maxBatch: 1 })).evaluate([3, 9, 27, 81, 5], { logits: 'all' });
+    expect(chunked).toEqual(whole);
+    m.dispose();
   });
 
   test('two models decoding at once (async replays interleave on the executor): outputs as when run alone', async () => {
