@@ -1,5 +1,6 @@
 // fuselm: fused LLM kernels for Node.js.
 import { native } from './native';
+import type { NativeCpuReport, NativeIsa } from './native-api';
 import { checkInt, fail } from './check';
 
 export { Tensor, toHalf, f16ToF32, f32ToF16, bf16ToF32, f32ToBf16, byteSize } from './tensor';
@@ -22,19 +23,10 @@ export type { QuantFormat, MatmulOptions, RepackedFormat } from './ops/qgemm';
 export { moeRoute, moeRouteAsync, moePermute, moeFfn, moeFfnAsync, MoeStats, MOE_WEIGHT_DTYPES } from './ops/moe';
 export type { MoeRouteOptions, MoeRouting, MoeScoring, MoePlan, MoePermuteOptions, MoeExperts, MoeSharedExpert, MoeFfnOptions, MoeFfnReport } from './ops/moe';
 
-export type Isa = 'ref' | 'avx2' | 'avx512';
-
-export interface CpuInfo {
-  features: Record<string, boolean>;
-  /** the ISA level kernels dispatch to now */
-  isa: Isa;
-  /** the best level this CPU supports */
-  bestIsa: Isa;
-  threads: number;
-  physicalCores: number;
-  /** family.kernel -> the ISA whose implementation it resolved to */
-  kernels: Record<string, Isa>;
-}
+/** An ISA level the kernels dispatch to. */
+export type Isa = NativeIsa;
+/** What cpu() reports. */
+export type CpuInfo = NativeCpuReport;
 
 /** What this CPU has, which path each kernel resolved to, and the thread count. */
 export function cpu(): CpuInfo {

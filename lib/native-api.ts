@@ -111,12 +111,16 @@ export type NativeIsa = 'ref' | 'avx2' | 'avx512';
 
 /** cpu(): csrc/napi/addon.cpp Cpu. */
 export interface NativeCpuReport {
+  /** the CPU's features (avx2, fma, f16c, avx512f, ..., avxvnni) */
   features: Record<string, boolean>;
+  /** the ISA level kernels dispatch to now */
   isa: NativeIsa;
+  /** the best level this CPU supports */
   bestIsa: NativeIsa;
+  /** the thread pool's size, the caller included */
   threads: number;
   physicalCores: number;
-  /** family.kernel -> the ISA its implementation resolved to */
+  /** family.kernel -> the ISA whose implementation it resolved to */
   kernels: Record<string, NativeIsa>;
 }
 
