@@ -326,7 +326,7 @@ export class Model {
       for (let i = 0; i < toks.length; i += mb) {
         const chunk = toks.slice(i, i + mb);
         const h = await forward(this.config, this.weights, s, chunk, { ...fo, logits: pooling === 'mean' ? 'all' : 'last' });
-        const v = h.toArray() as Float32Array;
+        const v = new Float32Array(h.buffer, h.byteOffset, h.numel); // read at once: no copy
         if (pooling === 'mean') {
           for (let r = 0; r < chunk.length; r++) for (let d = 0; d < D; d++) acc[d] += v[r * D + d];
         } else {
