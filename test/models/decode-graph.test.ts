@@ -52,7 +52,7 @@ async function run(m: Model): Promise<Float32Array[]> {
 
 const stateOf = (m: Model) => (m as unknown as { state: { replay?: { replay: { disposed: boolean } }; caches: KVCache[] } }).state;
 
-describe('decode graph: replays equal the kernel-by-kernel pass bit for bit', () => {
+describe('decode replay: replays equal the kernel-by-kernel pass bit for bit', () => {
   test.each(CASES)('%s', async (name, extra) => {
     const f = fileFor(name, extra);
     const g = await load(f), k = await load(f, { decodeReplay: false });
@@ -63,7 +63,7 @@ describe('decode graph: replays equal the kernel-by-kernel pass bit for bit', ()
     a.forEach((row, i) => expect({ i, same: Buffer.compare(Buffer.from(row.buffer), Buffer.from(b[i].buffer)) === 0 }).toEqual({ i, same: true }));
     const graph = stateOf(g).replay!.replay;
     g.dispose();
-    expect(graph.disposed).toBe(true);   // the model's dispose frees its graph
+    expect(graph.disposed).toBe(true);   // the model's dispose frees its recording
     k.dispose();
   });
 
