@@ -20,9 +20,10 @@ export type RecordingHandle = NativeHandle<'recording'>;
 /** A mapped file (csrc/napi/mmap.cpp). */
 export type MmapHandle = NativeHandle<'mmap'>;
 
-/** An element dtype of the elementwise kernels, by name (csrc/napi/dtype_arg.h). */
-export type EltDTypeName = 'f32' | 'f16' | 'bf16';
-/** A dtype id of the traits table (csrc/include/fuselm/blocks.h, lib/dtype.ts `id`). */
+/**
+ * A dtype as it crosses the boundary: its id in the traits table (csrc/include/fuselm/blocks.h,
+ * lib/dtype.ts DTYPES[d].id), checked by csrc/napi/dtype_arg.h against each argument's allowed list.
+ */
 export type DTypeId = number;
 
 /**
@@ -50,13 +51,13 @@ export interface NativeKernelArgs {
   /** rmsnorm(out, x, w | null, rows, dim, eps) */
   rmsnorm: [out: NativeBuffer, x: NativeBuffer, w: NativeBuffer | null, rows: number, dim: number, eps: number];
   /** add(out, a, aDtype, b, bDtype, n, nb): b has n or nb (one row, broadcast) elements */
-  add: [out: NativeBuffer, a: NativeBuffer, aDtype: EltDTypeName, b: NativeBuffer, bDtype: EltDTypeName, n: number, nb: number];
-  mul: [out: NativeBuffer, a: NativeBuffer, aDtype: EltDTypeName, b: NativeBuffer, bDtype: EltDTypeName, n: number, nb: number];
+  add: [out: NativeBuffer, a: NativeBuffer, aDtype: DTypeId, b: NativeBuffer, bDtype: DTypeId, n: number, nb: number];
+  mul: [out: NativeBuffer, a: NativeBuffer, aDtype: DTypeId, b: NativeBuffer, bDtype: DTypeId, n: number, nb: number];
   /** swiglu(out, gate, gateDtype, up, upDtype, rows, f, gateStride, upStride) */
-  swiglu: [out: NativeBuffer, gate: NativeBuffer, gateDtype: EltDTypeName, up: NativeBuffer, upDtype: EltDTypeName,
+  swiglu: [out: NativeBuffer, gate: NativeBuffer, gateDtype: DTypeId, up: NativeBuffer, upDtype: DTypeId,
     rows: number, f: number, gateStride: number, upStride: number];
   /** gather(out, table, tableDtype, vocab, dim, ids, tokens) */
-  gather: [out: NativeBuffer, table: NativeBuffer, tableDtype: string, vocab: number, dim: number, ids: NativeBuffer, tokens: number];
+  gather: [out: NativeBuffer, table: NativeBuffer, tableDtype: DTypeId, vocab: number, dim: number, ids: NativeBuffer, tokens: number];
   /** rope(out, x, pos, tokens, heads, headDim, nDims, mode (0 normal, 2 neox), base, freqScale, extFactor, attnFactor, betaFast, betaSlow, origCtx, freqFactors | null) */
   rope: [out: NativeBuffer, x: NativeBuffer, pos: NativeBuffer, tokens: number, heads: number, headDim: number, nDims: number,
     mode: number, base: number, freqScale: number, extFactor: number, attnFactor: number, betaFast: number, betaSlow: number,
@@ -159,9 +160,9 @@ export interface NativeCalls {
   /** softmax(out, x, rows, dim, scale) */
   softmax(out: NativeBuffer, x: NativeBuffer, rows: number, dim: number, scale: number): void;
   // elementwise.cpp: silu|gelu|sigmoid(out, x, xDtype, n)
-  silu(out: NativeBuffer, x: NativeBuffer, xDtype: EltDTypeName, n: number): void;
-  gelu(out: NativeBuffer, x: NativeBuffer, xDtype: EltDTypeName, n: number): void;
-  sigmoid(out: NativeBuffer, x: NativeBuffer, xDtype: EltDTypeName, n: number): void;
+  silu(out: NativeBuffer, x: NativeBuffer, xDtype: DTypeId, n: number): void;
+  gelu(out: NativeBuffer, x: NativeBuffer, xDtype: DTypeId, n: number): void;
+  sigmoid(out: NativeBuffer, x: NativeBuffer, xDtype: DTypeId, n: number): void;
   // embed.cpp
   /** argmax(out, x, rows, dim) */
   argmax(out: NativeBuffer, x: NativeBuffer, rows: number, dim: number): void;
@@ -180,8 +181,8 @@ export interface NativeCalls {
   lutQuantize(codes: NativeBuffer, table: NativeBuffer, rowPtr: NativeBuffer, col: NativeBuffer, val: NativeBuffer, w: NativeBuffer,
     weights: NativeBuffer | null, n: number, k: number, bits: number, nnz: number, iters: number, seed: number, init: number): void;
   // attention.cpp: the KV cache and the sparse plan
-  /** kvCreate(nKvHead, headDim, dtype) */
-  kvCreate(nKvHead: number, headDim: number, dtype: 'f32' | 'f16' | 'int8'): KvHandle;
+  /** kvCreate(nKvHead, headDim, dtype: the id of f32, f16 or i8) */
+  kvCreate(nKvHead: number, headDim: number, dtype: DTypeId): KvHandle;
   kvTruncate(cache: KvHandle, n: number): void;
   /**
    * kvShift(cache, keep, discard, nDims, mode, base, freqScale, extFactor, betaFast, betaSlow, origCtx, freqFactors | null):

@@ -8,6 +8,7 @@
 
 #include "fuselm/ops.h"
 #include "napi/args.h"
+#include "napi/dtype_arg.h"
 
 namespace fuselm {
 namespace napi {
@@ -121,18 +122,14 @@ std::function<void(Napi::Env)> pin(const Napi::CallbackInfo& info, const Args& a
 
 }  // namespace
 
-// kvCreate(nKvHead, headDim, dtype: 'f32' | 'f16' | 'int8') -> handle
+// kvCreate(nKvHead, headDim, dtype id: f32, f16 or i8 (the KV cache's 'int8')) -> handle
 static Napi::Value KvCreate(const Napi::CallbackInfo& info) {
   Args a(info, "KVCache");
   a.count(3);
   int64_t h = a.integer(0, "nKvHead", 1, 1024);
   int64_t d = a.integer(1, "headDim", 1, 65536);
-  std::string dt = a.string(2, "dtype");
-  KvDType dtype;
-  if (dt == "f32") dtype = KvDType::F32;
-  else if (dt == "f16") dtype = KvDType::F16;
-  else if (dt == "int8") dtype = KvDType::I8;
-  else a.type_error("dtype", "one of 'f16', 'f32', 'int8'", "'" + dt + "'");
+  const DType dt = dtype_arg(a, 2, "dtype", {DType::F32, DType::F16, DType::I8});
+  const KvDType dtype = dt == DType::F32 ? KvDType::F32 : dt == DType::F16 ? KvDType::F16 : KvDType::I8;
   KvCache* c = nullptr;
   throw_if(a.env(), kv_cache_create(&c, h, d, dtype), a.fn());
   return wrap(a.env(), c);

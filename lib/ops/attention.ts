@@ -3,6 +3,7 @@
 // csrc/include/fuselm/ops/attention.h.
 import { native } from '../native';
 import { AttentionParams, KvHandle } from '../native-api';
+import { DTYPES, DType } from '../dtype';
 import { checkInt, checkNumber, checkOptions, fail } from '../check';
 import { Tensor } from '../tensor';
 import { Launch, checkDType, checkF32, outputLike, runAsync, runNow } from './common';
@@ -13,6 +14,8 @@ export const KV_BLOCK = 64;
 /** Head dims the kernels are instantiated for. */
 export const ATTENTION_HEAD_DIMS: readonly number[] = Object.freeze([64, 80, 128]);
 const MAX_POS = 2147483646;
+/** the table dtype each KV cache storage is passed to the native side as */
+const KV_STORAGE: Readonly<Record<KVCacheDType, DType>> = { f32: 'f32', f16: 'f16', int8: 'i8' };
 
 export type KVCacheDType = 'f16' | 'f32' | 'int8';
 
@@ -65,7 +68,7 @@ export class KVCache {
     if (!ATTENTION_HEAD_DIMS.includes(this.headDim)) {
       throw new Error(`${fn}: unsupported head_dim ${this.headDim} (supported: ${ATTENTION_HEAD_DIMS.join(', ')})`);
     }
-    this.#h = (o as { _handle?: Handle })._handle ?? native.kvCreate(this.nKvHead, this.headDim, this.dtype);
+    this.#h = (o as { _handle?: Handle })._handle ?? native.kvCreate(this.nKvHead, this.headDim, DTYPES[KV_STORAGE[this.dtype]].id);
   }
 
   /** true once dispose() has run */

@@ -1,18 +1,11 @@
 // Family `elementwise`: add, mul, SiLU, GELU, sigmoid, SwiGLU. Inputs f32, f16 or bf16; outputs f32.
 import { native } from '../native';
 import { checkArgCount, fail } from '../check';
-import { DType } from '../dtype';
+import { DTYPES, DType } from '../dtype';
 import { Tensor } from '../tensor';
 import { Launch, checkDType, outputLike, runAsync, runNow } from './common';
-import { EltDTypeName } from '../native-api';
 
-const ELT: readonly EltDTypeName[] = ['f32', 'f16', 'bf16'];
-
-/** checkDType against ELT, returning the dtype as the kernels name it. */
-function eltOf(t: Tensor, arg: string, fn: string): EltDTypeName {
-  checkDType(t, arg, ELT, fn);
-  return ELT.find((d) => d === t.dtype)!;
-}
+const ELT: readonly DType[] = ['f32', 'f16', 'bf16'];
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
@@ -20,14 +13,15 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
 
 function binary<Op extends 'add' | 'mul'>(op: Op, fn: string, nargs: number, a: Tensor, b: Tensor, out?: Tensor): Launch<Op, Tensor> {
   checkArgCount(nargs, 2, 3, fn);
-  const ad = eltOf(a, 'a', fn), bd = eltOf(b, 'b', fn);
+  checkDType(a, 'a', ELT, fn);
+  checkDType(b, 'b', ELT, fn);
   const dim = a.shape[a.ndim - 1];
   let nb: number;
   if (sameShape(a.shape, b.shape)) nb = a.numel;
   else if (b.ndim === 1 && b.shape[0] === dim) nb = dim;
   else fail('range', 'b.shape', `[${a.shape.join(', ')}] or [${dim}]`, b.shape, fn);
   const y = outputLike(out, a.shape, 'f32', fn);
-  return { fn: op, args: [y.bytes(), a.bytes(), ad, b.bytes(), bd, a.numel, nb], result: () => y };
+  return { fn: op, args: [y.bytes(), a.bytes(), DTYPES[a.dtype].id, b.bytes(), DTYPES[b.dtype].id, a.numel, nb], result: () => y };
 }
 
 /**
@@ -60,9 +54,9 @@ export function mul(a: Tensor, b: Tensor, out?: Tensor): Tensor {
 
 function unary(fn: 'silu' | 'gelu' | 'sigmoid', nargs: number, x: Tensor, out?: Tensor): Tensor {
   checkArgCount(nargs, 1, 2, fn);
-  const xd = eltOf(x, 'x', fn);
+  checkDType(x, 'x', ELT, fn);
   const y = outputLike(out, x.shape, 'f32', fn);
-  native[fn](y.bytes(), x.bytes(), xd, x.numel);
+  native[fn](y.bytes(), x.bytes(), DTYPES[x.dtype].id, x.numel);
   return y;
 }
 
@@ -124,7 +118,7 @@ export async function swigluAsync(gate: Tensor, up?: Tensor | null, out?: Tensor
 
 function swigluLaunch(fn: string, nargs: number, gate: Tensor, up?: Tensor | null, out?: Tensor): Launch<'swiglu', Tensor> {
   checkArgCount(nargs, 1, 3, fn);
-  const gd = eltOf(gate, 'gate', fn);
+  checkDType(gate, 'gate', ELT, fn);
   const last = gate.shape[gate.ndim - 1];
   if (up === undefined || up === null) {
     if (last % 2 !== 0) fail('range', 'gate.shape', 'an even last dimension (gate and up halves)', gate.shape, fn);
@@ -134,11 +128,11 @@ function swigluLaunch(fn: string, nargs: number, gate: Tensor, up?: Tensor | nul
     const rows = f === 0 ? 0 : gate.numel / last;
     const g = gate.bytes();
     const es = gate.dtype === 'f32' ? 4 : 2;
-    return { fn: 'swiglu', args: [y.bytes(), g, gd, g.subarray(Math.min(f * es, g.length)), gd, rows, f, last, last], result: () => y };
+    return { fn: 'swiglu', args: [y.bytes(), g, DTYPES[gate.dtype].id, g.subarray(Math.min(f * es, g.length)), DTYPES[gate.dtype].id, rows, f, last, last], result: () => y };
   }
-  const ud = eltOf(up, 'up', fn);
+  checkDType(up, 'up', ELT, fn);
   if (!sameShape(gate.shape, up.shape)) fail('range', 'up.shape', `[${gate.shape.join(', ')}]`, up.shape, fn);
   const y = outputLike(out, gate.shape, 'f32', fn);
   const rows = last === 0 ? 0 : gate.numel / last;
-  return { fn: 'swiglu', args: [y.bytes(), gate.bytes(), gd, up.bytes(), ud, rows, last, last, last], result: () => y };
+  return { fn: 'swiglu', args: [y.bytes(), gate.bytes(), DTYPES[gate.dtype].id, up.bytes(), DTYPES[up.dtype].id, rows, last, last, last], result: () => y };
 }
