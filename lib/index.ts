@@ -1,5 +1,6 @@
 // fuselm: fused LLM kernels for Node.js.
 import { native } from './native';
+import type { NativeCpuReport, NativeIsa } from './native-api';
 import { checkInt, fail } from './check';
 
 export { Tensor, toHalf, f16ToF32, f32ToF16, bf16ToF32, f32ToBf16, byteSize } from './tensor';
@@ -23,24 +24,10 @@ export type { QuantFormat, MatmulOptions, RepackedFormat } from './ops/qgemm';
 export { moeRoute, moeRouteAsync, moePermute, moeFfn, moeFfnAsync, MoeStats, MOE_WEIGHT_DTYPES } from './ops/moe';
 export type { MoeRouteOptions, MoeRouting, MoeScoring, MoePlan, MoePermuteOptions, MoeExperts, MoeSharedExpert, MoeFfnOptions, MoeFfnReport } from './ops/moe';
 
-/** A kernel path: the scalar reference, AVX2 (+ FMA, F16C), or AVX-512 (F/BW/VL/DQ/VBMI/VNNI/BF16). */
-export type Isa = 'ref' | 'avx2' | 'avx512';
-
-/** What {@link cpu} reports. */
-export interface CpuInfo {
-  /** cpuid feature flags fuselm looks at: avx2, fma, f16c, avx512f/bw/vl/dq/vbmi/vnni/bf16, avxvnni */
-  features: Record<string, boolean>;
-  /** the ISA level kernels dispatch to now */
-  isa: Isa;
-  /** the best level this CPU supports */
-  bestIsa: Isa;
-  /** the thread pool's size, the caller included (see setThreads) */
-  threads: number;
-  /** physical cores from sysfs: the pool's default size */
-  physicalCores: number;
-  /** family.kernel -> the ISA whose implementation it resolved to */
-  kernels: Record<string, Isa>;
-}
+/** An ISA level the kernels dispatch to. */
+export type Isa = NativeIsa;
+/** What cpu() reports. */
+export type CpuInfo = NativeCpuReport;
 
 /** What this CPU has, which path each kernel resolved to, and the thread count. */
 export function cpu(): CpuInfo {
@@ -85,14 +72,30 @@ export { writeGguf, encodeGguf, gguf } from './formats/gguf-writer';
 export type { GgufWriteOptions, GgufTensorInput, GgufMetaInput } from './formats/gguf-writer';
 export { Tokenizer, TokenType, renderChat } from './tokenizer';
 export type { TokenizeOptions, ChatMessage } from './tokenizer';
-export { load, Model } from './models/model';
-export type { LoadOptions, EvaluateOptions, GenerateOptions, GeneratedPiece, GenerationStats } from './models/model';
+export { load, Model, LOAD_OPTIONS, EVALUATE_OPTIONS, EMBED_OPTIONS } from './models/model';
+export type { LoadOptions, EvaluateOptions, EmbedOptions } from './models/model';
+export { GENERATE_OPTIONS } from './generate/generate';
+export type { GenerateOptions, GeneratedPiece, GenerationStats } from './generate/generate';
 export { readConfig } from './models/config';
 export type { Config, Arch } from './models/config';
 export { writeSyntheticModel, syntheticModel } from './models/synthetic';
 export type { SyntheticSpec } from './models/synthetic';
-export { Sampler } from './models/sampler';
-export type { SamplerOptions } from './models/sampler';
+export { Sampler, SAMPLER_OPTIONS } from './generate/sampler';
+export type { SamplerOptions } from './generate/sampler';
+export { InlineExec, inline, ForwardAborted } from './exec/exec';
+export type { Exec, OpName, Maybe } from './exec/exec';
+export { BudgetedExec } from './exec/budgeted';
+export type { BudgetOptions } from './exec/budgeted';
+export { Replay, RecordingExec } from './exec/replay';
+export { forward, decode } from './models/forward';
+export type { ForwardOptions } from './models/forward';
+export { loadWeights, layoutWeights } from './models/weights';
+export type { Weights, LayerWeights, TensorSource } from './models/weights';
+export { newState, shiftContext } from './models/state';
+export type { State } from './models/state';
+export { familyOf } from './models/families';
+export type { Family, Layer, Step, LayerAttention } from './models/family';
+export type { NativeApi } from './native-api';
 export { parseSafetensors, readSafetensors, readCheckpoint, safetensorsTensor, checkpointTensor, encodeSafetensors, writeSafetensors, SafetensorsError } from './formats/safetensors';
 export type { SafetensorsFile, SafetensorsTensorInfo, SafetensorsCheckpoint, SafetensorsReadOptions, SafetensorsInput } from './formats/safetensors';
 export { hfConfig, readHf, HF_MODEL_TYPES } from './models/hf';

@@ -3,7 +3,7 @@
 import * as path from 'path';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
-export type Native = Record<string, any>;
+export type Native = import('./native-api').NativeApi;
 
 const ISAS = ['ref', 'avx2', 'avx512'];
 

@@ -45,6 +45,7 @@ class Args {
   }
   Napi::Env env() const { return env_; }
   const char* fn() const { return fn_; }
+  Napi::Value at(size_t i) const { return info_[i]; }  // argument i, unchecked (undefined past the end)
   // true in the `<name>Async` export: run() queues the op and returns a Promise
   bool async() const { return async_; }
   // the graph this call records into (a kernel export inside graphCapture), or null

@@ -8,6 +8,7 @@
 
 #include "fuselm/ops.h"
 #include "napi/args.h"
+#include "napi/dtype_arg.h"
 
 namespace fuselm {
 namespace napi {
@@ -121,18 +122,14 @@ std::function<void(Napi::Env)> pin(const Napi::CallbackInfo& info, const Args& a
 
 }  // namespace
 
-// kvCreate(nKvHead, headDim, dtype: 'f32' | 'f16' | 'int8') -> handle
+// kvCreate(nKvHead, headDim, dtype id: f32, f16 or i8 (the KV cache's 'int8')) -> handle
 static Napi::Value KvCreate(const Napi::CallbackInfo& info) {
   Args a(info, "KVCache");
   a.count(3);
   int64_t h = a.integer(0, "nKvHead", 1, 1024);
   int64_t d = a.integer(1, "headDim", 1, 65536);
-  std::string dt = a.string(2, "dtype");
-  KvDType dtype;
-  if (dt == "f32") dtype = KvDType::F32;
-  else if (dt == "f16") dtype = KvDType::F16;
-  else if (dt == "int8") dtype = KvDType::I8;
-  else a.type_error("dtype", "one of 'f16', 'f32', 'int8'", "'" + dt + "'");
+  const DType dt = dtype_arg(a, 2, "dtype", {DType::F32, DType::F16, DType::I8});
+  const KvDType dtype = dt == DType::F32 ? KvDType::F32 : dt == DType::F16 ? KvDType::F16 : KvDType::I8;
   KvCache* c = nullptr;
   throw_if(a.env(), kv_cache_create(&c, h, d, dtype), a.fn());
   return wrap(a.env(), c);
@@ -169,6 +166,31 @@ static Napi::Value KvTruncate(const Napi::CallbackInfo& info) {
   KvCache* c = cache_arg(info, a, 0);
   int64_t n = a.integer(1, "n", 0, INT64_C(1) << 40);
   Status st = kv_cache_truncate(c, n);
+  report_memory(a.env());
+  throw_if(a.env(), st, a.fn());
+  return a.env().Undefined();
+}
+
+// kvShift(handle, keep, discard, nDims, mode, base, freqScale, extFactor, betaFast, betaSlow, origCtx,
+//         freqFactors | null): the context shift (fuselm/ops/kv_cache.h)
+static Napi::Value KvShift(const Napi::CallbackInfo& info) {
+  Args a(info, "KVCache.shift");
+  a.count(12);
+  KvCache* c = cache_arg(info, a, 0);
+  const int64_t keep = a.integer(1, "keep", 0, INT64_C(1) << 40);
+  const int64_t discard = a.integer(2, "discard", 1, INT64_C(1) << 40);
+  const int64_t n_dims = a.integer(3, "nDims", 2, c->head_dim);
+  const int mode = (int)a.integer(4, "mode", 0, 2);
+  const float base = (float)a.number(5, "base");
+  RopeScaling sc;
+  sc.freq_scale = (float)a.number(6, "freqScale");
+  sc.ext_factor = (float)a.number(7, "extFactor");
+  sc.beta_fast = (float)a.number(8, "betaFast");
+  sc.beta_slow = (float)a.number(9, "betaSlow");
+  sc.orig_ctx = a.integer(10, "origCtx", 0, INT32_MAX);
+  Buf ff = a.opt_buffer(11, "freqFactors", mul_bytes({n_dims / 2, 4}), 4);
+  sc.freq_factors = ff.data ? ff.as<float>() : nullptr;
+  Status st = kv_cache_shift(c, keep, discard, n_dims, mode, base, sc);
   report_memory(a.env());
   throw_if(a.env(), st, a.fn());
   return a.env().Undefined();
@@ -305,6 +327,7 @@ FL_NAPI_REGISTER(init_attention) {
   exports.Set("kvCreate", Napi::Function::New(env, KvCreate, "kvCreate"));
   export_fn(env, exports, "kvAppend", KvAppend, true);
   exports.Set("kvTruncate", Napi::Function::New(env, KvTruncate, "kvTruncate"));
+  exports.Set("kvShift", Napi::Function::New(env, KvShift, "kvShift"));
   exports.Set("kvFork", Napi::Function::New(env, KvFork, "kvFork"));
   exports.Set("kvFree", Napi::Function::New(env, KvFree, "kvFree"));
   exports.Set("kvInfo", Napi::Function::New(env, KvInfo, "kvInfo"));

@@ -1,5 +1,7 @@
-// A dtype argument given by name ('f32', 'q4_0', ...), checked against a list.
+// Dtypes cross the boundary one way only: as the table's integer id (DType, the GGML type id where
+// GGML has the type; lib/dtype.ts DTYPES[name].id), never as a name.
 #pragma once
+#include <cmath>
 #include <initializer_list>
 #include <string>
 
@@ -9,21 +11,34 @@
 namespace fuselm {
 namespace napi {
 
-// The dtype named by argument i; throws a TypeError naming the allowed list (or every
-// dtype when `allowed` is empty) for anything else.
-static inline DType dtype_arg(const Args& a, size_t i, const char* name, std::initializer_list<DType> allowed) {
-  const std::string s = a.string(i, name);
+// The dtype of id v (argument `name`), one of `allowed` (any dtype of the table when empty); anything
+// else is a TypeError naming the allowed dtypes by name.
+static inline DType dtype_of(const Args& a, const Napi::Value& v, const std::string& name,
+                             std::initializer_list<DType> allowed = {}) {
   std::string list;
   bool first = true;
   for (const DTypeTraits& t : kDTypeTraits) {
     bool ok = allowed.size() == 0;
     for (DType d : allowed) ok = ok || d == t.id;
     if (!ok) continue;
-    if (s == t.name) return t.id;
-    list += (first ? "" : ", ") + std::string("'") + t.name + "'";
+    list += (first ? "" : ", ") + std::string(t.name) + "=" + std::to_string((int)t.id);
     first = false;
   }
-  a.type_error(name, "one of " + list, "'" + s + "'");
+  if (v.IsNumber()) {
+    const double d = v.As<Napi::Number>().DoubleValue();
+    if (d >= 0 && d <= 1 << 20 && d == std::floor(d)) {
+      const DTypeTraits* t = dtype_traits((int32_t)d);
+      bool ok = t && allowed.size() == 0;
+      for (DType x : allowed) ok = ok || (t && x == t->id);
+      if (ok) return t->id;
+    }
+  }
+  a.type_error(name, "a dtype id (one of " + list + ")", describe(v));
+}
+
+// The dtype id in argument i.
+static inline DType dtype_arg(const Args& a, size_t i, const char* name, std::initializer_list<DType> allowed = {}) {
+  return dtype_of(a, a.at(i), name, allowed);
 }
 
 // elements of a strided [rows, f] view: (rows-1)*stride + f, or UINT64_MAX on overflow

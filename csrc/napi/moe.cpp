@@ -1,6 +1,7 @@
 // N-API for family `moe`: unwrap, check extents, call the op.
 #include "fuselm/ops.h"
 #include "napi/args.h"
+#include "napi/dtype_arg.h"
 
 #include <cmath>
 #include <memory>
@@ -67,10 +68,7 @@ static void expert_matrices(const Napi::CallbackInfo& info, const Args& a, size_
                     std::to_string(types.Length()) + " entries");
     for (uint32_t e = 0; e < (uint32_t)E; e++) {
       const std::string en = std::string(name) + "[" + std::to_string(e) + "]";
-      Napi::Value tv = types.Get(e);
-      if (!tv.IsNumber()) a.type_error(en + ".dtype", "a dtype id", describe(tv));
-      const double td = tv.As<Napi::Number>().DoubleValue();
-      if (!(td >= 0 && td <= 1024) || td != std::floor(td) || !dtype_traits((int32_t)td)) a.type_error(en + ".dtype", "a dtype id", describe(tv));
+      const DType td = dtype_of(a, types.Get(e), en + ".dtype");
       Napi::Value bv = bufs.Get(e);
       if (!bv.IsTypedArray()) a.type_error(en, "a TypedArray", describe(bv));
       Napi::TypedArray ta = bv.As<Napi::TypedArray>();
@@ -78,7 +76,7 @@ static void expert_matrices(const Napi::CallbackInfo& info, const Args& a, size_
       if (ab.IsDetached()) a.type_error(en, "a TypedArray", "a detached buffer");
       a.keep_value(bv);
       MoeMatrix& m = out[e];
-      m.type = (DType)(int32_t)td;
+      m.type = td;
       m.bytes = ta.ByteLength();
       m.data = m.bytes ? static_cast<uint8_t*>(ab.Data()) + ta.ByteOffset() : nullptr;
       Status st = check_weight(m.type, N, K, m.bytes);
@@ -86,9 +84,7 @@ static void expert_matrices(const Napi::CallbackInfo& info, const Args& a, size_
     }
     return;
   }
-  const int64_t id = a.integer(it, (std::string(name) + "Type").c_str(), 0, 1 << 20);
-  if (!dtype_traits((int32_t)id)) a.type_error(std::string(name) + ".dtype", "a dtype id", std::to_string(id));
-  const DType t = (DType)(int32_t)id;
+  const DType t = dtype_of(a, a.at(it), std::string(name) + ".dtype");
   Buf b = a.buffer(ib, name, 0, 1);
   Status st = check_weight(t, E * N, K, b.bytes);
   if (!st.ok()) { if (!st.arg.empty()) st.arg = name; throw_if(a.env(), st, a.fn()); }
@@ -97,10 +93,9 @@ static void expert_matrices(const Napi::CallbackInfo& info, const Args& a, size_
 }
 
 static MoeMatrix one_matrix(const Args& a, size_t ib, size_t it, const char* name, int64_t N, int64_t K) {
-  const int64_t id = a.integer(it, (std::string(name) + "Type").c_str(), 0, 1 << 20);
-  if (!dtype_traits((int32_t)id)) a.type_error(std::string(name) + ".dtype", "a dtype id", std::to_string(id));
+  const DType t = dtype_of(a, a.at(it), std::string(name) + ".dtype");
   Buf b = a.buffer(ib, name, 0, 1);
-  MoeMatrix m{b.data, (DType)(int32_t)id, b.bytes};
+  MoeMatrix m{b.data, t, b.bytes};
   Status st = check_weight(m.type, N, K, m.bytes);
   if (!st.ok()) { if (!st.arg.empty()) st.arg = name; throw_if(a.env(), st, a.fn()); }
   return m;

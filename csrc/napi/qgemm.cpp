@@ -3,15 +3,10 @@
 
 #include "fuselm/ops.h"
 #include "napi/args.h"
+#include "napi/dtype_arg.h"
 
 namespace fuselm {
 namespace napi {
-
-static DType dtype_arg(const Args& a, size_t i, const char* name) {
-  const int64_t id = a.integer(i, name, 0, 1 << 20);
-  if (!dtype_traits((int32_t)id)) a.type_error(name, "a dtype id", std::to_string(id));
-  return (DType)id;
-}
 
 static uint64_t rows_bytes(DType t, int64_t rows, int64_t cols) {
   const DTypeTraits* tr = dtype_traits((int32_t)t);

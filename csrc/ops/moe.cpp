@@ -146,7 +146,7 @@ struct Job {
 
 // rows [n0, n1) of one job's gate or up (a multiple of the down format's block): the
 // gate and up units of one row block are taken separately (each thread streams one
-// matrix at a time; ~5-10% faster than both in one unit with the repacked GEMV), and
+// matrix at a time, faster than both in one unit with the repacked GEMV), and
 // whichever finishes second fuses SwiGLU and quantizes that slice of h for down
 struct Unit {
   int32_t job;
@@ -254,12 +254,10 @@ static void run_dynamic(int64_t n, F& run) {
       &c, nth);
 }
 
-}  // namespace
-
-Status moe_ffn(float* out, const float* x, int64_t T, const int32_t* ids, const float* weights, int64_t k,
-               const MoeFfnWeights& w, const MoeFfnOptions& opt, double* stats, MoeFfnReport* report) {
+// ---- check: every invariant, before any output is written ----
+static Status check_ffn(int64_t T, const int32_t* ids, const float* weights, int64_t k, const MoeFfnWeights& w,
+                        const MoeFfnOptions& opt) {
   const int64_t E = w.E, D = w.D, FF = w.FF;
-  // ---- invariants, all before any output is written ----
   if (T < 0) return Status::range("T", "integer >= 0", str(T));
   if (E < 1 || E > (1 << 16)) return Status::range("E", "integer in [1, 65536]", str(E));
   if (D < 1) return Status::range("D", "integer >= 1", str(D));
@@ -294,20 +292,20 @@ Status moe_ffn(float* out, const float* x, int64_t T, const int32_t* ids, const 
                                "distinct expert ids per token (id " + str(ids[t * k + j]) + " is also slot " + str(i) + ")",
                                str(ids[t * k + j]));
     }
+  return Status::Ok();
+}
 
-  thread_local FfnScratch S;
-  const MoeTable& K = moe_dispatch();
-
-  // ---- dynamic skipping (MC-MoE online pruning) ----
-  float* weff = grow(S.weff, (size_t)(T * k));
-  uint8_t* drop = grow(S.drop, (size_t)(T * k));
+// ---- skip: dynamic skipping (MC-MoE online pruning) ----
+// weff [T, k]: the weights renormalized over the kept slots; drop [T, k]: 1 where a slot is skipped.
+// Returns the number of skipped pairs.
+static int64_t skip_pairs(float* weff, uint8_t* drop, const float* weights, int64_t T, int64_t k, float threshold) {
   int64_t skipped = 0;
   for (int64_t t = 0; t < T; t++) {
     const float* wr = weights + t * k;
     float* we = weff + t * k;
     uint8_t* dr = drop + t * k;
     for (int64_t j = 0; j < k; j++) { we[j] = wr[j]; dr[j] = 0; }
-    if (opt.skip_threshold <= 0.0f) continue;
+    if (threshold <= 0.0f) continue;
     double S0 = 0;
     for (int64_t j = 0; j < k; j++) S0 += wr[j];
     if (!(S0 > 0)) continue;
@@ -317,15 +315,32 @@ Status moe_ffn(float* out, const float* x, int64_t T, const int32_t* ids, const 
     double kept = 0;
     int64_t nd = 0;
     for (int64_t j = 0; j < k; j++) {
-      if (j != top && (double)wr[j] / S0 < (double)opt.skip_threshold) { dr[j] = 1; nd++; }
+      if (j != top && (double)wr[j] / S0 < (double)threshold) { dr[j] = 1; nd++; }
       else kept += wr[j];
     }
     if (nd == 0) continue;
     skipped += nd;
     for (int64_t j = 0; j < k; j++) we[j] = dr[j] ? 0.0f : (float)((double)wr[j] * S0 / kept);
   }
+  return skipped;
+}
 
-  // ---- plan: pairs grouped by expert (stable), then the shared expert's T rows ----
+// ---- plan: pairs grouped by expert (stable), then the shared expert's T rows ----
+// The row lists and the jobs over them, which decode and prefill run.
+struct FfnPlan {
+  int32_t* counts = nullptr;  // [E] kept pairs per expert
+  int32_t* tok = nullptr;     // [R] the token of each row
+  float* wt = nullptr;        // [R] its weight
+  int32_t* inv = nullptr;     // [T, k] the row of each pair, -1 when skipped
+  int64_t P = 0, R = 0;       // routed rows; all rows (P + T with a shared expert)
+  bool shared = false;
+  double bytes = 0;           // weight bytes of the experts run
+  int64_t n_experts = 0;      // routed experts with at least one row
+};
+
+static void plan_ffn(FfnPlan& pl, FfnScratch& S, const float* x, int64_t T, const int32_t* ids, const float* weff,
+                     const uint8_t* drop, int64_t k, const MoeFfnWeights& w) {
+  const int64_t E = w.E, D = w.D, FF = w.FF;
   int32_t* counts = grow(S.counts, (size_t)E);
   int32_t* cursor = grow(S.cursor, (size_t)E);
   for (int64_t e = 0; e < E; e++) counts[e] = 0;
@@ -377,10 +392,17 @@ Status moe_ffn(float* out, const float* x, int64_t T, const int32_t* ids, const 
   }
   for (const Job& j : jobs)
     bytes += matrix_bytes(*j.gate, j.FF, D) + matrix_bytes(*j.up, j.FF, D) + matrix_bytes(*j.down, D, j.FF);
+  pl.counts = counts; pl.tok = tok; pl.wt = wt; pl.inv = inv;
+  pl.P = P; pl.R = R; pl.shared = shared; pl.bytes = bytes; pl.n_experts = n_experts;
+}
 
-  if (!opt.accumulate && T > 0) std::memset(out, 0, sizeof(float) * (size_t)(T * D));
-
-  // ---- GEMV path: every job with M <= kGemvMaxM, all of them together ----
+// ---- decode: the GEMV path, every job of at most kGemvMaxM rows (all of them at decode) ----
+static void ffn_decode(const FfnPlan& pl, FfnScratch& S, float* out, const float* x, int64_t T, int64_t D,
+                       const MoeTable& K) {
+  std::vector<Job>& jobs = S.jobs;
+  const int32_t* tok = pl.tok;
+  const float* wt = pl.wt;
+  // All of them together:
   // (a) x rows quantized once per token and partner format (decode: one row, no copy;
   //     a job with M > 1 gathers its rows); (b) ONE pass over the gate/up rows of all
   //     jobs in units taken dynamically, each unit fusing SwiGLU and quantizing its slice
@@ -492,8 +514,7 @@ Status moe_ffn(float* out, const float* x, int64_t T, const int32_t* ids, const 
       }
     };
     run_dynamic((int64_t)units.size(), run_unit);
-    // (c) down: chunks of output rows (~512 KiB of down weights over all jobs, 16-row multiples;
-    //     on the shared 2-vCPU box these sizes were as fast as or faster than smaller ones)
+    // (c) down: chunks of output rows (~512 KiB of down weights over all jobs, 16-row multiples)
     double down_rb = 0;
     for (const Job& j : jobs)
       if (j.M <= kGemvMaxM) down_rb += (double)row_bytes(j.down->type, j.FF) * (1 + j.M / 4);
@@ -517,14 +538,23 @@ Status moe_ffn(float* out, const float* x, int64_t T, const int32_t* ids, const 
     run_dynamic(chunks, run_chunk);
   }
 
-  // ---- GEMM path: jobs with more rows ----
+}
+
+// ---- prefill: the GEMM path, jobs with more than kGemvMaxM rows ----
+static Status ffn_prefill(const FfnPlan& pl, FfnScratch& S, float* out, const float* x, int64_t T, int64_t k,
+                          int64_t D, const MoeTable& K) {
+  std::vector<Job>& jobs = S.jobs;
+  const int32_t* tok = pl.tok;
+  const float* wt = pl.wt;
+  const int32_t* inv = pl.inv;
+  const int64_t P = pl.P, R = pl.R;
+  const bool shared = pl.shared;
   // Medium jobs: whole experts run in parallel, one thread per expert at a time
   // (qgemm's matmul runs serially inside a pool task), taken largest first from a
   // shared counter, each writing its rows of Ybuf; then one pass per token adds w * y
   // in slot order. No barrier between experts, so a busy machine (a thread that
-  // starts late) costs little: at T = 512, E = 8, k = 2 this ran 1.07-1.18x the dense
-  // GEMM's time where splitting each expert's GEMMs over the pool ran 1.5-1.9x (2
-  // threads, loaded box). Large jobs (one expert with more than a thread's share of
+  // starts late) costs little, where splitting each expert's GEMMs over the pool waits
+  // at every GEMM for the slowest thread. Large jobs (one expert with more than a thread's share of
   // all the GEMM work, which expert parallelism could not balance): one after another,
   // each GEMM split over the pool, rows added straight into out.
   double gemm_cost = 0;
@@ -585,17 +615,37 @@ Status moe_ffn(float* out, const float* x, int64_t T, const int32_t* ids, const 
     });
   }
 
+  return Status::Ok();
+}
+
+}  // namespace
+
+// check, skip, plan, then the two paths over the plan's jobs (a call may have jobs on both)
+Status moe_ffn(float* out, const float* x, int64_t T, const int32_t* ids, const float* weights, int64_t k,
+               const MoeFfnWeights& w, const MoeFfnOptions& opt, double* stats, MoeFfnReport* report) {
+  FL_TRY(check_ffn(T, ids, weights, k, w, opt));
+  const int64_t E = w.E, D = w.D;
+  thread_local FfnScratch S;
+  const MoeTable& K = moe_dispatch();
+  float* weff = grow(S.weff, (size_t)(T * k));
+  uint8_t* drop = grow(S.drop, (size_t)(T * k));
+  const int64_t skipped = skip_pairs(weff, drop, weights, T, k, opt.skip_threshold);
+  FfnPlan pl;
+  plan_ffn(pl, S, x, T, ids, weff, drop, k, w);
+  if (!opt.accumulate && T > 0) std::memset(out, 0, sizeof(float) * (size_t)(T * D));
+  ffn_decode(pl, S, out, x, T, D, K);
+  FL_TRY(ffn_prefill(pl, S, out, x, T, k, D, K));
   if (stats) {
-    for (int64_t e = 0; e < E; e++) stats[e] += counts[e];
+    for (int64_t e = 0; e < E; e++) stats[e] += pl.counts[e];
     stats[E] += 1;
     stats[E + 1] += (double)T;
     stats[E + 2] += (double)skipped;
   }
   if (report) {
-    report->pairs = P;
+    report->pairs = pl.P;
     report->skipped = skipped;
-    report->experts = n_experts;
-    report->bytes = bytes;
+    report->experts = pl.n_experts;
+    report->bytes = pl.bytes;
   }
   return Status::Ok();
 }

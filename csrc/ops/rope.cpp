@@ -14,8 +14,9 @@ static void report_rope(const void* p, void (*emit)(const char*, const char*, vo
 }
 static const Dispatch<RopeTable> rope_dispatch("rope", ref::fill_rope, avx2::fill_rope, avx512::fill_rope, report_rope);
 
-Status rope_ext_f32(float* out, const float* x, const int32_t* pos, int64_t tokens, int64_t heads, int64_t head_dim,
-                    int64_t n_dims, int mode, float base, const RopeScaling& sc) {
+// rope_ext_f32 and rope_rotate_f32: the same angles; `rotate` leaves the magnitude at 1
+static Status rope_run(float* out, const float* x, const int32_t* pos, int64_t tokens, int64_t heads, int64_t head_dim,
+                       int64_t n_dims, int mode, float base, const RopeScaling& sc, bool rotate) {
   if (tokens < 0) return Status::range("tokens", "integer >= 0", std::to_string(tokens));
   if (heads < 1) return Status::range("heads", "integer >= 1", std::to_string(heads));
   if (head_dim < 2) return Status::range("head_dim", "integer >= 2", std::to_string(head_dim));
@@ -51,7 +52,7 @@ Status rope_ext_f32(float* out, const float* x, const int32_t* pos, int64_t toke
   }
   // the magnitude on cos/sin: attn_factor, times YaRN's 1 + 0.1 ln(1/freq_scale) when ext_factor != 0
   const double mscale =
-      (double)sc.attn_factor * (yarn ? 1.0 + 0.1 * std::log(1.0 / (double)sc.freq_scale) : 1.0);
+      rotate ? 1.0 : (double)sc.attn_factor * (yarn ? 1.0 + 0.1 * std::log(1.0 / (double)sc.freq_scale) : 1.0);
   const double* k = kv.data();
 
   auto fn = rope_dispatch().rope_token.fn;
@@ -79,6 +80,16 @@ Status rope_ext_f32(float* out, const float* x, const int32_t* pos, int64_t toke
     }
   });
   return Status::Ok();
+}
+
+Status rope_ext_f32(float* out, const float* x, const int32_t* pos, int64_t tokens, int64_t heads, int64_t head_dim,
+                    int64_t n_dims, int mode, float base, const RopeScaling& sc) {
+  return rope_run(out, x, pos, tokens, heads, head_dim, n_dims, mode, base, sc, false);
+}
+
+Status rope_rotate_f32(float* out, const float* x, const int32_t* pos, int64_t tokens, int64_t heads,
+                       int64_t head_dim, int64_t n_dims, int mode, float base, const RopeScaling& sc) {
+  return rope_run(out, x, pos, tokens, heads, head_dim, n_dims, mode, base, sc, true);
 }
 
 Status rope_f32(float* out, const float* x, const int32_t* pos, int64_t tokens, int64_t heads, int64_t head_dim,

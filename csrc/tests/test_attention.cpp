@@ -184,3 +184,42 @@ TEST(attention_rejects_bad_input) {
   CHECK(attention_f32(out.data(), q.data(), &qp, 1, 2, 64, nullptr, p, nullptr).code == Code::Type);
   kv_cache_free(c);
 }
+
+// Context shift: the moved keys equal a float64 rotation of the stored keys by -discard (plain RoPE,
+// NORM pairs, magnitude 1), V rows and the kept tokens move bit for bit, positions drop by discard.
+TEST(kv_cache_shift_vs_f64) {
+  const Case cs{2, 1, 64, 150, 1, KvDType::F32};
+  const int64_t keep = 5, discard = 70, row = cs.nkv * cs.D, m = cs.Tk - discard;
+  const double base = 10000;
+  fltest::for_each_isa([&](int) {
+    Built b;
+    build(b, cs, 91);
+    CHECK(kv_cache_shift(b.c, keep, discard, cs.D, ROPE_NORM, (float)base, RopeScaling{}).ok());
+    CHECK(b.c->len == m);
+    std::vector<float> k(m * row), v(m * row);
+    std::vector<int32_t> pos(m);
+    CHECK(kv_cache_read(k.data(), v.data(), pos.data(), b.c).ok());
+    std::vector<double> want(m * row);
+    for (int64_t j = 0; j < m; j++) {
+      const int64_t s = j < keep ? j : j + discard;
+      CHECK(pos[j] == (j < keep ? b.kpos[s] : b.kpos[s] - (int32_t)discard));
+      for (int64_t c = 0; c < row; c++) CHECK(v[j * row + c] == b.v[s * row + c]);
+      for (int64_t h = 0; h < cs.nkv; h++)
+        for (int64_t i = 0; i < cs.D / 2; i++) {
+          const double th = (j < keep ? 0.0 : -(double)discard) * std::pow(base, -2.0 * (double)i / (double)cs.D);
+          const double x0 = b.k[s * row + h * cs.D + 2 * i], x1 = b.k[s * row + h * cs.D + 2 * i + 1];
+          want[j * row + h * cs.D + 2 * i] = x0 * std::cos(th) - x1 * std::sin(th);
+          want[j * row + h * cs.D + 2 * i + 1] = x0 * std::sin(th) + x1 * std::cos(th);
+        }
+    }
+    CHECK_LE(rel_err(k, want), 1e-6);
+    for (int64_t j = 0; j < keep * row; j++) CHECK(k[j] == b.k[j]);
+    // bad arguments leave the cache as it was
+    CHECK(kv_cache_shift(b.c, m, 1, cs.D, ROPE_NORM, (float)base, RopeScaling{}).code == Code::Range);
+    CHECK(kv_cache_shift(b.c, 1, m, cs.D, ROPE_NORM, (float)base, RopeScaling{}).code == Code::Range);
+    CHECK(kv_cache_shift(b.c, 1, 0, cs.D, ROPE_NORM, (float)base, RopeScaling{}).code == Code::Range);
+    CHECK(kv_cache_shift(b.c, 1, 1, 3, ROPE_NORM, (float)base, RopeScaling{}).code == Code::Range);
+    CHECK(kv_cache_shift(nullptr, 1, 1, cs.D, ROPE_NORM, (float)base, RopeScaling{}).code == Code::Type);
+    CHECK(b.c->len == m);
+  });
+}

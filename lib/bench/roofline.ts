@@ -47,7 +47,7 @@ export function measureRoofline(opts: RooflineOptions = {}): Roofline {
   const targetMs = opts.targetMs ?? 20;
   const figures: RoofFigure[] = [];
   for (const kind of opts.kinds ?? ROOF_KINDS) {
-    for (const t of threads) figures.push(native.roofline(kind, t, bufferBytes, reps, targetMs));
+    for (const t of threads) figures.push({ ...native.roofline(kind, t, bufferBytes, reps, targetMs), kind });
   }
   return { threads, bufferBytes, figures };
 }

@@ -11,7 +11,7 @@ import { readConfig } from '../models/config';
 import { load } from '../models/model';
 import { ChatMessage } from '../tokenizer/chat';
 import { writeSyntheticModel } from '../models/synthetic';
-import { kernel } from '../models/kernels';
+import { QuantFormat, dequantize, quantize as quantizeTensor } from '../ops/qgemm';
 import { parseArgs, UsageError } from './args';
 import { Command } from './command';
 
@@ -178,12 +178,11 @@ export const quantize: Command = {
     if (!isDType(fmt) || !FORMATS.includes(fmt)) throw new UsageError(`format must be one of ${FORMATS.join(', ')}, got '${fmt}'`);
     if (path.resolve(src) === path.resolve(dst)) throw new UsageError('the output must be another file than the input');
     const f = readGguf(src);
-    const q = kernel('quantize');
     const toF32 = (t: GgufTensorInfo): Tensor => {
       const x = ggufTensor(f, t);
       if (x.dtype === 'f32') return x;
       if (x.dtype === 'f16' || x.dtype === 'bf16') return Tensor.from(x.toArray() as Float32Array, x.shape);
-      return kernel('dequantize')(x);
+      return dequantize(x);
     };
     const target = fmt as DType;
     const blk = DTYPES[target].blockElems;
@@ -192,7 +191,7 @@ export const quantize: Command = {
       if (t.shape.length < 2 || t.ne[0] % blk !== 0 || !t.dtype || t.dtype === target) return raw;
       const x = toF32(t);
       const cols = t.ne[0];
-      const y: Tensor = q(x.reshape([x.numel / cols, cols]), target);
+      const y: Tensor = quantizeTensor(x.reshape([x.numel / cols, cols]), target as QuantFormat);
       return { name: t.name, shape: t.shape, type: target, data: y.bytes() };
     });
     const metadata = new Map([...f.metadata].filter(([k]) => k !== 'general.alignment'));
@@ -221,10 +220,10 @@ export const demo: Command = {
     const file = path.join(dir, `demo-moe-${fmt}.gguf`);
     try {
       let t = performance.now();
-      const q = ['f32', 'f16', 'bf16'].includes(fmt) ? undefined : kernel('quantize');
+      const q = ['f32', 'f16', 'bf16'].includes(fmt) ? undefined : (x: Tensor, t: DType) => quantizeTensor(x, t as QuantFormat);
       writeSyntheticModel(file, {
         arch: 'llama', dim: 512, nLayer: 4, nHead: 8, nHeadKv: 2, ffDim: 1024, nExpert: 8, nExpertUsed: 2,
-        type: fmt as DType, quantize: q as never, seed: 1,
+        type: fmt as DType, quantize: q, seed: 1,
       });
       process.stdout.write(`wrote ${mib(fs.statSync(file).size)} synthetic MoE (dim 512, 4 layers, 8 experts top-2, ${fmt}) in ${(performance.now() - t).toFixed(0)} ms\n`);
       t = performance.now();

@@ -96,11 +96,11 @@ export interface WindowSource {
 export function mappedSource(path: string): WindowSource {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { native } = require('../native') as typeof import('../native');
-  const handle: unknown = native.mmapOpen(path);
+  const handle = native.mmapOpen(path);
   return {
-    size: native.mmapSize(handle) as number,
+    size: native.mmapSize(handle),
     mapped: true,
-    get: (o, n) => native.mmapWindow(handle, o, n) as ArrayBuffer,
+    get: (o, n) => native.mmapWindow(handle, o, n),
     close: () => native.mmapClose(handle),
   };
 }

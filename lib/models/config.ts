@@ -10,14 +10,30 @@ export const ARCHS: readonly Arch[] = ['llama', 'qwen2', 'qwen3', 'qwen2moe', 'q
 /** How rotary embeddings pair dimensions: 'normal' rotates (2i, 2i+1), 'neox' rotates (i, i + d/2). */
 export type RopeType = 'normal' | 'neox';
 
-/** Per-architecture constants llama.cpp hard-codes (llama_model_rope_type, build_moe_ffn's norm_w). */
-export const ARCH_TRAITS: Readonly<Record<Arch, { rope: RopeType; normTopkProb: boolean }>> = {
-  llama: { rope: 'normal', normTopkProb: true }, // Mixtral renormalizes the top-k softmax weights
-  qwen2: { rope: 'neox', normTopkProb: false },
-  qwen3: { rope: 'neox', normTopkProb: false },
-  qwen2moe: { rope: 'neox', normTopkProb: false },
-  qwen3moe: { rope: 'neox', normTopkProb: true },
-  olmoe: { rope: 'neox', normTopkProb: false },
+/** Per-architecture constants llama.cpp hard-codes. */
+export interface ArchTraits {
+  /** llama_model_rope_type */
+  rope: RopeType;
+  /** build_moe_ffn's norm_w: renormalize the top-k routing weights (the default of expert_weights_norm) */
+  normTopkProb: boolean;
+  /**
+   * the layer tensors (blk.N.<name>) the architecture needs beyond those every one has (llama.cpp
+   * refuses a file without them); each group is one problem when any of it is missing
+   */
+  layerTensors: readonly (readonly string[])[];
+  /** true when the model may carry rope_freqs.weight (llama3-style RoPE factors; llama.cpp's llama graph only) */
+  ropeFreqs: boolean;
+}
+
+const QK_NORMS = [['attn_q_norm.weight', 'attn_k_norm.weight']] as const;
+
+export const ARCH_TRAITS: Readonly<Record<Arch, ArchTraits>> = {
+  llama: { rope: 'normal', normTopkProb: true, layerTensors: [], ropeFreqs: true }, // Mixtral renormalizes the top-k softmax weights
+  qwen2: { rope: 'neox', normTopkProb: false, layerTensors: [['attn_q.bias']], ropeFreqs: false },
+  qwen3: { rope: 'neox', normTopkProb: false, layerTensors: QK_NORMS, ropeFreqs: false },
+  qwen2moe: { rope: 'neox', normTopkProb: false, layerTensors: [['attn_q.bias']], ropeFreqs: false },
+  qwen3moe: { rope: 'neox', normTopkProb: true, layerTensors: QK_NORMS, ropeFreqs: false },
+  olmoe: { rope: 'neox', normTopkProb: false, layerTensors: QK_NORMS, ropeFreqs: false },
 };
 
 /**

@@ -19,7 +19,7 @@ import {
   SafetensorsCheckpoint, SafetensorsReadOptions, SAFETENSORS_FUSELM, readCheckpoint, safetensorsTensor,
 } from '../formats/safetensors';
 import { ARCH_TRAITS, Arch, Config, NO_ROPE_SCALING, RopeScalingConfig, ropeScalingFrom } from './config';
-import { TensorSource } from './transformer';
+import { TensorSource } from './weights';
 
 /** HF model_type -> the llama.cpp architecture it converts to. */
 export const HF_MODEL_TYPES: Readonly<Record<string, Arch>> = {

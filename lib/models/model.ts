@@ -1,16 +1,21 @@
-// Model: a loaded GGUF model (mmap'd weights, tokenizer, KV caches) with
-// evaluate / generate / complete / chat. The forward pass calls one native
-// kernel at a time; every kernel that would hold the event loop past its budget
-// (opts.eventLoopBudgetMs) runs as native async work on the addon's executor
-// thread, and generation yields between tokens, so timers and I/O keep running
-// during a long prefill as during decode.
+// Model: a loaded model (Config, Weights, tokenizer, the KV-cache State) with evaluate /
+// generate / complete / chat / embed. The forward pass (lib/models/forward.ts) runs its
+// kernels through the budgeted executor: every kernel that would hold the event loop past
+// its budget (opts.eventLoopBudgetMs) runs as native async work on the addon's executor
+// thread, and generation (lib/generate) yields between tokens, so timers and I/O keep
+// running during a long prefill as during decode.
 import { GgufFile, GgufReadOptions, readGguf } from '../formats/gguf';
 import { Tensor } from '../tensor';
 import { Tokenizer, TokenizeOptions } from '../tokenizer';
 import { ChatMessage, CHATML_TEMPLATE, renderChat } from '../tokenizer/chat';
+import { checkOptionKeys } from '../check';
+import { ForwardAborted } from '../exec/exec';
+import { GenerateOptions, GeneratedPiece, GenerationHost, GenerationStats, checkGenerateOptions, generateTokens } from '../generate/generate';
 import { Config, readConfig } from './config';
-import { Sampler, SamplerOptions } from './sampler';
-import { ForwardAborted, LayerAttention, State, Weights, decode, forward, fuseWeights, loadWeights, newState, repackWeights, shiftContext } from './transformer';
+import { Weights, layoutWeights, loadWeights } from './weights';
+import { State, disposeState, newState, shiftContext, truncateState } from './state';
+import { LayerAttention } from './family';
+import { decode, forward } from './forward';
 import { HfWeightOptions, hfTensorSource, readHf } from './hf';
 import { tokenizerFromHf } from '../tokenizer/hf';
 import * as fs from 'fs';
@@ -42,8 +47,8 @@ export interface LoadOptions extends GgufReadOptions, HfWeightOptions {
    */
   maxBatch?: number;
   /**
-   * Repack Q4_0 / Q8_0 / Q4_K / Q6_K projections for the decode GEMV (default true): 2-3x faster
-   * decode on AVX-512, at the price of copying those weights out of the mmap at load.
+   * Repack Q4_0 / Q8_0 / Q4_K / Q6_K projections for the decode GEMV (default true): faster
+   * decode, at the price of copying those weights out of the mmap at load.
    * `false` keeps every weight zero-copy in the GGUF layout.
    */
   repack?: boolean;
@@ -63,15 +68,21 @@ export interface LoadOptions extends GgufReadOptions, HfWeightOptions {
    */
   eventLoopBudgetMs?: number;
   /**
-   * Record the decode step (one token through every layer) once as a native graph and replay
-   * it for each generated token (default true): one native call a token instead of ~10 a
-   * layer, each of which pays its JavaScript wrapper and argument checks. Same logits, bit for
-   * bit. false: every token runs the kernels one by one (e.g. to compare).
+   * Record the decode step (one token through every layer) once and replay it for each
+   * generated token (default true): one native call a token instead of ~10 a layer, each of
+   * which pays its JavaScript wrapper and argument checks. Same logits, bit for bit. false:
+   * every token runs the kernels one by one (e.g. to compare).
    */
-  decodeGraph?: boolean;
+  decodeReplay?: boolean;
   /** diagnostics: called with each MoE layer's router logits f32 [T, E] and the position of row 0 */
   onRouter?: (layer: number, pos0: number, logits: Tensor) => void;
 }
+
+/** Every key LoadOptions has (an options object with another key is a TypeError). */
+export const LOAD_OPTIONS: readonly (keyof LoadOptions)[] = [
+  'mmap', 'readFallback', 'quantize', 'permute', 'tokenizer', 'tokenizerSpaces', 'kvDtype', 'attention', 'maxBatch',
+  'repack', 'fuse', 'eventLoopBudgetMs', 'decodeReplay', 'onRouter',
+];
 
 export interface EvaluateOptions {
   logits?: 'all' | 'last';
@@ -79,25 +90,10 @@ export interface EvaluateOptions {
   reset?: boolean;
 }
 
-export interface GenerateOptions extends SamplerOptions {
-  /** default 128 */
-  maxTokens?: number;
-  /** stop strings: generation ends before the first occurrence */
-  stop?: string | readonly string[];
-  signal?: AbortSignal;
-  /** tokenizer options for a string prompt */
-  tokenize?: TokenizeOptions;
-  /** keep the KV cache of the longest common prefix with the previous call (default true) */
-  reuseCache?: boolean;
-  /**
-   * When the context fills up while generating (default true): drop half of the cached tokens after
-   * the first `keepTokens`, as llama.cpp's context shift does (the later keys are rotated to their
-   * new positions; see shiftContext), and go on. false: a RangeError at the context length.
-   */
-  contextShift?: boolean;
-  /** tokens at the start a context shift never drops (default: 1 when the sequence starts with BOS, else 0) */
-  keepTokens?: number;
-}
+/** Every key EvaluateOptions has. */
+export const EVALUATE_OPTIONS: readonly (keyof EvaluateOptions)[] = ['logits', 'reset'];
+
+export type { GenerateOptions, GeneratedPiece, GenerationStats };
 
 export interface EmbedOptions {
   /**
@@ -114,25 +110,8 @@ export interface EmbedOptions {
   signal?: AbortSignal;
 }
 
-export interface GeneratedPiece {
-  token: number;
-  text: string;
-}
-
-export interface GenerationStats {
-  promptTokens: number;
-  generatedTokens: number;
-  /** tokens of the prompt served from the KV cache */
-  reusedTokens: number;
-  /** tokens dropped from the context by context shifts */
-  shiftedTokens: number;
-  prefillMs: number;
-  decodeMs: number;
-  prefillTokensPerSec: number;
-  decodeTokensPerSec: number;
-  /** per-kernel milliseconds, when load() was given { profile: true } or generate() recorded them */
-  kernels?: Record<string, number>;
-}
+/** Every key EmbedOptions has. */
+export const EMBED_OPTIONS: readonly (keyof EmbedOptions)[] = ['pooling', 'normalize', 'tokenize', 'signal'];
 
 const yieldNow = () => new Promise<void>((r) => setImmediate(r));
 
@@ -165,6 +144,7 @@ export class Model {
   #disposed = false;
 
   constructor(src: GgufFile | ModelParts, opts: LoadOptions = {}) {
+    checkOptionKeys(opts, LOAD_OPTIONS, 'opts', 'load');
     this.opts = opts;
     if (opts.maxBatch !== undefined && (!Number.isInteger(opts.maxBatch) || opts.maxBatch < 1)) {
       throw new RangeError(`load: Expected integer >= 1 for opts.maxBatch but received ${String(opts.maxBatch)}`);
@@ -186,16 +166,9 @@ export class Model {
       this.weights = loadWeights(src, this.config);
       this.mapped = src.mapped;
     }
-    if (opts.repack !== false) {
-      const r = repackWeights(this.weights);
-      this.weights = r.weights;
-      if (r.count > 0) this.mapped = false;
-    }
-    if (opts.fuse !== false) {
-      const r = fuseWeights(this.weights);
-      this.weights = r.weights;
-      if (r.count > 0) this.mapped = false;
-    }
+    const laid = layoutWeights(this.weights, { repack: opts.repack, fuse: opts.fuse });
+    this.weights = laid.weights;
+    if (laid.copied > 0) this.mapped = false;
     if (this.tokenizer.vocabSize !== this.config.vocabSize) {
       throw new RangeError(`model: the tokenizer has ${this.tokenizer.vocabSize} tokens but the model ${this.config.vocabSize}`);
     }
@@ -215,10 +188,7 @@ export class Model {
 
   /** Drops cached tokens beyond the first `n`. */
   private truncate(n: number): void {
-    const s = this.ensureState();
-    if (n >= s.tokens.length) return;
-    for (const c of s.caches) c.truncate(n);
-    s.tokens.length = n;
+    truncateState(this.ensureState(), n);
   }
 
   private async run(tokens: readonly number[], logits: 'all' | 'last', signal?: AbortSignal): Promise<Tensor> {
@@ -233,7 +203,7 @@ export class Model {
     }
     const fo = {
       attention: this.opts.attention, timings: this.timings, onRouter: this.opts.onRouter,
-      budgetMs: this.opts.eventLoopBudgetMs ?? 4, signal, graph: this.opts.decodeGraph ?? true,
+      budgetMs: this.opts.eventLoopBudgetMs ?? 4, signal, replay: this.opts.decodeReplay ?? true,
     };
     const pass = async (chunk: readonly number[], mode: 'all' | 'last'): Promise<Tensor> => {
       try {
@@ -248,22 +218,19 @@ export class Model {
     };
     const mb = this.opts.maxBatch ?? tokens.length;
     if (tokens.length <= mb) return pass(tokens, logits);
-    const parts: Tensor[] = [];
+    // chunks of maxBatch; with 'all', each chunk's rows are copied out as they come (a one-token
+    // chunk's logits are a view of the decode replay's output, which the next one overwrites)
+    const V = this.config.vocabSize;
+    const out = logits === 'all' ? Tensor.zeros([tokens.length, V]) : undefined;
+    let last: Tensor | undefined;
     for (let i = 0; i < tokens.length; i += mb) {
       const chunk = tokens.slice(i, i + mb);
       const lastChunk = i + mb >= tokens.length;
-      const lg = await pass(chunk, logits === 'all' ? 'all' : 'last');
-      if (logits === 'all' || lastChunk) parts.push(lg);
+      last = await pass(chunk, logits);
+      if (out) new Float32Array(out.buffer, out.byteOffset + 4 * i * V, chunk.length * V).set(new Float32Array(last.buffer, last.byteOffset, chunk.length * V));
       if (!lastChunk) await yieldNow();
     }
-    if (parts.length === 1) return parts[0];
-    const V = this.config.vocabSize;
-    const rows = parts.reduce((a, p) => a + p.shape[0], 0);
-    const out = Tensor.zeros([rows, V]);
-    const dst = new Float32Array(out.buffer, out.byteOffset, rows * V);
-    let r = 0;
-    for (const p of parts) { dst.set(new Float32Array(p.buffer, p.byteOffset, p.shape[0] * V), r * V); r += p.shape[0]; }
-    return out;
+    return out ?? last!;
   }
 
   /**
@@ -272,6 +239,7 @@ export class Model {
    */
   async evaluate(tokens: readonly number[], opts: EvaluateOptions = {}): Promise<Float32Array[]> {
     this.check('evaluate');
+    checkOptionKeys(opts, EVALUATE_OPTIONS, 'opts', 'Model.evaluate');
     if (!Array.isArray(tokens) || tokens.length === 0) throw new TypeError('Model.evaluate: Expected a non-empty array of token ids for tokens');
     const mode = opts.logits ?? 'last';
     if (mode !== 'all' && mode !== 'last') throw new TypeError(`Model.evaluate: Expected 'all' or 'last' for opts.logits but received ${String(mode)}`);
@@ -279,10 +247,10 @@ export class Model {
     try {
       if (opts.reset ?? true) this.truncate(0);
       const lg = await this.run(tokens, mode);
+      // one copy per row, out of the logits (possibly a view of the decode replay's output)
       const V = this.config.vocabSize;
-      const all = lg.toArray() as Float32Array;
-      const rows = all.length / V;
-      return Array.from({ length: rows }, (_, i) => all.slice(i * V, (i + 1) * V));
+      const all = new Float32Array(lg.buffer, lg.byteOffset, lg.numel);
+      return Array.from({ length: lg.numel / V }, (_, i) => all.slice(i * V, (i + 1) * V));
     } finally {
       this.busy = false;
     }
@@ -291,10 +259,7 @@ export class Model {
   /** Streams generated pieces. The KV cache of the common prefix with the previous call is reused. */
   async *generate(prompt: string | readonly number[], opts: GenerateOptions = {}): AsyncGenerator<GeneratedPiece, void, void> {
     this.check('generate');
-    const maxTokens = opts.maxTokens ?? 128;
-    if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new RangeError(`generate: Expected integer >= 0 for opts.maxTokens but received ${maxTokens}`);
-    const sampler = new Sampler(opts);
-    const stops = opts.stop === undefined ? [] : typeof opts.stop === 'string' ? [opts.stop] : [...opts.stop];
+    checkGenerateOptions(opts, 'generate');
     const tokens = typeof prompt === 'string' ? this.tokenizer.encode(prompt, opts.tokenize) : [...prompt];
     if (tokens.length === 0) throw new RangeError('generate: the prompt has no tokens');
     if (tokens.length > this.config.ctxLen) throw new RangeError(`generate: the prompt's ${tokens.length} tokens exceed the context length ${this.config.ctxLen}`);
@@ -305,78 +270,26 @@ export class Model {
     };
     this.lastStats = stats;
     try {
-      const s = this.ensureState();
-      // reuse the longest common prefix (at least one token must be evaluated to get logits)
-      let common = 0;
-      if (opts.reuseCache ?? true) {
-        while (common < s.tokens.length && common < tokens.length - 1 && s.tokens[common] === tokens[common]) common++;
-      }
-      this.truncate(common);
-      stats.reusedTokens = common;
-      const history = [...tokens];
-      // an abort stops a pass between kernels (a long prefill too); the tokens it had not finished are dropped
-      const keepOpt = opts.keepTokens;
-      if (keepOpt !== undefined && (!Number.isInteger(keepOpt) || keepOpt < 0)) throw new RangeError(`generate: Expected integer >= 0 for opts.keepTokens but received ${keepOpt}`);
-      const step = async (toks: readonly number[]): Promise<Tensor | undefined> => {
-        const n = s.tokens.length, ctx = this.config.ctxLen;
-        if (n + toks.length > ctx && (opts.contextShift ?? true) && toks.length < ctx) {
-          const keep = Math.min(keepOpt ?? (this.tokenizer.bos !== undefined && s.tokens[0] === this.tokenizer.bos ? 1 : 0), n);
-          const discard = Math.min(n - keep, Math.max(n + toks.length - ctx, Math.floor((n - keep) / 2)));
-          if (discard > 0 && n + toks.length - discard <= ctx) {
-            shiftContext(this.config, this.weights, s, keep, discard);
-            stats.shiftedTokens += discard;
-          }
-        }
-        try {
-          return await this.run(toks, 'last', opts.signal);
-        } catch (e) {
-          if (e instanceof ForwardAborted) return undefined;
-          throw e;
-        }
-      };
-      let t0 = performance.now();
-      let lg = await step(tokens.slice(common));
-      stats.prefillMs = performance.now() - t0;
-      if (!lg) return;
-      const dec = this.tokenizer.decoder();
-      let text = '';
-      let emitted = 0;
-      t0 = performance.now();
-      for (let i = 0; i < maxTokens; i++) {
-        if (opts.signal?.aborted) break;
-        const logits = lg.toArray() as Float32Array;
-        const next = sampler.sample(logits, history);
-        if (this.tokenizer.isEog(next)) break;
-        history.push(next);
-        stats.generatedTokens++;
-        text += dec.push(next);
-        // hold back text that could be the start of a stop string
-        const hit = stops.map((st) => text.indexOf(st, Math.max(0, emitted - st.length))).filter((x) => x >= 0);
-        if (hit.length) {
-          const cut = Math.min(...hit);
-          if (cut > emitted) yield { token: next, text: text.slice(emitted, cut) };
-          break;
-        }
-        let safe = text.length;
-        for (const st of stops) for (let k = Math.min(st.length - 1, text.length); k > 0; k--) {
-          if (st.startsWith(text.slice(text.length - k))) { safe = Math.min(safe, text.length - k); break; }
-        }
-        const piece = text.slice(emitted, Math.max(emitted, safe));
-        emitted += piece.length;
-        yield { token: next, text: piece };
-        if (i + 1 >= maxTokens) break;
-        await yieldNow();
-        if (opts.signal?.aborted) break;
-        lg = await step([next]);
-        if (!lg) break;
-      }
-      stats.decodeMs = performance.now() - t0;
+      yield* generateTokens(this.host(), tokens, opts, stats);
     } finally {
       stats.prefillTokensPerSec = stats.prefillMs > 0 ? ((stats.promptTokens - stats.reusedTokens) * 1000) / stats.prefillMs : 0;
       stats.decodeTokensPerSec = stats.decodeMs > 0 ? (stats.generatedTokens * 1000) / stats.decodeMs : 0;
       if (this.timings) stats.kernels = { ...this.timings };
       this.busy = false;
     }
+  }
+
+  /** The model as the generation loop sees it. */
+  private host(): GenerationHost {
+    const s = this.ensureState();
+    return {
+      tokenizer: this.tokenizer,
+      ctxLen: this.config.ctxLen,
+      cached: () => s.tokens,
+      truncate: (n) => truncateState(s, n),
+      shift: (keep, discard) => shiftContext(this.config, this.weights, s, keep, discard),
+      run: (tokens, signal) => this.run(tokens, 'last', signal),
+    };
   }
 
   /**
@@ -389,6 +302,7 @@ export class Model {
   async embed(input: string | readonly number[], opts: EmbedOptions = {}): Promise<Float32Array> {
     this.check('embed');
     const fn = 'Model.embed';
+    checkOptionKeys(opts, EMBED_OPTIONS, 'opts', fn);
     const pooling = opts.pooling ?? (this.config.pooling === 'mean' || this.config.pooling === 'cls' ? this.config.pooling : 'last');
     if (!['mean', 'last', 'cls'].includes(pooling)) throw new TypeError(`${fn}: Expected 'mean', 'last' or 'cls' for opts.pooling but received ${String(pooling)}`);
     if (opts.normalize !== undefined && typeof opts.normalize !== 'boolean') throw new TypeError(`${fn}: Expected a boolean for opts.normalize but received ${String(opts.normalize)}`);
@@ -412,7 +326,7 @@ export class Model {
       for (let i = 0; i < toks.length; i += mb) {
         const chunk = toks.slice(i, i + mb);
         const h = await forward(this.config, this.weights, s, chunk, { ...fo, logits: pooling === 'mean' ? 'all' : 'last' });
-        const v = h.toArray() as Float32Array;
+        const v = new Float32Array(h.buffer, h.byteOffset, h.numel); // read at once: no copy
         if (pooling === 'mean') {
           for (let r = 0; r < chunk.length; r++) for (let d = 0; d < D; d++) acc[d] += v[r * D + d];
         } else {
@@ -424,7 +338,7 @@ export class Model {
       if (e instanceof ForwardAborted) throw new Error(`${fn}: aborted`);
       throw e;
     } finally {
-      for (const c of s.caches) c.dispose?.();
+      disposeState(s);
       this.busy = false;
     }
     if (pooling === 'mean') for (let d = 0; d < D; d++) acc[d] /= tokens.length;
@@ -439,6 +353,7 @@ export class Model {
 
   /** The whole generated text. */
   async complete(prompt: string | readonly number[], opts: GenerateOptions = {}): Promise<string> {
+    checkGenerateOptions(opts, 'complete');
     let out = '';
     for await (const p of this.generate(prompt, opts)) out += p.text;
     return out;
@@ -446,6 +361,7 @@ export class Model {
 
   /** Renders the chat template and completes the assistant's turn; the KV cache of earlier turns is reused. */
   async chat(messages: readonly ChatMessage[], opts: GenerateOptions = {}): Promise<string> {
+    checkGenerateOptions(opts, 'chat');
     let out = '';
     for await (const p of this.chatStream(messages, opts)) out += p.text;
     return out;
@@ -461,6 +377,7 @@ export class Model {
    */
   async *chatStream(messages: readonly ChatMessage[], opts: GenerateOptions = {}): AsyncGenerator<GeneratedPiece, void, void> {
     this.check('chatStream');
+    checkGenerateOptions(opts, 'chatStream');
     yield* this.generate(this.chatTokens(messages), opts);
   }
 
@@ -481,10 +398,7 @@ export class Model {
   dispose(): void {
     if (this.#disposed) return;
     this.#disposed = true;
-    if (this.state) {
-      this.state.graph?.dispose();
-      for (const c of this.state.caches) c.dispose?.();
-    }
+    if (this.state) disposeState(this.state);
     this.state = undefined;
   }
 
@@ -504,6 +418,7 @@ function isHfPath(p: string): boolean {
  */
 export async function load(path: string, opts: LoadOptions = {}): Promise<Model> {
   if (typeof path !== 'string' || path.length === 0) throw new TypeError(`load: Expected a file path for path but received ${typeof path}`);
+  checkOptionKeys(opts, LOAD_OPTIONS, 'opts', 'load');
   if (!isHfPath(path)) {
     if (opts.quantize !== undefined) throw new RangeError('load: opts.quantize applies to safetensors checkpoints; quantize a GGUF with `fuselm quantize`');
     return new Model(readGguf(path, opts), opts);

@@ -2,15 +2,20 @@
 // fused flash-style attention over it, dense or sparse. Semantics, exactly:
 // csrc/include/fuselm/ops/attention.h.
 import { native } from '../native';
+import { AttentionParams, KvHandle } from '../native-api';
+import { DTYPES, DType } from '../dtype';
 import { checkInt, checkNumber, checkOptions, fail } from '../check';
 import { Tensor } from '../tensor';
 import { Launch, checkDType, checkF32, outputLike, runAsync, runNow } from './common';
+import { RopeOptions, ropeParams } from './rope';
 
 /** Tokens per page / key block: the unit of the sparse forms and of the per-block summaries. */
 export const KV_BLOCK = 64;
 /** Head dims the kernels are instantiated for. */
 export const ATTENTION_HEAD_DIMS: readonly number[] = Object.freeze([64, 80, 128]);
 const MAX_POS = 2147483646;
+/** the table dtype each KV cache storage is passed to the native side as */
+const KV_STORAGE: Readonly<Record<KVCacheDType, DType>> = { f32: 'f32', f16: 'f16', int8: 'i8' };
 
 export type KVCacheDType = 'f16' | 'f32' | 'int8';
 
@@ -23,7 +28,7 @@ export interface KVCacheOptions {
   dtype?: KVCacheDType;
 }
 
-type Handle = unknown;
+type Handle = KvHandle;
 
 /**
  * One layer's KV cache: per KV head, K and V of every appended token, in pages of
@@ -63,7 +68,7 @@ export class KVCache {
     if (!ATTENTION_HEAD_DIMS.includes(this.headDim)) {
       throw new Error(`${fn}: unsupported head_dim ${this.headDim} (supported: ${ATTENTION_HEAD_DIMS.join(', ')})`);
     }
-    this.#h = (o as { _handle?: Handle })._handle ?? native.kvCreate(this.nKvHead, this.headDim, this.dtype);
+    this.#h = (o as { _handle?: Handle })._handle ?? native.kvCreate(this.nKvHead, this.headDim, DTYPES[KV_STORAGE[this.dtype]].id);
   }
 
   /** true once dispose() has run */
@@ -97,7 +102,7 @@ export class KVCache {
     return runAsync(this.appendLaunch('KVCache.appendAsync', k, v, positions));
   }
 
-  private appendLaunch(fn: string, k: Tensor, v: Tensor, positions?: Int32Array | readonly number[]): Launch<this> {
+  private appendLaunch(fn: string, k: Tensor, v: Tensor, positions?: Int32Array | readonly number[]): Launch<'kvAppend', this> {
     const h = this.handle(fn);
     checkF32(k, 'k', fn);
     checkF32(v, 'v', fn);
@@ -125,6 +130,36 @@ export class KVCache {
     const h = this.handle(fn);
     checkInt(n, 'n', 0, this.length, fn);
     native.kvTruncate(h, n);
+    return this;
+  }
+
+  /**
+   * Context shift (llama.cpp's, for generation past the context length), in place: drops the
+   * tokens [keep, keep + discard); the later ones move down by `discard` indices and positions
+   * (position p becomes p - discard), their keys rotated back by `discard` positions with the
+   * rope kernel's angles as a pure rotation (RoPE angles are linear in the position, so a key
+   * stored as RoPE(k, p) becomes RoPE(k, p - discard); `attnFactor` and YaRN's magnitude are not
+   * applied again). Values move as stored; an f16 or int8 cache rounds the rotated keys once more.
+   * Pages before the one holding index `keep` stay shared with forks.
+   *
+   * @param keep tokens kept at the front (e.g. the BOS or a system prompt), integer in [0, length - 1]
+   * @param discard tokens dropped after them, integer in [1, length - keep]
+   * @param rope the options the keys were rotated with ({@link RopeOptions}: mode, dims, base,
+   *   freqScale, freqFactors, YaRN's); `attnFactor` is accepted and has no effect
+   * @example
+   *   // 4096 tokens held: keep the first, drop the next 2047, positions now 0..2048
+   *   cache.shift(1, 2047, { mode: 'neox', base: 1e6 });
+   */
+  shift(keep: number, discard: number, rope?: RopeOptions): this {
+    const fn = 'KVCache.shift';
+    const h = this.handle(fn);
+    const n = this.length;
+    if (n === 0) fail('range', 'cache.length', 'at least 1 token to shift', 0, fn);
+    checkInt(keep, 'keep', 0, n - 1, fn);
+    checkInt(discard, 'discard', 1, n - keep, fn);
+    const r = ropeParams(rope, this.headDim, fn, 'rope');
+    native.kvShift(h, keep, discard, r.nDims, r.mode, r.base, r.freqScale, r.extFactor, r.betaFast, r.betaSlow,
+      r.origCtx, r.freqFactors);
     return this;
   }
 
@@ -206,7 +241,7 @@ export interface AttentionOptions {
 
 interface Resolved {
   pos: Int32Array;
-  tail: unknown[];
+  tail: AttentionParams;
 }
 
 function resolve(q: Tensor, cache: KVCache, opts: AttentionOptions | undefined, fn: string): Resolved {
@@ -293,7 +328,7 @@ export async function attentionAsync(q: Tensor, cache: KVCache, opts?: Attention
   return runAsync(attentionLaunch('attentionAsync', q, cache, opts, out));
 }
 
-function attentionLaunch(fn: string, q: Tensor, cache: KVCache, opts?: AttentionOptions, out?: Tensor): Launch<Tensor> {
+function attentionLaunch(fn: string, q: Tensor, cache: KVCache, opts?: AttentionOptions, out?: Tensor): Launch<'attention', Tensor> {
   const r = resolve(q, cache, opts, fn);
   const y = outputLike(out, q.shape, 'f32', fn);
   const [Tq, nHead, d] = q.shape;

@@ -3,19 +3,20 @@ import { fail } from '../check';
 import { DType } from '../dtype';
 import { Tensor, byteSize } from '../tensor';
 import { native } from '../native';
+import { NativeKernelArgs, NativeKernelName, NativeKernelResults, NativeKernels, NativeAsyncKernels } from '../native-api';
 
 /**
  * A checked kernel call, ready to run: the native export, its arguments (every one
  * checked by the wrapper that made it), and the wrapper's result from the native
- * return value. Each op makes one Launch and runs it now (`op`) or as native async
- * work (`opAsync`: the export `<fn>Async` runs it on the executor thread, so the event
- * loop keeps running; see csrc/napi/async.h), so both share every check.
+ * return value. Each op makes one Launch and runs it now (`runNow`) or as native async
+ * work (`runAsync`: the export `<fn>Async` runs it on the executor thread, so the event
+ * loop keeps running; see csrc/napi/async.h), so both share every check. The argument
+ * tuple is the export's own (lib/native-api.ts), so tsc checks it.
  */
-export interface Launch<R> {
-  fn: string;
-  args: unknown[];
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  result: (ret: any) => R;
+export interface Launch<K extends NativeKernelName, R> {
+  fn: K;
+  args: NativeKernelArgs[K];
+  result: (ret: NativeKernelResults[K]) => R;
 }
 
 const PAGES_MIN_BYTES = 2 << 20;
@@ -28,16 +29,29 @@ const PAGES_MIN_BYTES = 2 << 20;
 export function weightZeros(shape: readonly number[], dtype: DType): Tensor {
   const bytes = byteSize(dtype, shape);
   if (bytes < PAGES_MIN_BYTES || bytes > 2 ** 32) return Tensor.zeros(shape, dtype);
-  return new Tensor(native.allocPages(bytes) as ArrayBuffer, 0, dtype, shape);
+  return new Tensor(native.allocPages(bytes), 0, dtype, shape);
 }
 
-export function runNow<R>(l: Launch<R>): R {
-  return l.result(native[l.fn](...l.args));
+// the kernels by name, each as one function type per name (so a generic name indexes a callable)
+const kernels: { [K in NativeKernelName]: (...args: NativeKernelArgs[K]) => NativeKernelResults[K] } = native as NativeKernels;
+// (getters: the export is looked up at each call, as `kernels[name]` is, so a wrapper installed on the addon sees it)
+const asyncKernels: { readonly [K in NativeKernelName]: (...args: NativeKernelArgs[K]) => Promise<NativeKernelResults[K]> } = {
+  get rmsnorm() { return native.rmsnormAsync; }, get add() { return native.addAsync; }, get mul() { return native.mulAsync; },
+  get swiglu() { return native.swigluAsync; }, get gather() { return native.gatherAsync; }, get rope() { return native.ropeAsync; },
+  get matmul() { return native.matmulAsync; }, get lutMatmul() { return native.lutMatmulAsync; },
+  get kvAppend() { return native.kvAppendAsync; }, get attention() { return native.attentionAsync; },
+  get moeRoute() { return native.moeRouteAsync; }, get moeFfn() { return native.moeFfnAsync; }, get graphRun() { return native.graphRunAsync; },
+} satisfies { readonly [K in NativeKernelName]: NativeAsyncKernels[`${K}Async`] };
+
+export function runNow<K extends NativeKernelName, R>(l: Launch<K, R>): R {
+  const f: (...args: NativeKernelArgs[K]) => NativeKernelResults[K] = kernels[l.fn];
+  return l.result(f(...l.args));
 }
 
 /** Runs the launch on the executor thread; its buffers must stay untouched (not transferred) until it settles. */
-export async function runAsync<R>(l: Launch<R>): Promise<R> {
-  return l.result(await native[l.fn + 'Async'](...l.args));
+export async function runAsync<K extends NativeKernelName, R>(l: Launch<K, R>): Promise<R> {
+  const f: (...args: NativeKernelArgs[K]) => Promise<NativeKernelResults[K]> = asyncKernels[l.fn];
+  return l.result(await f(...l.args));
 }
 
 export function checkTensor(t: unknown, arg: string, fn: string): asserts t is Tensor {

@@ -1,7 +1,7 @@
 // Family `elementwise`: add, mul, SiLU, GELU, sigmoid, SwiGLU. Inputs f32, f16 or bf16; outputs f32.
 import { native } from '../native';
 import { checkArgCount, fail } from '../check';
-import { DType } from '../dtype';
+import { DTYPES, DType } from '../dtype';
 import { Tensor } from '../tensor';
 import { Launch, checkDType, outputLike, runAsync, runNow } from './common';
 
@@ -11,7 +11,7 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
-function binary(op: 'add' | 'mul', fn: string, nargs: number, a: Tensor, b: Tensor, out?: Tensor): Launch<Tensor> {
+function binary<Op extends 'add' | 'mul'>(op: Op, fn: string, nargs: number, a: Tensor, b: Tensor, out?: Tensor): Launch<Op, Tensor> {
   checkArgCount(nargs, 2, 3, fn);
   checkDType(a, 'a', ELT, fn);
   checkDType(b, 'b', ELT, fn);
@@ -21,7 +21,7 @@ function binary(op: 'add' | 'mul', fn: string, nargs: number, a: Tensor, b: Tens
   else if (b.ndim === 1 && b.shape[0] === dim) nb = dim;
   else fail('range', 'b.shape', `[${a.shape.join(', ')}] or [${dim}]`, b.shape, fn);
   const y = outputLike(out, a.shape, 'f32', fn);
-  return { fn: op, args: [y.bytes(), a.bytes(), a.dtype, b.bytes(), b.dtype, a.numel, nb], result: () => y };
+  return { fn: op, args: [y.bytes(), a.bytes(), DTYPES[a.dtype].id, b.bytes(), DTYPES[b.dtype].id, a.numel, nb], result: () => y };
 }
 
 /**
@@ -56,7 +56,7 @@ function unary(fn: 'silu' | 'gelu' | 'sigmoid', nargs: number, x: Tensor, out?: 
   checkArgCount(nargs, 1, 2, fn);
   checkDType(x, 'x', ELT, fn);
   const y = outputLike(out, x.shape, 'f32', fn);
-  native[fn](y.bytes(), x.bytes(), x.dtype, x.numel);
+  native[fn](y.bytes(), x.bytes(), DTYPES[x.dtype].id, x.numel);
   return y;
 }
 
@@ -116,7 +116,7 @@ export async function swigluAsync(gate: Tensor, up?: Tensor | null, out?: Tensor
   return runAsync(swigluLaunch('swigluAsync', arguments.length, gate, up, out));
 }
 
-function swigluLaunch(fn: string, nargs: number, gate: Tensor, up?: Tensor | null, out?: Tensor): Launch<Tensor> {
+function swigluLaunch(fn: string, nargs: number, gate: Tensor, up?: Tensor | null, out?: Tensor): Launch<'swiglu', Tensor> {
   checkArgCount(nargs, 1, 3, fn);
   checkDType(gate, 'gate', ELT, fn);
   const last = gate.shape[gate.ndim - 1];
@@ -128,11 +128,11 @@ function swigluLaunch(fn: string, nargs: number, gate: Tensor, up?: Tensor | nul
     const rows = f === 0 ? 0 : gate.numel / last;
     const g = gate.bytes();
     const es = gate.dtype === 'f32' ? 4 : 2;
-    return { fn: 'swiglu', args: [y.bytes(), g, gate.dtype, g.subarray(Math.min(f * es, g.length)), gate.dtype, rows, f, last, last], result: () => y };
+    return { fn: 'swiglu', args: [y.bytes(), g, DTYPES[gate.dtype].id, g.subarray(Math.min(f * es, g.length)), DTYPES[gate.dtype].id, rows, f, last, last], result: () => y };
   }
   checkDType(up, 'up', ELT, fn);
   if (!sameShape(gate.shape, up.shape)) fail('range', 'up.shape', `[${gate.shape.join(', ')}]`, up.shape, fn);
   const y = outputLike(out, gate.shape, 'f32', fn);
   const rows = last === 0 ? 0 : gate.numel / last;
-  return { fn: 'swiglu', args: [y.bytes(), gate.bytes(), gate.dtype, up.bytes(), up.dtype, rows, last, last, last], result: () => y };
+  return { fn: 'swiglu', args: [y.bytes(), gate.bytes(), DTYPES[gate.dtype].id, up.bytes(), DTYPES[up.dtype].id, rows, last, last, last], result: () => y };
 }

@@ -39,7 +39,7 @@ export async function gatherAsync(table: Tensor, ids: Tensor | Int32Array, out?:
   return runAsync(gatherLaunch('gatherAsync', arguments.length, table, ids, out));
 }
 
-function gatherLaunch(fn: string, nargs: number, table: Tensor, ids: Tensor | Int32Array, out?: Tensor): Launch<Tensor> {
+function gatherLaunch(fn: string, nargs: number, table: Tensor, ids: Tensor | Int32Array, out?: Tensor): Launch<'gather', Tensor> {
   checkArgCount(nargs, 2, 3, fn);
   checkTensor(table, 'table', fn);
   if (!(GATHER_DTYPES as readonly string[]).includes(table.dtype)) {
@@ -56,7 +56,7 @@ function gatherLaunch(fn: string, nargs: number, table: Tensor, ids: Tensor | In
   }
   const y = outputLike(out, [...shape, D], 'f32', fn);
   const idBytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  return { fn: 'gather', args: [y.bytes(), table.bytes(), table.dtype, V, D, idBytes, data.length], result: () => y };
+  return { fn: 'gather', args: [y.bytes(), table.bytes(), DTYPES[table.dtype].id, V, D, idBytes, data.length], result: () => y };
 }
 
 /**

@@ -3,6 +3,7 @@
 // csrc/include/fuselm/blocks.h), a per-row table of 2^bits fp16 centroids and a
 // CSR fp16 sparse part: W[n, k] = table[n][code(n, k)] + (CSR value at (n, k), if any).
 import { native } from '../native';
+import { NativeBuffer } from '../native-api';
 import { checkInt, checkNumber, checkOptions, fail } from '../check';
 import { Tensor, typeTag } from '../tensor';
 import { Launch, checkDType, checkF32, outputLike, runNow } from './common';
@@ -165,7 +166,7 @@ function checkLut(w: unknown, arg: string, fn: string): asserts w is LutTensor {
   if (!(w instanceof LutTensor)) fail('type', arg, 'a LutTensor', w, fn);
 }
 
-function partsArgs(w: LutTensor): unknown[] {
+function partsArgs(w: LutTensor): [codes: NativeBuffer, table: NativeBuffer, rowPtr: NativeBuffer, col: NativeBuffer, val: NativeBuffer] {
   return [w.codes.bytes(), w.table.bytes(), w.rowPtr, w.col, w.val];
 }
 
@@ -198,7 +199,7 @@ export function matmulLut(x: Tensor, w: LutTensor, opts?: MatmulLutOptions, out?
 }
 
 /** matmulLut's checks, as a Launch (matmul and matmulAsync run LUT weights through it). */
-export function matmulLutLaunch(fn: string, x: Tensor, w: LutTensor, opts?: MatmulLutOptions, out?: Tensor): Launch<Tensor> {
+export function matmulLutLaunch(fn: string, x: Tensor, w: LutTensor, opts?: MatmulLutOptions, out?: Tensor): Launch<'lutMatmul', Tensor> {
   checkF32(x, 'x', fn);
   checkLut(w, 'w', fn);
   const [n, k] = w.shape;

@@ -2,6 +2,7 @@
 // Plan, then run: moeRoute -> (moePermute) -> moeFfn. The exact semantics of every
 // mode are written once in csrc/include/fuselm/ops/moe.h.
 import { native } from '../native';
+import { NativeBuffer } from '../native-api';
 import { checkInt, checkNumber, checkOptions, fail } from '../check';
 import { Tensor } from '../tensor';
 import { DTYPES, DType } from '../dtype';
@@ -64,7 +65,7 @@ export async function moeRouteAsync(logits: Tensor, opts: MoeRouteOptions, out?:
   return runAsync(moeRouteLaunch('moeRouteAsync', logits, opts, out));
 }
 
-function moeRouteLaunch(fn: string, logits: Tensor, opts: MoeRouteOptions, out?: MoeRouting): Launch<MoeRouting> {
+function moeRouteLaunch(fn: string, logits: Tensor, opts: MoeRouteOptions, out?: MoeRouting): Launch<'moeRoute', MoeRouting> {
   checkDType(logits, 'logits', ['f32'], fn);
   if (logits.ndim !== 2) fail('range', 'logits.shape', '[T, E]', logits.shape, fn);
   const [T, E] = logits.shape;
@@ -326,7 +327,7 @@ export async function moeFfnAsync(x: Tensor, routing: MoeRouting, experts: MoeEx
   return runAsync(moeFfnLaunch('moeFfnAsync', x, routing, experts, opts, out));
 }
 
-function moeFfnLaunch(fn: string, x: Tensor, routing: MoeRouting, experts: MoeExperts, opts?: MoeFfnOptions, out?: Tensor): Launch<Tensor> {
+function moeFfnLaunch(fn: string, x: Tensor, routing: MoeRouting, experts: MoeExperts, opts?: MoeFfnOptions, out?: Tensor): Launch<'moeFfn', Tensor> {
   checkDType(x, 'x', ['f32'], fn);
   if (x.ndim !== 2) fail('range', 'x.shape', '[T, D]', x.shape, fn);
   const [T, D] = x.shape;
@@ -372,7 +373,8 @@ function moeFfnLaunch(fn: string, x: Tensor, routing: MoeRouting, experts: MoeEx
     }
   }
   let FFs = 0;
-  const sh: unknown[] = [null, 0, null, 0, null, 0, null];
+  // the shared expert's arguments: gate, gateType, up, upType, down, downType, gateInp (read when FFs > 0)
+  let sh: [NativeBuffer | null, number, NativeBuffer | null, number, NativeBuffer | null, number, NativeBuffer | null] = [null, 0, null, 0, null, 0, null];
   if (experts.shared !== undefined) {
     const s = experts.shared;
     if (typeof s !== 'object' || s === null) fail('type', 'experts.shared', 'a MoeSharedExpert {gate, up, down, gateInp?}', s, fn);
@@ -386,8 +388,8 @@ function moeFfnLaunch(fn: string, x: Tensor, routing: MoeRouting, experts: MoeEx
       if (s.gateInp.numel !== D || s.gateInp.shape[s.gateInp.ndim - 1] !== D) fail('range', 'experts.shared.gateInp.shape', `[${D}] or [1, ${D}]`, s.gateInp.shape, fn);
       gi = s.gateInp.bytes();
     }
-    const one = (p: ProjArgs) => [(p.buf as Uint8Array[])[0], (p.types as number[])[0]];
-    sh.splice(0, 7, ...one(sg.args), ...one(su.args), ...one(sd.args), gi);
+    const one = (p: ProjArgs): [NativeBuffer, number] => [(p.buf as Uint8Array[])[0], (p.types as number[])[0]];
+    sh = [...one(sg.args), ...one(su.args), ...one(sd.args), gi];
   }
   const y = outputLike(out, [T, D], 'f32', fn);
   return {

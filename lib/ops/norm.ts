@@ -26,7 +26,7 @@ export async function rmsnormAsync(x: Tensor, w: Tensor | null, opts?: RmsNormOp
   return runAsync(rmsnormLaunch('rmsnormAsync', x, w, opts, out));
 }
 
-function rmsnormLaunch(fn: string, x: Tensor, w: Tensor | null, opts?: RmsNormOptions, out?: Tensor): Launch<Tensor> {
+function rmsnormLaunch(fn: string, x: Tensor, w: Tensor | null, opts?: RmsNormOptions, out?: Tensor): Launch<'rmsnorm', Tensor> {
   checkF32(x, 'x', fn);
   const o = checkOptions(opts, 'opts', fn);
   const eps = o.eps === undefined ? 1e-6 : checkNumber(o.eps, 'opts.eps', 0, Infinity, fn);

@@ -22,8 +22,14 @@ export const REPACKED_FORMATS = {
   q5_0x16: 'q5_0', q4_1x16: 'q4_1', q5_1x16: 'q5_1', iq4_nlx16: 'iq4_nl', mxfp4x16: 'mxfp4',
 } as const;
 export type RepackedFormat = keyof typeof REPACKED_FORMATS;
-/** The GGUF formats repack() takes (each has a repacked form `${dtype}x16`). */
+/** The formats repack() turns into a repacked one: one place, so a new weight type plugs in with its row above. */
 export const REPACKABLE_DTYPES: readonly DType[] = Object.values(REPACKED_FORMATS);
+
+/** The repacked form of `d`, or undefined when it has none. */
+export function repackedDtype(d: DType): RepackedFormat | undefined {
+  return (Object.keys(REPACKED_FORMATS) as RepackedFormat[]).find((r) => REPACKED_FORMATS[r] === d);
+}
+
 /** Whether repack() takes a weight of this dtype (a plain format with a repacked form). */
 export function repackSupported(dtype: string): boolean {
   return (REPACKABLE_DTYPES as readonly string[]).includes(dtype);
@@ -99,34 +105,42 @@ export function dequantize(x: Tensor | LutTensor, out?: Tensor): Tensor {
  * interleaved so that one 64-byte vector holds 4 weights of 16 rows (one
  * `vpdpbusd` against 4 broadcast activations), with the 16 rows' scales side by
  * side. Same values: `dequantize(repack(W))` equals `dequantize(W)`, and `matmul`
- * takes either. 2-3x the GEMV speed of the GGUF layout on AVX-512; the price is a
+ * takes either. A faster GEMV than the GGUF layout's; the price is a
  * copy at load time (the GGUF layout can be used in place from the mmap). Same
  * size, except q4_kx16 (148 bytes per 256 weights, q4_k 144: its 6-bit scales
  * are stored decoded). `repack(Wp)` of a repacked tensor undoes it, e.g. to write a GGUF file.
  *
  * @param W one of REPACKABLE_DTYPES, [..., N, K] with N a multiple of 16 (each [N, K] matrix
  *   of a stack, such as MoE experts [E, N, K], repacks on its own), or a repacked one to unpack
+ * @param out the result's tensor (W's shape, the paired dtype, contiguous); allocated when omitted
  * @example
  *   const Wp = repack(quantize(w, 'q4_0')); // w: f32 [4096, 4096]
  *   const y = matmul(x, Wp);
  */
-export function repack(W: Tensor, to?: DType): Tensor {
+export function repack(W: Tensor, to?: DType, out?: Tensor): Tensor {
   const fn = 'repack';
   checkTensor(W, 'W', fn);
   const from = W.dtype;
-  let target: DType;
-  if (repackSupported(from)) target = `${from}x16` as DType;
-  else if (from in REPACKED_FORMATS) target = REPACKED_FORMATS[from as RepackedFormat];
-  else return fail('type', 'W.dtype', `${REPACKABLE_DTYPES.map((d) => `'${d}'`).join(', ')} or one of their repacked forms`, from, fn);
+  const target = repackedDtype(from) ?? (from in REPACKED_FORMATS ? REPACKED_FORMATS[from as RepackedFormat] : undefined);
+  if (target === undefined) {
+    return fail('type', 'W.dtype', `${REPACKABLE_DTYPES.map((d) => `'${d}'`).join(', ')} or one of their repacked forms`, from, fn);
+  }
   if (to !== undefined && to !== target) fail('type', 'to', `'${target}' (the pair of '${from}')`, to, fn);
   if (!W.isContiguous()) fail('type', 'W', 'a contiguous tensor', '#a strided view', fn);
   if (W.ndim < 2 || W.shape[W.ndim - 2] % 16 !== 0) {
     fail('range', 'W.shape', '[..., N, K] with N a multiple of 16 (the repacked row group)', W.shape, fn);
   }
   const { rows, cols } = rowsCols(W);
-  const out = weightZeros(W.shape, target);
-  native.repack(out.bytes(), DTYPES[target].id, W.bytes(), DTYPES[from].id, rows, cols);
-  return out;
+  let y: Tensor;
+  if (out === undefined) y = weightZeros(W.shape, target);
+  else {
+    checkTensor(out, 'out', fn);
+    if (out.dtype !== target) fail('type', 'out.dtype', `'${target}'`, out.dtype, fn);
+    if (out.shape.length !== W.shape.length || out.shape.some((d, i) => d !== W.shape[i])) fail('range', 'out.shape', `[${W.shape.join(', ')}]`, out.shape, fn);
+    y = out;
+  }
+  native.repack(y.bytes(), DTYPES[target].id, W.bytes(), DTYPES[from].id, rows, cols);
+  return y;
 }
 
 export interface MatmulOptions {
@@ -151,7 +165,8 @@ export interface MatmulOptions {
  *   const y = matmul(x, quantize(w, 'q4_0'), { bias: b });
  */
 export function matmul(x: Tensor, W: Tensor | LutTensor, opts?: MatmulOptions, out?: Tensor): Tensor {
-  return runNow(matmulLaunch('matmul', x, W, opts, out));
+  const l = matmulLaunch('matmul', x, W, opts, out);
+  return l.fn === 'matmul' ? runNow(l) : runNow(l);
 }
 
 /**
@@ -162,10 +177,11 @@ export function matmul(x: Tensor, W: Tensor | LutTensor, opts?: MatmulOptions, o
  *   const y = await matmulAsync(x, W);   // a long prefill GEMM without blocking the server
  */
 export async function matmulAsync(x: Tensor, W: Tensor | LutTensor, opts?: MatmulOptions, out?: Tensor): Promise<Tensor> {
-  return runAsync(matmulLaunch('matmulAsync', x, W, opts, out));
+  const l = matmulLaunch('matmulAsync', x, W, opts, out);
+  return l.fn === 'matmul' ? runAsync(l) : runAsync(l);
 }
 
-function matmulLaunch(fn: string, x: Tensor, W: Tensor | LutTensor, opts?: MatmulOptions, out?: Tensor): Launch<Tensor> {
+function matmulLaunch(fn: string, x: Tensor, W: Tensor | LutTensor, opts?: MatmulOptions, out?: Tensor): Launch<'matmul', Tensor> | Launch<'lutMatmul', Tensor> {
   checkDType(x, 'x', ['f32', 'bf16'], fn);
   if (W instanceof LutTensor) {
     const o = checkOptions(opts, 'opts', fn);

@@ -1,6 +1,6 @@
 // Family `rope`: rotary position embedding, llama.cpp's normal (type 0) and NeoX (type 2) layouts.
 import { native } from '../native';
-import { checkArgCount, checkInt, checkNumber, checkOptions, fail } from '../check';
+import { checkArgCount, checkInt, checkNumber, checkOptionKeys, fail } from '../check';
 import { Tensor, typeTag } from '../tensor';
 import { Launch, checkDType, checkF32, outputLike, runAsync, runNow } from './common';
 
@@ -66,7 +66,7 @@ export async function ropeAsync(x: Tensor, pos: Tensor | Int32Array, opts?: Rope
   return runAsync(ropeLaunch('ropeAsync', arguments.length, x, pos, opts, out));
 }
 
-function ropeLaunch(fn: string, nargs: number, x: Tensor, pos: Tensor | Int32Array, opts?: RopeOptions, out?: Tensor): Launch<Tensor> {
+function ropeLaunch(fn: string, nargs: number, x: Tensor, pos: Tensor | Int32Array, opts?: RopeOptions, out?: Tensor): Launch<'rope', Tensor> {
   checkArgCount(nargs, 2, 4, fn);
   checkF32(x, 'x', fn);
   if (x.ndim !== 2 && x.ndim !== 3) fail('range', 'x.shape', '[T, nHead, headDim] or [T, headDim]', x.shape, fn);
@@ -84,57 +84,72 @@ function ropeLaunch(fn: string, nargs: number, x: Tensor, pos: Tensor | Int32Arr
     if (pos.numel !== tokens || pos.ndim !== 1) fail('range', 'pos.shape', `[${tokens}]`, pos.shape, fn);
     posBytes = pos.bytes();
   }
-  const o = checkOptions(opts, 'opts', fn);
-  let mode = 0;
-  if (o.mode !== undefined) {
-    if (o.mode !== 'normal' && o.mode !== 'norm' && o.mode !== 'neox') fail('type', 'opts.mode', "'normal' or 'neox'", o.mode, fn);
-    mode = o.mode === 'neox' ? 2 : 0;
-  }
   if (headDim < 2) fail('range', 'x.shape', 'a head dimension >= 2', x.shape, fn);
   if (heads < 1) fail('range', 'x.shape', 'at least one head', x.shape, fn);
-  if (o.dims !== undefined && o.nDims !== undefined) fail('type', 'opts.nDims', 'undefined when opts.dims is given', o.nDims, fn);
-  const dimsArg = o.dims !== undefined ? 'opts.dims' : 'opts.nDims';
+  const r = ropeParams(opts, headDim, fn);
+  const y = outputLike(out, x.shape, 'f32', fn);
+  return {
+    fn: 'rope',
+    args: [y.bytes(), x.bytes(), posBytes, tokens, heads, headDim, r.nDims, r.mode, r.base, r.freqScale,
+      r.extFactor, r.attnFactor, r.betaFast, r.betaSlow, r.origCtx, r.freqFactors],
+    result: () => y,
+  };
+}
+
+const ROPE_OPTION_KEYS = ['mode', 'dims', 'nDims', 'base', 'freqScale', 'freqFactors', 'extFactor', 'attnFactor',
+  'betaFast', 'betaSlow', 'origCtx'] as const;
+
+/** @internal RopeOptions checked against a head size, as the native calls take them. */
+export interface RopeParams {
+  nDims: number; mode: number; base: number; freqScale: number; extFactor: number; attnFactor: number;
+  betaFast: number; betaSlow: number; origCtx: number; freqFactors: Uint8Array | null;
+}
+
+/** @internal checks `opts` (RopeOptions) for heads of `headDim` channels; errors name `fn` and `<arg>.<key>` */
+export function ropeParams(opts: RopeOptions | undefined, headDim: number, fn: string, arg = 'opts'): RopeParams {
+  const o = checkOptionKeys(opts, ROPE_OPTION_KEYS, arg, fn);
+  let mode = 0;
+  if (o.mode !== undefined) {
+    if (o.mode !== 'normal' && o.mode !== 'norm' && o.mode !== 'neox') fail('type', `${arg}.mode`, "'normal' or 'neox'", o.mode, fn);
+    mode = o.mode === 'neox' ? 2 : 0;
+  }
+  if (o.dims !== undefined && o.nDims !== undefined) fail('type', `${arg}.nDims`, `undefined when ${arg}.dims is given`, o.nDims, fn);
+  const dimsArg = o.dims !== undefined ? `${arg}.dims` : `${arg}.nDims`;
   const dimsVal = o.dims !== undefined ? o.dims : o.nDims;
   const nDims = dimsVal === undefined ? headDim : checkInt(dimsVal, dimsArg, 2, headDim, fn);
   if (nDims % 2 !== 0) fail('range', dimsArg, `an even integer in [2, ${headDim}]`, nDims, fn);
-  const base = o.base === undefined ? 10000 : checkNumber(o.base, 'opts.base', 0, Infinity, fn);
-  if (base === 0) fail('range', 'opts.base', 'a finite number > 0', base, fn);
-  const positive = (v: unknown, arg: string, dflt: number): number => {
+  const base = o.base === undefined ? 10000 : checkNumber(o.base, `${arg}.base`, 0, Infinity, fn);
+  if (base === 0) fail('range', `${arg}.base`, 'a finite number > 0', base, fn);
+  const positive = (v: unknown, name: string, dflt: number): number => {
     if (v === undefined) return dflt;
-    const r = checkNumber(v, arg, 0, Infinity, fn);
-    if (r === 0 || Math.fround(r) === 0) fail('range', arg, 'a finite number > 0', r, fn);
+    const r = checkNumber(v, name, 0, Infinity, fn);
+    if (r === 0 || Math.fround(r) === 0) fail('range', name, 'a finite number > 0', r, fn);
     return r;
   };
-  const freqScale = positive(o.freqScale, 'opts.freqScale', 1);
-  const attnFactor = positive(o.attnFactor, 'opts.attnFactor', 1);
-  const extFactor = o.extFactor === undefined ? 0 : checkNumber(o.extFactor, 'opts.extFactor', 0, Infinity, fn);
-  const betaFast = positive(o.betaFast, 'opts.betaFast', 32);
-  const betaSlow = positive(o.betaSlow, 'opts.betaSlow', 1);
+  const freqScale = positive(o.freqScale, `${arg}.freqScale`, 1);
+  const attnFactor = positive(o.attnFactor, `${arg}.attnFactor`, 1);
+  const extFactor = o.extFactor === undefined ? 0 : checkNumber(o.extFactor, `${arg}.extFactor`, 0, Infinity, fn);
+  const betaFast = positive(o.betaFast, `${arg}.betaFast`, 32);
+  const betaSlow = positive(o.betaSlow, `${arg}.betaSlow`, 1);
   let origCtx = 0;
-  if (o.origCtx !== undefined) origCtx = checkInt(o.origCtx, 'opts.origCtx', 1, 2 ** 31 - 1, fn);
-  else if (extFactor !== 0) fail('range', 'opts.origCtx', 'the training context length (an integer >= 1) when opts.extFactor != 0', o.origCtx, fn);
+  if (o.origCtx !== undefined) origCtx = checkInt(o.origCtx, `${arg}.origCtx`, 1, 2 ** 31 - 1, fn);
+  else if (extFactor !== 0) fail('range', `${arg}.origCtx`, `the training context length (an integer >= 1) when ${arg}.extFactor != 0`, o.origCtx, fn);
   let ffBytes: Uint8Array | null = null;
   if (o.freqFactors !== undefined) {
     let ff: Float32Array;
     if (typeTag(o.freqFactors) === 'Float32Array') ff = o.freqFactors as Float32Array;
     else {
-      if (!(o.freqFactors instanceof Tensor)) fail('type', 'opts.freqFactors', 'an f32 Tensor or a Float32Array', o.freqFactors, fn);
-      checkDType(o.freqFactors, 'opts.freqFactors', ['f32'], fn);
-      if (!o.freqFactors.isContiguous()) fail('range', 'opts.freqFactors', 'a contiguous tensor', 'a strided view', fn);
+      if (!(o.freqFactors instanceof Tensor)) fail('type', `${arg}.freqFactors`, 'an f32 Tensor or a Float32Array', o.freqFactors, fn);
+      checkDType(o.freqFactors, `${arg}.freqFactors`, ['f32'], fn);
+      if (!o.freqFactors.isContiguous()) fail('range', `${arg}.freqFactors`, 'a contiguous tensor', 'a strided view', fn);
       const b = o.freqFactors.bytes();
       ff = b.byteOffset % 4 === 0 ? new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4) : new Float32Array(b.slice().buffer);
     }
-    if (ff.length !== nDims / 2) fail('range', 'opts.freqFactors.length', `${nDims / 2} (dims / 2)`, ff.length, fn);
+    if (ff.length !== nDims / 2) fail('range', `${arg}.freqFactors.length`, `${nDims / 2} (dims / 2)`, ff.length, fn);
     for (let i = 0; i < ff.length; i++) {
-      if (!(ff[i] > 0) || ff[i] === Infinity) fail('range', `opts.freqFactors[${i}]`, 'a finite number > 0', ff[i], fn);
+      if (!(ff[i] > 0) || ff[i] === Infinity) fail('range', `${arg}.freqFactors[${i}]`, 'a finite number > 0', ff[i], fn);
     }
     ffBytes = new Uint8Array(ff.buffer, ff.byteOffset, ff.byteLength);
   }
-  const y = outputLike(out, x.shape, 'f32', fn);
-  return {
-    fn: 'rope',
-    args: [y.bytes(), x.bytes(), posBytes, tokens, heads, headDim, nDims, mode, base, freqScale,
-      extFactor, attnFactor, betaFast, betaSlow, origCtx, ffBytes],
-    result: () => y,
-  };
+  return { nDims, mode, base, freqScale, extFactor, attnFactor, betaFast, betaSlow, origCtx, freqFactors: ffBytes };
 }

@@ -3,6 +3,7 @@ import { forEachIsa, randn, relMaxErr } from '../helpers';
 import {
   AttnProblem, attentionRef, blockMaskVisible, blockScoresRef, causal, cosine, dynamicVisible, windowMask,
 } from '../reference/attention';
+import { RopeScalingRef, ropeRef } from '../reference/rope';
 
 // Tolerances (relative to the largest |output|):
 // - vs float64 on the values the cache stores (f32, or f16/int8 after rounding): 1e-4. The kernels
@@ -323,5 +324,111 @@ describe('attention sparse forms vs the same mask made explicit', () => {
       for (let g = 0; g < nKv; g++) for (const nb of needles) expect(Array.from(sel.blocks.slice(g * sel.k, (g + 1) * sel.k))).toContain(nb);
     });
     cache.dispose();
+  });
+});
+
+// Context shift. The reference: the original (unrotated) keys k0 rotated in float64 to their new
+// positions, RoPE(k0, p - discard), with the same scaling (magnitude included); the cache held
+// RoPE(k0, p) rounded to its dtype. Tolerances relative to the largest |K|: f32 a few ulp of the
+// two roundings (1e-5); f16 two f16 roundings (2 * 2^-11 -> 1.5e-3); int8 two row quantizations
+// (2 * max|row| / 254 -> 1e-2). V rows must come back bit for bit.
+describe('KVCache.shift', () => {
+  const SHIFT_TOL: Record<KVCacheDType, number> = { f32: 1e-5, f16: 1.5e-3, int8: 1e-2 };
+  const cases: { name: string; D: number; nKv: number; n: number; keep: number; discard: number; mode: 'normal' | 'neox';
+    dims?: number; sc: RopeScalingRef; base: number; pos0: number }[] = [
+    { name: 'keep=1,discard=15,n=40', D: 64, nKv: 1, n: 40, keep: 1, discard: 15, mode: 'normal', sc: {}, base: 10000, pos0: 0 },
+    { name: 'keep=0,discard=64,n=200,neox', D: 128, nKv: 2, n: 200, keep: 0, discard: 64, mode: 'neox', sc: {}, base: 1e6, pos0: 0 },
+    { name: 'keep=70,discard=100,n=300,yarn', D: 64, nKv: 2, n: 300, keep: 70, discard: 100, mode: 'neox', base: 10000, pos0: 5,
+      sc: { freqScale: 0.25, extFactor: 1, attnFactor: 1.1, origCtx: 64 } },
+    { name: 'keep=64,discard=1,n=129,partial dims,freqFactors', D: 80, nKv: 1, n: 129, keep: 64, discard: 1, mode: 'normal', dims: 32,
+      base: 500000, pos0: 3, sc: { freqScale: 0.5, freqFactors: Array.from({ length: 16 }, (_, i) => 1 + i / 4) } },
+    { name: 'keep=3,discard=all but 3,n=90', D: 64, nKv: 3, n: 90, keep: 3, discard: 87, mode: 'normal', sc: {}, base: 10000, pos0: 0 },
+  ];
+  for (const cs of cases) {
+    for (const dtype of ['f32', 'f16', 'int8'] as KVCacheDType[]) {
+      test(`shift(${cs.name},D=${cs.D},nKv=${cs.nKv},${dtype}) on every ISA vs float64; a fork keeps the old content`, () => {
+        forEachIsa(() => {
+          const { D, nKv, n, keep, discard, mode, base, sc } = cs;
+          const nDims = cs.dims ?? D;
+          const k0 = randn(n * nKv * D, 31, 1), v = randn(n * nKv * D, 32, 1);
+          const pos = Int32Array.from({ length: n }, (_, i) => cs.pos0 + i + (i > 50 ? 7 : 0)); // a gap: positions need not be contiguous
+          const kRot = Float32Array.from(ropeRef(k0, pos, n, nKv, D, nDims, mode, base, sc));
+          const cache = new KVCache({ nKvHead: nKv, headDim: D, dtype });
+          cache.append(Tensor.from(kRot, [n, nKv, D]), Tensor.from(v, [n, nKv, D]), pos);
+          const before = cache.read();
+          const fork = cache.fork();
+          const rope = { mode, base, dims: cs.dims, freqScale: sc.freqScale, extFactor: sc.extFactor, attnFactor: sc.attnFactor,
+            origCtx: sc.origCtx, freqFactors: sc.freqFactors ? Float32Array.from(sc.freqFactors) : undefined };
+          expect(cache.shift(keep, discard, rope)).toBe(cache);
+          const m = n - discard, row = nKv * D;
+          expect(cache.length).toBe(m);
+          const after = cache.read();
+          const newPos = Int32Array.from({ length: m }, (_, j) => (j < keep ? pos[j] : pos[j + discard] - discard));
+          expect(Array.from(after.positions)).toEqual(Array.from(newPos));
+          const k0Kept = new Float32Array(m * row);
+          k0Kept.set(k0.subarray(0, keep * row));
+          k0Kept.set(k0.subarray((keep + discard) * row), keep * row);
+          const want = ropeRef(k0Kept, newPos, m, nKv, D, nDims, mode, base, sc);
+          expect(relMaxErr(after.k.toArray(), want)).toBeLessThanOrEqual(SHIFT_TOL[dtype]);
+          // kept keys are untouched, values move bit for bit
+          const bk = before.k.toArray() as Float32Array, bv = before.v.toArray() as Float32Array;
+          expect(Array.from((after.k.toArray() as Float32Array).subarray(0, keep * row))).toEqual(Array.from(bk.subarray(0, keep * row)));
+          expect(Array.from(after.v.toArray())).toEqual([...Array.from(bv.subarray(0, keep * row)), ...Array.from(bv.subarray((keep + discard) * row))]);
+          // the fork still holds the old content
+          expect(fork.read().k.toArray()).toEqual(bk);
+          expect(Array.from(fork.read().positions)).toEqual(Array.from(pos));
+          // the shifted cache works as one built from its content: attention, selection (block summaries), appends
+          const fresh = new KVCache({ nKvHead: nKv, headDim: D, dtype: 'f32' });
+          fresh.append(after.k, after.v, after.positions);
+          const f32 = dtype === 'f32' ? cache : (() => { const c = new KVCache({ nKvHead: nKv, headDim: D, dtype: 'f32' }); c.append(after.k, after.v, after.positions); return c; })();
+          const G = 2, last = newPos[m - 1];
+          const q = Tensor.from(randn(2 * nKv * G * D, 33), [2, nKv * G, D]);
+          const opts = { positions: [last, last + 1], topKBlocks: 1, window: 8, sinks: 1 };
+          expect(attention(q, cache, opts).toArray()).toEqual(attention(q, dtype === 'f32' ? fresh : cache, opts).toArray());
+          if (dtype === 'f32') expect(Array.from(attentionSelect(q, cache, opts).blocks)).toEqual(Array.from(attentionSelect(q, fresh, opts).blocks));
+          cache.append(Tensor.from(k0.subarray(0, row), [1, nKv, D]), Tensor.from(v.subarray(0, row), [1, nKv, D]));
+          expect(cache.length).toBe(m + 1);
+          expect(cache.lastPosition).toBe(last + 1);
+          if (f32 !== cache) f32.dispose();
+          fresh.dispose(); fork.dispose(); cache.dispose();
+        });
+      });
+    }
+  }
+
+  test('keep covers every page boundary: shift equals a cache rebuilt from the shifted content (f32, exact)', () => {
+    for (const keep of [0, 1, 63, 64, 65, 127, 128]) {
+      const n = 200, discard = 9, D = 64;
+      const k = randn(n * D, 40 + keep), v = randn(n * D, 41);
+      const c = new KVCache({ nKvHead: 1, headDim: D, dtype: 'f32' });
+      c.append(Tensor.from(k, [n, 1, D]), Tensor.from(v, [n, 1, D]));
+      c.shift(keep, discard, { dims: 2 }); // pair 0 rotates, the rest pass through
+      const r = c.read();
+      const kk = r.k.toArray() as Float32Array;
+      for (let j = 0; j < n - discard; j++) {
+        const s = j < keep ? j : j + discard;
+        expect(Array.from(kk.subarray(j * D + 2, (j + 1) * D))).toEqual(Array.from(k.subarray(s * D + 2, (s + 1) * D)));
+      }
+      expect(Array.from(r.positions)).toEqual(Array.from({ length: n - discard }, (_, i) => i));
+      c.dispose();
+    }
+  });
+
+  test('errors name the argument, the expectation and what was received; a failed shift changes nothing', () => {
+    const c = new KVCache({ nKvHead: 1, headDim: 64 });
+    expect(() => c.shift(0, 1)).toThrow(new RangeError('KVCache.shift: Expected at least 1 token to shift for cache.length but received 0'));
+    c.append(Tensor.zeros([10, 1, 64]), Tensor.zeros([10, 1, 64]));
+    expect(() => c.shift(10, 1)).toThrow(new RangeError('KVCache.shift: Expected integer in [0, 9] for keep but received 10'));
+    expect(() => c.shift(4, 7)).toThrow(new RangeError('KVCache.shift: Expected integer in [1, 6] for discard but received 7'));
+    expect(() => c.shift(4, 0)).toThrow(new RangeError('KVCache.shift: Expected integer in [1, 6] for discard but received 0'));
+    expect(() => c.shift(1.5, 1)).toThrow(/for keep/);
+    expect(() => c.shift(1, 2, { dims: 3 })).toThrow(new RangeError('KVCache.shift: Expected an even integer in [2, 64] for rope.dims but received 3'));
+    expect(() => c.shift(1, 2, { extFactor: 1 })).toThrow(/rope\.origCtx/);
+    expect(() => c.shift(1, 2, { bogus: 1 } as never)).toThrow(TypeError);
+    expect(() => c.shift(1, 2, { bogus: 1 } as never)).toThrow(/bogus/);
+    expect(() => c.shift(1, 2, { freqFactors: new Float32Array(3) })).toThrow(/rope\.freqFactors\.length/);
+    expect(c.length).toBe(10);
+    c.dispose();
+    expect(() => c.shift(0, 1)).toThrow(new Error('KVCache.shift: Expected a live KVCache for cache but received a disposed KVCache'));
   });
 });

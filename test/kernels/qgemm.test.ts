@@ -256,7 +256,7 @@ describe('qgemm errors', () => {
     const out = new Float32Array(8), x = new Float32Array(128);
     expect(() => native.matmul(out, x, false, 2, 64, new Uint8Array(10), 2, 4, null)).toThrow(/at least 144 bytes for W/);
     expect(() => native.matmul(out, x, false, 2, 48, W.bytes(), 2, 4, null)).toThrow(/multiple of 32 \(the q4_0 block\) for K/);
-    expect(() => native.matmul(out, x, false, 2, 64, W.bytes(), 999, 4, null)).toThrow(/Expected a dtype id for wtype/);
+    expect(() => native.matmul(out, x, false, 2, 64, W.bytes(), 999, 4, null)).toThrow(/Expected a dtype id \(one of f32=0, .*\) for wtype but received 999/);
     expect(() => native.matmul(out, x, false, 3, 64, W.bytes(), 2, 4, null)).toThrow(/for out/);
     expect(() => native.quantize(new Uint8Array(1), 2, x, 2, 64)).toThrow(/for dst/);
   });

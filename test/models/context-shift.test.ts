@@ -7,7 +7,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { writeSyntheticModel } from '../../lib/models/synthetic';
 import { load } from '../../lib/models/model';
-import { forward, newState, shiftContext } from '../../lib/models/transformer';
+import { forward } from '../../lib/models/forward';
+import { newState, shiftContext } from '../../lib/models/state';
 import { gguf } from '../../lib/formats/gguf-writer';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fuselm-shift-'));

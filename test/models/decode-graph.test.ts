@@ -1,4 +1,4 @@
-// The recorded decode step (csrc/napi/graph.h, lib/models/transformer.ts decode()): a
+// The recorded decode step (csrc/napi/graph.h, lib/exec/replay.ts, lib/models/forward.ts decode()): a
 // token's kernel calls captured once and replayed in one native call. Replays must give
 // the logits of the kernel-by-kernel pass bit for bit, on every architecture and ISA, and
 // the graph's native API must refuse misuse with clear errors (freed graphs, detached
@@ -9,6 +9,8 @@ import * as path from 'path';
 import { writeSyntheticModel, SyntheticSpec } from '../../lib/models/synthetic';
 import { load, Model } from '../../lib/models/model';
 import { native } from '../../lib/native';
+// the addon untyped: these calls pass wrong arguments on purpose
+const loose = native as unknown as Record<string, (...a: unknown[]) => unknown>;
 import { quantize, QuantFormat } from '../../lib/ops/qgemm';
 import { rmsnorm, rmsnormAsync } from '../../lib/ops/norm';
 import { attention, KVCache } from '../../lib/ops/attention';
@@ -48,27 +50,27 @@ async function run(m: Model): Promise<Float32Array[]> {
   return out;
 }
 
-const stateOf = (m: Model) => (m as unknown as { state: { graph?: unknown; caches: KVCache[] } }).state;
+const stateOf = (m: Model) => (m as unknown as { state: { replay?: { replay: { disposed: boolean } }; caches: KVCache[] } }).state;
 
-describe('decode graph: replays equal the kernel-by-kernel pass bit for bit', () => {
+describe('decode replay: replays equal the kernel-by-kernel pass bit for bit', () => {
   test.each(CASES)('%s', async (name, extra) => {
     const f = fileFor(name, extra);
-    const g = await load(f), k = await load(f, { decodeGraph: false });
+    const g = await load(f), k = await load(f, { decodeReplay: false });
     const a = await run(g), b = await run(k);
-    expect(stateOf(g).graph).toBeDefined();
-    expect(stateOf(k).graph).toBeUndefined();
+    expect(stateOf(g).replay).toBeDefined();
+    expect(stateOf(k).replay).toBeUndefined();
     expect(a.length).toBe(14);
     a.forEach((row, i) => expect({ i, same: Buffer.compare(Buffer.from(row.buffer), Buffer.from(b[i].buffer)) === 0 }).toEqual({ i, same: true }));
-    const graph = stateOf(g).graph as { disposed: boolean };
+    const graph = stateOf(g).replay!.replay;
     g.dispose();
-    expect(graph.disposed).toBe(true);   // the model's dispose frees its graph
+    expect(graph.disposed).toBe(true);   // the model's dispose frees its recording
     k.dispose();
   });
 
   test('every ISA (q4_0), async replays (budget 0) and sync replays (budget Infinity) alike', async () => {
     const f = fileFor(CASES[1][0], CASES[1][1]);
     await forEachIsaAsync(async () => {
-      const ref = await run(await load(f, { decodeGraph: false, eventLoopBudgetMs: Infinity }));
+      const ref = await run(await load(f, { decodeReplay: false, eventLoopBudgetMs: Infinity }));
       for (const eventLoopBudgetMs of [0, Infinity]) {
         const m = await load(f, { eventLoopBudgetMs });
         const rows = await run(m);
@@ -78,11 +80,11 @@ describe('decode graph: replays equal the kernel-by-kernel pass bit for bit', ()
     });
   });
 
-  test('generation past the context (context shift replaces the caches): the graph is recorded again, same tokens', async () => {
+  test('generation past the context (a context shift, in place in the caches): the replay goes on, same tokens as kernel by kernel', async () => {
     const f = path.join(tmp, 'short.gguf');
     writeSyntheticModel(f, { ...base, ctxLen: 24, seed: 4 });
     const opts = { maxTokens: 40, temperature: 0 };
-    const g = await load(f), k = await load(f, { decodeGraph: false });
+    const g = await load(f), k = await load(f, { decodeReplay: false });
     const a = [], b = [];
     for await (const p of g.generate([1, 50, 60, 70], opts)) a.push(p.token);
     for await (const p of k.generate([1, 50, 60, 70], opts)) b.push(p.token);
@@ -91,6 +93,23 @@ describe('decode graph: replays equal the kernel-by-kernel pass bit for bit', ()
     expect(a.length).toBe(40);
     g.dispose();
     k.dispose();
+  });
+
+  test('a replay returns a view of its output buffer: evaluate copies each row out, so earlier rows stay as they were', async () => {
+    const f = fileFor(CASES[0][0], CASES[0][1]);
+    const m = await load(f);
+    await m.evaluate([3, 9, 27]);
+    const rows: Float32Array[] = [];
+    for (let i = 0; i < 4; i++) rows.push(...await m.evaluate([10 + i], { reset: false }));
+    const copies = rows.map((r) => r.slice());
+    await m.evaluate([20], { reset: false });
+    rows.forEach((r, i) => expect(r).toEqual(copies[i]));
+    expect(new Set(rows.map((r) => r.buffer)).size).toBe(4);
+    // one-token chunks (maxBatch 1) decode through the replay too: 'all' gives every chunk's row, as kernel by kernel
+    const whole = await (await load(f, { maxBatch: 1, decodeReplay: false })).evaluate([3, 9, 27, 81, 5], { logits: 'all' });
+    const chunked = await (await load(f, { maxBatch: 1 })).evaluate([3, 9, 27, 81, 5], { logits: 'all' });
+    expect(chunked).toEqual(whole);
+    m.dispose();
   });
 
   test('two models decoding at once (async replays interleave on the executor): outputs as when run alone', async () => {
@@ -110,7 +129,7 @@ describe('decode graph: replays equal the kernel-by-kernel pass bit for bit', ()
     await m.evaluate([1, 2, 3, 4, 5, 6]);
     const seen: number[] = [];
     for (let i = 0; i < 4; i++) { await m.evaluate([7 + i], { reset: false }); seen.push(stats.tokens); }
-    expect(stateOf(m).graph).toBeUndefined();
+    expect(stateOf(m).replay).toBeUndefined();
     // the context sits in one 64-token block, read whole: each token's call reads the context so far
     expect(seen).toEqual([7, 8, 9, 10]);
     m.dispose();
@@ -155,11 +174,11 @@ describe('graph native API', () => {
   });
 
   test('misuse gets clear errors', () => {
-    expect(err(() => native.graphRun({}, null))).toBe('TypeError: graphRun: Expected a graph handle for graph but received an object');
-    expect(err(() => native.graphRun(new KVCache({ nKvHead: 1, headDim: 64 }).handle('t'), null))).toMatch(/^TypeError: graphRun: Expected a graph handle for graph but received another external value/);
+    expect(err(() => loose.graphRun({}, null))).toBe('TypeError: graphRun: Expected a graph handle for graph but received an object');
+    expect(err(() => loose.graphRun(new KVCache({ nKvHead: 1, headDim: 64 }).handle('t'), null))).toMatch(/^TypeError: graphRun: Expected a graph handle for graph but received another external value/);
     const g = native.graphCreate();
     expect(err(() => native.graphRun(g, null))).toMatch(/not sealed/);
-    expect(err(() => native.graphCapture(g, 'x', 5))).toBe('TypeError: graphCapture: Expected a function for fn but received 5');
+    expect(err(() => loose.graphCapture(g, 'x', 5))).toBe('TypeError: graphCapture: Expected a function for fn but received 5');
     // nested captures, a graph run inside a capture
     expect(err(() => native.graphCapture(g, 'a', () => native.graphCapture(g, 'b', () => 0)))).toMatch(/do not nest/);
     const g2 = native.graphCreate();

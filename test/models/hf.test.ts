@@ -15,7 +15,7 @@ import { SafetensorsInput, readSafetensors, safetensorsTensor, writeSafetensors 
 import { syntheticModel, SyntheticSpec } from '../../lib/models/synthetic';
 import { load, Model } from '../../lib/models/model';
 import { hfConfig, permuteRopeRows, readHf, hfTensorSource } from '../../lib/models/hf';
-import { loadWeights } from '../../lib/models/transformer';
+import { loadWeights } from '../../lib/models/weights';
 import { readConfig } from '../../lib/models/config';
 import { Tokenizer } from '../../lib/tokenizer';
 import { quantize } from '../../lib/ops/qgemm';

@@ -10,8 +10,8 @@ import { parseGguf } from '../../lib/formats/gguf';
 import { encodeGguf, gguf, writeGguf } from '../../lib/formats/gguf-writer';
 import { readConfig } from '../../lib/models/config';
 import { syntheticModel, writeSyntheticModel, SyntheticSpec } from '../../lib/models/synthetic';
-import { loadWeights } from '../../lib/models/transformer';
-import { Sampler, argmax } from '../../lib/models/sampler';
+import { loadWeights } from '../../lib/models/weights';
+import { Sampler, argmax } from '../../lib/generate/sampler';
 import { load } from '../../lib/models/model';
 import { quantize, QuantFormat } from '../../lib/ops/qgemm';
 

@@ -9,7 +9,7 @@ import { parseGguf } from '../../lib/formats/gguf';
 import { encodeGguf, gguf } from '../../lib/formats/gguf-writer';
 import { readConfig, ropeScalingFrom } from '../../lib/models/config';
 import { syntheticModel, writeSyntheticModel, SyntheticSpec } from '../../lib/models/synthetic';
-import { loadWeights } from '../../lib/models/transformer';
+import { loadWeights } from '../../lib/models/weights';
 import { load } from '../../lib/models/model';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fuselm-rope-'));

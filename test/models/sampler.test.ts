@@ -1,7 +1,7 @@
 // The sampler's survivor search (top-k by a heap, top-p / min-p candidates within e^-30 of
 // the top) against the plain definition: every id sorted, then top-k, top-p, min-p,
 // temperature, one seeded draw. Same options and seed, so the two must pick the same tokens.
-import { Sampler, mulberry32 } from '../../lib/models/sampler';
+import { Sampler, mulberry32 } from '../../lib/generate/sampler';
 import { gaussian } from '../helpers';
 
 /** llama.cpp's chain written the obvious way (the sampler before its survivor search). */

@@ -67,5 +67,6 @@ namespace avx512 { void fill_attention(AttentionTable& t); }
     default: break;                      \
   }
 static inline bool attention_head_dim_supported(int64_t d) { return d == 64 || d == 80 || d == 128; }
+static inline const char* attention_head_dims_list() { return "64, 80, 128"; }
 
 }  // namespace fuselm

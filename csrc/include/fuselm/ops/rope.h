@@ -39,6 +39,11 @@ struct RopeScaling {
 Status rope_ext_f32(float* out, const float* x, const int32_t* pos, int64_t tokens, int64_t heads, int64_t head_dim,
                     int64_t n_dims, int mode, float base, const RopeScaling& sc);
 
+// rope_ext_f32's angles with magnitude 1 (neither attn_factor nor YaRN's mscale applied): a pure rotation,
+// linear in pos, so a key stored as RoPE(k, p) rotated with pos = -d is RoPE(k, p - d) (the KV cache's shift).
+Status rope_rotate_f32(float* out, const float* x, const int32_t* pos, int64_t tokens, int64_t heads,
+                       int64_t head_dim, int64_t n_dims, int mode, float base, const RopeScaling& sc);
+
 // Plain (or linearly scaled) RoPE: rope_ext_f32 with only freq_scale set.
 Status rope_f32(float* out, const float* x, const int32_t* pos, int64_t tokens, int64_t heads, int64_t head_dim,
                 int64_t n_dims, int mode, float base, float freq_scale);

@@ -1,6 +1,7 @@
 // Sampling from logits, seeded and reproducible, in llama.cpp's order:
 // repeat penalty -> top-k -> top-p -> min-p -> temperature -> draw.
 // temperature 0 (or topK 1) is greedy argmax.
+import { checkOptionKeys } from '../check';
 
 export interface SamplerOptions {
   /** 0: greedy; default 0.8 */
@@ -18,6 +19,9 @@ export interface SamplerOptions {
   /** seed of the draw; default: a fixed seed (0), so runs repeat */
   seed?: number;
 }
+
+/** Every key SamplerOptions has (an options object with another key is a TypeError). */
+export const SAMPLER_OPTIONS: readonly (keyof SamplerOptions)[] = ['temperature', 'topK', 'topP', 'minP', 'repeatPenalty', 'repeatLastN', 'seed'];
 
 function checkNum(v: unknown, name: string, lo: number, hi: number, dflt: number, int = false): number {
   if (v === undefined) return dflt;
@@ -38,6 +42,7 @@ export class Sampler {
   private state: number;
 
   constructor(o: SamplerOptions = {}) {
+    checkOptionKeys(o, SAMPLER_OPTIONS, 'opts', 'Sampler');
     this.temperature = checkNum(o.temperature, 'temperature', 0, 100, 0.8);
     this.topK = checkNum(o.topK, 'topK', 0, 1e9, 40, true);
     this.topP = checkNum(o.topP, 'topP', 0, 1, 0.95);
@@ -63,7 +68,7 @@ export class Sampler {
     }
     if (this.temperature === 0 || this.topK === 1) return argmax(l);
     // the survivors of top-k in order (logit descending, then id ascending), found without
-    // sorting the vocabulary (a comparator sort of 32000 ids took ~10 ms a token, 150k ~50 ms)
+    // sorting the vocabulary (a comparator sort of a whole vocabulary every token is slow)
     const topK = this.topK > 0 && this.topK < n;
     let idx = topK ? topKIds(l, this.topK) : candidates(l, this.topP, this.minP);
     // softmax over the survivors (before temperature, as llama.cpp's top-p/min-p see them);
