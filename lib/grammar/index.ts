@@ -1,0 +1,8 @@
+// Constrained generation: GBNF grammars, JSON Schema to grammar, the allowed-token mask.
+export { GrammarError, parseGbnf, MAX_REPETITION } from './gbnf';
+export type { GbnfRule, Item as GbnfItem } from './gbnf';
+export { compileGbnf, CharSet } from './compile';
+export type { Program, CompileOptions } from './compile';
+export { Grammar, GrammarMatcher, GrammarState } from './grammar';
+export type { GrammarOptions } from './grammar';
+export { TokenVocab } from './vocab';
