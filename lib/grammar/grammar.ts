@@ -11,6 +11,7 @@
 // return position (a tail call), so `x*` runs in constant stack depth, as in llama.cpp.
 import { CompileOptions, El, Program, compileGbnf } from './compile';
 import { GrammarError } from './gbnf';
+import { fail } from '../check';
 
 export class StackNode {
   constructor(readonly pos: number, readonly parent: StackNode | null, readonly id: number) {}
@@ -228,6 +229,8 @@ export class GrammarMatcher {
   private ended = false;
 
   constructor(grammar: Grammar, state?: GrammarState) {
+    if (!(grammar instanceof Grammar)) fail('type', 'grammar', 'a Grammar', grammar, 'GrammarMatcher');
+    if (state !== undefined && !(state instanceof GrammarState)) fail('type', 'state', 'a GrammarState', state, 'GrammarMatcher');
     this.grammar = grammar;
     this.s = state ?? grammar.initial;
   }
@@ -240,6 +243,7 @@ export class GrammarMatcher {
 
   /** Advances over `bytes`; false (and no change) when the grammar rejects them. */
   acceptBytes(bytes: Uint8Array): boolean {
+    if (!(bytes instanceof Uint8Array)) fail('type', 'bytes', 'a Uint8Array', bytes, 'GrammarMatcher.acceptBytes');
     if (this.ended) return bytes.length === 0;
     const t = this.grammar.stepBytes(this.s, bytes);
     if (!t) return false;
@@ -248,13 +252,18 @@ export class GrammarMatcher {
   }
 
   /** Advances over the UTF-8 bytes of `text`. */
-  acceptString(text: string): boolean { return this.acceptBytes(new TextEncoder().encode(text)); }
+  acceptString(text: string): boolean {
+    if (typeof text !== 'string') fail('type', 'text', 'a string', text, 'GrammarMatcher.acceptString');
+    return this.acceptBytes(new TextEncoder().encode(text));
+  }
 
   /**
    * Advances over token `id` of `vocab`: an end-of-generation token only where the input may
    * end (then the matcher is complete), text tokens by their bytes, token references by id.
    */
   acceptToken(id: number, vocab: { isEog(id: number): boolean; bytesOf(id: number): Uint8Array | null }): boolean {
+    if (!vocab || typeof vocab.isEog !== 'function' || typeof vocab.bytesOf !== 'function') fail('type', 'vocab', 'a TokenVocab', vocab, 'GrammarMatcher.acceptToken');
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) fail('range', 'id', 'a token id (integer >= 0)', id, 'GrammarMatcher.acceptToken');
     if (this.ended) return false;
     if (vocab.isEog(id)) {
       if (!this.canEnd) return false;

@@ -6,3 +6,4 @@ export type { Program, CompileOptions } from './compile';
 export { Grammar, GrammarMatcher, GrammarState } from './grammar';
 export type { GrammarOptions } from './grammar';
 export { TokenVocab } from './vocab';
+export { jsonSchemaToGbnf, JsonSchemaError, JSON_SCHEMA_FORMATS } from './json-schema';

@@ -6,6 +6,7 @@
 // number of trie nodes the grammar lets through, not the vocabulary size times a check.
 import { Tokenizer, TokenType } from '../tokenizer';
 import { Grammar, GrammarState } from './grammar';
+import { checkInt, fail } from '../check';
 
 /** A trie in preorder: node i's subtree is nodes [i, end[i]); its children start at i + 1. */
 interface Trie {
@@ -32,6 +33,11 @@ export class TokenVocab {
    * @param eog the ids that end generation
    */
   constructor(bytes: (Uint8Array | null)[], eog: readonly number[]) {
+    const fn = 'TokenVocab';
+    if (!Array.isArray(bytes) || bytes.length === 0) fail('type', 'bytes', 'a non-empty array of Uint8Array or null per token', bytes, fn);
+    bytes.forEach((b, i) => { if (b !== null && !(b instanceof Uint8Array)) fail('type', `bytes[${i}]`, 'a Uint8Array or null', b, fn); });
+    if (!Array.isArray(eog)) fail('type', 'eog', 'an array of token ids', eog, fn);
+    eog.forEach((id, i) => checkInt(id, `eog[${i}]`, 0, bytes.length - 1, fn));
     this.size = bytes.length;
     this.words = (this.size + 31) >>> 5;
     this.bytes = bytes;
@@ -42,6 +48,7 @@ export class TokenVocab {
 
   /** The vocabulary of a tokenizer, built on first use and cached for its lifetime. */
   static of(tk: Tokenizer): TokenVocab {
+    if (!(tk instanceof Tokenizer)) fail('type', 'tokenizer', 'a Tokenizer', tk, 'TokenVocab.of');
     let v = cache.get(tk);
     if (!v) {
       const bytes: (Uint8Array | null)[] = [];
@@ -70,6 +77,8 @@ export class TokenVocab {
    * token references by id. Cached per state (the mask is read-only: copy it to change it).
    */
   allowed(grammar: Grammar, state: GrammarState): Uint32Array {
+    if (!(grammar instanceof Grammar)) fail('type', 'grammar', 'a Grammar', grammar, 'TokenVocab.allowed');
+    if (!(state instanceof GrammarState)) fail('type', 'state', "a GrammarState (a matcher's state)", state, 'TokenVocab.allowed');
     if (state.mask && state.maskOf === this) return state.mask;
     const m = new Uint32Array(this.words);
     const set = (id: number) => { m[id >>> 5] |= 1 << (id & 31); };
