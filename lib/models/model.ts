@@ -10,6 +10,7 @@ import { Tokenizer, TokenizeOptions } from '../tokenizer';
 import { ChatMessage, CHATML_TEMPLATE, renderChat } from '../tokenizer/chat';
 import { Config, readConfig } from './config';
 import { Sampler, SamplerOptions } from './sampler';
+import { resolveGrammar } from '../grammar/constraint';
 import { ForwardAborted, LayerAttention, State, Weights, decode, forward, fuseWeights, loadWeights, newState, repackWeights, shiftContext } from './transformer';
 import { HfWeightOptions, hfTensorSource, readHf } from './hf';
 import { tokenizerFromHf } from '../tokenizer/hf';
@@ -97,6 +98,13 @@ export interface GenerateOptions extends SamplerOptions {
   contextShift?: boolean;
   /** tokens at the start a context shift never drops (default: 1 when the sequence starts with BOS, else 0) */
   keepTokens?: number;
+  /**
+   * the output must be a JSON document this JSON Schema accepts (compiled to a grammar; a
+   * keyword it cannot enforce is an error naming it). At most one of grammar, jsonSchema, json.
+   */
+  jsonSchema?: unknown;
+  /** true: the output is a JSON object */
+  json?: boolean;
 }
 
 export interface EmbedOptions {
@@ -132,6 +140,12 @@ export interface GenerationStats {
   decodeTokensPerSec: number;
   /** per-kernel milliseconds, when load() was given { profile: true } or generate() recorded them */
   kernels?: Record<string, number>;
+  /**
+   * why generation ended: an end-of-generation token, a stop string, maxTokens, the grammar
+   * complete (nothing more could follow), or the signal. With a grammar, 'maxTokens' means
+   * the output is cut short of it.
+   */
+  stopReason?: 'eog' | 'stop' | 'maxTokens' | 'grammar' | 'abort';
 }
 
 const yieldNow = () => new Promise<void>((r) => setImmediate(r));
@@ -293,7 +307,8 @@ export class Model {
     this.check('generate');
     const maxTokens = opts.maxTokens ?? 128;
     if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new RangeError(`generate: Expected integer >= 0 for opts.maxTokens but received ${maxTokens}`);
-    const sampler = new Sampler(opts);
+    const grammar = resolveGrammar(opts, this.tokenizer, 'generate');
+    const sampler = new Sampler({ ...opts, grammar }, this.tokenizer);
     const stops = opts.stop === undefined ? [] : typeof opts.stop === 'string' ? [opts.stop] : [...opts.stop];
     const tokens = typeof prompt === 'string' ? this.tokenizer.encode(prompt, opts.tokenize) : [...prompt];
     if (tokens.length === 0) throw new RangeError('generate: the prompt has no tokens');
@@ -342,11 +357,12 @@ export class Model {
       let text = '';
       let emitted = 0;
       t0 = performance.now();
+      stats.stopReason = 'maxTokens';
       for (let i = 0; i < maxTokens; i++) {
-        if (opts.signal?.aborted) break;
+        if (opts.signal?.aborted) { stats.stopReason = 'abort'; break; }
         const logits = lg.toArray() as Float32Array;
         const next = sampler.sample(logits, history);
-        if (this.tokenizer.isEog(next)) break;
+        if (this.tokenizer.isEog(next)) { stats.stopReason = 'eog'; break; }
         history.push(next);
         stats.generatedTokens++;
         text += dec.push(next);
@@ -355,6 +371,7 @@ export class Model {
         if (hit.length) {
           const cut = Math.min(...hit);
           if (cut > emitted) yield { token: next, text: text.slice(emitted, cut) };
+          stats.stopReason = 'stop';
           break;
         }
         let safe = text.length;
@@ -364,11 +381,13 @@ export class Model {
         const piece = text.slice(emitted, Math.max(emitted, safe));
         emitted += piece.length;
         yield { token: next, text: piece };
+        // the grammar is complete: nothing but an end of generation could follow
+        if (sampler.grammarComplete) { stats.stopReason = 'grammar'; break; }
         if (i + 1 >= maxTokens) break;
         await yieldNow();
-        if (opts.signal?.aborted) break;
+        if (opts.signal?.aborted) { stats.stopReason = 'abort'; break; }
         lg = await step([next]);
-        if (!lg) break;
+        if (!lg) { stats.stopReason = 'abort'; break; }
       }
       stats.decodeMs = performance.now() - t0;
     } finally {
