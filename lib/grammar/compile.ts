@@ -102,7 +102,7 @@ export function compileRules(parsed: GbnfRule[], src: string | undefined, opts: 
   };
   let elements = 0;
   const budget = () => {
-    if (++elements > 5_000_000) throw new GrammarError('the grammar expands to more than 5,000,000 elements (reduce the repetition counts)');
+    if (++elements > 2_000_000) throw new GrammarError('the grammar expands to more than 2,000,000 elements (reduce the repetition counts)');
   };
   const newRule = (base: string): number => {
     const id = names.length;
@@ -171,7 +171,7 @@ export function compileRules(parsed: GbnfRule[], src: string | undefined, opts: 
             const r = newRule(base);
             bodies[r] = [prev < 0 ? [...one] : [...one, [El.REF, prev]], []];
             elements += one.length + 1;
-            if (elements > 5_000_000) budget();
+            if (elements > 2_000_000) budget();
             prev = r;
           }
           budget();

@@ -168,10 +168,16 @@ export class Grammar {
 
   /** mid-code-point: keep the stacks some code point with these leading bits could satisfy */
   private partial(chars: readonly StackNode[], cp: number, remain: number, len: number): GrammarState | null {
-    const lo = cp * 2 ** (6 * remain), hi = lo + 2 ** (6 * remain) - 1;
-    if (lo > 0x10ffff) return null;
+    // the code points these bits can still become, without overlong forms or beyond U+10FFFF
+    const lo = Math.max(cp * 2 ** (6 * remain), MIN_CP[len]), hi = Math.min(cp * 2 ** (6 * remain) + 2 ** (6 * remain) - 1, 0x10ffff);
+    if (lo > hi) return null;
     const { value, charsets } = this.program;
-    const keep = chars.filter((n) => charsets[value[n.pos]].intersects(lo, hi));
+    // surrogates are no code point UTF-8 can carry: a range of only those would never complete
+    const s1 = Math.min(hi, 0xd7ff), s2 = Math.max(lo, 0xe000);
+    const keep = chars.filter((n) => {
+      const cs = charsets[value[n.pos]];
+      return (lo <= s1 && cs.intersects(lo, s1)) || (s2 <= hi && cs.intersects(s2, hi));
+    });
     if (keep.length === 0) return null;
     return this.intern(keep, [], false, cp, remain, len);
   }

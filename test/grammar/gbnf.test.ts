@@ -60,6 +60,14 @@ describe('matcher', () => {
     expect(m.acceptBytes(Uint8Array.of(0x61, 0xc3))).toBe(true);
     // invalid UTF-8: overlong, surrogates, stray continuation bytes
     for (const bad of [[0xc0, 0xae], [0xed, 0xa0, 0x80], [0x80], [0xf8]]) expect(g.matcher().acceptBytes(Uint8Array.from(bad))).toBe(false);
+    // a lead byte is rejected at once when only overlong or out-of-range code points could follow
+    const h = new Grammar('root ::= "h" | [\\U00010000-\\U0010FFFF]');
+    for (const bad of [[0xc0], [0xc1], [0xe0, 0x80], [0xe0], [0xf4, 0x90], [0xf5]]) expect({ bad, ok: h.matcher().acceptBytes(Uint8Array.from(bad)) }).toEqual({ bad, ok: false });
+    // a surrogate lead-in (ED A0..BF) never completes, even where a negated class holds that range
+    const neg = new Grammar('root ::= [^a]');
+    expect(neg.matcher().acceptBytes(Uint8Array.of(0xed, 0xa0))).toBe(false);
+    expect(neg.matcher().acceptBytes(Uint8Array.of(0xed, 0x9f))).toBe(true);
+    for (const good of [[0xf0, 0x90], [0xf4, 0x8f, 0xbf]]) expect(h.matcher().acceptBytes(Uint8Array.from(good))).toBe(true);
   });
 
   test('a rejected byte leaves the matcher where it was', () => {

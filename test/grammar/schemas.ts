@@ -40,7 +40,7 @@ export function randomSchema(seed: number, bounded: boolean): Record<string, unk
           return s;
         }
         case 3: return { type: 'string', format: pick(FORMATS) };
-        case 4: return { type: 'string', pattern: pick(PATTERNS) };
+        case 4: return { type: 'string', pattern: pick(bounded ? PATTERNS.filter((p) => /^\^[^*+]*\$$/.test(p)) : PATTERNS) };
         case 5: return { enum: Array.from({ length: int(1, 4) }, prim).filter((v, i, a) => a.findIndex((x) => JSON.stringify(x) === JSON.stringify(v)) === i) };
         case 6: return { const: prim() };
         case 7: return { type: pick(['boolean', 'null']) };
