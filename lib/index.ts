@@ -95,3 +95,7 @@ export type { GgufTensorSpec } from './formats/gguf-writer';
 export type { GgufWindow } from './formats/gguf';
 export { tokenizerFromHfJson } from './tokenizer/hf';
 export type { HfTokenizerFiles } from './tokenizer/hf';
+export { maskLogits } from './ops/mask';
+export { Grammar, GrammarMatcher, GrammarState, GrammarError, JsonSchemaError, TokenVocab, parseGbnf, jsonSchemaToGbnf, JSON_SCHEMA_FORMATS } from './grammar';
+export type { GrammarOptions } from './grammar';
+export type { GrammarInput, GrammarChoice } from './grammar/constraint';

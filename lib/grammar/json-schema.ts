@@ -111,6 +111,25 @@ function sameLength(lo: string, hi: string): string {
   return alts.join(' | ');
 }
 
+const isSchema = (v: unknown) => typeof v === 'boolean' || (v !== null && typeof v === 'object' && !Array.isArray(v));
+const isObject = (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v);
+/** each keyword's value has the kind the keyword takes */
+function checkShapes(s: Record<string, unknown>, at: string): void {
+  const bad = (k: string, what: string) => { throw new JsonSchemaError(`expected ${what} for ${k} at ${at} but received ${JSON.stringify(s[k])}`); };
+  const has = (k: string) => s[k] !== undefined;
+  if (has('$ref') && typeof s.$ref !== 'string') bad('$ref', 'a string');
+  if (has('type') && !(typeof s.type === 'string' || (Array.isArray(s.type) && s.type.every((t) => typeof t === 'string')))) bad('type', 'a type name or an array of them');
+  if (has('enum') && !(Array.isArray(s.enum) && s.enum.length > 0)) bad('enum', 'a non-empty array');
+  for (const k of ['anyOf', 'oneOf', 'allOf']) if (has(k) && !(Array.isArray(s[k]) && (s[k] as unknown[]).length > 0 && (s[k] as unknown[]).every(isSchema))) bad(k, 'a non-empty array of schemas');
+  if (has('prefixItems') && !(Array.isArray(s.prefixItems) && s.prefixItems.every(isSchema))) bad('prefixItems', 'an array of schemas');
+  for (const k of ['items', 'additionalProperties']) if (has(k) && !isSchema(s[k])) bad(k, 'a schema');
+  if (has('properties') && !(isObject(s.properties) && Object.values(s.properties as object).every(isSchema))) bad('properties', 'an object of schemas');
+  if (has('required') && !(Array.isArray(s.required) && s.required.every((r) => typeof r === 'string'))) bad('required', 'an array of strings');
+  for (const k of ['pattern', 'format']) if (has(k) && typeof s[k] !== 'string') bad(k, 'a string');
+  for (const k of ['nullable', 'uniqueItems']) if (has(k) && typeof s[k] !== 'boolean') bad(k, 'a boolean');
+  for (const k of ['$defs', 'definitions']) if (has(k) && !isObject(s[k])) bad(k, 'an object of schemas');
+}
+
 class Converter {
   private rules = new Map<string, string>();
   private used = new Set<string>();
@@ -159,15 +178,16 @@ class Converter {
     for (const k of Object.keys(s)) {
       if (!HANDLED.has(k) && !ANNOTATIONS.has(k)) throw new JsonSchemaError(`cannot enforce '${k}' at ${at}`);
     }
-    if (s.$ref !== undefined) {
-      if (typeof s.$ref !== 'string') throw new JsonSchemaError(`expected a string for $ref at ${at}`);
+    checkShapes(s, at);
+    if (typeof s.$ref === 'string') {
+      const $ref = s.$ref;
       const others = Object.keys(s).filter((k) => k !== '$ref' && !ANNOTATIONS.has(k));
-      if (others.length) return this.visit(this.mergeAll([{ $ref: s.$ref }, Object.fromEntries(others.map((k) => [k, s[k]]))], at), at);
-      let name = this.refNames.get(s.$ref);
+      if (others.length) return this.visit(this.mergeAll([{ $ref }, Object.fromEntries(others.map((k) => [k, s[k]]))], at), at);
+      let name = this.refNames.get($ref);
       if (!name) {
-        const [target, ref] = this.resolve(s.$ref, at);
+        const [target, ref] = this.resolve($ref, at);
         name = this.newRule(`ref ${ref.split('/').pop() || 'root'}`, '""');
-        this.refNames.set(s.$ref, name);
+        this.refNames.set($ref, name);
         this.rules.set(name, this.visit(target, ref));
       }
       return name;
@@ -449,6 +469,7 @@ class Converter {
       if (p === true) continue;
       if (p === false) throw new JsonSchemaError(`allOf at ${at} holds a false schema: nothing is valid`);
       if (p === null || typeof p !== 'object' || Array.isArray(p)) throw new JsonSchemaError(`expected a schema in allOf at ${at}`);
+      checkShapes(p, at);
       if (p.allOf !== undefined) {
         const inner = { ...p };
         delete inner.allOf;

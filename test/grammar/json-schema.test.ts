@@ -8,6 +8,7 @@ import { Grammar, GrammarError, JsonSchemaError, jsonSchemaToGbnf, parseGbnf } f
 import { EarleyGrammar } from '../reference/grammar';
 import { randomJson, randomSchema } from './schemas';
 import { rng } from '../helpers';
+import fc from 'fast-check';
 
 const ajv = new Ajv({ strict: false, allowUnionTypes: true });
 addFormats(ajv);
@@ -137,6 +138,28 @@ describe('refusals name the keyword', () => {
       if (msg.startsWith('jsonSchema')) expect(err).toBeInstanceOf(JsonSchemaError);
     });
   }
+  test('fuzz: any JSON value as a schema gives a grammar or a GrammarError / TypeError, never another error', () => {
+    fc.assert(fc.property(fc.jsonValue({ maxDepth: 4 }), (v) => {
+      try {
+        new Grammar(jsonSchemaToGbnf(v));
+      } catch (e) {
+        if (!(e instanceof GrammarError) && !(e instanceof TypeError && e.message.startsWith('jsonSchema: '))) throw e;
+      }
+    }), { numRuns: 3000, seed: 19 });
+    const keys = fc.constantFrom('type', 'properties', 'items', 'enum', 'const', 'anyOf', 'oneOf', 'allOf', '$ref', 'required', 'minimum', 'maxLength', 'pattern', 'format', 'prefixItems', 'additionalProperties', 'nullable', '$defs');
+    const schema = fc.letrec((tie) => ({
+      s: fc.dictionary(keys, fc.oneof(fc.constantFrom('object', 'string', 'integer', 'number', 'array', 'null', '#', '#/$defs/a', 'date', '^a+$', 3, -1, true, false, null),
+        fc.array(tie('s'), { maxLength: 3 }), fc.dictionary(fc.constantFrom('a', 'b'), tie('s'), { maxKeys: 2 })), { maxKeys: 4 }),
+    })).s;
+    fc.assert(fc.property(schema, (v) => {
+      try {
+        new Grammar(jsonSchemaToGbnf(v));
+      } catch (e) {
+        if (!(e instanceof GrammarError) && !(e instanceof TypeError && e.message.startsWith('jsonSchema: '))) throw e;
+      }
+    }), { numRuns: 3000, seed: 20 });
+  });
+
   test('not a schema', () => {
     expect(() => jsonSchemaToGbnf([1])).toThrow(new TypeError('jsonSchema: Expected a JSON Schema (an object or a boolean) for schema but received an array'));
   });
