@@ -11,6 +11,7 @@ import { ChatMessage, CHATML_TEMPLATE, renderChat } from '../tokenizer/chat';
 import { Config, readConfig } from './config';
 import { Sampler, SamplerOptions } from './sampler';
 import { resolveGrammar } from '../grammar/constraint';
+import { ToolChatEvent, ToolChatOptions, ToolChatResult, chatWithTools, chatWithToolsStream } from '../grammar/tools';
 import { ForwardAborted, LayerAttention, State, Weights, decode, forward, fuseWeights, loadWeights, newState, repackWeights, shiftContext } from './transformer';
 import { HfWeightOptions, hfTensorSource, readHf } from './hf';
 import { tokenizerFromHf } from '../tokenizer/hf';
@@ -481,6 +482,22 @@ export class Model {
   async *chatStream(messages: readonly ChatMessage[], opts: GenerateOptions = {}): AsyncGenerator<GeneratedPiece, void, void> {
     this.check('chatStream');
     yield* this.generate(this.chatTokens(messages), opts);
+  }
+
+  /**
+   * One assistant turn with tools (the Qwen / Hermes <tool_call> format): its text and the
+   * parsed calls; toolChoice 'required' / { name } forces well-formed calls by a grammar.
+   * Feed results back as { role: 'tool', content } after toolCallMessage(calls).
+   */
+  chatWithTools(messages: readonly ChatMessage[], opts: ToolChatOptions): Promise<ToolChatResult> {
+    this.check('chatWithTools');
+    return chatWithTools(this, messages, opts);
+  }
+
+  /** chatWithTools streamed: content deltas, each call's JSON deltas, then each call parsed. */
+  chatWithToolsStream(messages: readonly ChatMessage[], opts: ToolChatOptions): AsyncGenerator<ToolChatEvent, void, void> {
+    this.check('chatWithToolsStream');
+    return chatWithToolsStream(this, messages, opts);
   }
 
   /** The token ids of `messages` rendered with the model's chat template (ChatML when it has none). */

@@ -1,0 +1,275 @@
+// Tool calls in the Qwen / Hermes format: tools rendered through the model's chat template
+// (which lists them in the system turn), calls written by the model as
+//   <tool_call>
+//   {"name": "get_weather", "arguments": {"city": "Paris"}}
+//   </tool_call>
+// parsed back into { name, arguments }, results fed back as `tool` messages (the template
+// wraps them in <tool_response>). When toolChoice requires a call, a grammar makes the
+// output exactly one or more such blocks whose arguments validate against the tool's
+// parameters schema (the JSON Schema grammar). Templates without this format are refused.
+import type { Model, GenerateOptions, GeneratedPiece } from '../models/model';
+import { ChatMessage, CHATML_TEMPLATE, renderChat } from '../tokenizer/chat';
+import type { Tokenizer } from '../tokenizer';
+import { checkKeys, fail } from '../check';
+import { jsonSchemaToGbnf } from './json-schema';
+import { gbnfLiteral } from './regex';
+
+/** A tool as OpenAI's API describes it. */
+export interface ToolDefinition {
+  type?: 'function';
+  function: {
+    name: string;
+    description?: string;
+    /** a JSON Schema of the arguments object (default: any object) */
+    parameters?: Record<string, unknown>;
+  };
+}
+
+export interface ToolCall {
+  name: string;
+  arguments: Record<string, unknown>;
+}
+
+/** 'auto': the model may call tools; 'none': it may not (no parsing); 'required': one call at least; { name }: that tool */
+export type ToolChoice = 'auto' | 'none' | 'required' | { name: string };
+
+export interface ToolChatOptions extends GenerateOptions {
+  tools: readonly ToolDefinition[];
+  toolChoice?: ToolChoice;
+  /** several calls in one turn (default true): up to 8 blocks; false: one */
+  parallelToolCalls?: boolean;
+  /** the chat template to render with (default: the model's; ChatML with Hermes tools when it has none) */
+  chatTemplate?: string;
+}
+
+export interface ToolChatResult {
+  /** the text outside tool-call blocks */
+  content: string;
+  toolCalls: ToolCall[];
+  /** GenerationStats.stopReason of the turn */
+  stopReason: string | undefined;
+}
+
+/** A streamed turn: text, each tool call's raw JSON as it arrives, then each call parsed. */
+export type ToolChatEvent =
+  | { type: 'content'; text: string }
+  | { type: 'tool_call_delta'; index: number; text: string }
+  | { type: 'tool_call'; index: number; call: ToolCall };
+
+const OPEN = '<tool_call>', CLOSE = '</tool_call>';
+
+/**
+ * ChatML with the Hermes tool format, for models whose file has no template: the tools as
+ * JSON lines in <tools></tools> in the system turn, the assistant's calls as <tool_call>
+ * blocks, tool results as a user turn of <tool_response> blocks.
+ */
+export const HERMES_CHATML_TEMPLATE = [
+  "{%- set sys = messages[0].content if messages and messages[0].role == 'system' else '' -%}",
+  '{%- if tools -%}',
+  "{{- '<|im_start|>system\\n' + sys + ('\\n\\n' if sys else '') + '# Tools\\n\\nYou may call functions. Their signatures, in <tools></tools>:\\n<tools>' -}}",
+  "{%- for t in tools -%}{{- '\\n' + (t | tojson) -}}{%- endfor -%}",
+  "{{- '\\n</tools>\\n\\nFor each call, write a JSON object with the function name and arguments in <tool_call></tool_call> tags:\\n<tool_call>\\n{\"name\": <function-name>, \"arguments\": <args-json-object>}\\n</tool_call><|im_end|>\\n' -}}",
+  "{%- elif sys -%}{{- '<|im_start|>system\\n' + sys + '<|im_end|>\\n' -}}",
+  '{%- endif -%}',
+  '{%- for m in messages -%}',
+  "{%- if m.role == 'system' and loop.first -%}",
+  "{%- elif m.role == 'tool' -%}",
+  "{%- if loop.first or messages[loop.index0 - 1].role != 'tool' -%}{{- '<|im_start|>user' -}}{%- endif -%}",
+  "{{- '\\n<tool_response>\\n' + m.content + '\\n</tool_response>' -}}",
+  "{%- if loop.last or messages[loop.index0 + 1].role != 'tool' -%}{{- '<|im_end|>\\n' -}}{%- endif -%}",
+  "{%- elif m.role == 'assistant' and m.tool_calls -%}",
+  "{{- '<|im_start|>assistant' + ('\\n' + m.content if m.content else '') -}}",
+  "{%- for c in m.tool_calls -%}{{- '\\n<tool_call>\\n{\"name\": \"' + c.function.name + '\", \"arguments\": ' + (c.function.arguments | tojson) + '}\\n</tool_call>' -}}{%- endfor -%}",
+  "{{- '<|im_end|>\\n' -}}",
+  "{%- else -%}{{- '<|im_start|>' + m.role + '\\n' + m.content + '<|im_end|>\\n' -}}",
+  '{%- endif -%}',
+  '{%- endfor -%}',
+  "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\\n' -}}{%- endif -%}",
+].join('');
+
+function checkTools(tools: unknown, fn: string): ToolDefinition[] {
+  if (!Array.isArray(tools) || tools.length === 0) fail('type', 'opts.tools', 'a non-empty array of { type: "function", function: { name, parameters } }', tools, fn);
+  const names = new Set<string>();
+  return (tools as unknown[]).map((t, i) => {
+    const f = (t as ToolDefinition | null)?.function;
+    if (!f || typeof f !== 'object' || typeof f.name !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(f.name)) {
+      fail('type', `opts.tools[${i}]`, '{ function: { name: [A-Za-z0-9_.-]{1,64}, parameters?: JSON Schema } }', t, fn);
+    }
+    if (names.has(f.name)) fail('range', `opts.tools[${i}].function.name`, 'a name no other tool has', f.name, fn);
+    names.add(f.name);
+    if (f.parameters !== undefined && (typeof f.parameters !== 'object' || f.parameters === null || Array.isArray(f.parameters))) {
+      fail('type', `opts.tools[${i}].function.parameters`, 'a JSON Schema object', f.parameters, fn);
+    }
+    return { type: 'function', function: { ...f } };
+  });
+}
+
+/** The template to render tools with: the given one, the model's, or the Hermes ChatML one; refused without the tool format. */
+export function toolTemplate(tokenizer: Tokenizer, override?: string): string {
+  const t = override ?? tokenizer.chatTemplate;
+  if (t === undefined || t === CHATML_TEMPLATE) return HERMES_CHATML_TEMPLATE;
+  if (!t.includes(OPEN)) {
+    throw new Error('chatWithTools: the chat template has no tool-call format fuselm knows (supported: the Qwen / Hermes <tool_call> format); pass opts.chatTemplate');
+  }
+  return t;
+}
+
+/** The prompt tokens of `messages` with `tools` rendered through `template`. */
+export function toolChatTokens(tokenizer: Tokenizer, messages: readonly ChatMessage[], tools: readonly ToolDefinition[], template: string): number[] {
+  const tk = tokenizer;
+  const bos = tk.bos !== undefined ? tk.tokens[tk.bos] : '';
+  const text = renderChat(template, messages, { bosToken: bos, eosToken: tk.eos !== undefined ? tk.tokens[tk.eos] : '', tools });
+  return tk.encode(text, { addSpecial: !(bos && text.startsWith(bos)), parseSpecial: true });
+}
+
+/**
+ * GBNF for one or more tool-call blocks (at most `maxCalls`), each a JSON object with one of
+ * the tools' names and arguments valid for its parameters schema.
+ */
+export function toolCallGbnf(tools: readonly ToolDefinition[], maxCalls = 1): string {
+  const schema = {
+    anyOf: tools.map((t) => ({
+      type: 'object',
+      properties: { name: { const: t.function.name }, arguments: t.function.parameters ?? { type: 'object' } },
+      required: ['name', 'arguments'],
+      additionalProperties: false,
+    })),
+  };
+  const json = jsonSchemaToGbnf(schema).replace(/^root ::= /, 'tool-call-json ::= ');
+  const block = `${gbnfLiteral(OPEN + '\n')} tool-call-json ${gbnfLiteral('\n' + CLOSE)}`;
+  const more = maxCalls > 1 ? ` ( "\\n" ${block} ){0,${maxCalls - 1}}` : '';
+  return `root ::= ${block}${more}\n${json}`;
+}
+
+/**
+ * The tool calls in a turn's text, and the text around them. A block that is not a JSON
+ * object with a string `name` and an object `arguments`, or that names no given tool, is an
+ * error naming it.
+ */
+export function parseToolCalls(text: string, tools?: readonly ToolDefinition[]): { content: string; toolCalls: ToolCall[] } {
+  if (typeof text !== 'string') fail('type', 'text', 'a string', text, 'parseToolCalls');
+  const calls: ToolCall[] = [];
+  let content = '';
+  let at = 0;
+  for (;;) {
+    const i = text.indexOf(OPEN, at);
+    if (i < 0) { content += text.slice(at); break; }
+    content += text.slice(at, i);
+    const j = text.indexOf(CLOSE, i + OPEN.length);
+    if (j < 0) throw new Error(`parseToolCalls: a ${OPEN} block at offset ${i} has no ${CLOSE}`);
+    calls.push(parseCall(text.slice(i + OPEN.length, j), calls.length, tools));
+    at = j + CLOSE.length;
+  }
+  return { content: content.trim(), toolCalls: calls };
+}
+
+function parseCall(body: string, index: number, tools?: readonly ToolDefinition[]): ToolCall {
+  let v: unknown;
+  try {
+    v = JSON.parse(body);
+  } catch (e) {
+    throw new Error(`parseToolCalls: tool call ${index} is not JSON (${(e as Error).message}): ${body.trim().slice(0, 200)}`);
+  }
+  const o = v as { name?: unknown; arguments?: unknown };
+  if (!o || typeof o !== 'object' || typeof o.name !== 'string' || !o.arguments || typeof o.arguments !== 'object' || Array.isArray(o.arguments)) {
+    throw new Error(`parseToolCalls: tool call ${index} is not {"name": string, "arguments": object}: ${body.trim().slice(0, 200)}`);
+  }
+  if (tools && !tools.some((t) => t.function.name === o.name)) throw new Error(`parseToolCalls: tool call ${index} names '${o.name}', which is not one of the tools (${tools.map((t) => t.function.name).join(', ')})`);
+  return { name: o.name, arguments: o.arguments as Record<string, unknown> };
+}
+
+const TOOL_KEYS = ['tools', 'toolChoice', 'parallelToolCalls', 'chatTemplate'];
+
+/**
+ * One assistant turn with tools, streamed: content deltas, each tool call's raw JSON deltas,
+ * and each call parsed when its block closes. toolChoice 'required' or { name } forces the
+ * turn to be tool calls by a grammar; 'auto' lets the model choose; 'none' renders the tools
+ * but reads the reply as text.
+ * @example
+ *   const tools = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } }];
+ *   for await (const e of chatWithToolsStream(model, [{ role: 'user', content: 'Weather in Paris?' }], { tools, toolChoice: 'required' })) {
+ *     if (e.type === 'tool_call') console.log(e.call.name, e.call.arguments);
+ *   }
+ */
+export async function* chatWithToolsStream(model: Model, messages: readonly ChatMessage[], opts: ToolChatOptions): AsyncGenerator<ToolChatEvent, void, void> {
+  const fn = 'chatWithTools';
+  if (!opts || typeof opts !== 'object') fail('type', 'opts', 'an options object with tools', opts, fn);
+  const tools = checkTools(opts.tools, fn);
+  const choice = opts.toolChoice ?? 'auto';
+  let forced: ToolDefinition[] | undefined;
+  if (choice === 'required') forced = tools;
+  else if (typeof choice === 'object' && choice !== null) {
+    checkKeys(choice, ['name'], 'opts.toolChoice', fn);
+    const t = tools.find((x) => x.function.name === choice.name);
+    if (!t) fail('range', 'opts.toolChoice.name', `one of the tools (${tools.map((x) => x.function.name).join(', ')})`, choice.name, fn);
+    forced = [t];
+  } else if (choice !== 'auto' && choice !== 'none') fail('type', 'opts.toolChoice', "'auto', 'none', 'required' or { name }", choice, fn);
+  if (opts.parallelToolCalls !== undefined && typeof opts.parallelToolCalls !== 'boolean') fail('type', 'opts.parallelToolCalls', 'a boolean', opts.parallelToolCalls, fn);
+  if (forced && (opts.grammar !== undefined || opts.jsonSchema !== undefined || opts.json)) {
+    throw new TypeError(`${fn}: toolChoice '${typeof choice === 'string' ? choice : 'name'}' sets the grammar; opts.grammar, opts.jsonSchema and opts.json cannot be given with it`);
+  }
+  const template = toolTemplate(model.tokenizer, opts.chatTemplate);
+  const tokens = toolChatTokens(model.tokenizer, messages, tools, template);
+  const gen: GenerateOptions = Object.fromEntries(Object.entries(opts).filter(([k]) => !TOOL_KEYS.includes(k)));
+  if (forced) gen.grammar = toolCallGbnf(forced, opts.parallelToolCalls === false ? 1 : 8);
+  // split the stream: text outside blocks, block bodies as deltas (a possible tag start is held back)
+  let buf = '', inCall = false, body = '', index = 0;
+  const parse = choice !== 'none';
+  const stream: AsyncGenerator<GeneratedPiece> = model.generate(tokens, gen);
+  const drain = function* (final: boolean): Generator<ToolChatEvent> {
+    for (;;) {
+      const tag = inCall ? CLOSE : OPEN;
+      const i = buf.indexOf(tag);
+      if (i >= 0) {
+        const before = buf.slice(0, i);
+        if (inCall) {
+          if (before) yield { type: 'tool_call_delta', index, text: before };
+          body += before;
+          yield { type: 'tool_call', index, call: parseCall(body, index, tools) };
+          index++;
+          body = '';
+        } else if (before) {
+          yield { type: 'content', text: before };
+        }
+        inCall = !inCall;
+        buf = buf.slice(i + tag.length);
+        continue;
+      }
+      // keep what could be the start of the tag
+      let keep = 0;
+      if (!final) for (let k = Math.min(tag.length - 1, buf.length); k > 0; k--) if (tag.startsWith(buf.slice(buf.length - k))) { keep = k; break; }
+      const out = buf.slice(0, buf.length - keep);
+      if (out) {
+        if (inCall) { body += out; yield { type: 'tool_call_delta', index, text: out }; }
+        else yield { type: 'content', text: out };
+      }
+      buf = buf.slice(buf.length - keep);
+      return;
+    }
+  };
+  for await (const p of stream) {
+    if (!parse) { if (p.text) yield { type: 'content', text: p.text }; continue; }
+    buf += p.text;
+    yield* drain(false);
+  }
+  if (parse) {
+    yield* drain(true);
+    if (inCall) throw new Error(`chatWithTools: the turn ended inside tool call ${index} (stopReason ${model.lastStats?.stopReason}): ${body.slice(0, 200)}`);
+  }
+}
+
+/** One assistant turn with tools: its text and its parsed tool calls (see chatWithToolsStream). */
+export async function chatWithTools(model: Model, messages: readonly ChatMessage[], opts: ToolChatOptions): Promise<ToolChatResult> {
+  let content = '';
+  const toolCalls: ToolCall[] = [];
+  for await (const e of chatWithToolsStream(model, messages, opts)) {
+    if (e.type === 'content') content += e.text;
+    else if (e.type === 'tool_call') toolCalls.push(e.call);
+  }
+  return { content: content.trim(), toolCalls, stopReason: model.lastStats?.stopReason };
+}
+
+/** The assistant message that records `calls` in the conversation (the OpenAI shape the templates read). */
+export function toolCallMessage(calls: readonly ToolCall[], content = ''): ChatMessage {
+  return { role: 'assistant', content, tool_calls: calls.map((c) => ({ type: 'function', function: { name: c.name, arguments: c.arguments } })) };
+}
