@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import { Grammar, GrammarError, TokenVocab } from '../../lib/grammar';
 import { Tokenizer } from '../../lib/tokenizer';
-import { parseGguf } from '../../lib/formats/gguf';
+import { parseGguf, readGguf } from '../../lib/formats/gguf';
 import { rng } from '../helpers';
 import { syntheticTokenizer } from '../../lib/models/synthetic';
 import { encodeGguf } from '../../lib/formats/gguf-writer';
@@ -105,6 +105,27 @@ describe('mask: trie walk == brute force', () => {
         expect(fast.includes(tk.eos!)).toBe(m.canEnd);
         const t = fast[Math.floor(r() * fast.length)];
         m.acceptToken(t, v);
+        if (m.complete) break;
+      }
+    });
+  }
+
+  const VOCABS = ['llama-spm', 'qwen2'].map((n) => `/work/llama.cpp-src/llama.cpp/models/ggml-vocab-${n}.gguf`).filter((f) => fs.existsSync(f));
+  for (const file of VOCABS) {
+    test(`${file.split('/').pop()}: a real vocabulary, json.gbnf: mask == brute force along a walk`, () => {
+      const tk = Tokenizer.fromGguf(readGguf(file));
+      const v = TokenVocab.of(tk);
+      const g = new Grammar(fs.readFileSync('/work/llama.cpp-src/llama.cpp/grammars/json.gbnf', 'utf8'));
+      const m = g.matcher();
+      const r = rng(v.size);
+      // a walk that enters strings, numbers and nesting: prefer tokens that are one byte of JSON punctuation now and then
+      for (let step = 0; step < 6; step++) {
+        const fast = ids(v.allowed(g, m.state), v.size);
+        expect({ step, fast }).toEqual({ step, fast: ids(bruteMask(g, m, v), v.size) });
+        expect(fast.length).toBeGreaterThan(0);
+        const punct = fast.filter((id) => /^[{}\[\]":,]$/.test(new TextDecoder().decode(v.bytesOf(id) ?? new Uint8Array())));
+        const pool = punct.length && r() < 0.5 ? punct : fast;
+        m.acceptToken(pool[Math.floor(r() * pool.length)], v);
         if (m.complete) break;
       }
     });
