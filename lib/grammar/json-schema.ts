@@ -391,6 +391,8 @@ class Converter {
   }
 
   private visitObject(s: Record<string, unknown>, at: string): string {
+    // no properties named: any object (with declared ones, the grammar writes only those unless additionalProperties allows more)
+    if (s.properties === undefined && s.required === undefined && (s.additionalProperties === undefined || s.additionalProperties === true)) return this.useBase('object');
     const props = (s.properties ?? {}) as Record<string, Schema>;
     if (typeof props !== 'object' || Array.isArray(props)) throw new JsonSchemaError(`expected an object for properties at ${at}`);
     const required = (s.required ?? []) as string[];

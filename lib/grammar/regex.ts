@@ -198,10 +198,8 @@ export function patternToGbnf(pattern: string, anyChar: string): string {
     let negate = false;
     if (peek() === '^') { negate = true; pos++; }
     const ranges: Ranges = [];
-    let first = true;
-    while (peek() !== ']' || (first && false)) {
+    while (peek() !== ']') {
       if (pos >= src.length) err('an unterminated character class');
-      first = false;
       const one = (): Ranges => {
         if (peek() === '\\') return parseEscape(true);
         const cp = src.codePointAt(pos)!;
@@ -245,7 +243,7 @@ export function patternToGbnf(pattern: string, anyChar: string): string {
       return classOf(r);
     }
     if (c === '*' || c === '+' || c === '?') err(`nothing to repeat before '${c}'`);
-    if (c === ')' || c === ']' && false) err("an unmatched ')'");
+    if (c === ')') err("an unmatched ')'");
     const cp = src.codePointAt(pos)!;
     pos += cp > 0xffff ? 2 : 1;
     return jsonChar(cp);

@@ -90,6 +90,7 @@ describe('hand cases', () => {
       ['[1,true,null,""]', '["x",null,3,null]'], ['[1.5,true,null,""]', '[1,1,null,""]', '[1,true,"a",""]']],
     ['allOf merged', { allOf: [{ type: 'object', properties: { a: { type: 'integer', minimum: 0 } }, required: ['a'] }, { properties: { a: { maximum: 5 }, b: { const: 'x' } }, required: ['b'] }] },
       ['{"a":0,"b":"x"}', '{"a":5,"b":"x"}'], ['{"a":6,"b":"x"}', '{"a":1}', '{"b":"x"}']],
+    ['type object alone: any object', { type: 'object' }, ['{}', '{"a":1,"b":[{"c":null}]}'], ['[]', '1', '{"a"}']],
     ['true: any JSON value', true, ['1', '"s"', '[1,{"a":null}]', '{"a":{"b":[]}}', 'null'], ['', '[1,]', '{a:1}']],
   ];
   for (const [name, schema, yes, no] of good) {
