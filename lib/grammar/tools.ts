@@ -4,9 +4,11 @@
 //   {"name": "get_weather", "arguments": {"city": "Paris"}}
 //   </tool_call>
 // parsed back into { name, arguments }, results fed back as `tool` messages (the template
-// wraps them in <tool_response>). When toolChoice requires a call, a grammar makes the
-// output exactly one or more such blocks whose arguments validate against the tool's
-// parameters schema (the JSON Schema grammar). Templates without this format are refused.
+// wraps them in <tool_response>). Llama 3.x templates ("Environment: ipython"): the turn is
+// one bare JSON object {"name": ..., "parameters": {...}}, results come back as `ipython`
+// turns. When toolChoice requires a call, a grammar makes the output exactly such calls
+// whose arguments validate against the tool's parameters schema (the JSON Schema grammar).
+// Templates with neither format are refused.
 import type { Model, GenerateOptions, GeneratedPiece } from '../models/model';
 import { ChatMessage, CHATML_TEMPLATE, renderChat } from '../tokenizer/chat';
 import type { Tokenizer } from '../tokenizer';
@@ -104,13 +106,21 @@ function checkTools(tools: unknown, fn: string): ToolDefinition[] {
   });
 }
 
-/** The template to render tools with: the given one, the model's, or the Hermes ChatML one; refused without the tool format. */
+/** How a template's model writes tool calls: Qwen / Hermes <tool_call> blocks, or Llama 3.x bare JSON. */
+export type ToolFormat = 'hermes' | 'llama3';
+
+/** The tool-call format a chat template uses; refused when it is neither fuselm knows. */
+export function toolFormat(template: string): ToolFormat {
+  if (template.includes(OPEN)) return 'hermes';
+  if (template.includes('"parameters": ') && template.includes('ipython')) return 'llama3';
+  throw new Error('chatWithTools: the chat template has no tool-call format fuselm knows (supported: Qwen / Hermes <tool_call> blocks, Llama 3.x JSON); pass opts.chatTemplate');
+}
+
+/** The template to render tools with: the given one, the model's, or the Hermes ChatML one; refused without a known tool format. */
 export function toolTemplate(tokenizer: Tokenizer, override?: string): string {
   const t = override ?? tokenizer.chatTemplate;
   if (t === undefined || t === CHATML_TEMPLATE) return HERMES_CHATML_TEMPLATE;
-  if (!t.includes(OPEN)) {
-    throw new Error('chatWithTools: the chat template has no tool-call format fuselm knows (supported: the Qwen / Hermes <tool_call> format); pass opts.chatTemplate');
-  }
+  toolFormat(t);
   return t;
 }
 
@@ -126,15 +136,18 @@ export function toolChatTokens(tokenizer: Tokenizer, messages: readonly ChatMess
  * GBNF for one or more tool-call blocks (at most `maxCalls`), each a JSON object with one of
  * the tools' names and arguments valid for its parameters schema.
  */
-export function toolCallGbnf(tools: readonly ToolDefinition[], maxCalls = 1): string {
+export function toolCallGbnf(tools: readonly ToolDefinition[], maxCalls = 1, format: ToolFormat = 'hermes'): string {
+  const key = format === 'llama3' ? 'parameters' : 'arguments';
   const schema = {
     anyOf: tools.map((t) => ({
       type: 'object',
-      properties: { name: { const: t.function.name }, arguments: t.function.parameters ?? { type: 'object' } },
-      required: ['name', 'arguments'],
+      properties: { name: { const: t.function.name }, [key]: t.function.parameters ?? { type: 'object' } },
+      required: ['name', key],
       additionalProperties: false,
     })),
   };
+  // Llama 3.x: one bare JSON object (its template takes a single call a turn)
+  if (format === 'llama3') return jsonSchemaToGbnf(schema);
   const json = jsonSchemaToGbnf(schema).replace(/^root ::= /, 'tool-call-json ::= ');
   const block = `${gbnfLiteral(OPEN + '\n')} tool-call-json ${gbnfLiteral('\n' + CLOSE)}`;
   const more = maxCalls > 1 ? ` ( "\\n" ${block} ){0,${maxCalls - 1}}` : '';
@@ -146,8 +159,12 @@ export function toolCallGbnf(tools: readonly ToolDefinition[], maxCalls = 1): st
  * object with a string `name` and an object `arguments`, or that names no given tool, is an
  * error naming it.
  */
-export function parseToolCalls(text: string, tools?: readonly ToolDefinition[]): { content: string; toolCalls: ToolCall[] } {
+export function parseToolCalls(text: string, tools?: readonly ToolDefinition[], format: ToolFormat = 'hermes'): { content: string; toolCalls: ToolCall[] } {
   if (typeof text !== 'string') fail('type', 'text', 'a string', text, 'parseToolCalls');
+  if (format === 'llama3') {
+    const t = text.trim();
+    return t.startsWith('{') ? { content: '', toolCalls: [parseCall(t, 0, tools, 'parameters')] } : { content: t, toolCalls: [] };
+  }
   const calls: ToolCall[] = [];
   let content = '';
   let at = 0;
@@ -163,19 +180,20 @@ export function parseToolCalls(text: string, tools?: readonly ToolDefinition[]):
   return { content: content.trim(), toolCalls: calls };
 }
 
-function parseCall(body: string, index: number, tools?: readonly ToolDefinition[]): ToolCall {
+function parseCall(body: string, index: number, tools?: readonly ToolDefinition[], key: 'arguments' | 'parameters' = 'arguments'): ToolCall {
   let v: unknown;
   try {
     v = JSON.parse(body);
   } catch (e) {
     throw new Error(`parseToolCalls: tool call ${index} is not JSON (${(e as Error).message}): ${body.trim().slice(0, 200)}`);
   }
-  const o = v as { name?: unknown; arguments?: unknown };
-  if (!o || typeof o !== 'object' || typeof o.name !== 'string' || !o.arguments || typeof o.arguments !== 'object' || Array.isArray(o.arguments)) {
-    throw new Error(`parseToolCalls: tool call ${index} is not {"name": string, "arguments": object}: ${body.trim().slice(0, 200)}`);
+  const o = v as Record<string, unknown> | null;
+  const args = o?.[key];
+  if (!o || typeof o !== 'object' || typeof o.name !== 'string' || !args || typeof args !== 'object' || Array.isArray(args)) {
+    throw new Error(`parseToolCalls: tool call ${index} is not {"name": string, "${key}": object}: ${body.trim().slice(0, 200)}`);
   }
   if (tools && !tools.some((t) => t.function.name === o.name)) throw new Error(`parseToolCalls: tool call ${index} names '${o.name}', which is not one of the tools (${tools.map((t) => t.function.name).join(', ')})`);
-  return { name: o.name, arguments: o.arguments as Record<string, unknown> };
+  return { name: o.name, arguments: args as Record<string, unknown> };
 }
 
 const TOOL_KEYS = ['tools', 'toolChoice', 'parallelToolCalls', 'chatTemplate'];
@@ -209,9 +227,11 @@ export async function* chatWithToolsStream(model: Model, messages: readonly Chat
     throw new TypeError(`${fn}: toolChoice '${typeof choice === 'string' ? choice : 'name'}' sets the grammar; opts.grammar, opts.jsonSchema and opts.json cannot be given with it`);
   }
   const template = toolTemplate(model.tokenizer, opts.chatTemplate);
+  const format = toolFormat(template);
   const tokens = toolChatTokens(model.tokenizer, messages, tools, template);
   const gen: GenerateOptions = Object.fromEntries(Object.entries(opts).filter(([k]) => !TOOL_KEYS.includes(k)));
-  if (forced) gen.grammar = toolCallGbnf(forced, opts.parallelToolCalls === false ? 1 : 8);
+  if (forced) gen.grammar = toolCallGbnf(forced, opts.parallelToolCalls === false ? 1 : 8, format);
+  if (format === 'llama3') { yield* llama3Stream(model, tokens, gen, tools, choice !== 'none'); return; }
   // split the stream: text outside blocks, block bodies as deltas (a possible tag start is held back)
   let buf = '', inCall = false, body = '', index = 0;
   const parse = choice !== 'none';
@@ -256,6 +276,26 @@ export async function* chatWithToolsStream(model: Model, messages: readonly Chat
     yield* drain(true);
     if (inCall) throw new Error(`chatWithTools: the turn ended inside tool call ${index} (stopReason ${model.lastStats?.stopReason}): ${body.slice(0, 200)}`);
   }
+}
+
+/** Llama 3.x: a turn that starts with '{' is one call (streamed as deltas, parsed at the end); otherwise text. */
+async function* llama3Stream(model: Model, tokens: number[], gen: GenerateOptions, tools: ToolDefinition[], parse: boolean): AsyncGenerator<ToolChatEvent, void, void> {
+  let mode: 'undecided' | 'content' | 'call' = parse ? 'undecided' : 'content';
+  let lead = '', body = '';
+  for await (const p of model.generate(tokens, gen)) {
+    let text = p.text;
+    if (mode === 'undecided') {
+      lead += text;
+      const t = lead.trimStart();
+      if (!t) continue;
+      mode = t.startsWith('{') ? 'call' : 'content';
+      text = mode === 'call' ? t : lead;
+    }
+    if (!text) continue;
+    if (mode === 'content') yield { type: 'content', text };
+    else { body += text; yield { type: 'tool_call_delta', index: 0, text }; }
+  }
+  if (mode === 'call') yield { type: 'tool_call', index: 0, call: parseCall(body, 0, tools, 'parameters') };
 }
 
 /** One assistant turn with tools: its text and its parsed tool calls (see chatWithToolsStream). */

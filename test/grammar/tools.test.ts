@@ -10,7 +10,7 @@ import { writeSyntheticModel } from '../../lib/models/synthetic';
 import { Model, load } from '../../lib/models/model';
 import { renderChat, ChatMessage } from '../../lib/tokenizer/chat';
 import {
-  HERMES_CHATML_TEMPLATE, ToolDefinition, chatWithTools, chatWithToolsStream, parseToolCalls, toolCallGbnf, toolCallMessage, Grammar,
+  HERMES_CHATML_TEMPLATE, ToolDefinition, chatWithTools, chatWithToolsStream, parseToolCalls, toolCallGbnf, toolCallMessage, toolFormat, Grammar,
 } from '../../lib/grammar';
 
 const TEMPLATES = '/work/llama.cpp-src/llama.cpp/models/templates';
@@ -46,6 +46,33 @@ describe('rendering a tool round trip', () => {
     });
   }
   test('the real templates are there', () => { expect(REAL.length).toBe(3); });
+});
+
+const LLAMA3 = ['meta-llama-Llama-3.1-8B-Instruct.jinja', 'meta-llama-Llama-3.2-3B-Instruct.jinja', 'meta-llama-Llama-3.3-70B-Instruct.jinja'].filter((f) => fs.existsSync(path.join(TEMPLATES, f)));
+
+describe('Llama 3.x: one bare JSON call a turn, results as ipython turns', () => {
+  for (const name of LLAMA3) {
+    test(`${name}: format detected; tools listed; the call renders as {"name", "parameters"} and parses back`, () => {
+      const template = fs.readFileSync(path.join(TEMPLATES, name), 'utf8');
+      expect(toolFormat(template)).toBe('llama3');
+      const convo: ChatMessage[] = [
+        { role: 'user', content: 'Weather in Paris?' },
+        toolCallMessage([{ name: 'get_weather', arguments: { city: 'Paris' } }]),
+        { role: 'tool', content: '{"temp": 21}' },
+      ];
+      const text = renderChat(template, convo, { tools: TOOLS, bosToken: '<|begin_of_text|>' });
+      expect(text).toContain('"get_weather"');
+      expect(text).toContain('<|start_header_id|>ipython<|end_header_id|>');
+      const turn = text.slice(text.lastIndexOf('<|start_header_id|>assistant<|end_header_id|>\n\n{') + 47);
+      const call = turn.slice(0, turn.indexOf('<|eot_id|>'));
+      expect(parseToolCalls(call, TOOLS, 'llama3')).toEqual({ content: '', toolCalls: [{ name: 'get_weather', arguments: { city: 'Paris' } }] });
+      expect(parseToolCalls('Just text.', TOOLS, 'llama3')).toEqual({ content: 'Just text.', toolCalls: [] });
+    });
+  }
+  test('the Llama 3.x templates are there; other templates are refused', () => {
+    expect(LLAMA3.length).toBe(3);
+    expect(() => toolFormat(fs.readFileSync(path.join(TEMPLATES, 'google-gemma-2-2b-it.jinja'), 'utf8'))).toThrow(/has no tool-call format fuselm knows/);
+  });
 });
 
 describe('parseToolCalls', () => {
@@ -107,6 +134,27 @@ describe('chatWithTools on synthetic models', () => {
       const raw = events.filter((e) => e.type === 'tool_call_delta').map((e) => (e as { text: string }).text).join('');
       expect(JSON.parse(raw)).toEqual(call);
       expect(events.filter((e) => e.type === 'content').map((e) => (e as { text: string }).text).join('').trim()).toBe('');
+    }
+  });
+
+  test('Llama 3.1 template on a synthetic llama model: a forced call streams as JSON and parses', async () => {
+    if (!LLAMA3.length) return;
+    const file = path.join(tmp, 'llama.gguf');
+    writeSyntheticModel(file, { arch: 'llama', dim: 64, nLayer: 1, nHead: 1, nHeadKv: 1, ffDim: 128, ctxLen: 2048, seed: 4 });
+    const llama = await load(file);
+    try {
+      const chatTemplate = fs.readFileSync(path.join(TEMPLATES, LLAMA3[0]), 'utf8');
+      for (let seed = 0; seed < 6; seed++) {
+        const events = [];
+        for await (const e of chatWithToolsStream(llama, user, { tools: TOOLS, toolChoice: 'required', chatTemplate, seed, temperature: 1, maxTokens: 300 })) events.push(e);
+        const calls = events.filter((e) => e.type === 'tool_call').map((e) => (e as { call: { name: string; arguments: Record<string, unknown> } }).call);
+        expect(calls.length).toBe(1);
+        expect(validators[calls[0].name](calls[0].arguments)).toBe(true);
+        const raw = events.filter((e) => e.type === 'tool_call_delta').map((e) => (e as { text: string }).text).join('');
+        expect(JSON.parse(raw)).toEqual({ name: calls[0].name, parameters: calls[0].arguments });
+      }
+    } finally {
+      llama.dispose();
     }
   });
 
