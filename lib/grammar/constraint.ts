@@ -21,7 +21,7 @@ export interface GrammarChoice {
 
 // compiled grammars by source text: repeated calls with the same schema share the DFA and masks
 const compiled = new Map<string, Grammar>();
-const MAX_COMPILED = 32;
+const MAX_COMPILED = 16;
 
 function compile(src: string, tokenizer: Tokenizer | undefined): Grammar {
   const hasTokenRefs = /<[^[]/.test(src);

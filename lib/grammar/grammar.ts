@@ -56,7 +56,7 @@ export class Grammar {
   private nextNode = 0;
   private readonly K: number;
   readonly initial: GrammarState;
-  /** states holding a cached mask, oldest first (at most MASK_CACHE) */
+  /** states holding a cached mask, oldest first (at most 128) */
   private readonly masked: GrammarState[] = [];
 
   constructor(source: string, opts: GrammarOptions = {}) {
@@ -217,11 +217,11 @@ export class Grammar {
     return this.closure(seeds, 0, 0, 0);
   }
 
-  /** @internal the mask cache: remembers `m` for state `s` and vocabulary `of` (the oldest of 256 is dropped) */
+  /** @internal the mask cache: remembers `m` for state `s` and vocabulary `of` (the oldest of 128 is dropped) */
   cacheMask(s: GrammarState, of: object, m: Uint32Array): void {
     if (s.mask === undefined) {
       this.masked.push(s);
-      if (this.masked.length > 256) { const old = this.masked.shift()!; old.mask = undefined; old.maskOf = undefined; }
+      if (this.masked.length > 128) { const old = this.masked.shift()!; old.mask = undefined; old.maskOf = undefined; }
     }
     s.mask = m;
     s.maskOf = of;

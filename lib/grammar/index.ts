@@ -7,5 +7,5 @@ export { Grammar, GrammarMatcher, GrammarState } from './grammar';
 export type { GrammarOptions } from './grammar';
 export { TokenVocab } from './vocab';
 export { jsonSchemaToGbnf, JsonSchemaError, JSON_SCHEMA_FORMATS } from './json-schema';
-export { chatWithTools, chatWithToolsStream, parseToolCalls, toolCallGbnf, toolCallMessage, toolChatTokens, toolFormat, toolTemplate, HERMES_CHATML_TEMPLATE } from './tools';
+export { autoToolGbnf, chatWithTools, chatWithToolsStream, parseToolCalls, toolCallGbnf, toolCallMessage, toolChatTokens, toolFormat, toolTemplate, HERMES_CHATML_TEMPLATE } from './tools';
 export type { ToolDefinition, ToolCall, ToolChoice, ToolChatOptions, ToolChatResult, ToolChatEvent, ToolFormat } from './tools';

@@ -14,7 +14,7 @@ import { ChatMessage, CHATML_TEMPLATE, renderChat } from '../tokenizer/chat';
 import type { Tokenizer } from '../tokenizer';
 import { checkKeys, fail } from '../check';
 import { jsonSchemaToGbnf } from './json-schema';
-import { gbnfLiteral } from './regex';
+import { gbnfClass, gbnfLiteral } from './regex';
 
 /** A tool as OpenAI's API describes it. */
 export interface ToolDefinition {
@@ -155,6 +155,48 @@ export function toolCallGbnf(tools: readonly ToolDefinition[], maxCalls = 1, for
 }
 
 /**
+ * GBNF for toolChoice 'auto': any text, then optionally tool calls. The text part cannot
+ * contain the call's opening (Hermes: the `<tool_call>` tag, written out by a KMP automaton
+ * over the tag's characters; Llama 3.x: a first non-space character '{'), so once the model
+ * opens a call the rest of it is held to the tools' schemas as when a call is required.
+ */
+export function autoToolGbnf(tools: readonly ToolDefinition[], maxCalls = 8, format: ToolFormat = 'hermes'): string {
+  const forced = toolCallGbnf(tools, maxCalls, format).replace(/^root ::= /, 'tool-calls ::= ');
+  if (format === 'llama3') {
+    return `root ::= [ \\t\\n]* ( tool-calls | [^{ \\t\\n] .* )?\n${forced}`;
+  }
+  const tag = Array.from(OPEN, (c) => c.codePointAt(0)!);
+  const chars = [...new Set(tag)];
+  // delta(k, c): the longest prefix of the tag that is a suffix of tag[0..k) + c
+  const delta = (k: number, c: number) => {
+    const seq = [...tag.slice(0, k), c];
+    for (let n = Math.min(seq.length, tag.length); n > 0; n--) {
+      if (seq.slice(seq.length - n).every((x, i) => x === tag[i])) return n;
+    }
+    return 0;
+  };
+  const others = gbnfClass(complementOf(chars));
+  const rules: string[] = [];
+  for (let k = 0; k < tag.length; k++) {
+    const alts = ['""', `${others} text-${0}`];
+    for (const c of chars) {
+      const n = delta(k, c);
+      if (n < tag.length) alts.push(`${gbnfLiteral(String.fromCodePoint(c))} text-${n}`);
+    }
+    rules.push(`text-${k} ::= ${alts.join(' | ')}`);
+  }
+  return `root ::= text-0 ( tool-calls [ \\n]* )?\n${rules.join('\n')}\n${forced}`;
+}
+
+function complementOf(cps: number[]): [number, number][] {
+  const out: [number, number][] = [];
+  let next = 0;
+  for (const c of [...cps].sort((a, b) => a - b)) { if (c > next) out.push([next, c - 1]); next = c + 1; }
+  if (next <= 0x10ffff) out.push([next, 0x10ffff]);
+  return out;
+}
+
+/**
  * The tool calls in a turn's text, and the text around them. A block that is not a JSON
  * object with a string `name` and an object `arguments`, or that names no given tool, is an
  * error naming it.
@@ -230,7 +272,10 @@ export async function* chatWithToolsStream(model: Model, messages: readonly Chat
   const format = toolFormat(template);
   const tokens = toolChatTokens(model.tokenizer, messages, tools, template);
   const gen: GenerateOptions = Object.fromEntries(Object.entries(opts).filter(([k]) => !TOOL_KEYS.includes(k)));
-  if (forced) gen.grammar = toolCallGbnf(forced, opts.parallelToolCalls === false ? 1 : 8, format);
+  const maxCalls = opts.parallelToolCalls === false ? 1 : 8;
+  if (forced) gen.grammar = toolCallGbnf(forced, maxCalls, format);
+  // 'auto' without a grammar of the caller's: free text, but a call once opened is well formed
+  else if (choice === 'auto' && opts.grammar === undefined && opts.jsonSchema === undefined && !opts.json) gen.grammar = autoToolGbnf(tools, maxCalls, format);
   if (format === 'llama3') { yield* llama3Stream(model, tokens, gen, tools, choice !== 'none'); return; }
   // split the stream: text outside blocks, block bodies as deltas (a possible tag start is held back)
   let buf = '', inCall = false, body = '', index = 0;

@@ -10,7 +10,7 @@ import { writeSyntheticModel } from '../../lib/models/synthetic';
 import { Model, load } from '../../lib/models/model';
 import { renderChat, ChatMessage } from '../../lib/tokenizer/chat';
 import {
-  HERMES_CHATML_TEMPLATE, ToolDefinition, chatWithTools, chatWithToolsStream, parseToolCalls, toolCallGbnf, toolCallMessage, toolFormat, Grammar,
+  HERMES_CHATML_TEMPLATE, ToolDefinition, chatWithTools, chatWithToolsStream, parseToolCalls, toolCallGbnf, toolCallMessage, toolFormat, autoToolGbnf, Grammar,
 } from '../../lib/grammar';
 
 const TEMPLATES = '/work/llama.cpp-src/llama.cpp/models/templates';
@@ -86,6 +86,22 @@ describe('parseToolCalls', () => {
     expect(() => parseToolCalls('<tool_call>{nope}</tool_call>')).toThrow(/parseToolCalls: tool call 0 is not JSON/);
     expect(() => parseToolCalls('<tool_call>{"name": "rm", "arguments": {}}</tool_call>', TOOLS)).toThrow("parseToolCalls: tool call 0 names 'rm', which is not one of the tools (get_weather, add)");
   });
+  test("'auto' grammar: any text without the tag, then well-formed calls only", () => {
+    const g = new Grammar(autoToolGbnf(TOOLS));
+    const ok = (s: string) => { const m = g.matcher(); return m.acceptString(s) && m.canEnd; };
+    for (const s of ['', 'Just text <tool and <tool_cal but no tag.', 'x<<tool_call>\n{"name":"add","arguments":{"a":1,"b":2}}\n</tool_call>', 'Sure.\n<tool_call>\n{"name":"get_weather","arguments":{"city":"Rome"}}\n</tool_call>\n']) {
+      expect({ s, ok: ok(s) }).toEqual({ s, ok: true });
+    }
+    for (const s of ['<tool_call>\n{"name":"rm","arguments":{}}\n</tool_call>', 'a <tool_call> b', '<tool_call>\n{"name":"add","arguments":{"a":1,"b":2}}\n</tool_call> trailing text']) {
+      expect({ s, ok: ok(s) }).toEqual({ s, ok: false });
+    }
+    const l = new Grammar(autoToolGbnf(TOOLS, 1, 'llama3'));
+    const okL = (s: string) => { const m = l.matcher(); return m.acceptString(s) && m.canEnd; };
+    expect(okL('  {"name": "add", "parameters": {"a": 1, "b": 2}}')).toBe(true);
+    expect(okL('Plain {text} answer')).toBe(true);
+    expect(okL('{"name": "add", "arguments": {"a": 1, "b": 2}}')).toBe(false);
+  });
+
   test('the forcing grammar derives exactly such blocks', () => {
     const g = new Grammar(toolCallGbnf(TOOLS, 2));
     const ok = (s: string) => { const m = g.matcher(); return m.acceptString(s) && m.canEnd; };
@@ -162,8 +178,12 @@ describe('chatWithTools on synthetic models', () => {
     const r = await chatWithTools(model, user, { tools: TOOLS, toolChoice: 'none', maxTokens: 10 });
     expect(r.toolCalls).toEqual([]);
     expect(typeof r.content).toBe('string');
-    const a = await chatWithTools(model, user, { tools: TOOLS, maxTokens: 10, seed: 1 });
-    expect(Array.isArray(a.toolCalls)).toBe(true);
+    // 'auto': free text under the auto grammar; any call the model opens parses and validates
+    for (let seed = 0; seed < 6; seed++) {
+      const a = await chatWithTools(model, user, { tools: TOOLS, maxTokens: 60, seed, temperature: 1.5, topK: 0, minP: 0, topP: 1 });
+      for (const c of a.toolCalls) expect(validators[c.name](c.arguments)).toBe(true);
+      expect(a.content.includes('<tool_call>')).toBe(false);
+    }
     await expect(chatWithTools(model, user, { tools: [] })).rejects.toThrow(TypeError);
     await expect(chatWithTools(model, user, { tools: TOOLS, toolChoice: { name: 'rm' } })).rejects.toThrow(new RangeError('chatWithTools: Expected one of the tools (get_weather, add) for opts.toolChoice.name but received \'rm\''));
     await expect(chatWithTools(model, user, { tools: TOOLS, toolChoice: 'always' as never })).rejects.toThrow(TypeError);
