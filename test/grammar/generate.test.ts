@@ -109,6 +109,21 @@ num ::= [1-9] [0-9]{0,3} ("." [0-9]{1,2})?
     });
   }
 
+  const DIR = '/work/llama.cpp-src/llama.cpp/grammars';
+  const FILES = fs.existsSync(DIR) ? fs.readdirSync(DIR).filter((f) => f.endsWith('.gbnf')) : [];
+  test(`llama.cpp grammars/ (${FILES.length}): sampled outputs match by the Earley recogniser (whole when the grammar ended, a viable prefix when cut)`, async () => {
+    expect(FILES.length).toBeGreaterThanOrEqual(8);
+    for (const f of FILES) {
+      const src = fs.readFileSync(path.join(DIR, f), 'utf8');
+      const ref = new EarleyGrammar(parseGbnf(src));
+      for (let seed = 0; seed < 3; seed++) {
+        const { text, stats } = await run(models[seed % 2 ? 'llama' : 'qwen2'], 'x', { grammar: src, seed, temperature: 1, maxTokens: 48 });
+        const ended = stats.stopReason === 'grammar' || stats.stopReason === 'eog';
+        expect({ f, seed, text, ok: ended ? ref.recognizes(text) : ref.viablePrefix(text) }).toEqual({ f, seed, text, ok: true });
+      }
+    }
+  });
+
   test('{ json: true }: a JSON object (any keys), or cut at maxTokens inside one', async () => {
     let complete = 0, keys = 0;
     for (let seed = 0; seed < 16; seed++) {

@@ -76,7 +76,12 @@ export class EarleyGrammar {
   }
 
   /** true when the whole string derives from root */
-  recognizes(text: string): boolean {
+  recognizes(text: string): boolean { return this.run(text).whole; }
+
+  /** true when the string is a prefix of some string root derives */
+  viablePrefix(text: string): boolean { return this.run(text).alive; }
+
+  private run(text: string): { whole: boolean; alive: boolean } {
     const cps = Array.from(text, (c) => c.codePointAt(0)!);
     type It = [number, number, number]; // prod, dot, origin
     const chart: It[][] = [];
@@ -110,7 +115,10 @@ export class EarleyGrammar {
         }
       }
     }
-    return chart[cps.length].some(([p, dot, o]) => o === 0 && this.prods[p].lhs === this.root && dot === this.prods[p].rhs.length);
+    return {
+      whole: chart[cps.length].some(([p, dot, o]) => o === 0 && this.prods[p].lhs === this.root && dot === this.prods[p].rhs.length),
+      alive: chart[cps.length].length > 0,
+    };
   }
 
   /** a random string the grammar derives; past `depth` it takes the shortest alternatives */
