@@ -99,3 +99,5 @@ export { maskLogits } from './ops/mask';
 export { Grammar, GrammarMatcher, GrammarState, GrammarError, JsonSchemaError, TokenVocab, parseGbnf, jsonSchemaToGbnf, JSON_SCHEMA_FORMATS } from './grammar';
 export type { GrammarOptions } from './grammar';
 export type { GrammarInput, GrammarChoice } from './grammar/constraint';
+export { chatWithTools, chatWithToolsStream, parseToolCalls, toolCallGbnf, autoToolGbnf, toolCallMessage, toolFormat } from './grammar';
+export type { ToolDefinition, ToolCall, ToolChoice, ToolChatOptions, ToolChatResult, ToolChatEvent, ToolFormat } from './grammar';

@@ -9,3 +9,5 @@ export { TokenVocab } from './vocab';
 export { jsonSchemaToGbnf, JsonSchemaError, JSON_SCHEMA_FORMATS } from './json-schema';
 export { autoToolGbnf, chatWithTools, chatWithToolsStream, parseToolCalls, toolCallGbnf, toolCallMessage, toolChatTokens, toolFormat, toolTemplate, HERMES_CHATML_TEMPLATE } from './tools';
 export type { ToolDefinition, ToolCall, ToolChoice, ToolChatOptions, ToolChatResult, ToolChatEvent, ToolFormat } from './tools';
+export { GrammarConstraint, resolveGrammar, JSON_OBJECT_SCHEMA } from './constraint';
+export type { GrammarInput, GrammarChoice } from './constraint';

@@ -12,7 +12,7 @@
 import type { Model, GenerateOptions, GeneratedPiece } from '../models/model';
 import { ChatMessage, CHATML_TEMPLATE, renderChat } from '../tokenizer/chat';
 import type { Tokenizer } from '../tokenizer';
-import { checkKeys, fail } from '../check';
+import { checkInt, checkKeys, fail } from '../check';
 import { jsonSchemaToGbnf } from './json-schema';
 import { gbnfClass, gbnfLiteral } from './regex';
 
@@ -89,18 +89,18 @@ export const HERMES_CHATML_TEMPLATE = [
   "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\\n' -}}{%- endif -%}",
 ].join('');
 
-function checkTools(tools: unknown, fn: string): ToolDefinition[] {
-  if (!Array.isArray(tools) || tools.length === 0) fail('type', 'opts.tools', 'a non-empty array of { type: "function", function: { name, parameters } }', tools, fn);
+function checkTools(tools: unknown, fn: string, arg = 'opts.tools'): ToolDefinition[] {
+  if (!Array.isArray(tools) || tools.length === 0) fail('type', arg, 'a non-empty array of { type: "function", function: { name, parameters } }', tools, fn);
   const names = new Set<string>();
   return (tools as unknown[]).map((t, i) => {
     const f = (t as ToolDefinition | null)?.function;
     if (!f || typeof f !== 'object' || typeof f.name !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(f.name)) {
-      fail('type', `opts.tools[${i}]`, '{ function: { name: [A-Za-z0-9_.-]{1,64}, parameters?: JSON Schema } }', t, fn);
+      fail('type', `${arg}[${i}]`, '{ function: { name: [A-Za-z0-9_.-]{1,64}, parameters?: JSON Schema } }', t, fn);
     }
-    if (names.has(f.name)) fail('range', `opts.tools[${i}].function.name`, 'a name no other tool has', f.name, fn);
+    if (names.has(f.name)) fail('range', `${arg}[${i}].function.name`, 'a name no other tool has', f.name, fn);
     names.add(f.name);
     if (f.parameters !== undefined && (typeof f.parameters !== 'object' || f.parameters === null || Array.isArray(f.parameters))) {
-      fail('type', `opts.tools[${i}].function.parameters`, 'a JSON Schema object', f.parameters, fn);
+      fail('type', `${arg}[${i}].function.parameters`, 'a JSON Schema object', f.parameters, fn);
     }
     return { type: 'function', function: { ...f } };
   });
@@ -137,6 +137,9 @@ export function toolChatTokens(tokenizer: Tokenizer, messages: readonly ChatMess
  * the tools' names and arguments valid for its parameters schema.
  */
 export function toolCallGbnf(tools: readonly ToolDefinition[], maxCalls = 1, format: ToolFormat = 'hermes'): string {
+  tools = checkTools(tools, 'toolCallGbnf', 'tools');
+  checkInt(maxCalls, 'maxCalls', 1, 64, 'toolCallGbnf');
+  if (format !== 'hermes' && format !== 'llama3') fail('type', 'format', "'hermes' or 'llama3'", format, 'toolCallGbnf');
   const key = format === 'llama3' ? 'parameters' : 'arguments';
   const schema = {
     anyOf: tools.map((t) => ({
@@ -253,6 +256,8 @@ const TOOL_KEYS = ['tools', 'toolChoice', 'parallelToolCalls', 'chatTemplate'];
  */
 export async function* chatWithToolsStream(model: Model, messages: readonly ChatMessage[], opts: ToolChatOptions): AsyncGenerator<ToolChatEvent, void, void> {
   const fn = 'chatWithTools';
+  if (!model || typeof (model as Model).generate !== 'function' || !(model as Model).tokenizer) fail('type', 'model', 'a Model', model, fn);
+  if (!Array.isArray(messages)) fail('type', 'messages', 'an array of chat messages', messages, fn);
   if (!opts || typeof opts !== 'object') fail('type', 'opts', 'an options object with tools', opts, fn);
   const tools = checkTools(opts.tools, fn);
   const choice = opts.toolChoice ?? 'auto';
