@@ -30,6 +30,8 @@ export interface ToolDefinition {
 export interface ToolCall {
   name: string;
   arguments: Record<string, unknown>;
+  /** the call's id, where the format has one (Mistral: 9 letters and digits) */
+  id?: string;
 }
 
 /** 'auto': the model may call tools; 'none': it may not (no parsing); 'required': one call at least; { name }: that tool */
@@ -59,6 +61,7 @@ export type ToolChatEvent =
   | { type: 'tool_call'; index: number; call: ToolCall };
 
 const OPEN = '<tool_call>', CLOSE = '</tool_call>';
+const MISTRAL_TAG = '[TOOL_CALLS]';
 
 /**
  * ChatML with the Hermes tool format, for models whose file has no template: the tools as
@@ -106,14 +109,19 @@ function checkTools(tools: unknown, fn: string, arg = 'opts.tools'): ToolDefinit
   });
 }
 
-/** How a template's model writes tool calls: Qwen / Hermes <tool_call> blocks, or Llama 3.x bare JSON. */
-export type ToolFormat = 'hermes' | 'llama3';
+/**
+ * How a template's model writes tool calls: Qwen / Hermes <tool_call> blocks, Llama 3.x one
+ * bare JSON object, Mistral (Nemo) [TOOL_CALLS] followed by a JSON array of calls.
+ */
+export type ToolFormat = 'hermes' | 'llama3' | 'mistral';
+const FORMATS: readonly ToolFormat[] = ['hermes', 'llama3', 'mistral'];
 
 /** The tool-call format a chat template uses; refused when it is neither fuselm knows. */
 export function toolFormat(template: string): ToolFormat {
   if (template.includes(OPEN)) return 'hermes';
   if (template.includes('"parameters": ') && template.includes('ipython')) return 'llama3';
-  throw new Error('chatWithTools: the chat template has no tool-call format fuselm knows (supported: Qwen / Hermes <tool_call> blocks, Llama 3.x JSON); pass opts.chatTemplate');
+  if (template.includes(MISTRAL_TAG + '[')) return 'mistral';
+  throw new Error('chatWithTools: the chat template has no tool-call format fuselm knows (supported: Qwen / Hermes <tool_call> blocks, Llama 3.x JSON, Mistral [TOOL_CALLS] arrays); pass opts.chatTemplate');
 }
 
 /** The template to render tools with: the given one, the model's, or the Hermes ChatML one; refused without a known tool format. */
@@ -136,21 +144,31 @@ export function toolChatTokens(tokenizer: Tokenizer, messages: readonly ChatMess
  * GBNF for one or more tool-call blocks (at most `maxCalls`), each a JSON object with one of
  * the tools' names and arguments valid for its parameters schema.
  */
-export function toolCallGbnf(tools: readonly ToolDefinition[], maxCalls = 1, format: ToolFormat = 'hermes'): string {
+export function toolCallGbnf(tools: readonly ToolDefinition[], maxCalls = 1, format: ToolFormat = 'hermes', tagToken?: number): string {
   tools = checkTools(tools, 'toolCallGbnf', 'tools');
   checkInt(maxCalls, 'maxCalls', 1, 64, 'toolCallGbnf');
-  if (format !== 'hermes' && format !== 'llama3') fail('type', 'format', "'hermes' or 'llama3'", format, 'toolCallGbnf');
+  if (!FORMATS.includes(format)) fail('type', 'format', FORMATS.map((f) => `'${f}'`).join(', '), format, 'toolCallGbnf');
+  if (tagToken !== undefined) checkInt(tagToken, 'tagToken', 0, 2 ** 31 - 1, 'toolCallGbnf');
   const key = format === 'llama3' ? 'parameters' : 'arguments';
   const schema = {
     anyOf: tools.map((t) => ({
       type: 'object',
-      properties: { name: { const: t.function.name }, [key]: t.function.parameters ?? { type: 'object' } },
+      properties: {
+        name: { const: t.function.name }, [key]: t.function.parameters ?? { type: 'object' },
+        ...(format === 'mistral' ? { id: { type: 'string', pattern: '^[a-zA-Z0-9]{9}$' } } : {}),
+      },
       required: ['name', key],
       additionalProperties: false,
     })),
   };
   // Llama 3.x: one bare JSON object (its template takes a single call a turn)
   if (format === 'llama3') return jsonSchemaToGbnf(schema);
+  if (format === 'mistral') {
+    // the tag: its token where it is one (a control token has no text to spell it with)
+    const tag = tagToken !== undefined ? `<[${tagToken}]>` : gbnfLiteral(MISTRAL_TAG);
+    const list = jsonSchemaToGbnf({ type: 'array', items: schema, minItems: 1, maxItems: maxCalls }).replace(/^root ::= /, 'tool-call-list ::= ');
+    return `root ::= ${tag} tool-call-list\n${list}`;
+  }
   const json = jsonSchemaToGbnf(schema).replace(/^root ::= /, 'tool-call-json ::= ');
   const block = `${gbnfLiteral(OPEN + '\n')} tool-call-json ${gbnfLiteral('\n' + CLOSE)}`;
   const more = maxCalls > 1 ? ` ( "\\n" ${block} ){0,${maxCalls - 1}}` : '';
@@ -163,8 +181,14 @@ export function toolCallGbnf(tools: readonly ToolDefinition[], maxCalls = 1, for
  * over the tag's characters; Llama 3.x: a first non-space character '{'), so once the model
  * opens a call the rest of it is held to the tools' schemas as when a call is required.
  */
-export function autoToolGbnf(tools: readonly ToolDefinition[], maxCalls = 8, format: ToolFormat = 'hermes'): string {
-  const forced = toolCallGbnf(tools, maxCalls, format).replace(/^root ::= /, 'tool-calls ::= ');
+export function autoToolGbnf(tools: readonly ToolDefinition[], maxCalls = 8, format: ToolFormat = 'hermes', tagToken?: number): string {
+  const forced = toolCallGbnf(tools, maxCalls, format, tagToken).replace(/^root ::= /, 'tool-calls ::= ');
+  if (format === 'mistral') {
+    // text that does not start with the tag's characters (the tag as a token is not text at all)
+    const tag = Array.from(MISTRAL_TAG);
+    const rules = tag.map((c, k) => `lead-${k} ::= "" | ${gbnfClass(complementOf([c.codePointAt(0)!]))} .*${k + 1 < tag.length ? ` | ${gbnfLiteral(c)} lead-${k + 1}` : ''}`);
+    return `root ::= tool-calls | lead-0\n${rules.join('\n')}\n${forced}`;
+  }
   if (format === 'llama3') {
     return `root ::= [ \\t\\n]* ( tool-calls | [^{ \\t\\n] .* )?\n${forced}`;
   }
@@ -210,6 +234,10 @@ export function parseToolCalls(text: string, tools?: readonly ToolDefinition[], 
     const t = text.trim();
     return t.startsWith('{') ? { content: '', toolCalls: [parseCall(t, 0, tools, 'parameters')] } : { content: t, toolCalls: [] };
   }
+  if (format === 'mistral') {
+    const t = text.trim();
+    return t.startsWith(MISTRAL_TAG) ? { content: '', toolCalls: parseCallList(t.slice(MISTRAL_TAG.length), tools) } : { content: t, toolCalls: [] };
+  }
   const calls: ToolCall[] = [];
   let content = '';
   let at = 0;
@@ -238,7 +266,21 @@ function parseCall(body: string, index: number, tools?: readonly ToolDefinition[
     throw new Error(`parseToolCalls: tool call ${index} is not {"name": string, "${key}": object}: ${body.trim().slice(0, 200)}`);
   }
   if (tools && !tools.some((t) => t.function.name === o.name)) throw new Error(`parseToolCalls: tool call ${index} names '${o.name}', which is not one of the tools (${tools.map((t) => t.function.name).join(', ')})`);
-  return { name: o.name, arguments: args as Record<string, unknown> };
+  const call: ToolCall = { name: o.name, arguments: args as Record<string, unknown> };
+  if (typeof o.id === 'string') call.id = o.id;
+  return call;
+}
+
+/** Mistral: a JSON array of calls */
+function parseCallList(body: string, tools?: readonly ToolDefinition[]): ToolCall[] {
+  let v: unknown;
+  try {
+    v = JSON.parse(body);
+  } catch (e) {
+    throw new Error(`parseToolCalls: the ${MISTRAL_TAG} list is not JSON (${(e as Error).message}): ${body.trim().slice(0, 200)}`);
+  }
+  if (!Array.isArray(v)) throw new Error(`parseToolCalls: the ${MISTRAL_TAG} list is not a JSON array: ${body.trim().slice(0, 200)}`);
+  return v.map((c, i) => parseCall(JSON.stringify(c), i, tools));
 }
 
 const TOOL_KEYS = ['tools', 'toolChoice', 'parallelToolCalls', 'chatTemplate'];
@@ -278,10 +320,11 @@ export async function* chatWithToolsStream(model: Model, messages: readonly Chat
   const tokens = toolChatTokens(model.tokenizer, messages, tools, template);
   const gen: GenerateOptions = Object.fromEntries(Object.entries(opts).filter(([k]) => !TOOL_KEYS.includes(k)));
   const maxCalls = opts.parallelToolCalls === false ? 1 : 8;
-  if (forced) gen.grammar = toolCallGbnf(forced, maxCalls, format);
+  const tagToken = format === 'mistral' ? singleToken(model.tokenizer, MISTRAL_TAG) : undefined;
+  if (forced) gen.grammar = toolCallGbnf(forced, maxCalls, format, tagToken);
   // 'auto' without a grammar of the caller's: free text, but a call once opened is well formed
-  else if (choice === 'auto' && opts.grammar === undefined && opts.jsonSchema === undefined && !opts.json) gen.grammar = autoToolGbnf(tools, maxCalls, format);
-  if (format === 'llama3') { yield* llama3Stream(model, tokens, gen, tools, choice !== 'none'); return; }
+  else if (choice === 'auto' && opts.grammar === undefined && opts.jsonSchema === undefined && !opts.json) gen.grammar = autoToolGbnf(tools, maxCalls, format, tagToken);
+  if (format !== 'hermes') { yield* leadStream(model, tokens, gen, tools, choice !== 'none', format, tagToken); return; }
   // split the stream: text outside blocks, block bodies as deltas (a possible tag start is held back)
   let buf = '', inCall = false, body = '', index = 0;
   const parse = choice !== 'none';
@@ -328,24 +371,44 @@ export async function* chatWithToolsStream(model: Model, messages: readonly Chat
   }
 }
 
-/** Llama 3.x: a turn that starts with '{' is one call (streamed as deltas, parsed at the end); otherwise text. */
-async function* llama3Stream(model: Model, tokens: number[], gen: GenerateOptions, tools: ToolDefinition[], parse: boolean): AsyncGenerator<ToolChatEvent, void, void> {
+/** the id of `text` when it is exactly one token of the vocabulary */
+function singleToken(tk: Tokenizer, text: string): number | undefined {
+  const ids = tk.encode(text, { addSpecial: false, parseSpecial: true });
+  return ids.length === 1 ? ids[0] : undefined;
+}
+
+/**
+ * Llama 3.x and Mistral: the turn's start says what it is. Llama: '{' opens one call.
+ * Mistral: the [TOOL_CALLS] tag (as text, or as its token) opens a JSON array of calls.
+ * A call streams as deltas and is parsed at the end; otherwise the turn is text.
+ */
+async function* leadStream(model: Model, tokens: number[], gen: GenerateOptions, tools: ToolDefinition[], parse: boolean, format: ToolFormat, tagToken: number | undefined): AsyncGenerator<ToolChatEvent, void, void> {
   let mode: 'undecided' | 'content' | 'call' = parse ? 'undecided' : 'content';
   let lead = '', body = '';
   for await (const p of model.generate(tokens, gen)) {
     let text = p.text;
     if (mode === 'undecided') {
+      if (format === 'mistral' && p.token === tagToken) { mode = 'call'; lead = ''; continue; }
       lead += text;
       const t = lead.trimStart();
       if (!t) continue;
-      mode = t.startsWith('{') ? 'call' : 'content';
-      text = mode === 'call' ? t : lead;
+      if (format === 'llama3') {
+        mode = t.startsWith('{') ? 'call' : 'content';
+        text = mode === 'call' ? t : lead;
+      } else {
+        if (MISTRAL_TAG.startsWith(t)) continue; // could still become the tag
+        mode = t.startsWith(MISTRAL_TAG) ? 'call' : 'content';
+        text = mode === 'call' ? t.slice(MISTRAL_TAG.length) : lead;
+      }
     }
     if (!text) continue;
     if (mode === 'content') yield { type: 'content', text };
     else { body += text; yield { type: 'tool_call_delta', index: 0, text }; }
   }
-  if (mode === 'call') yield { type: 'tool_call', index: 0, call: parseCall(body, 0, tools, 'parameters') };
+  if (mode === 'undecided' && lead) yield { type: 'content', text: lead };
+  if (mode !== 'call') return;
+  const calls = format === 'llama3' ? [parseCall(body, 0, tools, 'parameters')] : parseCallList(body, tools);
+  for (let i = 0; i < calls.length; i++) yield { type: 'tool_call', index: i, call: calls[i] };
 }
 
 /** One assistant turn with tools: its text and its parsed tool calls (see chatWithToolsStream). */
@@ -361,5 +424,5 @@ export async function chatWithTools(model: Model, messages: readonly ChatMessage
 
 /** The assistant message that records `calls` in the conversation (the OpenAI shape the templates read). */
 export function toolCallMessage(calls: readonly ToolCall[], content = ''): ChatMessage {
-  return { role: 'assistant', content, tool_calls: calls.map((c) => ({ type: 'function', function: { name: c.name, arguments: c.arguments } })) };
+  return { role: 'assistant', content, tool_calls: calls.map((c) => ({ ...(c.id !== undefined ? { id: c.id } : {}), type: 'function', function: { name: c.name, arguments: c.arguments } })) };
 }

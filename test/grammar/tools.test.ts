@@ -75,6 +75,43 @@ describe('Llama 3.x: one bare JSON call a turn, results as ipython turns', () =>
   });
 });
 
+describe('Mistral (Nemo): [TOOL_CALLS] then a JSON array of calls with 9-character ids', () => {
+  const file = path.join(TEMPLATES, 'mistralai-Mistral-Nemo-Instruct-2407.jinja');
+  test('format detected; a round trip renders through the template and the calls parse back', () => {
+    if (!fs.existsSync(file)) return;
+    const template = fs.readFileSync(file, 'utf8');
+    expect(toolFormat(template)).toBe('mistral');
+    const convo: ChatMessage[] = [
+      { role: 'user', content: 'Weather in Paris, and 2+3?' },
+      toolCallMessage([{ name: 'get_weather', arguments: { city: 'Paris' }, id: 'abc123def' }, { name: 'add', arguments: { a: 2, b: 3 }, id: 'xyz987uvw' }]),
+      { role: 'tool', content: '{"temp": 21}', tool_call_id: 'abc123def' },
+      { role: 'tool', content: '5', tool_call_id: 'xyz987uvw' },
+    ];
+    const text = renderChat(template, convo, { tools: TOOLS, bosToken: '<s>', eosToken: '</s>' });
+    expect(text).toContain('[AVAILABLE_TOOLS]');
+    expect(text).toContain('[TOOL_RESULTS]{"content": 5, "call_id": "xyz987uvw"}[/TOOL_RESULTS]');
+    const i = text.indexOf('[TOOL_CALLS]');
+    const turn = text.slice(i, text.indexOf('</s>', i));
+    expect(parseToolCalls(turn, TOOLS, 'mistral')).toEqual({ content: '', toolCalls: [
+      { name: 'get_weather', arguments: { city: 'Paris' }, id: 'abc123def' }, { name: 'add', arguments: { a: 2, b: 3 }, id: 'xyz987uvw' },
+    ] });
+    expect(parseToolCalls('plain', TOOLS, 'mistral')).toEqual({ content: 'plain', toolCalls: [] });
+  });
+  test('grammars: forced list, and auto text that never starts with the tag', () => {
+    const g = new Grammar(toolCallGbnf(TOOLS, 2, 'mistral'));
+    const ok = (gr: Grammar, s: string) => { const m = gr.matcher(); return m.acceptString(s) && m.canEnd; };
+    expect(ok(g, '[TOOL_CALLS][{"name": "add", "arguments": {"a": 1, "b": 2}, "id": "a1b2c3d4e"}]')).toBe(true);
+    expect(ok(g, '[TOOL_CALLS][{"name":"add","arguments":{"a":1,"b":2}}, {"name":"get_weather","arguments":{"city":"x"}}]')).toBe(true);
+    expect(ok(g, '[TOOL_CALLS][{"name":"add","arguments":{"a":1,"b":2},"id":"short"}]')).toBe(false);
+    expect(ok(g, '[TOOL_CALLS][]')).toBe(false);
+    const a = new Grammar(autoToolGbnf(TOOLS, 2, 'mistral'));
+    for (const s of ['', 'Hello', '[TOOL', '[TOOLS] are', '[TOOL_CALLS][{"name":"add","arguments":{"a":1,"b":2}}]']) expect({ s, ok: ok(a, s) }).toEqual({ s, ok: true });
+    for (const s of ['[TOOL_CALLS] text', '[TOOL_CALLS][{"name":"rm","arguments":{}}]']) expect({ s, ok: ok(a, s) }).toEqual({ s, ok: false });
+    // the tag as one token: a token reference in the grammar
+    expect(toolCallGbnf(TOOLS, 1, 'mistral', 7).startsWith('root ::= <[7]> tool-call-list')).toBe(true);
+  });
+});
+
 describe('parseToolCalls', () => {
   test('blocks and text around them; errors name the block', () => {
     expect(parseToolCalls('Sure.\n<tool_call>\n{"name": "add", "arguments": {"a": 1, "b": 2}}\n</tool_call>\n<tool_call>{"name":"get_weather","arguments":{"city":"x"}}</tool_call>', TOOLS)).toEqual({
@@ -171,6 +208,19 @@ describe('chatWithTools on synthetic models', () => {
       }
     } finally {
       llama.dispose();
+    }
+  });
+
+  test('Mistral Nemo template on the synthetic model: forced calls stream and parse', async () => {
+    const file = path.join(TEMPLATES, 'mistralai-Mistral-Nemo-Instruct-2407.jinja');
+    if (!fs.existsSync(file)) return;
+    const chatTemplate = fs.readFileSync(file, 'utf8');
+    for (let seed = 0; seed < 6; seed++) {
+      const events = [];
+      for await (const e of chatWithToolsStream(model, user, { tools: TOOLS, toolChoice: 'required', chatTemplate, seed, temperature: 1, maxTokens: 400 })) events.push(e);
+      const calls = events.filter((e) => e.type === 'tool_call').map((e) => (e as { call: { name: string; arguments: Record<string, unknown> } }).call);
+      expect(calls.length).toBeGreaterThanOrEqual(1);
+      for (const c of calls) expect(validators[c.name](c.arguments)).toBe(true);
     }
   });
 
