@@ -217,6 +217,12 @@ export class Grammar {
     return this.closure(seeds, 0, 0, 0);
   }
 
+  /** Drops every cached allowed-token mask (the DFA's transitions stay): for measuring the walk. */
+  clearMaskCache(): void {
+    for (const s of this.masked) { s.mask = undefined; s.maskOf = undefined; }
+    this.masked.length = 0;
+  }
+
   /** @internal the mask cache: remembers `m` for state `s` and vocabulary `of` (the oldest of 128 is dropped) */
   cacheMask(s: GrammarState, of: object, m: Uint32Array): void {
     if (s.mask === undefined) {

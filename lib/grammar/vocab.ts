@@ -27,6 +27,8 @@ export class TokenVocab {
   private readonly eogSet: Set<number>;
   private readonly bytes: (Uint8Array | null)[];
   private readonly trie: Trie;
+  /** the walk's node stack (at most one entry per trie node on the current path's siblings) */
+  private readonly stackNodes: Int32Array;
 
   /**
    * @param bytes each id's text as bytes, or null for a token with no text (control tokens)
@@ -44,6 +46,7 @@ export class TokenVocab {
     this.eog = [...eog];
     this.eogSet = new Set(eog);
     this.trie = buildTrie(bytes, this.eogSet);
+    this.stackNodes = new Int32Array(this.trie.byte.length + 1);
   }
 
   /** The vocabulary of a tokenizer, built on first use and cached for its lifetime. */
@@ -92,28 +95,28 @@ export class TokenVocab {
       }
     }
     const { byte, end, tokStart, tokList } = this.trie;
-    const walk = (node: number, s: GrammarState): void => {
+    // depth-first over the trie with an explicit stack: (node, its state); a child is entered
+    // only while the DFA accepts its byte, and its tokens are allowed where it does
+    const nodes = this.stackNodes, states: GrammarState[] = [];
+    let sp = 0;
+    nodes[0] = 0; states[0] = state; sp = 1;
+    while (sp > 0) {
+      sp--;
+      const node = nodes[sp], s = states[sp];
       const e = end[node];
+      let tr = s.trans;
       for (let c = node + 1; c < e; c = end[c]) {
         const b = byte[c];
-        const tr = s.trans;
-        let t = tr ? tr[b] : undefined;
-        if (t === undefined) t = grammar.step(s, b);
+        let t = tr !== undefined ? tr[b] : undefined;
+        if (t === undefined) { t = grammar.step(s, b); tr = s.trans; }
         if (t === null) continue;
         for (let k = tokStart[c], ke = tokStart[c + 1]; k < ke; k++) { const id = tokList[k]; m[id >>> 5] |= 1 << (id & 31); }
-        if (end[c] > c + 1) walk(c, t);
+        if (end[c] > c + 1) { nodes[sp] = c; states[sp] = t; sp++; }
       }
-    };
-    walk(0, state);
+    }
     grammar.cacheMask(state, this, m);
     return m;
   }
-}
-
-function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] - b[i];
-  return a.length - b.length;
 }
 
 function buildTrie(bytes: (Uint8Array | null)[], eog: Set<number>): Trie {
@@ -123,7 +126,15 @@ function buildTrie(bytes: (Uint8Array | null)[], eog: Set<number>): Trie {
     const b = bytes[id];
     if (b && b.length > 0 && !eog.has(id)) { ids.push(id); total += b.length; }
   }
-  ids.sort((x, y) => compareBytes(bytes[x]!, bytes[y]!) || x - y);
+  // sort by the bytes as a latin1 string (code unit order is byte order), then id
+  const keys = new Array<string>(bytes.length);
+  for (const id of ids) {
+    const b = bytes[id]!;
+    let k = '';
+    for (let i = 0; i < b.length; i++) k += String.fromCharCode(b[i]);
+    keys[id] = k;
+  }
+  ids.sort((x, y) => (keys[x] < keys[y] ? -1 : keys[x] > keys[y] ? 1 : x - y));
   // sorted keys give the nodes in preorder; a node's tokens are the entries ending there,
   // which arrive while it is the newest node
   const byte = new Uint8Array(total), end = new Int32Array(total), tokStart = new Int32Array(total + 1);
