@@ -74,10 +74,12 @@ export class Sampler {
   /**
    * Picks the next token from `logits` given the tokens so far. `allowed` (bit i of word
    * i >> 5 for token i) restricts the draw to those ids; with a grammar the sampler makes
-   * that mask itself and advances the grammar over the token it picks.
+   * that mask itself (and with both, draws from ids both allow) and advances the grammar over
+   * the token it picks.
    */
   sample(logits: Float32Array, history: readonly number[], allowed?: Uint32Array): number {
-    const mask = allowed ?? this.constraint?.allowed();
+    const g = this.constraint?.allowed();
+    const mask = allowed && g ? allowed.map((w, i) => w & g[i]) : allowed ?? g;
     const id = this.draw(mask ? maskLogits(logits, mask) : logits, history, mask !== undefined);
     this.constraint?.accept(id);
     return id;

@@ -170,6 +170,16 @@ describe('Sampler with a grammar', () => {
     const seen = new Set<number>();
     for (let i = 0; i < 50; i++) seen.add(plain.sample(randn(tk.vocabSize, i, 1), [], mask));
     expect([...seen].sort((a, b) => a - b)).toEqual([3, 40]);
+    // a grammar and a mask: the ids both allow
+    const seven = tk.encode('7', { addSpecial: false });
+    expect(seven.length).toBe(1);
+    const only7 = new Uint32Array(Math.ceil(tk.vocabSize / 32));
+    only7[seven[0] >>> 5] |= 1 << (seven[0] & 31);
+    for (let i = 0; i < 5; i++) {
+      const both = new Sampler({ grammar: 'root ::= [0-9]', seed: i, temperature: 1 }, tk);
+      expect(both.sample(randn(tk.vocabSize, i, 3), [], only7)).toBe(seven[0]);
+      expect(both.grammarComplete).toBe(true);
+    }
     expect(() => new Sampler({ grammar: 'root ::= "a"' })).toThrow(new TypeError('GrammarConstraint: Expected a Tokenizer (a grammar needs the vocabulary) for tokenizer but received undefined'));
     expect(TokenVocab.of(tk).trieNodes).toBeGreaterThan(300);
   });
