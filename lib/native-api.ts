@@ -157,6 +157,8 @@ export interface NativeCalls {
   readonly cudaBuilt: boolean;
   cudaAvailable(): boolean;
   // norm.cpp
+  /** maskLogits(out, x, mask, rows, n): out = x where mask bit i of row r is set, else -Infinity */
+  maskLogits(out: NativeBuffer, x: NativeBuffer, mask: Uint32Array, rows: number, n: number): void;
   /** softmax(out, x, rows, dim, scale) */
   softmax(out: NativeBuffer, x: NativeBuffer, rows: number, dim: number, scale: number): void;
   // elementwise.cpp: silu|gelu|sigmoid(out, x, xDtype, n)

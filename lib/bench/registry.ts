@@ -9,6 +9,7 @@ import * as rope from './rope';
 import * as embed from './embed';
 import * as qgemm from './qgemm';
 import * as moe from './moe';
+import * as mask from './mask';
 
 export const FAMILIES: ReadonlyArray<{ family: string; entries: BenchEntry[] }> = [
   { family: 'norm', entries: norm.entries },
@@ -19,4 +20,5 @@ export const FAMILIES: ReadonlyArray<{ family: string; entries: BenchEntry[] }> 
   { family: 'embed', entries: embed.entries },
   { family: 'qgemm', entries: qgemm.entries },
   { family: 'moe', entries: moe.entries },
+  { family: 'mask', entries: mask.entries },
 ];

@@ -7,6 +7,7 @@ import { Tokenizer, TokenizeOptions } from '../tokenizer';
 import { checkKeys } from '../check';
 import { ForwardAborted } from '../exec/exec';
 import { SAMPLER_OPTIONS, Sampler, SamplerOptions } from './sampler';
+import { resolveGrammar } from '../grammar/constraint';
 
 export interface GenerateOptions extends SamplerOptions {
   /** default 128 */
@@ -26,11 +27,18 @@ export interface GenerateOptions extends SamplerOptions {
   contextShift?: boolean;
   /** tokens at the start a context shift never drops (default: 1 when the sequence starts with BOS, else 0) */
   keepTokens?: number;
+  /**
+   * the output must be a JSON document this JSON Schema accepts (compiled to a grammar; a
+   * keyword it cannot enforce is an error naming it). At most one of grammar, jsonSchema, json.
+   */
+  jsonSchema?: unknown;
+  /** true: the output is a JSON object */
+  json?: boolean;
 }
 
 /** Every key GenerateOptions has (an options object with another key is a TypeError). */
 export const GENERATE_OPTIONS: readonly (keyof GenerateOptions)[] = [
-  ...SAMPLER_OPTIONS, 'maxTokens', 'stop', 'signal', 'tokenize', 'reuseCache', 'contextShift', 'keepTokens',
+  ...SAMPLER_OPTIONS, 'maxTokens', 'stop', 'signal', 'tokenize', 'reuseCache', 'contextShift', 'keepTokens', 'jsonSchema', 'json',
 ];
 
 /** checkKeys of a GenerateOptions, for `fn` (generate, complete, chat, chatStream). */
@@ -57,6 +65,12 @@ export interface GenerationStats {
   decodeTokensPerSec: number;
   /** per-kernel milliseconds, when load() was given { profile: true } or generate() recorded them */
   kernels?: Record<string, number>;
+  /**
+   * why generation ended: an end-of-generation token, a stop string, maxTokens, the grammar
+   * complete (nothing more could follow), or the signal. With a grammar, 'maxTokens' means
+   * the output is cut short of it.
+   */
+  stopReason?: 'eog' | 'stop' | 'maxTokens' | 'grammar' | 'abort';
 }
 
 /** What the loop needs of a model: its sequence state and a forward pass. */
@@ -86,8 +100,9 @@ export async function* generateTokens(host: GenerationHost, tokens: readonly num
   const maxTokens = opts.maxTokens ?? 128;
   if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new RangeError(`generate: Expected integer >= 0 for opts.maxTokens but received ${maxTokens}`);
   const so: SamplerOptions = {};
-  for (const k of SAMPLER_OPTIONS) if (opts[k] !== undefined) so[k] = opts[k];
-  const sampler = new Sampler(so);
+  for (const k of SAMPLER_OPTIONS) if (k !== 'grammar' && opts[k] !== undefined) so[k] = opts[k];
+  so.grammar = resolveGrammar(opts, host.tokenizer, 'generate');
+  const sampler = new Sampler(so, host.tokenizer);
   const stops = opts.stop === undefined ? [] : typeof opts.stop === 'string' ? [opts.stop] : [...opts.stop];
   const keepOpt = opts.keepTokens;
   if (keepOpt !== undefined && (!Number.isInteger(keepOpt) || keepOpt < 0)) throw new RangeError(`generate: Expected integer >= 0 for opts.keepTokens but received ${keepOpt}`);
@@ -127,11 +142,12 @@ export async function* generateTokens(host: GenerationHost, tokens: readonly num
   let text = '';
   let emitted = 0;
   t0 = performance.now();
+  stats.stopReason = 'maxTokens';
   try {
     for (let i = 0; i < maxTokens; i++) {
-      if (opts.signal?.aborted) break;
+      if (opts.signal?.aborted) { stats.stopReason = 'abort'; break; }
       const next = sampler.sample(lastRow(lg), history);
-      if (tk.isEog(next)) break;
+      if (tk.isEog(next)) { stats.stopReason = 'eog'; break; }
       history.push(next);
       stats.generatedTokens++;
       text += dec.push(next);
@@ -140,6 +156,7 @@ export async function* generateTokens(host: GenerationHost, tokens: readonly num
       if (hit.length) {
         const cut = Math.min(...hit);
         if (cut > emitted) yield { token: next, text: text.slice(emitted, cut) };
+        stats.stopReason = 'stop';
         break;
       }
       let safe = text.length;
@@ -149,11 +166,13 @@ export async function* generateTokens(host: GenerationHost, tokens: readonly num
       const piece = text.slice(emitted, Math.max(emitted, safe));
       emitted += piece.length;
       yield { token: next, text: piece };
+      // the grammar is complete: nothing but an end of generation could follow
+      if (sampler.grammarComplete) { stats.stopReason = 'grammar'; break; }
       if (i + 1 >= maxTokens) break;
       await yieldNow();
-      if (opts.signal?.aborted) break;
+      if (opts.signal?.aborted) { stats.stopReason = 'abort'; break; }
       lg = await step([next]);
-      if (!lg) break;
+      if (!lg) { stats.stopReason = 'abort'; break; }
     }
   } finally {
     stats.decodeMs = performance.now() - t0;

@@ -2,6 +2,12 @@
 // repeat penalty -> top-k -> top-p -> min-p -> temperature -> draw.
 // temperature 0 (or topK 1) is greedy argmax.
 import { checkOptionKeys } from '../check';
+// With a grammar (or an allowed-token mask given to sample()), disallowed logits are set to
+// -inf first (the native mask kernel), so every step draws among allowed ids only.
+import { Tokenizer } from '../tokenizer';
+import { Grammar } from '../grammar/grammar';
+import { GrammarConstraint, GrammarInput, resolveGrammar } from '../grammar/constraint';
+import { maskLogits } from '../ops/mask';
 
 export interface SamplerOptions {
   /** 0: greedy; default 0.8 */
@@ -18,10 +24,15 @@ export interface SamplerOptions {
   repeatLastN?: number;
   /** seed of the draw; default: a fixed seed (0), so runs repeat */
   seed?: number;
+  /**
+   * a GBNF grammar (text or compiled Grammar) every sampled token must keep the output in;
+   * the Sampler then needs the tokenizer (its second argument)
+   */
+  grammar?: GrammarInput;
 }
 
 /** Every key SamplerOptions has (an options object with another key is a TypeError). */
-export const SAMPLER_OPTIONS: readonly (keyof SamplerOptions)[] = ['temperature', 'topK', 'topP', 'minP', 'repeatPenalty', 'repeatLastN', 'seed'];
+export const SAMPLER_OPTIONS: readonly (keyof SamplerOptions)[] = ['temperature', 'topK', 'topP', 'minP', 'repeatPenalty', 'repeatLastN', 'seed', 'grammar'];
 
 function checkNum(v: unknown, name: string, lo: number, hi: number, dflt: number, int = false): number {
   if (v === undefined) return dflt;
@@ -40,8 +51,10 @@ export class Sampler {
   readonly repeatPenalty: number;
   readonly repeatLastN: number;
   private state: number;
+  /** the grammar and its matcher, when sampling is constrained */
+  readonly constraint: GrammarConstraint | undefined;
 
-  constructor(o: SamplerOptions = {}) {
+  constructor(o: SamplerOptions = {}, tokenizer?: Tokenizer) {
     checkOptionKeys(o, SAMPLER_OPTIONS, 'opts', 'Sampler');
     this.temperature = checkNum(o.temperature, 'temperature', 0, 100, 0.8);
     this.topK = checkNum(o.topK, 'topK', 0, 1e9, 40, true);
@@ -50,7 +63,12 @@ export class Sampler {
     this.repeatPenalty = checkNum(o.repeatPenalty, 'repeatPenalty', 0.01, 100, 1.1);
     this.repeatLastN = checkNum(o.repeatLastN, 'repeatLastN', 0, 1e9, 64, true);
     this.state = checkNum(o.seed, 'seed', 0, 2 ** 32 - 1, 0, true) >>> 0;
+    const g: Grammar | undefined = resolveGrammar({ grammar: o.grammar }, tokenizer, 'Sampler');
+    this.constraint = g ? new GrammarConstraint(g, tokenizer as Tokenizer) : undefined;
   }
+
+  /** true when the grammar is complete: nothing more can be sampled but an end of generation */
+  get grammarComplete(): boolean { return this.constraint?.complete ?? false; }
 
   private random(): number {
     const [state, r] = mulberry32(this.state);
@@ -58,8 +76,21 @@ export class Sampler {
     return r;
   }
 
-  /** Picks the next token from `logits` given the tokens so far. */
-  sample(logits: Float32Array, history: readonly number[]): number {
+  /**
+   * Picks the next token from `logits` given the tokens so far. `allowed` (bit i of word
+   * i >> 5 for token i) restricts the draw to those ids; with a grammar the sampler makes
+   * that mask itself (and with both, draws from ids both allow) and advances the grammar over
+   * the token it picks.
+   */
+  sample(logits: Float32Array, history: readonly number[], allowed?: Uint32Array): number {
+    const g = this.constraint?.allowed();
+    const mask = allowed && g ? allowed.map((w, i) => w & g[i]) : allowed ?? g;
+    const id = this.draw(mask ? maskLogits(logits, mask) : logits, history, mask !== undefined);
+    this.constraint?.accept(id);
+    return id;
+  }
+
+  private draw(logits: Float32Array, history: readonly number[], masked: boolean): number {
     const n = logits.length;
     const l = Float64Array.from(logits);
     if (this.repeatPenalty !== 1 && this.repeatLastN > 0) {
@@ -71,6 +102,9 @@ export class Sampler {
     // sorting the vocabulary (a comparator sort of a whole vocabulary every token is slow)
     const topK = this.topK > 0 && this.topK < n;
     let idx = topK ? topKIds(l, this.topK) : candidates(l, this.topP, this.minP);
+    // a mask leaves -inf logits, which top-k (when fewer are allowed) or the all-ids fallback keep
+    if (masked) idx = idx.filter((i) => l[i] !== -Infinity);
+    if (idx.length === 0) throw new Error('Sampler: every allowed token has logit -Infinity');
     // softmax over the survivors (before temperature, as llama.cpp's top-p/min-p see them);
     // without top-k the survivors are all n tokens, whose sum `zAll` is taken over all of them
     const zAll = topK ? 0 : sumExp(l, l[idx[0]]);

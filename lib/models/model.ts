@@ -16,6 +16,7 @@ import { Weights, layoutWeights, loadWeights } from './weights';
 import { State, disposeState, newState, shiftContext, truncateState } from './state';
 import { LayerAttention } from './family';
 import { decode, forward } from './forward';
+import { ToolChatEvent, ToolChatOptions, ToolChatResult, chatWithTools, chatWithToolsStream } from '../grammar/tools';
 import { HfWeightOptions, hfTensorSource, readHf } from './hf';
 import { tokenizerFromHf } from '../tokenizer/hf';
 import * as fs from 'fs';
@@ -379,6 +380,22 @@ export class Model {
     this.check('chatStream');
     checkGenerateOptions(opts, 'chatStream');
     yield* this.generate(this.chatTokens(messages), opts);
+  }
+
+  /**
+   * One assistant turn with tools (the Qwen / Hermes <tool_call> format): its text and the
+   * parsed calls; toolChoice 'required' / { name } forces well-formed calls by a grammar.
+   * Feed results back as { role: 'tool', content } after toolCallMessage(calls).
+   */
+  chatWithTools(messages: readonly ChatMessage[], opts: ToolChatOptions): Promise<ToolChatResult> {
+    this.check('chatWithTools');
+    return chatWithTools(this, messages, opts);
+  }
+
+  /** chatWithTools streamed: content deltas, each call's JSON deltas, then each call parsed. */
+  chatWithToolsStream(messages: readonly ChatMessage[], opts: ToolChatOptions): AsyncGenerator<ToolChatEvent, void, void> {
+    this.check('chatWithToolsStream');
+    return chatWithToolsStream(this, messages, opts);
   }
 
   /** The token ids of `messages` rendered with the model's chat template (ChatML when it has none). */

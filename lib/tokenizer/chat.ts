@@ -2,8 +2,13 @@
 import { Template } from '@huggingface/jinja';
 
 export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant' | string;
+  role: 'system' | 'user' | 'assistant' | 'tool' | string;
   content: string;
+  /** an assistant turn's tool calls, in the OpenAI shape the templates read */
+  tool_calls?: { id?: string; type?: 'function'; function: { name: string; arguments: unknown } }[];
+  /** a tool result's tool name / call id */
+  name?: string;
+  tool_call_id?: string;
 }
 
 export interface ChatTemplateOptions {
@@ -11,6 +16,8 @@ export interface ChatTemplateOptions {
   eosToken?: string;
   /** append the assistant's turn header (default true) */
   addGenerationPrompt?: boolean;
+  /** tool definitions (OpenAI shape) the template renders, for templates that take `tools` */
+  tools?: readonly unknown[];
 }
 
 // ChatML, the common fallback when a model ships no template
@@ -41,5 +48,6 @@ export function renderChat(template: string, messages: readonly ChatMessage[], o
     bos_token: opts.bosToken ?? '',
     eos_token: opts.eosToken ?? '',
     add_generation_prompt: opts.addGenerationPrompt ?? true,
+    ...(opts.tools ? { tools: opts.tools.map((t) => JSON.parse(JSON.stringify(t))) } : {}),
   });
 }

@@ -37,9 +37,9 @@ describe('an unknown option key is a TypeError naming it and the known ones', ()
     ['load', 'memoryBudget', LOAD_OPTIONS, (o) => load(file, o as never)],
     ['load', 'decodeGraph', LOAD_OPTIONS, (o) => load(file, o as never)],
     ['Model.evaluate', 'logit', EVALUATE_OPTIONS, (o) => m.evaluate([1, 2], o as never)],
-    ['generate', 'jsonSchema', GENERATE_OPTIONS, (o) => m.generate([1, 2], o as never)],
+    ['generate', 'jsonSchma', GENERATE_OPTIONS, (o) => m.generate([1, 2], o as never)],
     ['complete', 'maxToken', GENERATE_OPTIONS, (o) => m.complete([1, 2], o as never)],
-    ['chat', 'grammar', GENERATE_OPTIONS, (o) => m.chat([{ role: 'user', content: 'hi' }], o as never)],
+    ['chat', 'grammer', GENERATE_OPTIONS, (o) => m.chat([{ role: 'user', content: 'hi' }], o as never)],
     ['chatStream', 'temp', GENERATE_OPTIONS, (o) => m.chatStream([{ role: 'user', content: 'hi' }], o as never)],
     ['Model.embed', 'pool', EMBED_OPTIONS, (o) => m.embed([1, 2], o as never)],
     ['Sampler', 'top_k', SAMPLER_OPTIONS, (o) => new Sampler(o as never)],
@@ -58,7 +58,7 @@ describe('an unknown option key is a TypeError naming it and the known ones', ()
   });
 
   test('the lists name every option of their interface', () => {
-    expect([...GENERATE_OPTIONS].sort()).toEqual([...SAMPLER_OPTIONS, 'maxTokens', 'stop', 'signal', 'tokenize', 'reuseCache', 'contextShift', 'keepTokens'].sort());
+    expect([...GENERATE_OPTIONS].sort()).toEqual([...SAMPLER_OPTIONS, 'maxTokens', 'stop', 'signal', 'tokenize', 'reuseCache', 'contextShift', 'keepTokens', 'jsonSchema', 'json'].sort());
     expect(LOAD_OPTIONS).toContain('decodeReplay');
     expect(LOAD_OPTIONS).toContain('mmap');
     expect(LOAD_OPTIONS).toContain('quantize');
