@@ -12,7 +12,8 @@ import { checkOptionKeys } from '../check';
 import { ForwardAborted } from '../exec/exec';
 import { GenerateOptions, GeneratedPiece, GenerationHost, GenerationStats, checkGenerateOptions, generateTokens } from '../generate/generate';
 import { Config, readConfig } from './config';
-import { Weights, layoutWeights, loadWeights } from './weights';
+import { Weights, layoutCopyBytes, layoutWeights, loadWeights } from './weights';
+import { availableMemory, formatBytes, parseByteSize } from '../system-memory';
 import { State, disposeState, newState, shiftContext, truncateState } from './state';
 import { LayerAttention } from './family';
 import { decode, forward } from './forward';
@@ -61,6 +62,17 @@ export interface LoadOptions extends GgufReadOptions, HfWeightOptions {
    */
   fuse?: boolean;
   /**
+   * The memory load() may use for its copies of the weights (bytes, or a string such as '6GB').
+   * Default: what the system gives this process, read at load: MemAvailable, bounded by the
+   * memory cgroup's limit (v1 or v2) less its usage plus reclaimable page cache. When the
+   * repacked and fused copies of a memory-mapped model would not fit in it (with 10% and
+   * 256 MiB left over for the KV cache and activations), nothing is copied: the model runs
+   * zero-copy from the mapping (slower decode, but never OOM-killed), and load() says so in
+   * one line (a process warning, code FUSELM_ZERO_COPY). An explicit `repack: true` or
+   * `fuse: true` copies regardless.
+   */
+  memoryLimit?: number | string;
+  /**
    * How long (ms) the forward pass may hold the event loop (default 4): a kernel that would
    * take it past this runs as native async work while the event loop runs; shorter ones
    * run inline, which is cheaper (see ForwardOptions.budgetMs). 0: every kernel async.
@@ -82,7 +94,7 @@ export interface LoadOptions extends GgufReadOptions, HfWeightOptions {
 /** Every key LoadOptions has (an options object with another key is a TypeError). */
 export const LOAD_OPTIONS: readonly (keyof LoadOptions)[] = [
   'mmap', 'readFallback', 'quantize', 'permute', 'tokenizer', 'tokenizerSpaces', 'kvDtype', 'attention', 'maxBatch',
-  'repack', 'fuse', 'eventLoopBudgetMs', 'decodeReplay', 'onRouter',
+  'repack', 'fuse', 'memoryLimit', 'eventLoopBudgetMs', 'decodeReplay', 'onRouter',
 ];
 
 export interface EvaluateOptions {
@@ -167,12 +179,32 @@ export class Model {
       this.weights = loadWeights(src, this.config);
       this.mapped = src.mapped;
     }
-    const laid = layoutWeights(this.weights, { repack: opts.repack, fuse: opts.fuse });
+    const laid = layoutWeights(this.weights, this.layoutFor(opts));
     this.weights = laid.weights;
     if (laid.copied > 0) this.mapped = false;
     if (this.tokenizer.vocabSize !== this.config.vocabSize) {
       throw new RangeError(`model: the tokenizer has ${this.tokenizer.vocabSize} tokens but the model ${this.config.vocabSize}`);
     }
+  }
+
+  /**
+   * The layout options load() uses: the caller's, except that a mapped model whose copies would
+   * not fit in the memory this process may use stays zero-copy (see LoadOptions.memoryLimit).
+   */
+  private layoutFor(opts: LoadOptions): { repack?: boolean; fuse?: boolean } {
+    const want = { repack: opts.repack, fuse: opts.fuse };
+    const limit = opts.memoryLimit === undefined ? undefined : parseByteSize(opts.memoryLimit, 'opts.memoryLimit', 'load');
+    if (!this.mapped || (opts.repack !== undefined && opts.fuse !== undefined)) return want;
+    const copy = layoutCopyBytes(this.weights, want);
+    if (copy === 0) return want;
+    const avail = limit !== undefined ? { bytes: limit, boundBy: 'memoryLimit' } : availableMemory();
+    const room = avail.bytes - Math.max(0.1 * avail.bytes, 256 * 2 ** 20);
+    if (copy <= room) return want;
+    const kept = { repack: opts.repack ?? false, fuse: opts.fuse ?? false };
+    const left = layoutCopyBytes(this.weights, kept);
+    process.emitWarning(`load: ${this.file?.source ?? 'the model'}: repacking and fusing would copy ${formatBytes(copy)} but ${formatBytes(avail.bytes)} `
+      + `is available (${avail.boundBy}): running zero-copy from the mapping${left ? ` (copying ${formatBytes(left)} as asked)` : ''}`, { code: 'FUSELM_ZERO_COPY' });
+    return kept;
   }
 
   get disposed(): boolean { return this.#disposed; }

@@ -90,6 +90,17 @@ function rowView(t: Tensor, r0: number, r1: number): Tensor {
   return new Tensor(t.buffer, t.byteOffset + r0 * rb, t.dtype, [r1 - r0, t.shape[1]]);
 }
 
+/** Whether (and as what) fuseRows would fuse `ts`: the parts, the fused dtype and shape. */
+function fusePlan(ts: readonly (Tensor | undefined)[], repacked: boolean) {
+  const first = ts[0];
+  if (!first || ts.some((t) => !t || t.ndim !== 2 || !t.isContiguous() || t.dtype !== first.dtype || t.shape[1] !== first.shape[1])) return undefined;
+  const parts = ts as readonly Tensor[];
+  const nRepackable = repacked ? parts.filter(repackable).length : 0;
+  if (nRepackable !== 0 && nRepackable !== parts.length) return undefined;
+  const dtype: DType = nRepackable ? repackedDtype(first.dtype)! : first.dtype;
+  return { parts, nRepackable, dtype, rows: parts.reduce((a, t) => a + t.shape[0], 0), K: first.shape[1] };
+}
+
 /**
  * Matrices of one dtype and width, row-concatenated into one new matrix (each part's rows
  * copied once, repacked on the way when `repacked`: the x16 layout interleaves groups of 16
@@ -98,14 +109,9 @@ function rowView(t: Tensor, r0: number, r1: number): Tensor {
  * undefined when the parts cannot be fused (other dtypes or widths, or only some repackable).
  */
 function fuseRows(ts: readonly (Tensor | undefined)[], repacked: boolean): { fused: Tensor; views: Tensor[] } | undefined {
-  const first = ts[0];
-  if (!first || ts.some((t) => !t || t.ndim !== 2 || !t.isContiguous() || t.dtype !== first.dtype || t.shape[1] !== first.shape[1])) return undefined;
-  const parts = ts as readonly Tensor[];
-  const nRepackable = repacked ? parts.filter(repackable).length : 0;
-  if (nRepackable !== 0 && nRepackable !== parts.length) return undefined;
-  const dtype: DType = nRepackable ? repackedDtype(first.dtype)! : first.dtype;
-  const K = first.shape[1];
-  const rows = parts.reduce((a, t) => a + t.shape[0], 0);
+  const plan = fusePlan(ts, repacked);
+  if (!plan) return undefined;
+  const { parts, nRepackable, dtype, rows, K } = plan;
   const fused = weightZeros([rows, K], dtype);
   const views: Tensor[] = [];
   let r = 0;
@@ -173,6 +179,28 @@ export function layoutWeights(w: Weights, o: LayoutOptions = {}): { weights: Wei
     return c;
   });
   return { weights: { ...w, layers, output: one(w.output)! }, copied };
+}
+
+/**
+ * The bytes layoutWeights(w, o) would allocate for its copies (fused matrices and repacked
+ * projections), computed without copying: what load() compares with the memory it may use.
+ */
+export function layoutCopyBytes(w: Weights, o: LayoutOptions = {}): number {
+  const doRepack = o.repack !== false, doFuse = o.fuse !== false;
+  let bytes = 0;
+  const one = (t: Tensor | undefined) => { if (doRepack && repackable(t)) bytes += byteSize(repackedDtype(t.dtype)!, t.shape); };
+  for (const l of w.layers) {
+    const fused = new Set<string>();
+    if (doFuse) {
+      const qkv = fusePlan([l.wq, l.wk, l.wv], doRepack);
+      if (qkv) { bytes += byteSize(qkv.dtype, [qkv.rows, qkv.K]); fused.add('wq').add('wk').add('wv'); }
+      const gu = l.wGate && l.wUp ? fusePlan([l.wGate, l.wUp], doRepack) : undefined;
+      if (gu) { bytes += byteSize(gu.dtype, [gu.rows, gu.K]); fused.add('wGate').add('wUp'); }
+    }
+    for (const f of REPACK_FIELDS) if (!fused.has(f)) one(l[f]);
+  }
+  one(w.output);
+  return bytes;
 }
 
 /** Binds the tensors to Weights, checking every shape; gathers every problem into one error. */
