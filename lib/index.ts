@@ -17,7 +17,7 @@ export type { SoftmaxOptions } from './ops/norm';
 export { rope, ropeAsync } from './ops/rope';
 export type { RopeMode, RopeOptions } from './ops/rope';
 export { gather, gatherAsync, argmax, GATHER_DTYPES } from './ops/embed';
-export { quantize, dequantize, matmul, matmulAsync, repack, QUANT_FORMATS, MATMUL_WEIGHT_DTYPES, REPACKED_FORMATS } from './ops/qgemm';
+export { quantize, dequantize, matmul, matmulAsync, repack, QUANT_FORMATS, MATMUL_WEIGHT_DTYPES, REPACKED_FORMATS, REPACK_DTYPES } from './ops/qgemm';
 export type { QuantFormat, MatmulOptions, RepackedFormat } from './ops/qgemm';
 export { moeRoute, moeRouteAsync, moePermute, moeFfn, moeFfnAsync, MoeStats, MOE_WEIGHT_DTYPES } from './ops/moe';
 export type { MoeRouteOptions, MoeRouting, MoeScoring, MoePlan, MoePermuteOptions, MoeExperts, MoeSharedExpert, MoeFfnOptions, MoeFfnReport } from './ops/moe';

@@ -211,6 +211,7 @@ export class MoeStats {
 /** Expert weight formats: qgemm's matmul formats, including the GEMV-repacked ones (see repack(); N a multiple of 16). */
 export const MOE_WEIGHT_DTYPES: readonly DType[] = [
   'f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q4_0x16', 'q8_0x16', 'q4_kx16', 'q6_kx16',
+  'iq4_xs', 'q3_k', 'q2_k', 'iq4_xsx16', 'q3_kx16', 'q2_kx16',
 ];
 
 /** A shared expert (Qwen-MoE's *_shexp, DeepSeek's shared experts concatenated to one FFN). */

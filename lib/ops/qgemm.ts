@@ -7,15 +7,21 @@ import { Launch, checkDType, checkTensor, outputLike, runAsync, runNow, weightZe
 import { LutFormat, LutQuantizeOptions, LutTensor, dequantizeLut, matmulLutLaunch, quantizeLut } from './lut';
 
 /** Formats quantize()/dequantize() handle, as GGUF spells them. */
-export const QUANT_FORMATS = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q8_k'] as const;
+export const QUANT_FORMATS = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q8_k', 'iq4_xs', 'q3_k', 'q2_k'] as const;
 export type QuantFormat = (typeof QUANT_FORMATS)[number];
 /** Weight dtypes matmul() takes. */
 export const MATMUL_WEIGHT_DTYPES: readonly DType[] = [
   'f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q4_0x16', 'q8_0x16', 'q4_kx16', 'q6_kx16',
+  'iq4_xs', 'q3_k', 'q2_k', 'iq4_xsx16', 'q3_kx16', 'q2_kx16',
 ];
 /** The repacked formats (16 rows interleaved for the GEMV) and the GGUF format each holds. */
-export const REPACKED_FORMATS = { q4_0x16: 'q4_0', q8_0x16: 'q8_0', q4_kx16: 'q4_k', q6_kx16: 'q6_k' } as const;
+export const REPACKED_FORMATS = {
+  q4_0x16: 'q4_0', q8_0x16: 'q8_0', q4_kx16: 'q4_k', q6_kx16: 'q6_k',
+  iq4_xsx16: 'iq4_xs', q3_kx16: 'q3_k', q2_kx16: 'q2_k',
+} as const;
 export type RepackedFormat = keyof typeof REPACKED_FORMATS;
+/** The GGUF formats `repack` takes (each to its `<format>x16`): what load() may repack for the GEMV. */
+export const REPACK_DTYPES: readonly DType[] = Object.values(REPACKED_FORMATS);
 
 const FORMAT_LIST = QUANT_FORMATS.map((f) => `'${f}'`).join(', ');
 
@@ -88,10 +94,10 @@ export function dequantize(x: Tensor | LutTensor, out?: Tensor): Tensor {
  * side. Same values: `dequantize(repack(W))` equals `dequantize(W)`, and `matmul`
  * takes either. 2-3x the GEMV speed of the GGUF layout on AVX-512; the price is a
  * copy at load time (the GGUF layout can be used in place from the mmap). Same
- * size, except q4_kx16 (148 bytes per 256 weights, q4_k 144: its 6-bit scales
- * are stored decoded). `repack(Wp)` of a repacked tensor undoes it, e.g. to write a GGUF file.
+ * size, except q4_kx16 (148 bytes per 256 weights, q4_k 144), iq4_xsx16 (138, iq4_xs 136) and
+ * q3_kx16 (114, q3_k 110), whose 6-bit scales are stored decoded. `repack(Wp)` of a repacked tensor undoes it, e.g. to write a GGUF file.
  *
- * @param W q4_0, q8_0, q4_k or q6_k [..., N, K] with N a multiple of 16 (each [N, K] matrix
+ * @param W q4_0, q8_0, q4_k, q6_k, iq4_xs, q3_k or q2_k [..., N, K] with N a multiple of 16 (each [N, K] matrix
  *   of a stack, such as MoE experts [E, N, K], repacks on its own), or a repacked one to unpack
  * @example
  *   const Wp = repack(quantize(w, 'q4_0')); // w: f32 [4096, 4096]
@@ -102,9 +108,9 @@ export function repack(W: Tensor, to?: DType): Tensor {
   checkTensor(W, 'W', fn);
   const from = W.dtype;
   let target: DType;
-  if (from === 'q4_0' || from === 'q8_0' || from === 'q4_k' || from === 'q6_k') target = `${from}x16` as DType;
+  if (REPACK_DTYPES.includes(from)) target = `${from}x16` as DType;
   else if (from in REPACKED_FORMATS) target = REPACKED_FORMATS[from as RepackedFormat];
-  else return fail('type', 'W.dtype', `'q4_0', 'q8_0', 'q4_k', 'q6_k' or one of their repacked forms`, from, fn);
+  else return fail('type', 'W.dtype', `${REPACK_DTYPES.map((d) => `'${d}'`).join(', ')} or one of their repacked forms`, from, fn);
   if (to !== undefined && to !== target) fail('type', 'to', `'${target}' (the pair of '${from}')`, to, fn);
   if (!W.isContiguous()) fail('type', 'W', 'a contiguous tensor', '#a strided view', fn);
   if (W.ndim < 2 || W.shape[W.ndim - 2] % 16 !== 0) {

@@ -68,6 +68,14 @@ FL_GEMM_I8(gemm_q4_0x16_q8_0, qi8::decode_q4_0x16, 1, false, 1)
 FL_GEMM_I8(gemm_q8_0x16_q8_0, dec_q8_0x16, 1, false, 1)
 FL_GEMM_I8(gemm_q4_Kx16_q8_K, qi8::decode_q4_Kx16, 1, true, 8)
 FL_GEMM_I8(gemm_q6_Kx16_q8_K, qi8::decode_q6_Kx16, 2, false, 8)
+static void dec_iq4_xs(const void* row, int64_t b, qi8::Block* o) { qi8::decode_iq4_xs(row, b, o, 0); }
+static void dec_iq4_xsx16(const void* W, int64_t r, int64_t nb, int64_t b, qi8::Block* o) {
+  qi8::decode_iq4_xsx16(W, r, nb, b, o, 0);
+}
+FL_GEMM_I8(gemm_iq4_xs_q8_K, (dec_rows<dec_iq4_xs, sizeof(block_iq4_xs), 8>), 2, false, 8)
+FL_GEMM_I8(gemm_q3_K_q8_K, (dec_rows<qi8::decode_q3_K, sizeof(block_q3_K), 8>), 2, false, 8)
+FL_GEMM_I8(gemm_iq4_xsx16_q8_K, dec_iq4_xsx16, 2, false, 8)
+FL_GEMM_I8(gemm_q3_Kx16_q8_K, qi8::decode_q3_Kx16, 2, false, 8)
 #undef FL_GEMM_I8
 
 void fill_qgemm_i8(QgemmTable& t) {
@@ -80,6 +88,10 @@ void fill_qgemm_i8(QgemmTable& t) {
   FL_IMPL(t, gemm_q8_0x16_q8_0, ref);
   FL_IMPL(t, gemm_q4_Kx16_q8_K, ref);
   FL_IMPL(t, gemm_q6_Kx16_q8_K, ref);
+  FL_IMPL(t, gemm_iq4_xs_q8_K, ref);
+  FL_IMPL(t, gemm_q3_K_q8_K, ref);
+  FL_IMPL(t, gemm_iq4_xsx16_q8_K, ref);
+  FL_IMPL(t, gemm_q3_Kx16_q8_K, ref);
   t.gemm_i8_mr = MR;
   t.gemm_i8_nr = 16;
   t.gemm_i8_q8_0_off = 0;

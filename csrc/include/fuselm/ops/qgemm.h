@@ -117,6 +117,11 @@ struct QgemmTable {
   Kernel<GemmI8Fn> gemm_q4_0_q8_0, gemm_q8_0_q8_0, gemm_q4_K_q8_K, gemm_q5_K_q8_K, gemm_q6_K_q8_K;
   // ... and over the GEMV-repacked Q4_0X16 / Q8_0X16 / Q4_KX16 / Q6_KX16 (W at a whole 16-row group)
   Kernel<GemmI8Fn> gemm_q4_0x16_q8_0, gemm_q8_0x16_q8_0, gemm_q4_Kx16_q8_K, gemm_q6_Kx16_q8_K;
+  // IQ4_XS, Q3_K, Q2_K and their repacked forms (csrc/cpu/qformats_k.h; *::fill_qformats_k)
+  Kernel<DeqFn> dequantize_row_iq4_xs, dequantize_row_q3_K, dequantize_row_q2_K;
+  Kernel<GemvFn> gemv_iq4_xs_q8_K, gemv_q3_K_q8_K, gemv_q2_K_q8_K, gemv_iq4_xsx16_q8_K, gemv_q3_Kx16_q8_K,
+      gemv_q2_Kx16_q8_K;
+  Kernel<GemmI8Fn> gemm_iq4_xs_q8_K, gemm_q3_K_q8_K, gemm_iq4_xsx16_q8_K, gemm_q3_Kx16_q8_K;
   int gemm_i8_mr = 4;          // activation rows per packed panel
   int gemm_i8_nr = 16;         // W rows per call at most
   int gemm_i8_q8_0_off = 0;    // c for q8_0 weights (128 where codes are stored as w + 128)
@@ -124,8 +129,8 @@ struct QgemmTable {
   int gemm_nr = 4;  // W rows per call at most
 };
 
-namespace ref { void fill_qgemm(QgemmTable& t); void fill_qgemm_i8(QgemmTable& t); }
-namespace avx2 { void fill_qgemm(QgemmTable& t); void fill_qgemm_i8(QgemmTable& t); }
-namespace avx512 { void fill_qgemm(QgemmTable& t); void fill_qgemm_i8(QgemmTable& t); }
+namespace ref { void fill_qgemm(QgemmTable& t); void fill_qgemm_i8(QgemmTable& t); void fill_qformats_k(QgemmTable& t); }
+namespace avx2 { void fill_qgemm(QgemmTable& t); void fill_qgemm_i8(QgemmTable& t); void fill_qformats_k(QgemmTable& t); }
+namespace avx512 { void fill_qgemm(QgemmTable& t); void fill_qgemm_i8(QgemmTable& t); void fill_qformats_k(QgemmTable& t); }
 
 }  // namespace fuselm
