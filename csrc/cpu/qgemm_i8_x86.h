@@ -12,6 +12,8 @@ enum I8Fmt { I8_Q4_0 = 0, I8_Q8_0 = 1, I8_Q4_K = 2, I8_Q5_K = 3, I8_Q6_K = 4, I8
              I8_Q4_KX16 = 7, I8_Q6_KX16 = 8,
              // decoded by the scalar 32-block decoders of csrc/cpu/qformats_k.h (i8_pack_panel_qk)
              I8_IQ4_XS = 20, I8_Q3_K = 21, I8_IQ4_XSX16 = 22, I8_Q3_KX16 = 23 };
+template <int FMT>
+constexpr bool i8_is_qk() { return FMT >= I8_IQ4_XS && FMT <= I8_Q3_KX16; }
 
 // rows r0..r0+7 of 32-block b: v[i] holds row r0 + i's 32 codes (8 dwords, dword g =
 // codes 4g..4g+3); an 8 x 8 dword transpose makes one 32-byte store per group g.
@@ -243,7 +245,7 @@ static void i8_pack_panel_qk(const void* W, int64_t nr, int64_t nb, uint8_t* wp)
 // The panel of nr rows of W (whole 16-row groups for the repacked formats).
 template <int NRP, int FMT, int Q8OFF>
 static void i8_pack_panel(const void* W, int64_t nr, int64_t nb, uint8_t* wp) {
-  if constexpr (FMT >= I8_IQ4_XS) {
+  if constexpr (i8_is_qk<FMT>()) {
     i8_pack_panel_qk<NRP, FMT, Q8OFF>(W, nr, nb, wp);
   } else if constexpr (FMT == I8_Q4_0X16 || FMT == I8_Q8_0X16 || FMT == I8_Q4_KX16 || FMT == I8_Q6_KX16) {
     if (nr < NRP) std::memset(wp, 0, (size_t)nb * NRP * 40);

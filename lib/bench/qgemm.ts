@@ -47,10 +47,14 @@ function entry(fmt: QuantFormat | RepackedFormat, m: number, n: number, k: numbe
 }
 
 const GEMV_FORMATS: Array<QuantFormat | RepackedFormat> = ['q4_0', 'q4_0x16', 'q8_0', 'q8_0x16', 'q4_k', 'q4_kx16', 'q6_k', 'q6_kx16', 'f16'];
+const K_FORMATS: Array<QuantFormat | RepackedFormat> = ['iq4_xs', 'iq4_xsx16', 'q3_k', 'q3_kx16', 'q2_k', 'q2_kx16'];
 export const entries: BenchEntry[] = [
   ...GEMV_FORMATS.map((f) => entry(f, 1, 4096, 4096, 'dram')),
   ...GEMV_FORMATS.map((f) => entry(f, 1, 14336, 4096, 'dram')),
   ...(['q4_0', 'q8_0', 'q4_k', 'q6_k'] as QuantFormat[]).map((f) => entry(f, 512, 4096, 4096, 'int8')),
+  // IQ4_XS / Q3_K / Q2_K (issue 14): decode GEMV plain and repacked, prefill GEMM (Q2_K's M > 8 runs the GEMV 8 rows at a time)
+  ...K_FORMATS.map((f) => entry(f, 1, 14336, 4096, 'dram')),
+  ...(['iq4_xs', 'q3_k', 'q2_k'] as QuantFormat[]).map((f) => entry(f, 512, 4096, 4096, 'int8')),
   entry('f32', 512, 4096, 4096, 'fma'),
   entry('f32', 1024, 1024, 1024, 'fma'),
 ];

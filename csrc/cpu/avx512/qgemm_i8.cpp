@@ -147,7 +147,7 @@ static void gemm_panel(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta*
       const int8_t* a = qa + p * nb * MR * 32;
       const I8ActMeta* m = meta + p * nb * MR;
       if (FMT == I8_Q4_0 || FMT == I8_Q8_0 || FMT == I8_Q4_0X16 || FMT == I8_Q8_0X16) tile_q8_0(c, ldc, mrows, a, m, wp, wf, kb, ke, k0, k1, kb == 0);
-      else tile_qk<(FMT == I8_Q6_K || FMT == I8_Q6_KX16 || FMT >= I8_IQ4_XS) ? 2 : 1>(c, ldc, mrows, a, m, wp, wf, kb, ke, k0, k1, kb == 0);
+      else tile_qk<(FMT == I8_Q6_K || FMT == I8_Q6_KX16 || i8_is_qk<FMT>()) ? 2 : 1>(c, ldc, mrows, a, m, wp, wf, kb, ke, k0, k1, kb == 0);
     }
   }
 }
