@@ -206,5 +206,30 @@ static inline void decode_q3_Kx16(const void* W, int64_t r, int64_t nb, int64_t 
   o->mn = 0;
 }
 
+// Q2_K (the int8 GEMM's Q2_K panel): u = q in [0, 3], c = 0, s_h = d * sc_h and a min per
+// 16-half, mn_h = dmin * m_h (w = s_h * u - mn_h)
+static inline void decode_q2_K(const void* row, int64_t b, Block* o, float* mn) {
+  const block_q2_K* x = (const block_q2_K*)row + b / 8;
+  const int j = (int)(b % 8);
+  for (int l = 0; l < 32; l++) o->u[l] = qs::q2bits(x->qs, 32 * j + l);
+  const float d = fp16_to_fp32(x->d), dmin = fp16_to_fp32(x->dmin);
+  for (int h = 0; h < 2; h++) {
+    o->s[h] = d * (float)(x->scales[2 * j + h] & 0xF);
+    mn[h] = dmin * (float)(x->scales[2 * j + h] >> 4);
+  }
+  o->mn = 0;
+}
+static inline void decode_q2_Kx16(const void* W, int64_t r, int64_t nb, int64_t b, Block* o, float* mn) {
+  const block_q2_Kx16* x = (const block_q2_Kx16*)W + (r / 16) * (nb / 8) + b / 8;
+  const int rr = (int)(r % 16), j = (int)(b % 8);
+  for (int i = 0; i < 32; i++) o->u[i] = qs::kx16_q2(x->ql, rr, 32 * j + i);
+  const float d = fp16_to_fp32(x->d[rr]), dmin = fp16_to_fp32(x->dmin[rr]);
+  for (int h = 0; h < 2; h++) {
+    o->s[h] = d * (float)(x->scales[2 * j + h][rr] & 0xF);
+    mn[h] = dmin * (float)(x->scales[2 * j + h][rr] >> 4);
+  }
+  o->mn = 0;
+}
+
 }  // namespace qi8
 }  // namespace fuselm

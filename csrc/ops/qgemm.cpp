@@ -73,6 +73,8 @@ static void report_qgemm(const void* p, void (*emit)(const char*, const char*, v
   FL_EMIT(gemm_q3_K_q8_K);
   FL_EMIT(gemm_iq4_xsx16_q8_K);
   FL_EMIT(gemm_q3_Kx16_q8_K);
+  FL_EMIT(gemm_q2_K_q8_K);
+  FL_EMIT(gemm_q2_Kx16_q8_K);
 #undef FL_EMIT
 }
 // each ISA's table: its GEMV/float GEMM kernels, then its int8 GEMM (cpu/*/qgemm_i8.cpp)
@@ -543,6 +545,9 @@ static Status gemm_i8(float* out, const float* x, int64_t M, int64_t K, const vo
     case DType::IQ4_XSX16: fn = k.gemm_iq4_xsx16_q8_K.fn; c = k.gemm_i8_q8_0_off; halves = true; break;
     case DType::Q3_K: fn = k.gemm_q3_K_q8_K.fn; c = 4; halves = true; break;
     case DType::Q3_KX16: fn = k.gemm_q3_Kx16_q8_K.fn; c = 4; halves = true; break;
+    // Q2_K: a min per 16-half against the half's activation sum: c = -1 packs corr[h] = S_h
+    case DType::Q2_K: fn = k.gemm_q2_K_q8_K.fn; c = -1; halves = true; break;
+    case DType::Q2_KX16: fn = k.gemm_q2_Kx16_q8_K.fn; c = -1; halves = true; break;
     default: return Status::type("W.dtype", "a quantized format", quoted(wtype));
   }
   const int64_t MR = k.gemm_i8_mr, NRP = k.gemm_i8_nr, nb = K / 32, mpanels = (M + MR - 1) / MR;
@@ -626,15 +631,9 @@ static Status gemm_i8(float* out, const float* x, int64_t M, int64_t K, const vo
 static Status gemm(float* out, const float* x, int64_t M, int64_t K, const void* W, DType wtype, int64_t N,
                    const float* bias) {
   const QgemmTable& k = qgemm_dispatch();
-  // Q2_K has a min per 16 weights, which the int8 panel's two factors per 32-block
-  // cannot carry: it runs the GEMV kernels 8 activation rows at a time
-  if (repack_base(wtype) == DType::Q2_K) {
-    for (int64_t m = 0; m < M; m += kGemvMaxM)
-      FL_TRY(gemv(out + m * N, x + m * K, M - m < kGemvMaxM ? M - m : kGemvMaxM, K, W, wtype, N, bias));
-    return Status::Ok();
-  }
   if (wtype == DType::Q4_0 || wtype == DType::Q8_0 || wtype == DType::Q4_K || wtype == DType::Q5_K ||
-      wtype == DType::Q6_K || is_repacked(wtype) || wtype == DType::IQ4_XS || wtype == DType::Q3_K)
+      wtype == DType::Q6_K || is_repacked(wtype) || wtype == DType::IQ4_XS || wtype == DType::Q3_K ||
+      wtype == DType::Q2_K)
     return gemm_i8(out, x, M, K, W, wtype, N, bias);
   const bool f32c = wtype == DType::F32 || wtype == DType::F16;
   const int64_t MB = k.gemm_mb, NR = k.gemm_nr;

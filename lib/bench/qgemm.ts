@@ -52,7 +52,7 @@ export const entries: BenchEntry[] = [
   ...GEMV_FORMATS.map((f) => entry(f, 1, 4096, 4096, 'dram')),
   ...GEMV_FORMATS.map((f) => entry(f, 1, 14336, 4096, 'dram')),
   ...(['q4_0', 'q8_0', 'q4_k', 'q6_k'] as QuantFormat[]).map((f) => entry(f, 512, 4096, 4096, 'int8')),
-  // IQ4_XS / Q3_K / Q2_K (issue 14): decode GEMV plain and repacked, prefill GEMM (Q2_K's M > 8 runs the GEMV 8 rows at a time)
+  // IQ4_XS / Q3_K / Q2_K (issue 14): decode GEMV plain and repacked, prefill int8 GEMM
   ...K_FORMATS.map((f) => entry(f, 1, 14336, 4096, 'dram')),
   ...(['iq4_xs', 'q3_k', 'q2_k'] as QuantFormat[]).map((f) => entry(f, 512, 4096, 4096, 'int8')),
   entry('f32', 512, 4096, 4096, 'fma'),

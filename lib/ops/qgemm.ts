@@ -40,7 +40,8 @@ function rowsCols(t: Tensor): { rows: number; cols: number } {
 /**
  * Quantizes an f32 tensor row by row (rows of its last dimension) into `format`.
  * Q8_0 and Q4_0 bytes equal llama.cpp's reference quantizer's; the K-quants use
- * ggml's reference search. `.bytes()` of the result are the raw GGUF blocks.
+ * ggml's reference search. IQ4_XS, Q3_K and Q2_K bytes equal `llama-quantize`'s (no
+ * importance matrix; checked tensor by tensor in test/kernels/qgemm-k.test.ts). `.bytes()` of the result are the raw GGUF blocks.
  *
  * `'lut3'` / `'lut4'` (fuselm's dense-and-sparse LUT formats) return a `LutTensor`; see
  * `quantizeLut` for `opts`.
@@ -137,7 +138,8 @@ export interface MatmulOptions {
  * block); bf16 W runs register-tiled bf16 kernels, f32 and f16 W f32 kernels.
  *
  * @param x f32 or bf16 [M, K] (or [K] for one row)
- * @param W [N, K] of f32, f16, bf16, q8_0, q4_0, q4_k, q5_k or q6_k, or a `LutTensor`
+ * @param W [N, K] of f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k, iq4_xs, q3_k or q2_k (or a
+ *   repacked form, N a multiple of 16), or a `LutTensor`
  *   (lut3/lut4: runs `matmulLut`, x taken as f32)
  * @example
  *   const y = matmul(x, quantize(w, 'q4_0'), { bias: b });

@@ -85,7 +85,8 @@ typedef void (*GemmFn)(float* C, int64_t ldc, const void* xpack, int64_t M, cons
 //   32-block: the same d for the 8 32-blocks of a q8_K block), sum = S as a float,
 //   corr[h] = -c * S_h (S the sum of the 32 codes, S_h of its 16-code half h; without
 //   per-16 scales corr[0] = -c * S and corr[1] = 0; c per format: q4_0 8, q8_0
-//   gemm_i8_q8_0_off, q6_k 32, q4_k / q5_k 0: their mins use sum).
+//   gemm_i8_q8_0_off, q6_k 32, q4_k / q5_k 0: their mins use sum; q3_k 4, iq4_xs as q8_0;
+//   q2_k -1, so that corr[h] = S_h, the activation sum its per-16 mins use).
 struct I8ActMeta {
   float d, sum;
   int32_t corr[2];
@@ -95,8 +96,9 @@ struct I8ActMeta {
 // 64-byte aligned (the W panel repacked).
 typedef void (*GemmI8Fn)(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta* meta, int64_t M, int64_t K,
                          const void* W, int64_t nr, void* scratch);
-// bytes of the repacked panel of gemm_i8_nr rows (u8 codes + up to 2 f32 per row and block)
-static inline size_t gemm_i8_scratch_bytes(int64_t K, int nr) { return (size_t)(K / 32) * (size_t)nr * 40 + 64; }
+// bytes of the repacked panel of gemm_i8_nr rows (u8 codes + up to 2 f32 per row and block,
+// and Q2_K's 2 mins per row and block after them)
+static inline size_t gemm_i8_scratch_bytes(int64_t K, int nr) { return (size_t)(K / 32) * (size_t)nr * 48 + 64; }
 
 struct QgemmTable {
   // activation quantizers: the q8_0 partner with lane offsets for q4_0 / q8_0
@@ -121,7 +123,8 @@ struct QgemmTable {
   Kernel<DeqFn> dequantize_row_iq4_xs, dequantize_row_q3_K, dequantize_row_q2_K;
   Kernel<GemvFn> gemv_iq4_xs_q8_K, gemv_q3_K_q8_K, gemv_q2_K_q8_K, gemv_iq4_xsx16_q8_K, gemv_q3_Kx16_q8_K,
       gemv_q2_Kx16_q8_K;
-  Kernel<GemmI8Fn> gemm_iq4_xs_q8_K, gemm_q3_K_q8_K, gemm_iq4_xsx16_q8_K, gemm_q3_Kx16_q8_K;
+  Kernel<GemmI8Fn> gemm_iq4_xs_q8_K, gemm_q3_K_q8_K, gemm_iq4_xsx16_q8_K, gemm_q3_Kx16_q8_K, gemm_q2_K_q8_K,
+      gemm_q2_Kx16_q8_K;
   int gemm_i8_mr = 4;          // activation rows per packed panel
   int gemm_i8_nr = 16;         // W rows per call at most
   int gemm_i8_q8_0_off = 0;    // c for q8_0 weights (128 where codes are stored as w + 128)
