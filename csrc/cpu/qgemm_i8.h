@@ -18,6 +18,7 @@
 #pragma once
 #include <cstdint>
 
+#include "cpu/qformats_legacy.h"
 #include "cpu/qscalar.h"
 
 namespace fuselm {

@@ -223,6 +223,9 @@ static void i8_pack_panel_rows(const void* W, int64_t nr, int64_t nb, uint8_t* w
     }
   }
 }
+// the legacy 32-block formats' packer (Q5_0, Q4_1, Q5_1, IQ4_NL, MXFP4)
+#include "cpu/qformats_legacy_x86.h"
+#include "cpu/qgemm_i8_legacy_x86.h"
 // IQ4_XS / Q3_K and their x16 forms: each row's 32-blocks through the scalar decoder
 // (qi8::Block: codes u, factors s0, s1), stored in the panel's layout (rows past nr zero).
 template <int NRP, int FMT, int Q8OFF>
@@ -256,7 +259,9 @@ static void i8_pack_panel_qk(const void* W, int64_t nr, int64_t nb, uint8_t* wp)
 // The panel of nr rows of W (whole 16-row groups for the repacked formats).
 template <int NRP, int FMT, int Q8OFF>
 static void i8_pack_panel(const void* W, int64_t nr, int64_t nb, uint8_t* wp) {
-  if constexpr (i8_is_qk<FMT>()) {
+  if constexpr (i8_is_legacy<FMT>()) {
+    i8_pack_legacy<NRP, FMT, Q8OFF>(W, nr, nb, wp);
+  } else if constexpr (i8_is_qk<FMT>()) {
     i8_pack_panel_qk<NRP, FMT, Q8OFF>(W, nr, nb, wp);
   } else if constexpr (FMT == I8_Q4_0X16 || FMT == I8_Q8_0X16 || FMT == I8_Q4_KX16 || FMT == I8_Q6_KX16) {
     if (nr < NRP) std::memset(wp, 0, (size_t)nb * NRP * 40);

@@ -164,6 +164,97 @@ struct BF16 {
   }
 };
 
+// ---- the legacy 32-block formats (fuselm/blocks.h; numerics csrc/cpu/qformats_legacy.h) ----
+// w = s * v(q) + m per 32-block: q 4 bits from qs (weight j: byte j & 15, high nibble for j >= 16), the
+// fifth bit (Q5_*) bit j of the little-endian qh; v = q - 16 (Q5_0), q (Q4_1, Q5_1), or a table value.
+// kvalues_iq4nl / kvalues_mxfp4 (ggml-common.h) packed as bytes of two words: value i = byte i.
+__host__ __device__ __forceinline__ float kv_iq4nl(uint32_t i) {
+  const uint64_t t = i < 8 ? 0xF6EADDCFBFAD9881ull : 0x7159453526190D01ull;
+  return (float)(int8_t)(t >> (8 * (i & 7)));
+}
+__host__ __device__ __forceinline__ float kv_mxfp4(uint32_t i) {
+  const uint64_t t = i < 8 ? 0x0C08060403020100ull : 0xF4F8FAFCFDFEFF00ull;
+  return (float)(int8_t)(t >> (8 * (i & 7)));
+}
+// ggml's GGML_E8M0_TO_FP32_HALF
+__host__ __device__ __forceinline__ float e8m0_half(uint32_t e) { return bits_f(e < 2 ? 0x00200000u << e : (e - 1) << 23); }
+
+// QS: offset of qs in the block, QH: of qh (-1: none), MIN: an fp16 min after d
+template <int BSZ, int QS, int QH, bool MIN, int C>
+struct Legacy5 {
+  static constexpr int QK = 32, BS = BSZ;
+  static constexpr bool kMmaBf16 = false, k16bit = false, kBias = MIN;
+  struct Raw { uint32_t q[2]; uint32_t qh; uint16_t d, m; uint8_t j; };
+  __host__ __device__ __forceinline__ static Raw load(const uint8_t* row, int64_t e) {
+    const uint8_t* b = row + (e >> 5) * BS;
+    Raw r;
+    r.j = (uint8_t)(e & 31);
+    r.d = ld16(b);
+    r.m = MIN ? ld16(b + 2) : 0;
+    r.qh = QH >= 0 ? ((uint32_t)ld16(b + (QH < 0 ? 0 : QH)) | ((uint32_t)ld16(b + (QH < 0 ? 0 : QH) + 2) << 16)) : 0;
+    ld8(r.q, b + QS + (r.j & 15));
+    return r;
+  }
+  __host__ __device__ __forceinline__ static void decode(const Raw& r, float q[8], float& scale, float& bias) {
+    const int sh = r.j >= 16 ? 4 : 0;
+#pragma unroll
+    for (int i = 0; i < 8; i++)
+      q[i] = u8f(((byte_of(r.q, i) >> sh) & 15) | (((r.qh >> (r.j + i)) & 1) << 4)) - (float)C;
+    scale = hf(r.d);
+    bias = MIN ? hf(r.m) : 0.0f;
+  }
+};
+typedef Legacy5<22, 6, 2, false, 16> Q5_0;
+typedef Legacy5<20, 4, -1, true, 0> Q4_1;
+typedef Legacy5<24, 8, 4, true, 0> Q5_1;
+
+struct IQ4_NL {
+  static constexpr int QK = 32, BS = 18;
+  static constexpr bool kMmaBf16 = false, k16bit = false, kBias = false;
+  struct Raw { uint32_t q[2]; uint16_t d; uint8_t hi; };
+  __host__ __device__ __forceinline__ static Raw load(const uint8_t* row, int64_t e) {
+    const uint8_t* b = row + (e >> 5) * BS;
+    const int j = (int)(e & 31);
+    Raw r;
+    r.d = ld16(b);
+    ld8(r.q, b + 2 + (j & 15));
+    r.hi = j >= 16;
+    return r;
+  }
+  __host__ __device__ __forceinline__ static void decode(const Raw& r, float q[8], float& scale, float& bias) {
+    const int sh = r.hi ? 4 : 0;
+#pragma unroll
+    for (int i = 0; i < 8; i++) q[i] = kv_iq4nl((byte_of(r.q, i) >> sh) & 15);
+    scale = hf(r.d);
+    bias = 0.0f;
+  }
+};
+
+// MXFP4: 17-byte blocks, so byte loads (no 2-byte alignment inside a row)
+struct MXFP4 {
+  static constexpr int QK = 32, BS = 17;
+  static constexpr bool kMmaBf16 = false, k16bit = false, kBias = false;
+  struct Raw { uint32_t q[2]; uint8_t e, hi; };
+  __host__ __device__ __forceinline__ static Raw load(const uint8_t* row, int64_t e) {
+    const uint8_t* b = row + (e >> 5) * BS;
+    const int j = (int)(e & 31);
+    const uint8_t* p = b + 1 + (j & 15);
+    Raw r;
+    r.e = b[0];
+    r.q[0] = (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+    r.q[1] = (uint32_t)p[4] | ((uint32_t)p[5] << 8) | ((uint32_t)p[6] << 16) | ((uint32_t)p[7] << 24);
+    r.hi = j >= 16;
+    return r;
+  }
+  __host__ __device__ __forceinline__ static void decode(const Raw& r, float q[8], float& scale, float& bias) {
+    const int sh = r.hi ? 4 : 0;
+#pragma unroll
+    for (int i = 0; i < 8; i++) q[i] = kv_mxfp4((byte_of(r.q, i) >> sh) & 15);
+    scale = e8m0_half(r.e);
+    bias = 0.0f;
+  }
+};
+
 #include "cuda/formats_k.cuh"  // IQ4_XS, Q3_K, Q2_K
 
 }  // namespace fmt
@@ -180,8 +271,13 @@ struct BF16 {
     case DType::Q2_K: { using F = fmt::Q2_K; __VA_ARGS__; break; }   \
     case DType::F16: { using F = fmt::F16; __VA_ARGS__; break; }     \
     case DType::BF16: { using F = fmt::BF16; __VA_ARGS__; break; }   \
+    case DType::Q5_0: { using F = fmt::Q5_0; __VA_ARGS__; break; }   \
+    case DType::Q4_1: { using F = fmt::Q4_1; __VA_ARGS__; break; }   \
+    case DType::Q5_1: { using F = fmt::Q5_1; __VA_ARGS__; break; }   \
+    case DType::IQ4_NL: { using F = fmt::IQ4_NL; __VA_ARGS__; break; } \
+    case DType::MXFP4: { using F = fmt::MXFP4; __VA_ARGS__; break; } \
     default: return Status::unsupported(std::string("CUDA matmul: weight format ") + dtype_name(dtype) + \
-                                        " is not implemented (q4_0, q8_0, q4_k, q6_k, iq4_xs, q3_k, q2_k, f16, bf16)"); \
+                                        " is not implemented (q4_0, q8_0, q4_k, q6_k, iq4_xs, q3_k, q2_k, f16, bf16, q5_0, q4_1, q5_1, iq4_nl, mxfp4)"); \
   }
 
 static inline const char* dtype_name(DType t) {

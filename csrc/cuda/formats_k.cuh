@@ -3,12 +3,7 @@
 // element e (e % 8 == 0) as w[i] = scale * q[i] + bias. Included by formats.cuh inside
 // namespace fuselm::cuda::fmt.
 
-// kIq4nlValues (fuselm/iq4_values.h) as two little-endian words of 8 int8 levels, so the
-// lookup needs no device table: level q = byte q % 8 of word q / 8
-__host__ __device__ __forceinline__ float iq4nl_level(uint32_t q) {
-  const uint64_t lo = 0xF6EADDCFBFAD9881ull, hi = 0x7159453526190D01ull;
-  return (float)(int8_t)(((q & 8) ? hi : lo) >> (8 * (q & 7)));
-}
+// IQ4_XS's levels: kv_iq4nl (formats.cuh, the IQ4_NL decoder's table)
 
 // IQ4_XS: sub-block j = idx / 32 of 32 weights: weight i of it in qs[16j + i % 16], low
 // nibble for i < 16, high for i >= 16; 6-bit ls from scales_l[j / 2] and scales_h
@@ -32,7 +27,7 @@ struct IQ4_XS {
     const int ls = ((r.sl >> (4 * (r.j & 1))) & 15) | (((r.sh >> (2 * r.j)) & 3) << 4);
     const int sh = r.hi ? 4 : 0;
 #pragma unroll
-    for (int i = 0; i < 8; i++) q[i] = iq4nl_level((byte_of(r.q, i) >> sh) & 15);
+    for (int i = 0; i < 8; i++) q[i] = kv_iq4nl((byte_of(r.q, i) >> sh) & 15);
     scale = hf(r.d) * (float)(ls - 32);
     bias = 0.0f;
   }

@@ -14,6 +14,7 @@
 #include "fuselm/cuda.h"
 #include "fuselm/fp16.h"
 #include "fuselm/ops.h"
+#include "cpu/qformats_legacy.h"
 #include "tests/harness.h"
 
 namespace fc = fuselm::cuda;
@@ -106,6 +107,12 @@ static void scale_min_k4(int j, const uint8_t* q, int* d, int* m) {
 std::vector<double> dequant_row(const uint8_t* row, DType t, int64_t K) {
   std::vector<double> y(K);
   using namespace fuselm;
+  if (lg::plain_index(t) >= 0) {  // the legacy 32-block formats: the CPU dequantizer (checked against TypeScript)
+    std::vector<float> f(K);
+    dequantize_row(t, row, f.data(), K);
+    for (int64_t i = 0; i < K; i++) y[i] = f[i];
+    return y;
+  }
   if (t == DType::F16) { for (int64_t i = 0; i < K; i++) y[i] = fp16_to_fp32(((const uint16_t*)row)[i]); }
   else if (t == DType::BF16) { for (int64_t i = 0; i < K; i++) y[i] = bf16_to_fp32(((const uint16_t*)row)[i]); }
   else if (t == DType::Q4_0) {
@@ -171,6 +178,13 @@ std::vector<uint8_t> random_weights(DType t, int64_t N, int64_t K, uint64_t seed
     if (t == DType::F16) for (int64_t i = 0; i < K; i++) ((uint16_t*)row)[i] = fp32_to_fp16(0.1f * r.normal());
     if (t == DType::BF16) for (int64_t i = 0; i < K; i++) ((uint16_t*)row)[i] = fp32_to_bf16(0.1f * r.normal());
     if (t == DType::Q4_0) for (int64_t b = 0; b < K / 32; b++) ((block_q4_0*)row)[b].d = h(0.005f, 0.03f);
+    if (t == DType::Q5_0) for (int64_t b = 0; b < K / 32; b++) ((block_q5_0*)row)[b].d = h(0.003f, 0.015f);
+    if (t == DType::IQ4_NL) for (int64_t b = 0; b < K / 32; b++) ((block_iq4_nl*)row)[b].d = h(0.0003f, 0.001f);
+    if (t == DType::MXFP4) for (int64_t b = 0; b < K / 32; b++) ((block_mxfp4*)row)[b].e = (uint8_t)(118 + r.next() % 4);
+    if (t == DType::Q4_1)
+      for (int64_t b = 0; b < K / 32; b++) { ((block_q4_1*)row)[b].d = h(0.003f, 0.01f); ((block_q4_1*)row)[b].m = h(-0.08f, -0.02f); }
+    if (t == DType::Q5_1)
+      for (int64_t b = 0; b < K / 32; b++) { ((block_q5_1*)row)[b].d = h(0.002f, 0.005f); ((block_q5_1*)row)[b].m = h(-0.08f, -0.02f); }
     if (t == DType::Q8_0)
       for (int64_t b = 0; b < K / 32; b++) {
         ((block_q8_0*)row)[b].d = h(0.0005f, 0.002f);
@@ -211,7 +225,8 @@ double gemm_err(const std::vector<float>& got, const std::vector<float>& x, cons
 
 // needs no device: the kernels' decoders, run on the host, against ggml's dequantisation loops
 TEST(cuda_decoders_match_ggml_dequant_on_host) {
-  for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::F16, DType::BF16}) {
+  for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::F16, DType::BF16, DType::Q5_0, DType::Q4_1,
+                  DType::Q5_1, DType::IQ4_NL, DType::MXFP4}) {
     const int64_t N = 5, K = 1024;
     auto w = random_weights(t, N, K, 77 + (int)t);
     const int64_t rb = fc::row_bytes(t, K);
@@ -460,7 +475,8 @@ static void run_matmul_case(DType t, int64_t M, int64_t N, int64_t K, int mode /
 
 TEST(cuda_gemv_vs_f64) {
   if (skip()) return;
-  for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::F16, DType::BF16}) {
+  for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::F16, DType::BF16, DType::Q5_0, DType::Q4_1,
+                  DType::Q5_1, DType::IQ4_NL, DType::MXFP4}) {
     const int64_t qk = (t == DType::Q4_K || t == DType::Q6_K) ? 256 : 32;
     run_matmul_case(t, 1, 1, qk, 1, false);
     run_matmul_case(t, 2, 17, qk * 3, 1, true);
@@ -472,7 +488,8 @@ TEST(cuda_gemv_vs_f64) {
 
 TEST(cuda_gemm_mma_vs_f64) {
   if (skip()) return;
-  for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::F16, DType::BF16}) {
+  for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::F16, DType::BF16, DType::Q5_0, DType::Q4_1,
+                  DType::Q5_1, DType::IQ4_NL, DType::MXFP4}) {
     const int64_t qk = (t == DType::Q4_K || t == DType::Q6_K) ? 256 : 32;
     run_matmul_case(t, 9, 17, qk, 2, true);
     run_matmul_case(t, 64, 129, qk * 3, 2, false);

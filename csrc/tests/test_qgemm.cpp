@@ -9,12 +9,15 @@ using fuselm::DType;
 
 namespace {
 
-const DType kWeights[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K};
+const DType kWeights[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K,
+                          DType::Q5_0, DType::Q4_1, DType::Q5_1, DType::IQ4_NL, DType::MXFP4};
 
 int block_of(DType t) { return fuselm::dtype_traits((int32_t)t)->block_elems; }
 int partner_block(DType t) {
   switch (t) {
-    case DType::Q8_0: case DType::Q4_0: return 32;
+    case DType::Q8_0: case DType::Q4_0: case DType::Q5_0: case DType::Q4_1: case DType::Q5_1: case DType::IQ4_NL:
+    case DType::MXFP4:
+      return 32;
     case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: return 256;
     default: return 0;
   }
@@ -42,6 +45,44 @@ TEST(qgemm_quantizer_hand_worked_blocks) {
     const int l = j < 8 ? lo[j] : 8, h = j == 0 ? 9 : j == 1 ? 7 : 8;
     CHECK(p[2 + j] == (uint8_t)(l | (h << 4)));
   }
+}
+
+// The legacy 32-block formats on hand-worked blocks (ggml's reference rules, as
+// test/kernels/qgemm-legacy.test.ts states them).
+TEST(qgemm_legacy_quantizer_hand_worked_blocks) {
+  // q5_0: largest magnitude -16 -> d = 1; q = min(31, trunc(x + 16.5)), fifth bits in qh
+  float x[32] = {-16, 15, 15.6f, -0.5f, 0.4f};
+  uint8_t q[22];
+  CHECK(fuselm::quantize(q, DType::Q5_0, x, 1, 32).ok());
+  CHECK(q[0] == 0x00 && q[1] == 0x3c);
+  uint32_t qh;
+  std::memcpy(&qh, q + 2, 4);
+  const int want[5] = {0, 31, 31, 16, 16};
+  for (int j = 0; j < 32; j++) {
+    const int c = j < 5 ? want[j] : 16;
+    const int lo = j < 16 ? q[6 + j] & 15 : q[6 + j - 16] >> 4;
+    CHECK((lo | (int)(((qh >> j) & 1) << 4)) == c);
+  }
+  // q4_1: d = (max - min) / 15 = 1, m = min = -3; q = min(15, trunc(x - min + 0.5))
+  float y[32];
+  for (int j = 0; j < 32; j++) y[j] = (float)(j % 16) - 3;
+  y[5] = 1.4f;
+  uint8_t p[20];
+  CHECK(fuselm::quantize(p, DType::Q4_1, y, 1, 32).ok());
+  CHECK(p[0] == 0x00 && p[1] == 0x3c && p[2] == 0x00 && p[3] == 0xc2);  // d = 1, m = -3
+  CHECK((p[4 + 5] & 15) == 4);                                           // 1.4 + 3 + 0.5 -> 4
+  // mxfp4: amax 6 -> e = floor(log2 6) - 2 + 127 = 127, d = 0.5: 6 -> code 7 (12 * 0.5), -1 -> code 10
+  float z[32] = {6, -1, 0.24f, 0.26f};
+  uint8_t m[17];
+  CHECK(fuselm::quantize(m, DType::MXFP4, z, 1, 32).ok());
+  CHECK(m[0] == 127);
+  CHECK(m[1] == 7 && m[2] == 10 && (m[3] & 15) == 0 && (m[4] & 15) == 1);
+  // iq4_nl: an all-zero block is d = 0 with every code 8 (the table value nearest 0)
+  float zero[32] = {0};
+  uint8_t n[18];
+  CHECK(fuselm::quantize(n, DType::IQ4_NL, zero, 1, 32).ok());
+  CHECK(n[0] == 0 && n[1] == 0);
+  for (int j = 0; j < 16; j++) CHECK(n[2 + j] == 0x88);
 }
 
 TEST(qgemm_matmul_vs_f64_every_format) {
@@ -110,8 +151,11 @@ TEST(qgemm_matmul_vs_f64_every_format) {
 // (the scratch-tile path), M = 1..9, every ISA, against the plain format's rows.
 TEST(qgemm_repacked_rows_cut_groups) {
   const int64_t N = 48;
-  const DType pairs[4][2] = {{DType::Q4_0, DType::Q4_0X16}, {DType::Q8_0, DType::Q8_0X16},
-                             {DType::Q4_K, DType::Q4_KX16}, {DType::Q6_K, DType::Q6_KX16}};
+  const DType pairs[9][2] = {{DType::Q4_0, DType::Q4_0X16}, {DType::Q8_0, DType::Q8_0X16},
+                             {DType::Q4_K, DType::Q4_KX16}, {DType::Q6_K, DType::Q6_KX16},
+                             {DType::Q5_0, DType::Q5_0X16}, {DType::Q4_1, DType::Q4_1X16},
+                             {DType::Q5_1, DType::Q5_1X16}, {DType::IQ4_NL, DType::IQ4_NLX16},
+                             {DType::MXFP4, DType::MXFP4X16}};
   for (const auto& pr : pairs) {
     const int64_t K = pr[0] == DType::Q4_K || pr[0] == DType::Q6_K ? 512 : 96;
     fltest::Rng r(5 + (int)pr[0]);

@@ -6,22 +6,30 @@ import { Tensor } from '../tensor';
 import { Launch, checkDType, checkTensor, outputLike, runAsync, runNow, weightZeros } from './common';
 import { LutFormat, LutQuantizeOptions, LutTensor, dequantizeLut, matmulLutLaunch, quantizeLut } from './lut';
 
+/** The legacy 32-block formats with a q8_0 partner (quantize, dequantize, matmul, repack, gather, moeFfn). */
+export const LEGACY_FORMATS = ['q5_0', 'q4_1', 'q5_1', 'iq4_nl', 'mxfp4'] as const;
 /** Formats quantize()/dequantize() handle, as GGUF spells them. */
-export const QUANT_FORMATS = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q8_k', 'iq4_xs', 'q3_k', 'q2_k'] as const;
+export const QUANT_FORMATS = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q8_k', ...LEGACY_FORMATS, 'iq4_xs', 'q3_k', 'q2_k'] as const;
 export type QuantFormat = (typeof QUANT_FORMATS)[number];
 /** Weight dtypes matmul() takes. */
 export const MATMUL_WEIGHT_DTYPES: readonly DType[] = [
   'f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q4_0x16', 'q8_0x16', 'q4_kx16', 'q6_kx16',
+  ...LEGACY_FORMATS, 'q5_0x16', 'q4_1x16', 'q5_1x16', 'iq4_nlx16', 'mxfp4x16',
   'iq4_xs', 'q3_k', 'q2_k', 'iq4_xsx16', 'q3_kx16', 'q2_kx16',
 ];
 /** The repacked formats (16 rows interleaved for the GEMV) and the GGUF format each holds. */
 export const REPACKED_FORMATS = {
   q4_0x16: 'q4_0', q8_0x16: 'q8_0', q4_kx16: 'q4_k', q6_kx16: 'q6_k',
+  q5_0x16: 'q5_0', q4_1x16: 'q4_1', q5_1x16: 'q5_1', iq4_nlx16: 'iq4_nl', mxfp4x16: 'mxfp4',
   iq4_xsx16: 'iq4_xs', q3_kx16: 'q3_k', q2_kx16: 'q2_k',
 } as const;
 export type RepackedFormat = keyof typeof REPACKED_FORMATS;
-/** The GGUF formats `repack` takes (each to its `<format>x16`): what load() may repack for the GEMV. */
-export const REPACK_DTYPES: readonly DType[] = Object.values(REPACKED_FORMATS);
+/** The GGUF formats repack() takes (each has a repacked form `${dtype}x16`): what load() may repack for the GEMV. */
+export const REPACKABLE_DTYPES: readonly DType[] = Object.values(REPACKED_FORMATS);
+/** Whether repack() takes a weight of this dtype (a plain format with a repacked form). */
+export function repackSupported(dtype: string): boolean {
+  return (REPACKABLE_DTYPES as readonly string[]).includes(dtype);
+}
 
 const FORMAT_LIST = QUANT_FORMATS.map((f) => `'${f}'`).join(', ');
 
@@ -39,9 +47,9 @@ function rowsCols(t: Tensor): { rows: number; cols: number } {
 
 /**
  * Quantizes an f32 tensor row by row (rows of its last dimension) into `format`.
- * Q8_0 and Q4_0 bytes equal llama.cpp's reference quantizer's; the K-quants use
- * ggml's reference search. IQ4_XS, Q3_K and Q2_K bytes equal `llama-quantize`'s (no
- * importance matrix; checked tensor by tensor in test/kernels/qgemm-k.test.ts). `.bytes()` of the result are the raw GGUF blocks.
+ * Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, IQ4_NL, MXFP4, IQ4_XS, Q3_K and Q2_K bytes equal llama.cpp's
+ * (`llama-quantize` without an importance matrix); the other K-quants use ggml's reference search.
+ * `.bytes()` of the result are the raw GGUF blocks.
  *
  * `'lut3'` / `'lut4'` (fuselm's dense-and-sparse LUT formats) return a `LutTensor`; see
  * `quantizeLut` for `opts`.
@@ -89,7 +97,8 @@ export function dequantize(x: Tensor | LutTensor, out?: Tensor): Tensor {
 }
 
 /**
- * Repacks a Q4_0 / Q8_0 / Q4_K / Q6_K weight for the decode GEMV: 16 rows
+ * Repacks a Q4_0 / Q8_0 / Q4_K / Q6_K / Q5_0 / Q4_1 / Q5_1 / IQ4_NL / MXFP4 weight
+ * (`REPACKABLE_DTYPES`) for the decode GEMV: 16 rows
  * interleaved so that one 64-byte vector holds 4 weights of 16 rows (one
  * `vpdpbusd` against 4 broadcast activations), with the 16 rows' scales side by
  * side. Same values: `dequantize(repack(W))` equals `dequantize(W)`, and `matmul`
@@ -98,7 +107,7 @@ export function dequantize(x: Tensor | LutTensor, out?: Tensor): Tensor {
  * size, except q4_kx16 (148 bytes per 256 weights, q4_k 144), iq4_xsx16 (138, iq4_xs 136) and
  * q3_kx16 (114, q3_k 110), whose 6-bit scales are stored decoded. `repack(Wp)` of a repacked tensor undoes it, e.g. to write a GGUF file.
  *
- * @param W q4_0, q8_0, q4_k, q6_k, iq4_xs, q3_k or q2_k [..., N, K] with N a multiple of 16 (each [N, K] matrix
+ * @param W one of REPACKABLE_DTYPES, [..., N, K] with N a multiple of 16 (each [N, K] matrix
  *   of a stack, such as MoE experts [E, N, K], repacks on its own), or a repacked one to unpack
  * @example
  *   const Wp = repack(quantize(w, 'q4_0')); // w: f32 [4096, 4096]
@@ -109,9 +118,9 @@ export function repack(W: Tensor, to?: DType): Tensor {
   checkTensor(W, 'W', fn);
   const from = W.dtype;
   let target: DType;
-  if (REPACK_DTYPES.includes(from)) target = `${from}x16` as DType;
+  if (repackSupported(from)) target = `${from}x16` as DType;
   else if (from in REPACKED_FORMATS) target = REPACKED_FORMATS[from as RepackedFormat];
-  else return fail('type', 'W.dtype', `${REPACK_DTYPES.map((d) => `'${d}'`).join(', ')} or one of their repacked forms`, from, fn);
+  else return fail('type', 'W.dtype', `${REPACKABLE_DTYPES.map((d) => `'${d}'`).join(', ')} or one of their repacked forms`, from, fn);
   if (to !== undefined && to !== target) fail('type', 'to', `'${target}' (the pair of '${from}')`, to, fn);
   if (!W.isContiguous()) fail('type', 'W', 'a contiguous tensor', '#a strided view', fn);
   if (W.ndim < 2 || W.shape[W.ndim - 2] % 16 !== 0) {
@@ -131,15 +140,15 @@ export interface MatmulOptions {
 /**
  * `out[M, N] = x[M, K] · W[N, K]ᵀ (+ bias)`, W in any format (one row per output).
  *
- * M <= 8 (decode): x is quantized once to W's partner format (q8_0 for q4_0/q8_0,
- * q8_K for the K-quants) and multiplied with int8 dot products (VNNI / AVX2);
+ * M <= 8 (decode): x is quantized once to W's partner format (q8_0 for q4_0/q8_0 and
+ * q5_0/q4_1/q5_1/iq4_nl/mxfp4, q8_K for the K-quants) and multiplied with int8 dot products (VNNI / AVX2);
  * float W runs in f32. M > 8 (prefill): quantized W runs the same arithmetic as an
  * int8 GEMM (x quantized the same way, W repacked per panel, int8 block dots scaled per
  * block); bf16 W runs register-tiled bf16 kernels, f32 and f16 W f32 kernels.
  *
  * @param x f32 or bf16 [M, K] (or [K] for one row)
- * @param W [N, K] of f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k, iq4_xs, q3_k or q2_k (or a
- *   repacked form, N a multiple of 16), or a `LutTensor`
+ * @param W [N, K] of f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k, q5_0, q4_1, q5_1, iq4_nl,
+ *   mxfp4, iq4_xs, q3_k, q2_k or a repacked form (MATMUL_WEIGHT_DTYPES), or a `LutTensor`
  *   (lut3/lut4: runs `matmulLut`, x taken as f32)
  * @example
  *   const y = matmul(x, quantize(w, 'q4_0'), { bias: b });

@@ -101,9 +101,13 @@ describe('gguf round trip', () => {
   });
 
   test('a tensor of a type fuselm has no kernels for is listed, and ggufTensor says so', () => {
-    const f = parseGguf(encodeGguf({ tensors: [{ name: 'x', shape: [32], type: 6, data: new Uint8Array(22) }] }));
-    expect(f.tensors[0]).toMatchObject({ typeName: 'Q5_0', dtype: undefined, byteSize: 22 });
-    expect(() => ggufTensor(f, 'x')).toThrow("ggufTensor: tensor 'x' has type Q5_0, which fuselm has no kernels for");
+    const f = parseGguf(encodeGguf({ tensors: [{ name: 'x', shape: [256], type: 29, data: new Uint8Array(56) }] }));
+    expect(f.tensors[0]).toMatchObject({ typeName: 'IQ1_M', dtype: undefined, byteSize: 56 });
+    expect(() => ggufTensor(f, 'x')).toThrow("ggufTensor: tensor 'x' has type IQ1_M, which fuselm has no kernels for");
+    // the legacy 32-block formats resolve to their dtypes
+    const g = parseGguf(encodeGguf({ tensors: [3, 6, 7, 20, 39].map((type, i) => ({ name: `t${i}`, shape: [32], type, data: new Uint8Array([20, 22, 24, 18, 17][i]) })) }));
+    expect(g.tensors.map((t) => t.dtype)).toEqual(['q4_1', 'q5_0', 'q5_1', 'iq4_nl', 'mxfp4']);
+    expect(ggufTensor(g, 't1').dtype).toBe('q5_0');
     expect(() => ggufTensor(f, 'nope')).toThrow("ggufTensor: Expected the name of a tensor in the file for name but received 'nope'");
   });
 });

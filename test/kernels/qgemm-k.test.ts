@@ -7,7 +7,7 @@ import * as path from 'path';
 import { execFileSync } from 'child_process';
 import {
   cpu, dequantize, ggufTensorBytes, matmul, quantize, readGguf, repack, setIsa, syntheticModel, Tensor, writeGguf,
-  REPACK_DTYPES,
+  REPACKABLE_DTYPES, repackSupported,
 } from '../../lib';
 import { DTYPES } from '../../lib/dtype';
 import { dtypeForGgmlType } from '../../lib/formats/gguf';
@@ -136,8 +136,10 @@ function weight(fmt: Fmt, N: number, K: number, seed: number): Tensor {
 }
 
 describe('repack: x16 layouts', () => {
-  test('repack() takes exactly these GGUF formats (REPACK_DTYPES, for the model layer)', () => {
-    expect([...REPACK_DTYPES].sort()).toEqual(['iq4_xs', 'q2_k', 'q3_k', 'q4_0', 'q4_k', 'q6_k', 'q8_0']);
+  test('repack() takes these formats (REPACKABLE_DTYPES, for the model layer)', () => {
+    for (const f of ['iq4_xs', 'q3_k', 'q2_k', 'q4_0', 'q8_0', 'q4_k', 'q6_k']) expect({ f, ok: repackSupported(f) }).toEqual({ f, ok: true });
+    expect(REPACKABLE_DTYPES).toContain('q3_k');
+    expect(repackSupported('q5_k')).toBe(false);
   });
 
   // code of weight e of row r read from the repacked bytes as blocks.h describes them,

@@ -3,6 +3,7 @@
 // dequantizer for every block format read straight from the bytes, and a
 // float64 matmul with the error bounds the kernels must meet.
 import { f16ToF32, f32ToF16 } from '../../lib';
+import { dequantLegacyRef, KVALUES_IQ4NL, Legacy, LEGACY } from './qgemm_legacy';
 
 const f = Math.fround;
 
@@ -55,8 +56,8 @@ function scaleMinK4(s: Uint8Array, o: number, j: number): [number, number] {
   return [(s[o + j + 4] & 0xf) | ((s[o + j - 4] >> 6) << 4), (s[o + j + 4] >> 4) | ((s[o + j] >> 6) << 4)];
 }
 
-/** IQ4_NL / IQ4_XS levels (ggml-common.h kvalues_iq4nl) */
-export const KVALUES_IQ4NL = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113];
+/** IQ4_NL / IQ4_XS levels (ggml-common.h kvalues_iq4nl), declared in qgemm_legacy.ts */
+export { KVALUES_IQ4NL };
 
 /** Dequantizes rows of any block format, read from the GGUF layouts. */
 export function dequantRef(fmt: string, bytes: Uint8Array, n: number): Float32Array {
@@ -153,7 +154,9 @@ export function dequantRef(fmt: string, bytes: Uint8Array, n: number): Float32Ar
         }
       }
       break;
-    default: throw new Error(`no reference for ${fmt}`);
+    default:
+      if ((LEGACY as readonly string[]).includes(fmt)) return dequantLegacyRef(fmt as Legacy, bytes, n);
+      throw new Error(`no reference for ${fmt}`);
   }
   return y;
 }

@@ -58,8 +58,9 @@ static inline void block_dots(__m256i (*acc)[2], const uint8_t* w, const int8_t*
   }
 }
 
-// q4_0 / q8_0 (an activation scale per 32-block): f += float(I) * (s * d) per block.
-template <bool SIGNED, int CH>
+// q4_0 / q8_0 (an activation scale per 32-block): f += float(I) * (s * d) per block;
+// MIN (q4_1 / q5_1): then f -= mn * (d * S).
+template <bool SIGNED, int CH, bool MIN = false>
 static inline void tile_q8_0(float* C, int64_t ldc, int64_t mrows, const int8_t* ap, const I8ActMeta* am,
                              const uint8_t* wp, const float* wf, int64_t b0, int64_t b1, __m256i k0, __m256i k1,
                              bool first) {
@@ -82,6 +83,14 @@ static inline void tile_q8_0(float* C, int64_t ldc, int64_t mrows, const int8_t*
       const __m256 d = _mm256_set1_ps(mt[i].d);
       f[i][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[i][0]), _mm256_mul_ps(s0, d), f[i][0]);
       f[i][1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[i][1]), _mm256_mul_ps(s1, d), f[i][1]);
+    }
+    if (MIN) {
+      const __m256 m0 = _mm256_load_ps(wf + (2 * b + 1) * NRP), m1 = _mm256_load_ps(wf + (2 * b + 1) * NRP + 8);
+      for (int i = 0; i < MR; i++) {
+        const __m256 ds = _mm256_set1_ps(mt[i].d * mt[i].sum);
+        f[i][0] = _mm256_fnmadd_ps(m0, ds, f[i][0]);
+        f[i][1] = _mm256_fnmadd_ps(m1, ds, f[i][1]);
+      }
     }
   }
   for (int i = 0; i < MR && i < mrows; i++) {
@@ -207,7 +216,15 @@ static void gemm_panel(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta*
       float* c = C + p * MR * ldc;
       const int8_t* a = qa + p * nb * MR * 32;
       const I8ActMeta* m = meta + p * nb * MR;
-      if (FMT == I8_Q4_0 || FMT == I8_Q4_0X16) tile_q8_0<false, 8>(c, ldc, mrows, a, m, wp, wf, kb, ke, k0, k1, kb == 0);
+      if constexpr (i8_is_legacy<FMT>()) {
+        // codes < 32 (pairs summed over 4 groups in int16: 4 * 2 * 31 * 127 < 2^15), q4_1's < 16
+        // over 8; the table formats signed as q8_0 (Q8OFF 0 here)
+        constexpr int F = (FMT - I8_LG) % (I8_LG_X16 - I8_LG);
+        if (lg::kLutOf[F]) tile_q8_0<true, 1>(c, ldc, mrows, a, m, wp, wf, kb, ke, k0, k1, kb == 0);
+        else if (F == lg::Q4_1) tile_q8_0<false, 8, true>(c, ldc, mrows, a, m, wp, wf, kb, ke, k0, k1, kb == 0);
+        else if (F == lg::Q5_1) tile_q8_0<false, 4, true>(c, ldc, mrows, a, m, wp, wf, kb, ke, k0, k1, kb == 0);
+        else tile_q8_0<false, 4>(c, ldc, mrows, a, m, wp, wf, kb, ke, k0, k1, kb == 0);
+      } else if (FMT == I8_Q4_0 || FMT == I8_Q4_0X16) tile_q8_0<false, 8>(c, ldc, mrows, a, m, wp, wf, kb, ke, k0, k1, kb == 0);
       else if (FMT == I8_Q8_0 || FMT == I8_Q8_0X16) tile_q8_0<true, 1>(c, ldc, mrows, a, m, wp, wf, kb, ke, k0, k1, kb == 0);
       else if (FMT == I8_Q4_K || FMT == I8_Q4_KX16) tile_qk<1, 8>(c, ldc, mrows, a, m, wp, wf, kb, ke, k0, k1, kb == 0);
       else if (FMT == I8_Q5_K) tile_qk<1, 4>(c, ldc, mrows, a, m, wp, wf, kb, ke, k0, k1, kb == 0);
@@ -221,6 +238,7 @@ static void gemm_panel(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta*
 }
 
 FL_QGEMM_I8_ENTRIES(avx2, 0)
+FL_QGEMM_I8_LEGACY_ENTRIES(avx2)
 
 }  // namespace avx2
 }  // namespace fuselm

@@ -42,7 +42,9 @@ static inline void block_dots(__m512i (*acc)[2], const uint8_t* w, const int8_t*
 }
 
 // q4_0 / q8_0 (an activation scale per 32-block): f += float(I) * (s * d) per block,
-// with corr[0] as the sums' start; f in registers over blocks b0..b1.
+// with corr[0] as the sums' start; f in registers over blocks b0..b1. MIN (q4_1 /
+// q5_1): then f -= mn * (d * S).
+template <bool MIN = false>
 static inline void tile_q8_0(float* C, int64_t ldc, int64_t mrows, const int8_t* ap, const I8ActMeta* am,
                              const uint8_t* wp, const float* wf, int64_t b0, int64_t b1, __mmask16 k0,
                              __mmask16 k1, bool first) {
@@ -65,6 +67,14 @@ static inline void tile_q8_0(float* C, int64_t ldc, int64_t mrows, const int8_t*
       const __m512 d = _mm512_set1_ps(mt[i].d);
       f[i][0] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[i][0]), _mm512_mul_ps(s0, d), f[i][0]);
       f[i][1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[i][1]), _mm512_mul_ps(s1, d), f[i][1]);
+    }
+    if (MIN) {
+      const __m512 m0 = _mm512_load_ps(wf + (2 * b + 1) * NRP), m1 = _mm512_load_ps(wf + (2 * b + 1) * NRP + 16);
+      for (int i = 0; i < MR; i++) {
+        const __m512 ds = _mm512_set1_ps(mt[i].d * mt[i].sum);
+        f[i][0] = _mm512_fnmadd_ps(m0, ds, f[i][0]);
+        f[i][1] = _mm512_fnmadd_ps(m1, ds, f[i][1]);
+      }
     }
   }
   for (int i = 0; i < MR && i < mrows; i++) {
@@ -190,7 +200,10 @@ static void gemm_panel(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta*
       float* c = C + p * MR * ldc;
       const int8_t* a = qa + p * nb * MR * 32;
       const I8ActMeta* m = meta + p * nb * MR;
-      if (i8_is_q2k<FMT>()) tile_q2k(c, ldc, mrows, a, m, wp, wf, wf + nb * 2 * NRP, kb, ke, k0, k1, kb == 0);
+      constexpr bool lgmin = i8_is_legacy<FMT>() && ((FMT - I8_LG) % (I8_LG_X16 - I8_LG) == lg::Q4_1 ||
+                                                     (FMT - I8_LG) % (I8_LG_X16 - I8_LG) == lg::Q5_1);
+      if (i8_is_legacy<FMT>()) tile_q8_0<lgmin>(c, ldc, mrows, a, m, wp, wf, kb, ke, k0, k1, kb == 0);
+      else if (i8_is_q2k<FMT>()) tile_q2k(c, ldc, mrows, a, m, wp, wf, wf + nb * 2 * NRP, kb, ke, k0, k1, kb == 0);
       else if (FMT == I8_Q4_0 || FMT == I8_Q8_0 || FMT == I8_Q4_0X16 || FMT == I8_Q8_0X16) tile_q8_0(c, ldc, mrows, a, m, wp, wf, kb, ke, k0, k1, kb == 0);
       else tile_qk<(FMT == I8_Q6_K || FMT == I8_Q6_KX16 || i8_is_qk<FMT>()) ? 2 : 1>(c, ldc, mrows, a, m, wp, wf, kb, ke, k0, k1, kb == 0);
     }
@@ -198,6 +211,7 @@ static void gemm_panel(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta*
 }
 
 FL_QGEMM_I8_ENTRIES(avx512, 128)
+FL_QGEMM_I8_LEGACY_ENTRIES(avx512)
 
 }  // namespace avx512
 }  // namespace fuselm

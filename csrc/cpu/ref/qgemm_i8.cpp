@@ -36,7 +36,8 @@ static void gemm_blocks(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta
             if (G == 1) C[m * ldc + r] += (float)s * (blk[j].s[h] * mt.d);
             else t += (float)s * blk[j].s[h];
           }
-          if (MIN) t -= blk[j].mn * mt.sum;
+          if (MIN && G == 1) C[m * ldc + r] -= blk[j].mn * (mt.d * mt.sum);
+          else if (MIN) t -= blk[j].mn * mt.sum;
         }
         if (G > 1) C[m * ldc + r] += t * d;
       }
@@ -76,7 +77,51 @@ FL_GEMM_I8(gemm_iq4_xs_q8_K, (dec_rows<dec_iq4_xs, sizeof(block_iq4_xs), 8>), 2,
 FL_GEMM_I8(gemm_q3_K_q8_K, (dec_rows<qi8::decode_q3_K, sizeof(block_q3_K), 8>), 2, false, 8)
 FL_GEMM_I8(gemm_iq4_xsx16_q8_K, dec_iq4_xsx16, 2, false, 8)
 FL_GEMM_I8(gemm_q3_Kx16_q8_K, qi8::decode_q3_Kx16, 2, false, 8)
+
+// the legacy 32-block formats (csrc/cpu/qformats_legacy.h): u = q (c = kC) or, for the
+// table formats, the signed value (c = 0, the ref's q8_0 offset); mn = -m
+template <int F>
+static void dec_legacy(const uint8_t* q, float s, float m, qi8::Block* o) {
+  for (int j = 0; j < 32; j++) o->u[j] = lg::kLutOf[F] ? lg::value<F>(q[j]) : q[j];
+  o->s[0] = o->s[1] = s;
+  o->mn = -m;
+}
+template <int F>
+static void dec_legacy_rows(const void* W, int64_t r, int64_t nb, int64_t b, qi8::Block* o) {
+  const typename lg::Traits<F>::Block& x = ((const typename lg::Traits<F>::Block*)W)[r * nb + b];
+  uint8_t q[32];
+  lg::codes<F>(x, q);
+  dec_legacy<F>(q, lg::scale<F>(x), lg::minv<F>(x), o);
+}
+template <int F>
+static void dec_legacy_x16(const void* W, int64_t r, int64_t nb, int64_t b, qi8::Block* o) {
+  const typename lg::Traits<F>::X16& x = ((const typename lg::Traits<F>::X16*)W)[(r / 16) * nb + b];
+  uint8_t q[32];
+  lg::codes_x16<F>(x, (int)(r % 16), q);
+  dec_legacy<F>(q, lg::scale_x16<F>(x, (int)(r % 16)), lg::minv_x16<F>(x, (int)(r % 16)), o);
+}
+#define FL_GEMM_I8_LG(fmt, F)                                                                                    \
+  FL_GEMM_I8(gemm_##fmt##_q8_0, dec_legacy_rows<F>, 1, lg::Traits<F>::kMin, 1)                                  \
+  FL_GEMM_I8(gemm_##fmt##x16_q8_0, dec_legacy_x16<F>, 1, lg::Traits<F>::kMin, 1)
+FL_GEMM_I8_LG(q5_0, lg::Q5_0)
+FL_GEMM_I8_LG(q4_1, lg::Q4_1)
+FL_GEMM_I8_LG(q5_1, lg::Q5_1)
+FL_GEMM_I8_LG(iq4_nl, lg::IQ4_NL)
+FL_GEMM_I8_LG(mxfp4, lg::MXFP4)
+#undef FL_GEMM_I8_LG
 #undef FL_GEMM_I8
+
+void fill_qgemm_i8_legacy(QgemmTable& t) {
+#define FL_LG_FILL(F, fmt)                                        \
+  FL_LEGACY_IMPL(t, F, gemm, gemm_##fmt##_q8_0, ref);             \
+  FL_LEGACY_IMPL(t, F, gemm_x16, gemm_##fmt##x16_q8_0, ref)
+  FL_LG_FILL(lg::Q5_0, q5_0);
+  FL_LG_FILL(lg::Q4_1, q4_1);
+  FL_LG_FILL(lg::Q5_1, q5_1);
+  FL_LG_FILL(lg::IQ4_NL, iq4_nl);
+  FL_LG_FILL(lg::MXFP4, mxfp4);
+#undef FL_LG_FILL
+}
 
 // Q2_K: per 16-half a factor s_h and a min mn_h (qformats_k.h decode_q2_K); meta corr[h]
 // holds the half's activation sum S_h (ops packs it so for Q2_K):

@@ -28,6 +28,17 @@ enum class DType : int32_t {
   Q8_0X16 = 104,  // fuselm: Q8_0 repacked 16 rows at a time (block_q8_0x16), for the GEMV
   Q4_KX16 = 105,  // fuselm: Q4_K repacked 16 rows at a time (block_q4_Kx16), for the GEMV
   Q6_KX16 = 106,  // fuselm: Q6_K repacked 16 rows at a time (block_q6_Kx16), for the GEMV
+  // the other 32-weight formats with a q8_0 partner (block structs below, "legacy 32-block formats")
+  Q4_1 = 3,
+  Q5_0 = 6,
+  Q5_1 = 7,
+  IQ4_NL = 20,
+  MXFP4 = 39,
+  Q5_0X16 = 110,   // fuselm: Q5_0 repacked 16 rows at a time (block_q5_0x16), for the GEMV
+  Q4_1X16 = 111,   // fuselm: Q4_1 repacked (block_q4_1x16)
+  Q5_1X16 = 112,   // fuselm: Q5_1 repacked (block_q5_1x16)
+  IQ4_NLX16 = 113, // fuselm: IQ4_NL repacked (block_iq4_nlx16)
+  MXFP4X16 = 114,  // fuselm: MXFP4 repacked (block_mxfp4x16)
   // the 256-weight super-block formats with the q8_K partner (csrc/cpu/qformats_k.h)
   Q2_K = 10,
   Q3_K = 11,
@@ -172,6 +183,82 @@ struct block_lut3 {
 };
 static_assert(sizeof(block_lut3) == 12, "block_lut3 is 12 bytes (3 bits per weight)");
 
+// ---- the other 32-weight formats with a q8_0 partner ("legacy" 32-blocks) --------
+// Each stores 32 weights with qs[j] holding weight j in its low nibble and weight
+// j + 16 in its high nibble (Q4_0's order), a fifth bit per weight in qh for Q5_*
+// (bit j of the little-endian uint32 qh = bit 4 of weight j's code), and:
+//   Q5_0:   w = d * (q - 16), q in [0, 31]
+//   Q4_1:   w = d * q + m,    q in [0, 15]
+//   Q5_1:   w = d * q + m,    q in [0, 31]
+//   IQ4_NL: w = d * kvalues_iq4nl[q]  (ggml-common.h; csrc/cpu/qformats_legacy.h)
+//   MXFP4:  w = 2^(e - 128) * kvalues_mxfp4[q]  (e: an E8M0 exponent; the table holds
+//           twice the E2M1 values, so the scale is half of 2^(e - 127))
+constexpr int QK_LEGACY = 32;
+struct block_q5_0 {
+  fl_half d;
+  uint8_t qh[4];
+  uint8_t qs[16];
+};
+static_assert(sizeof(block_q5_0) == 22, "block_q5_0 is 22 bytes");
+struct block_q4_1 {
+  fl_half d;
+  fl_half m;
+  uint8_t qs[16];
+};
+static_assert(sizeof(block_q4_1) == 20, "block_q4_1 is 20 bytes");
+struct block_q5_1 {
+  fl_half d;
+  fl_half m;
+  uint8_t qh[4];
+  uint8_t qs[16];
+};
+static_assert(sizeof(block_q5_1) == 24, "block_q5_1 is 24 bytes");
+struct block_iq4_nl {
+  fl_half d;
+  uint8_t qs[16];
+};
+static_assert(sizeof(block_iq4_nl) == 18, "block_iq4_nl is 18 bytes");
+struct block_mxfp4 {
+  uint8_t e;
+  uint8_t qs[16];
+};
+static_assert(sizeof(block_mxfp4) == 17, "block_mxfp4 is 17 bytes");
+// Their repacked forms (fuselm, family `qgemm`), 16 rows group-major as Q4_0X16
+// (group g, block b at index g * (K/32) + b), each the plain size x 16:
+// qs[j][4r + e] holds row r's weight 4j + e in its low nibble and weight
+// 16 + 4j + e in its high nibble (exactly Q4_0X16's qs); d / m / e per row;
+// qh[4r + e] (Q5_*) holds the fifth bits of row r: bit j (j < 4) that of weight
+// 4j + e, bit 4 + j that of weight 16 + 4j + e, so the 64 bytes line up with
+// the 64-byte vectors of qs.
+struct block_q5_0x16 {
+  fl_half d[16];
+  uint8_t qh[64];
+  uint8_t qs[4][64];
+};
+static_assert(sizeof(block_q5_0x16) == 16 * sizeof(block_q5_0), "block_q5_0x16 is 16 q5_0 blocks");
+struct block_q4_1x16 {
+  fl_half d[16];
+  fl_half m[16];
+  uint8_t qs[4][64];
+};
+static_assert(sizeof(block_q4_1x16) == 16 * sizeof(block_q4_1), "block_q4_1x16 is 16 q4_1 blocks");
+struct block_q5_1x16 {
+  fl_half d[16];
+  fl_half m[16];
+  uint8_t qh[64];
+  uint8_t qs[4][64];
+};
+static_assert(sizeof(block_q5_1x16) == 16 * sizeof(block_q5_1), "block_q5_1x16 is 16 q5_1 blocks");
+struct block_iq4_nlx16 {
+  fl_half d[16];
+  uint8_t qs[4][64];
+};
+static_assert(sizeof(block_iq4_nlx16) == 16 * sizeof(block_iq4_nl), "block_iq4_nlx16 is 16 iq4_nl blocks");
+struct block_mxfp4x16 {
+  uint8_t e[16];
+  uint8_t qs[4][64];
+};
+static_assert(sizeof(block_mxfp4x16) == 16 * sizeof(block_mxfp4), "block_mxfp4x16 is 16 mxfp4 blocks");
 // ---- IQ4_XS, Q3_K, Q2_K: 256-weight super-blocks, dot partner q8_K ------------------
 // (their kernels: csrc/cpu/qformats_k.h; IQ4_XS's levels: fuselm/iq4_values.h)
 
@@ -272,6 +359,17 @@ static constexpr DTypeTraits kDTypeTraits[] = {
     {DType::Q8_0X16, "q8_0x16", QK8_0, (int32_t)sizeof(block_q8_0), DType::Q8_0, true},
     {DType::Q4_KX16, "q4_kx16", QK_K, 148, DType::Q8_K, true},
     {DType::Q6_KX16, "q6_kx16", QK_K, (int32_t)sizeof(block_q6_K), DType::Q8_K, true},
+    // legacy 32-block formats and their repacked forms
+    {DType::Q5_0, "q5_0", 32, (int32_t)sizeof(block_q5_0), DType::Q8_0, true},
+    {DType::Q4_1, "q4_1", 32, (int32_t)sizeof(block_q4_1), DType::Q8_0, true},
+    {DType::Q5_1, "q5_1", 32, (int32_t)sizeof(block_q5_1), DType::Q8_0, true},
+    {DType::IQ4_NL, "iq4_nl", 32, (int32_t)sizeof(block_iq4_nl), DType::Q8_0, true},
+    {DType::MXFP4, "mxfp4", 32, (int32_t)sizeof(block_mxfp4), DType::Q8_0, true},
+    {DType::Q5_0X16, "q5_0x16", 32, (int32_t)sizeof(block_q5_0), DType::Q8_0, true},
+    {DType::Q4_1X16, "q4_1x16", 32, (int32_t)sizeof(block_q4_1), DType::Q8_0, true},
+    {DType::Q5_1X16, "q5_1x16", 32, (int32_t)sizeof(block_q5_1), DType::Q8_0, true},
+    {DType::IQ4_NLX16, "iq4_nlx16", 32, (int32_t)sizeof(block_iq4_nl), DType::Q8_0, true},
+    {DType::MXFP4X16, "mxfp4x16", 32, (int32_t)sizeof(block_mxfp4), DType::Q8_0, true},
     {DType::Q2_K, "q2_k", QK_K, (int32_t)sizeof(block_q2_K), DType::Q8_K, true},
     {DType::Q3_K, "q3_k", QK_K, (int32_t)sizeof(block_q3_K), DType::Q8_K, true},
     {DType::IQ4_XS, "iq4_xs", QK_K, (int32_t)sizeof(block_iq4_xs), DType::Q8_K, true},

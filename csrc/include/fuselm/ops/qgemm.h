@@ -25,15 +25,17 @@ constexpr int64_t kGemvMaxM = 8;
 // Bytes of one row of n elements of dtype t (n must be a whole number of blocks).
 size_t row_bytes(DType t, int64_t n);
 // Whether quantize()/dequantize() handle this dtype: f32, f16, bf16, q8_0, q4_0,
-// q4_k, q5_k, q6_k, q8_k.
+// q4_k, q5_k, q6_k, q8_k, and the legacy 32-block q5_0, q4_1, q5_1, iq4_nl, mxfp4.
 bool quant_supported(DType t);
-// dst: rows x row_bytes(t, cols). Q8_0/Q4_0 bytes equal ggml's reference
-// quantizer's; the K-quants follow ggml's reference search. Threads by rows.
+// dst: rows x row_bytes(t, cols). Q8_0/Q4_0 and the legacy formats' bytes equal
+// ggml's (llama-quantize's without an imatrix); the K-quants follow ggml's
+// reference search. Threads by rows.
 Status quantize(void* dst, DType t, const float* src, int64_t rows, int64_t cols);
 Status dequantize(float* dst, DType t, const void* src, int64_t rows, int64_t cols);
 // Repacking for the GEMV (blocks.h *X16): rows x cols (rows a multiple of 16;
 // a stack of matrices whose N are multiples of 16 repacks as one), Q4_0 <->
-// Q4_0X16, Q8_0 <-> Q8_0X16, Q4_K <-> Q4_KX16, Q6_K <-> Q6_KX16. Q4_KX16 takes
+// Q4_0X16, Q8_0 <-> Q8_0X16, Q4_K <-> Q4_KX16, Q6_K <-> Q6_KX16, and each legacy
+// 32-block format <-> its X16 (Q5_0 <-> Q5_0X16, ...). Q4_KX16 takes
 // 148 bytes per 256 weights (Q4_K 144), the others the plain size. dst and src
 // must not overlap. Threads by groups of rows. dequantize() reads the repacked
 // formats too (rows a multiple of 16).
@@ -100,6 +102,16 @@ typedef void (*GemmI8Fn)(float* C, int64_t ldc, const int8_t* qa, const I8ActMet
 // and Q2_K's 2 mins per row and block after them)
 static inline size_t gemm_i8_scratch_bytes(int64_t K, int nr) { return (size_t)(K / 32) * (size_t)nr * 48 + 64; }
 
+// The kernels of one legacy 32-block format (Q5_0, Q4_1, Q5_1, IQ4_NL, MXFP4; their
+// numerics in csrc/cpu/qformats_legacy.h): q8_0 activations (ActQ8_0, its sum used,
+// its lane offsets not), plain and repacked GEMV and int8 GEMM.
+struct QgemmLegacyKernels {
+  Kernel<DeqFn> dequantize_row;
+  Kernel<GemvFn> gemv, gemv_x16;
+  Kernel<GemmI8Fn> gemm, gemm_x16;
+};
+constexpr int kLegacyFormats = 5;
+
 struct QgemmTable {
   // activation quantizers: the q8_0 partner with lane offsets for q4_0 / q8_0
   // weights (see csrc/cpu/qscalar.h ActQ8_0), and ggml's q8_K
@@ -119,6 +131,8 @@ struct QgemmTable {
   Kernel<GemmI8Fn> gemm_q4_0_q8_0, gemm_q8_0_q8_0, gemm_q4_K_q8_K, gemm_q5_K_q8_K, gemm_q6_K_q8_K;
   // ... and over the GEMV-repacked Q4_0X16 / Q8_0X16 / Q4_KX16 / Q6_KX16 (W at a whole 16-row group)
   Kernel<GemmI8Fn> gemm_q4_0x16_q8_0, gemm_q8_0x16_q8_0, gemm_q4_Kx16_q8_K, gemm_q6_Kx16_q8_K;
+  // the legacy 32-block formats, indexed by lg::Fmt (csrc/cpu/qformats_legacy.h)
+  QgemmLegacyKernels legacy[kLegacyFormats];
   // IQ4_XS, Q3_K, Q2_K and their repacked forms (csrc/cpu/qformats_k.h; *::fill_qformats_k)
   Kernel<DeqFn> dequantize_row_iq4_xs, dequantize_row_q3_K, dequantize_row_q2_K;
   Kernel<GemvFn> gemv_iq4_xs_q8_K, gemv_q3_K_q8_K, gemv_q2_K_q8_K, gemv_iq4_xsx16_q8_K, gemv_q3_Kx16_q8_K,
@@ -135,5 +149,15 @@ struct QgemmTable {
 namespace ref { void fill_qgemm(QgemmTable& t); void fill_qgemm_i8(QgemmTable& t); void fill_qformats_k(QgemmTable& t); }
 namespace avx2 { void fill_qgemm(QgemmTable& t); void fill_qgemm_i8(QgemmTable& t); void fill_qformats_k(QgemmTable& t); }
 namespace avx512 { void fill_qgemm(QgemmTable& t); void fill_qgemm_i8(QgemmTable& t); void fill_qformats_k(QgemmTable& t); }
+// the legacy 32-block formats: dequantizers and GEMV (cpu/*/qgemm_legacy.cpp), int8 GEMM (cpu/*/qgemm_i8.cpp)
+namespace ref { void fill_qgemm_legacy(QgemmTable& t); void fill_qgemm_i8_legacy(QgemmTable& t); }
+namespace avx2 { void fill_qgemm_legacy(QgemmTable& t); void fill_qgemm_i8_legacy(QgemmTable& t); }
+namespace avx512 { void fill_qgemm_legacy(QgemmTable& t); void fill_qgemm_i8_legacy(QgemmTable& t); }
+// sets one kernel of a legacy row: FL_LEGACY_IMPL(t, lg::Q5_0, gemv, gemv_q5_0_q8_0, avx2)
+#define FL_LEGACY_IMPL(table, f, field, fnname, ns) \
+  do {                                              \
+    (table).legacy[f].field.fn = &ns::fnname;       \
+    (table).legacy[f].field.isa = #ns;              \
+  } while (0)
 
 }  // namespace fuselm
