@@ -57,6 +57,8 @@ static inline int q3_code(const block_q3_K& b, int e) {
 }
 
 // ---- dequantizers (n a multiple of 256) ---------------------------------------------
+// Q3_K / Q2_K: weight e of a super-block belongs to 16-weight sub-block e / 16 (its
+// scale), whatever the bit layout (ggml's loops walk sub-blocks 8h + 2g + l / 16).
 static inline void dequant_iq4_xs(float* y, const block_iq4_xs* x, int64_t n) {
   for (int64_t i = 0; i < n / QK_K; i++) {
     const float d = fp16_to_fp32(x[i].d);
@@ -78,16 +80,14 @@ static inline void dequant_q3_K(float* y, const block_q3_K* x, int64_t n) {
     const float d = fp16_to_fp32(x[i].d);
     int8_t sc[16];
     unpack_scales_q3_K(x[i].scales, sc);
-    for (int e = 0; e < QK_K; e++) y[QK_K * i + e] = d * (float)sc[(e / 128) * 8 + ((e % 128) / 32) * 2 + (e % 32) / 16] * (float)(q3_code(x[i], e) - 4);
+    for (int e = 0; e < QK_K; e++) y[QK_K * i + e] = d * (float)sc[e / 16] * (float)(q3_code(x[i], e) - 4);
   }
 }
-// the sub-block (16 weights) holding weight e of a Q3_K / Q2_K super-block
-static inline int k16_sub(int e) { return (e / 128) * 8 + ((e % 128) / 32) * 2 + (e % 32) / 16; }
 static inline void dequant_q2_K(float* y, const block_q2_K* x, int64_t n) {
   for (int64_t i = 0; i < n / QK_K; i++) {
     const float d = fp16_to_fp32(x[i].d), dmin = fp16_to_fp32(x[i].dmin);
     for (int e = 0; e < QK_K; e++) {
-      const uint8_t s = x[i].scales[k16_sub(e)];
+      const uint8_t s = x[i].scales[e / 16];
       y[QK_K * i + e] = d * (float)(s & 0xF) * (float)q2bits(x[i].qs, e) - dmin * (float)(s >> 4);
     }
   }
@@ -192,8 +192,8 @@ static inline void decode_q3_K(const void* row, int64_t b, Block* o) {
   qs::unpack_scales_q3_K(x->scales, sc);
   for (int l = 0; l < 32; l++) o->u[l] = qs::q3_code(*x, 32 * j + l);
   const float d = fp16_to_fp32(x->d);
-  o->s[0] = d * (float)sc[qs::k16_sub(32 * j)];
-  o->s[1] = d * (float)sc[qs::k16_sub(32 * j + 16)];
+  o->s[0] = d * (float)sc[2 * j];
+  o->s[1] = d * (float)sc[2 * j + 1];
   o->mn = 0;
 }
 static inline void decode_q3_Kx16(const void* W, int64_t r, int64_t nb, int64_t b, Block* o) {
@@ -201,8 +201,8 @@ static inline void decode_q3_Kx16(const void* W, int64_t r, int64_t nb, int64_t 
   const int rr = (int)(r % 16), j = (int)(b % 8);
   for (int i = 0; i < 32; i++) o->u[i] = qs::q3_Kx16_code(*x, rr, 32 * j + i);
   const float d = fp16_to_fp32(x->d[rr]);
-  o->s[0] = d * (float)x->sc[qs::k16_sub(32 * j)][rr];
-  o->s[1] = d * (float)x->sc[qs::k16_sub(32 * j + 16)][rr];
+  o->s[0] = d * (float)x->sc[2 * j][rr];
+  o->s[1] = d * (float)x->sc[2 * j + 1][rr];
   o->mn = 0;
 }
 
