@@ -5,7 +5,7 @@ import * as path from 'path';
 import * as readline from 'readline';
 import { GgufTensorInfo, ggufPlain, ggufTensor, ggufTensorBytes, readGguf } from '../formats/gguf';
 import { GgufTensorInput, writeGguf } from '../formats/gguf-writer';
-import { DType, isDType } from '../dtype';
+import { DType, DTYPES, isDType } from '../dtype';
 import { Tensor } from '../tensor';
 import { readConfig } from '../models/config';
 import { load } from '../models/model';
@@ -161,7 +161,7 @@ export async function chatLoop(argv: string[], input: NodeJS.ReadableStream, out
   return 0;
 }
 
-const FORMATS = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k'];
+const FORMATS = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q5_0', 'q4_1', 'q5_1', 'iq4_nl', 'mxfp4'];
 
 export const quantize: Command = {
   name: 'quantize',
@@ -186,7 +186,7 @@ export const quantize: Command = {
       return kernel('dequantize')(x);
     };
     const target = fmt as DType;
-    const blk = { f32: 1, f16: 1, bf16: 1, q8_0: 32, q4_0: 32, q4_k: 256, q5_k: 256, q6_k: 256 }[fmt as 'f32'];
+    const blk = DTYPES[target].blockElems;
     const tensors: GgufTensorInput[] = f.tensors.map((t) => {
       const raw = { name: t.name, shape: t.shape, type: t.ggmlType, data: ggufTensorBytes(f, t) };
       if (t.shape.length < 2 || t.ne[0] % blk !== 0 || !t.dtype || t.dtype === target) return raw;

@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { DType } from '../../lib/dtype';
+import { QUANT_FORMATS } from '../../lib/ops/qgemm';
 import { readGguf } from '../../lib/formats/gguf';
 import { GgufTensorInput, gguf, writeGguf } from '../../lib/formats/gguf-writer';
 import { SafetensorsInput, readSafetensors, safetensorsTensor, writeSafetensors } from '../../lib/formats/safetensors';
@@ -322,7 +323,7 @@ describe('HF config and checkpoint errors', () => {
     await expect(load(dir)).rejects.toThrow(/no config.json next to/);
     await expect(load(again.dir)).rejects.toThrow(/has no tokenizer.json; pass \{ tokenizer \} to load\(\)/);
     await expect(load(again.dir, { tokenizerSpaces: 'x' as never })).rejects.toThrow("load: Expected 'llama.cpp' or 'hf' for opts.tokenizerSpaces but received x");
-    await expect(load(again.dir, { tokenizer, quantize: 'q3' as never })).rejects.toThrow('load: Expected one of f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k, q8_k for opts.quantize but received q3');
+    await expect(load(again.dir, { tokenizer, quantize: 'q3' as never })).rejects.toThrow(`load: Expected one of ${QUANT_FORMATS.join(', ')} for opts.quantize but received q3`);
     await expect(load(gpath, { quantize: 'q8_0' })).rejects.toThrow(/opts.quantize applies to safetensors checkpoints/);
   });
   test('a shard over 4 GiB (sparse: its tensors after a 4.5 GiB gap) loads, mmap\'d and read, with the same logits', async () => {

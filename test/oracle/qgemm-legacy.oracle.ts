@@ -13,6 +13,7 @@ import { writeSyntheticModel } from '../../lib/models/synthetic';
 import { ggufTensor, ggufTensorBytes, readGguf } from '../../lib/formats/gguf';
 import { quantize } from '../../lib/ops/qgemm';
 import { Tensor } from '../../lib/tensor';
+import { quantize as quantizeCommand } from '../../lib/commands/models';
 
 const BIN = process.env.LLAMA_QUANTIZE ?? '/work/llama.cpp-src/llama.cpp/build/bin/llama-quantize';
 const have = fs.existsSync(BIN);
@@ -52,6 +53,24 @@ maybe('llama-quantize --pure: every tensor byte for byte', () => {
   test.each(FORMATS.map((f) => [...f]))('%s (llama-quantize --pure %s)', (fmt, ftype) => {
     // attention, FFN, embedding and output matrices
     expect(compareAll(src, path.join(tmp, `${fmt}.gguf`), ['--pure'], ftype, [fmt])).toBeGreaterThanOrEqual(9);
+  });
+  // `fuselm quantize in out <fmt>` against llama-quantize --pure: the same file contents tensor by tensor
+  test.each(FORMATS.map((f) => [...f]))('fuselm quantize %s equals llama-quantize --pure %s tensor by tensor', async (fmt, ftype) => {
+    const ours = path.join(tmp, `fuselm-${fmt}.gguf`), theirs = path.join(tmp, `${fmt}.gguf`);
+    if (!fs.existsSync(theirs)) compareAll(src, theirs, ['--pure'], ftype, [fmt]);
+    const write = process.stdout.write;
+    process.stdout.write = (() => true) as typeof process.stdout.write;
+    try { expect(await quantizeCommand.run([src, ours, fmt])).toBe(0); } finally { process.stdout.write = write; }
+    const a = readGguf(ours), b = readGguf(theirs);
+    let same = 0;
+    for (const t of b.tensors) {
+      const u = a.tensors.find((v) => v.name === t.name)!;
+      expect({ name: t.name, type: u.typeName }).toEqual({ name: t.name, type: t.typeName });
+      const x = ggufTensorBytes(a, u), y = ggufTensorBytes(b, t);
+      expect({ name: t.name, equal: x.length === y.length && x.every((v, i) => v === y[i]) }).toEqual({ name: t.name, equal: true });
+      same++;
+    }
+    expect(same).toBe(a.tensors.length);
   });
   // gpt-oss style: MoE experts (3-D [E, N, K] tensors) in MXFP4, everything else Q8_0
   test('MXFP4_MOE on an MoE model (expert FFN width 160): experts MXFP4, the rest Q8_0', () => {
