@@ -11,6 +11,7 @@ import {
 } from '../../lib';
 import { DTYPES } from '../../lib/dtype';
 import { dtypeForGgmlType } from '../../lib/formats/gguf';
+import { quantize as quantizeCommand } from '../../lib/commands/models';
 import type { DType } from '../../lib';
 import { native } from '../../lib/native';
 import { forEachIsa, randn } from '../helpers';
@@ -69,7 +70,7 @@ describe('quantize: bytes equal llama-quantize', () => {
   // llama-quantize keeps the requested type), quantized by llama-quantize --pure and by
   // fuselm, compared tensor by tensor. Skips where llama-quantize is not built.
   const haveLq = fs.existsSync(LLAMA_QUANTIZE);
-  (haveLq ? test : test.skip)(`every 2-D tensor of llama-quantize --pure output equals fuselm's quantize (${haveLq ? LLAMA_QUANTIZE : 'llama-quantize not built: skipped'})`, () => {
+  (haveLq ? test : test.skip)(`every 2-D tensor of llama-quantize --pure output equals fuselm's quantize, and \`fuselm quantize\` writes the same tensors (${haveLq ? LLAMA_QUANTIZE : 'llama-quantize not built: skipped'})`, async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fuselm-lq-'));
     try {
       const m = syntheticModel({ arch: 'llama', dim: 256, nLayer: 1, nHead: 4, nHeadKv: 2, ffDim: 512, seed: 3 });
@@ -104,6 +105,18 @@ describe('quantize: bytes equal llama-quantize', () => {
           compared++;
         }
         expect({ fmt, compared }).toEqual({ fmt, compared: 9 });
+        // the CLI: `fuselm quantize f32.gguf out.gguf <fmt>`, every tensor (norms stay f32) as llama-quantize's
+        const ours = path.join(dir, `fuselm-${fmt}.gguf`);
+        const write = process.stdout.write;
+        process.stdout.write = (() => true) as typeof process.stdout.write;
+        try { expect(await quantizeCommand.run([src, ours, fmt])).toBe(0); } finally { process.stdout.write = write; }
+        const fo = readGguf(ours);
+        expect(fo.tensors.length).toBe(fq.tensors.length);
+        for (const t of fq.tensors) {
+          const u = fo.tensors.find((v) => v.name === t.name)!;
+          const same = u.typeName === t.typeName && Buffer.from(ggufTensorBytes(fo, u)).equals(Buffer.from(ggufTensorBytes(fq, t)));
+          expect({ fmt, cli: t.name, same }).toEqual({ fmt, cli: t.name, same: true });
+        }
       }
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
