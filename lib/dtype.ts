@@ -3,10 +3,12 @@
 
 export type PlainDType = 'f32' | 'f16' | 'bf16' | 'i8' | 'u8' | 'i32';
 export type QuantDType = 'q4_0' | 'q8_0' | 'q4_k' | 'q5_k' | 'q6_k' | 'q8_k' | 'lut4' | 'lut3' | 'q4_0x16' | 'q8_0x16' | 'q4_kx16' | 'q6_kx16'
-  | LegacyDType | LegacyX16DType;
+  | LegacyDType | LegacyX16DType | KQuantDType;
 /** The legacy 32-block formats with a q8_0 partner (blocks.h), and their repacked forms */
 export type LegacyDType = 'q5_0' | 'q4_1' | 'q5_1' | 'iq4_nl' | 'mxfp4';
 export type LegacyX16DType = 'q5_0x16' | 'q4_1x16' | 'q5_1x16' | 'iq4_nlx16' | 'mxfp4x16';
+/** The 256-weight super-block formats with the q8_K partner added for issue 14, and their repacked forms. */
+export type KQuantDType = 'q2_k' | 'q3_k' | 'iq4_xs' | 'iq4_xsx16' | 'q3_kx16' | 'q2_kx16';
 export type DType = PlainDType | QuantDType;
 
 export interface DTypeInfo {
@@ -52,6 +54,13 @@ export const DTYPES: Readonly<Record<DType, DTypeInfo>> = Object.freeze({
   q5_1x16: { id: 112, name: 'q5_1x16', blockElems: 32, blockBytes: 24, quantized: true },
   iq4_nlx16: { id: 113, name: 'iq4_nlx16', blockElems: 32, blockBytes: 18, quantized: true },
   mxfp4x16: { id: 114, name: 'mxfp4x16', blockElems: 32, blockBytes: 17, quantized: true },
+  q2_k: { id: 10, name: 'q2_k', blockElems: 256, blockBytes: 84, quantized: true },
+  q3_k: { id: 11, name: 'q3_k', blockElems: 256, blockBytes: 110, quantized: true },
+  iq4_xs: { id: 23, name: 'iq4_xs', blockElems: 256, blockBytes: 136, quantized: true },
+  // IQ4_XS / Q3_K / Q2_K repacked 16 rows at a time for the GEMV; not GGUF types
+  iq4_xsx16: { id: 120, name: 'iq4_xsx16', blockElems: 256, blockBytes: 138, quantized: true },
+  q3_kx16: { id: 121, name: 'q3_kx16', blockElems: 256, blockBytes: 114, quantized: true },
+  q2_kx16: { id: 122, name: 'q2_kx16', blockElems: 256, blockBytes: 84, quantized: true },
 });
 
 export function isDType(s: unknown): s is DType {

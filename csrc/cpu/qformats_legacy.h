@@ -18,6 +18,7 @@
 #include "cpu/qscalar.h"
 #include "fuselm/blocks.h"
 #include "fuselm/fp16.h"
+#include "fuselm/iq4_values.h"
 
 namespace fuselm {
 namespace lg {
@@ -44,9 +45,9 @@ static inline int x16_index(DType t) {
   return -1;
 }
 
-// ggml-common.h: kvalues_iq4nl; kvalues_mxfp4 (= kvalues_fp4, twice the E2M1 values)
-alignas(16) static const int8_t kvalues_iq4nl[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
-                                                     1,    13,   25,  38,  53,  69,  89,  113};
+// ggml-common.h: kvalues_iq4nl (declared once, fuselm/iq4_values.h, shared with IQ4_XS);
+// kvalues_mxfp4 (= kvalues_fp4, twice the E2M1 values)
+static const int8_t (&kvalues_iq4nl)[16] = kIq4nlValues;
 alignas(16) static const int8_t kvalues_mxfp4[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
 
 // ggml's GGML_E8M0_TO_FP32_HALF: 2^(x - 128) (x < 2 as the denormals 2^-128, 2^-127)

@@ -130,3 +130,7 @@ static inline void decode_q6_K(const void* row, int64_t b, Block* o) {
 
 }  // namespace qi8
 }  // namespace fuselm
+
+// IQ4_XS / Q3_K (and their repacked forms): csrc/cpu/qformats_k.h
+#include "cpu/qformats_k.h"
+

@@ -9,7 +9,14 @@
 // Codes and factors as in csrc/cpu/qgemm_i8.h; Q8OFF is q8_0's code offset (0: the
 // signed value, 128: value + 128).
 enum I8Fmt { I8_Q4_0 = 0, I8_Q8_0 = 1, I8_Q4_K = 2, I8_Q5_K = 3, I8_Q6_K = 4, I8_Q4_0X16 = 5, I8_Q8_0X16 = 6,
-             I8_Q4_KX16 = 7, I8_Q6_KX16 = 8 };
+             I8_Q4_KX16 = 7, I8_Q6_KX16 = 8,
+             // decoded by the scalar 32-block decoders of csrc/cpu/qformats_k.h (i8_pack_panel_qk)
+             I8_IQ4_XS = 20, I8_Q3_K = 21, I8_IQ4_XSX16 = 22, I8_Q3_KX16 = 23, I8_Q2_K = 24, I8_Q2_KX16 = 25 };
+template <int FMT>
+constexpr bool i8_is_qk() { return FMT >= I8_IQ4_XS && FMT <= I8_Q2_KX16; }
+// Q2_K's panel: the codes and s0, s1 as the others, then its mins [nb][2][NRP] after the factors
+template <int FMT>
+constexpr bool i8_is_q2k() { return FMT == I8_Q2_K || FMT == I8_Q2_KX16; }
 
 // rows r0..r0+7 of 32-block b: v[i] holds row r0 + i's 32 codes (8 dwords, dword g =
 // codes 4g..4g+3); an 8 x 8 dword transpose makes one 32-byte store per group g.
@@ -219,12 +226,43 @@ static void i8_pack_panel_rows(const void* W, int64_t nr, int64_t nb, uint8_t* w
 // the legacy 32-block formats' packer (Q5_0, Q4_1, Q5_1, IQ4_NL, MXFP4)
 #include "cpu/qformats_legacy_x86.h"
 #include "cpu/qgemm_i8_legacy_x86.h"
+// IQ4_XS / Q3_K and their x16 forms: each row's 32-blocks through the scalar decoder
+// (qi8::Block: codes u, factors s0, s1), stored in the panel's layout (rows past nr zero).
+template <int NRP, int FMT, int Q8OFF>
+static void i8_pack_panel_qk(const void* W, int64_t nr, int64_t nb, uint8_t* wp) {
+  float* fl = (float*)(wp + nb * 32 * NRP);
+  float* mins = fl + nb * 2 * NRP;
+  if (nr < NRP) std::memset(wp, 0, (size_t)nb * NRP * 48);
+  const size_t rb = (size_t)(nb / 8) * (FMT == I8_IQ4_XS ? sizeof(block_iq4_xs) : FMT == I8_Q3_K ? sizeof(block_q3_K) : sizeof(block_q2_K));
+  qi8::Block o;
+  float mn[2];
+  for (int64_t r = 0; r < nr; r++)
+    for (int64_t b = 0; b < nb; b++) {
+      if (FMT == I8_IQ4_XS) qi8::decode_iq4_xs((const uint8_t*)W + r * rb, b, &o, Q8OFF);
+      else if (FMT == I8_Q3_K) qi8::decode_q3_K((const uint8_t*)W + r * rb, b, &o);
+      else if (FMT == I8_IQ4_XSX16) qi8::decode_iq4_xsx16(W, r, nb, b, &o, Q8OFF);
+      else if (FMT == I8_Q3_KX16) qi8::decode_q3_Kx16(W, r, nb, b, &o);
+      else if (FMT == I8_Q2_K) qi8::decode_q2_K((const uint8_t*)W + r * rb, b, &o, mn);
+      else qi8::decode_q2_Kx16(W, r, nb, b, &o, mn);
+      if (i8_is_q2k<FMT>()) {
+        mins[2 * b * NRP + r] = mn[0];
+        mins[(2 * b + 1) * NRP + r] = mn[1];
+      }
+      uint8_t* dst = wp + b * 32 * NRP + r * 4;
+      for (int g = 0; g < 8; g++)
+        for (int e = 0; e < 4; e++) dst[g * 4 * NRP + e] = (uint8_t)o.u[4 * g + e];
+      fl[2 * b * NRP + r] = o.s[0];
+      fl[(2 * b + 1) * NRP + r] = o.s[1];
+    }
+}
 
 // The panel of nr rows of W (whole 16-row groups for the repacked formats).
 template <int NRP, int FMT, int Q8OFF>
 static void i8_pack_panel(const void* W, int64_t nr, int64_t nb, uint8_t* wp) {
   if constexpr (i8_is_legacy<FMT>()) {
     i8_pack_legacy<NRP, FMT, Q8OFF>(W, nr, nb, wp);
+  } else if constexpr (i8_is_qk<FMT>()) {
+    i8_pack_panel_qk<NRP, FMT, Q8OFF>(W, nr, nb, wp);
   } else if constexpr (FMT == I8_Q4_0X16 || FMT == I8_Q8_0X16 || FMT == I8_Q4_KX16 || FMT == I8_Q6_KX16) {
     if (nr < NRP) std::memset(wp, 0, (size_t)nb * NRP * 40);
     i8_pack_panel_x16<NRP, FMT, Q8OFF>(W, nr, nb, wp);
@@ -251,6 +289,12 @@ static void i8_pack_panel(const void* W, int64_t nr, int64_t nb, uint8_t* wp) {
   FL_I8_ENTRY(gemm_q8_0x16_q8_0, I8_Q8_0X16)          \
   FL_I8_ENTRY(gemm_q4_Kx16_q8_K, I8_Q4_KX16)          \
   FL_I8_ENTRY(gemm_q6_Kx16_q8_K, I8_Q6_KX16)          \
+  FL_I8_ENTRY(gemm_iq4_xs_q8_K, I8_IQ4_XS)           \
+  FL_I8_ENTRY(gemm_q3_K_q8_K, I8_Q3_K)               \
+  FL_I8_ENTRY(gemm_iq4_xsx16_q8_K, I8_IQ4_XSX16)     \
+  FL_I8_ENTRY(gemm_q3_Kx16_q8_K, I8_Q3_KX16)         \
+  FL_I8_ENTRY(gemm_q2_K_q8_K, I8_Q2_K)               \
+  FL_I8_ENTRY(gemm_q2_Kx16_q8_K, I8_Q2_KX16)         \
   void fill_qgemm_i8(QgemmTable& t) {                 \
     FL_IMPL(t, gemm_q4_0_q8_0, ISA);                  \
     FL_IMPL(t, gemm_q8_0_q8_0, ISA);                  \
@@ -261,6 +305,12 @@ static void i8_pack_panel(const void* W, int64_t nr, int64_t nb, uint8_t* wp) {
     FL_IMPL(t, gemm_q8_0x16_q8_0, ISA);               \
     FL_IMPL(t, gemm_q4_Kx16_q8_K, ISA);               \
     FL_IMPL(t, gemm_q6_Kx16_q8_K, ISA);               \
+    FL_IMPL(t, gemm_iq4_xs_q8_K, ISA);                \
+    FL_IMPL(t, gemm_q3_K_q8_K, ISA);                  \
+    FL_IMPL(t, gemm_iq4_xsx16_q8_K, ISA);             \
+    FL_IMPL(t, gemm_q3_Kx16_q8_K, ISA);               \
+    FL_IMPL(t, gemm_q2_K_q8_K, ISA);                  \
+    FL_IMPL(t, gemm_q2_Kx16_q8_K, ISA);               \
     t.gemm_i8_mr = MR;                                \
     t.gemm_i8_nr = NRP;                               \
     t.gemm_i8_q8_0_off = Q8OFF;                       \

@@ -255,6 +255,8 @@ struct MXFP4 {
   }
 };
 
+#include "cuda/formats_k.cuh"  // IQ4_XS, Q3_K, Q2_K
+
 }  // namespace fmt
 
 // Closed dispatch over the weight formats CUDA instantiates.
@@ -264,6 +266,9 @@ struct MXFP4 {
     case DType::Q8_0: { using F = fmt::Q8_0; __VA_ARGS__; break; }   \
     case DType::Q4_K: { using F = fmt::Q4_K; __VA_ARGS__; break; }   \
     case DType::Q6_K: { using F = fmt::Q6_K; __VA_ARGS__; break; }   \
+    case DType::IQ4_XS: { using F = fmt::IQ4_XS; __VA_ARGS__; break; } \
+    case DType::Q3_K: { using F = fmt::Q3_K; __VA_ARGS__; break; }   \
+    case DType::Q2_K: { using F = fmt::Q2_K; __VA_ARGS__; break; }   \
     case DType::F16: { using F = fmt::F16; __VA_ARGS__; break; }     \
     case DType::BF16: { using F = fmt::BF16; __VA_ARGS__; break; }   \
     case DType::Q5_0: { using F = fmt::Q5_0; __VA_ARGS__; break; }   \
@@ -272,7 +277,7 @@ struct MXFP4 {
     case DType::IQ4_NL: { using F = fmt::IQ4_NL; __VA_ARGS__; break; } \
     case DType::MXFP4: { using F = fmt::MXFP4; __VA_ARGS__; break; } \
     default: return Status::unsupported(std::string("CUDA matmul: weight format ") + dtype_name(dtype) + \
-                                        " is not implemented (q4_0, q8_0, q4_k, q6_k, f16, bf16, q5_0, q4_1, q5_1, iq4_nl, mxfp4)"); \
+                                        " is not implemented (q4_0, q8_0, q4_k, q6_k, iq4_xs, q3_k, q2_k, f16, bf16, q5_0, q4_1, q5_1, iq4_nl, mxfp4)"); \
   }
 
 static inline const char* dtype_name(DType t) {

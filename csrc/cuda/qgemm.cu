@@ -467,6 +467,8 @@ int64_t row_bytes(DType wtype, int64_t K) {
     case DType::Q6_K: return K % 256 ? 0 : K / 256 * 210;
     case DType::Q5_0: case DType::Q4_1: case DType::Q5_1: case DType::IQ4_NL: case DType::MXFP4:
       return K % 32 ? 0 : K / 32 * dtype_traits((int32_t)wtype)->block_bytes;
+    case DType::IQ4_XS: case DType::Q3_K: case DType::Q2_K:
+      return K % 256 ? 0 : K / 256 * dtype_traits((int32_t)wtype)->block_bytes;
     default: return 0;
   }
 }

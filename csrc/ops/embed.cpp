@@ -30,7 +30,7 @@ Status gather(float* out, const void* table, DType dtype, int64_t vocab, int64_t
   if (!tr) return Status::type("table.dtype", "a known dtype", std::to_string((int)dtype));
   if (!gather_supported(dtype))
     return Status::unsupported(std::string("gather is not implemented for dtype ") + tr->name +
-                               " (no row decoder for it: f32, f16, bf16, q4_0, q8_0, q4_k, q5_k, q6_k, q8_k, q5_0, q4_1, q5_1, iq4_nl, mxfp4 are)");
+                               " (no row decoder for it: f32, f16, bf16, q4_0, q8_0, q4_k, q5_k, q6_k, q8_k, q5_0, q4_1, q5_1, iq4_nl, mxfp4, iq4_xs, q3_k, q2_k are)");
   if (vocab < 1) return Status::range("vocab", "integer >= 1", std::to_string(vocab));
   if (dim < 1 || dim % tr->block_elems != 0)
     return Status::range("dim", std::string("a positive multiple of ") + std::to_string(tr->block_elems) + " (the " +

@@ -19,6 +19,9 @@ void row_q6_K(void*, const float*, int64_t);
 void row_q8_K(void*, const float*, int64_t);
 void row_f16(void*, const float*, int64_t);
 void row_bf16(void*, const float*, int64_t);
+void row_iq4_xs(void*, const float*, int64_t);  // csrc/cpu/ref/qformats_k.cpp
+void row_q3_K(void*, const float*, int64_t);
+void row_q2_K(void*, const float*, int64_t);
 // the legacy 32-block formats (csrc/cpu/ref/qgemm_legacy.cpp)
 void row_q5_0(void*, const float*, int64_t);
 void row_q4_1(void*, const float*, int64_t);
@@ -26,6 +29,7 @@ void row_q5_1(void*, const float*, int64_t);
 void row_iq4_nl(void*, const float*, int64_t);
 void row_mxfp4(void*, const float*, int64_t);
 }  // namespace quant
+bool repack_group_k(DType packed, void* dst, const void* src, int64_t nb, bool unpack);  // csrc/ops/qformats_k.cpp
 
 static void report_qgemm(const void* p, void (*emit)(const char*, const char*, void*), void* u) {
   const QgemmTable& t = *(const QgemmTable*)p;
@@ -63,6 +67,21 @@ static void report_qgemm(const void* p, void (*emit)(const char*, const char*, v
   FL_EMIT(gemm_q8_0x16_q8_0);
   FL_EMIT(gemm_q4_Kx16_q8_K);
   FL_EMIT(gemm_q6_Kx16_q8_K);
+  FL_EMIT(dequantize_row_iq4_xs);
+  FL_EMIT(dequantize_row_q3_K);
+  FL_EMIT(dequantize_row_q2_K);
+  FL_EMIT(gemv_iq4_xs_q8_K);
+  FL_EMIT(gemv_q3_K_q8_K);
+  FL_EMIT(gemv_q2_K_q8_K);
+  FL_EMIT(gemv_iq4_xsx16_q8_K);
+  FL_EMIT(gemv_q3_Kx16_q8_K);
+  FL_EMIT(gemv_q2_Kx16_q8_K);
+  FL_EMIT(gemm_iq4_xs_q8_K);
+  FL_EMIT(gemm_q3_K_q8_K);
+  FL_EMIT(gemm_iq4_xsx16_q8_K);
+  FL_EMIT(gemm_q3_Kx16_q8_K);
+  FL_EMIT(gemm_q2_K_q8_K);
+  FL_EMIT(gemm_q2_Kx16_q8_K);
 #undef FL_EMIT
   static const char* const kLgNames[lg::COUNT][5] = {
 #define FL_LG_NAMES(f) {"dequantize_row_" f, "gemv_" f "_q8_0", "gemv_" f "x16_q8_0", "gemm_" f "_q8_0", "gemm_" f "x16_q8_0"}
@@ -77,13 +96,15 @@ static void report_qgemm(const void* p, void (*emit)(const char*, const char*, v
 }
 // each ISA's table: its GEMV/float GEMM kernels, then its int8 GEMM (cpu/*/qgemm_i8.cpp)
 static void fill_ref(QgemmTable& t) {
-  ref::fill_qgemm(t); ref::fill_qgemm_i8(t); ref::fill_qgemm_legacy(t); ref::fill_qgemm_i8_legacy(t);
+  ref::fill_qgemm(t); ref::fill_qgemm_i8(t); ref::fill_qgemm_legacy(t); ref::fill_qgemm_i8_legacy(t); ref::fill_qformats_k(t);
 }
 static void fill_avx2(QgemmTable& t) {
   avx2::fill_qgemm(t); avx2::fill_qgemm_i8(t); avx2::fill_qgemm_legacy(t); avx2::fill_qgemm_i8_legacy(t);
+  avx2::fill_qformats_k(t);
 }
 static void fill_avx512(QgemmTable& t) {
   avx512::fill_qgemm(t); avx512::fill_qgemm_i8(t); avx512::fill_qgemm_legacy(t); avx512::fill_qgemm_i8_legacy(t);
+  avx512::fill_qformats_k(t);
 }
 static const Dispatch<QgemmTable> qgemm_dispatch("qgemm", fill_ref, fill_avx2, fill_avx512, report_qgemm);
 
@@ -103,13 +124,15 @@ bool quant_supported(DType t) {
   switch (t) {
     case DType::F32: case DType::F16: case DType::BF16: case DType::Q8_0: case DType::Q4_0: case DType::Q4_K:
     case DType::Q5_K: case DType::Q6_K: case DType::Q8_K:
+    case DType::IQ4_XS: case DType::Q3_K: case DType::Q2_K:
       return true;
     default:
       return lg::plain_index(t) >= 0;  // q5_0, q4_1, q5_1, iq4_nl, mxfp4
   }
 }
 static const char* kQuantList =
-    "one of 'f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q8_k', 'q5_0', 'q4_1', 'q5_1', 'iq4_nl', 'mxfp4'";
+    "one of 'f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q8_k', 'q5_0', 'q4_1', 'q5_1', 'iq4_nl', 'mxfp4', "
+    "'iq4_xs', 'q3_k', 'q2_k'";
 
 static Status check_rows_cols(DType t, int64_t rows, int64_t cols) {
   if (!quant_supported(t)) return Status::type("format", kQuantList, quoted(t));
@@ -132,6 +155,9 @@ static QuantRowFn quant_row_fn(DType t) {
     case DType::Q8_K: return quant::row_q8_K;
     case DType::F16: return quant::row_f16;
     case DType::BF16: return quant::row_bf16;
+    case DType::IQ4_XS: return quant::row_iq4_xs;
+    case DType::Q3_K: return quant::row_q3_K;
+    case DType::Q2_K: return quant::row_q2_K;
     case DType::Q5_0: return quant::row_q5_0;
     case DType::Q4_1: return quant::row_q4_1;
     case DType::Q5_1: return quant::row_q5_1;
@@ -150,7 +176,8 @@ Status quantize(void* dst, DType t, const float* src, int64_t rows, int64_t cols
     return Status::Ok();
   }
   QuantRowFn fn = quant_row_fn(t);
-  const bool kq = t == DType::Q4_K || t == DType::Q5_K || t == DType::Q6_K || t == DType::IQ4_NL;
+  const bool kq = t == DType::Q4_K || t == DType::Q5_K || t == DType::Q6_K || t == DType::IQ4_NL || t == DType::IQ4_XS ||
+                  t == DType::Q3_K || t == DType::Q2_K;
   parallel_for(rows, (kq ? (1 << 13) : (1 << 16)) / cols + 1, [&](int64_t b, int64_t e, int) {
     for (int64_t r = b; r < e; r++) fn((uint8_t*)dst + r * rb, src + r * cols, cols);
   });
@@ -169,6 +196,9 @@ bool dequantize_row(DType t, const void* src, float* dst, int64_t n) {
     case DType::Q5_K: k.dequantize_row_q5_K.fn(dst, src, n); return true;
     case DType::Q6_K: k.dequantize_row_q6_K.fn(dst, src, n); return true;
     case DType::Q8_K: qs::dequant_q8_K(dst, (const block_q8_K*)src, n); return true;
+    case DType::IQ4_XS: k.dequantize_row_iq4_xs.fn(dst, src, n); return true;
+    case DType::Q3_K: k.dequantize_row_q3_K.fn(dst, src, n); return true;
+    case DType::Q2_K: k.dequantize_row_q2_K.fn(dst, src, n); return true;
     default: {
       const int f = lg::plain_index(t);
       if (f < 0) return false;
@@ -185,6 +215,9 @@ DType repack_base(DType t) {
     case DType::Q8_0X16: return DType::Q8_0;
     case DType::Q4_KX16: return DType::Q4_K;
     case DType::Q6_KX16: return DType::Q6_K;
+    case DType::IQ4_XSX16: return DType::IQ4_XS;
+    case DType::Q3_KX16: return DType::Q3_K;
+    case DType::Q2_KX16: return DType::Q2_K;
     default: return lg::x16_index(t) >= 0 ? lg::kPlain[lg::x16_index(t)] : t;
   }
 }
@@ -295,6 +328,7 @@ static void unpack_group_q6_K(block_q6_K* x, const block_q6_Kx16* y, int64_t nb)
 
 // dst <- src for one group; `packed` is the repacked dtype of the pair
 static void repack_group(DType packed, void* dst, const void* src, int64_t nb, bool unpack) {
+  if (repack_group_k(packed, dst, src, nb, unpack)) return;
   if (lg::x16_index(packed) >= 0) {
     lg::repack_group(lg::x16_index(packed), dst, src, nb, unpack);
   } else if (packed == DType::Q4_KX16) {
@@ -327,7 +361,8 @@ Status repack(void* dst, DType to, const void* src, DType from, int64_t rows, in
   const DType packed = unpack ? from : to;
   if (!is_repacked(packed) || repack_base(packed) != (unpack ? to : from))
     return Status::type("format", "q4_0 <-> q4_0x16, q8_0 <-> q8_0x16, q4_k <-> q4_kx16, q6_k <-> q6_kx16, q5_0 <-> q5_0x16, "
-                        "q4_1 <-> q4_1x16, q5_1 <-> q5_1x16, iq4_nl <-> iq4_nlx16 or mxfp4 <-> mxfp4x16",
+                        "q4_1 <-> q4_1x16, q5_1 <-> q5_1x16, iq4_nl <-> iq4_nlx16, mxfp4 <-> mxfp4x16, iq4_xs <-> iq4_xsx16, "
+                        "q3_k <-> q3_kx16 or q2_k <-> q2_kx16",
                         std::string("'") + dname(from) + "' -> '" + dname(to) + "'");
   FL_TRY(check_repacked_shape(packed, rows, cols));
   if (rows == 0 || cols == 0) return Status::Ok();
@@ -372,6 +407,8 @@ static bool matmul_supported(DType t) {
     case DType::F32: case DType::F16: case DType::BF16: case DType::Q8_0: case DType::Q4_0: case DType::Q4_K:
     case DType::Q5_K: case DType::Q6_K: case DType::Q4_0X16: case DType::Q8_0X16: case DType::Q4_KX16:
     case DType::Q6_KX16:
+    case DType::IQ4_XS: case DType::Q3_K: case DType::Q2_K: case DType::IQ4_XSX16: case DType::Q3_KX16:
+    case DType::Q2_KX16:
       return true;
     default:
       return lg::index_of(t) >= 0;  // the legacy 32-block formats, plain and repacked
@@ -381,7 +418,8 @@ static bool matmul_supported(DType t) {
 Status check_weight(DType wtype, int64_t N, int64_t K, size_t bytes) {
   if (!matmul_supported(wtype))
     return Status::type("W.dtype", "one of 'f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q5_0', 'q4_1', 'q5_1', 'iq4_nl', 'mxfp4', "
-                        "'q4_0x16', 'q8_0x16', 'q4_kx16', 'q6_kx16', 'q5_0x16', 'q4_1x16', 'q5_1x16', 'iq4_nlx16', 'mxfp4x16'",
+                        "'iq4_xs', 'q3_k', 'q2_k', 'q4_0x16', 'q8_0x16', 'q4_kx16', 'q6_kx16', 'q5_0x16', 'q4_1x16', 'q5_1x16', "
+                        "'iq4_nlx16', 'mxfp4x16', 'iq4_xsx16', 'q3_kx16', 'q2_kx16'",
                         quoted(wtype));
   if (N < 0) return Status::range("N", "integer >= 0", std::to_string(N));
   if (is_repacked(wtype) && N % kPackRows != 0)
@@ -402,6 +440,8 @@ static size_t act_row_bytes(DType wtype, int64_t K) {
     case DType::Q4_0: case DType::Q8_0: case DType::Q4_0X16: case DType::Q8_0X16:
       return (size_t)(K / 32) * sizeof(qs::ActQ8_0);
     case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: case DType::Q4_KX16: case DType::Q6_KX16:
+    case DType::IQ4_XS: case DType::Q3_K: case DType::Q2_K: case DType::IQ4_XSX16: case DType::Q3_KX16:
+    case DType::Q2_KX16:
       return (size_t)(K / QK_K) * sizeof(block_q8_K);
     default: return lg::index_of(wtype) >= 0 ? (size_t)(K / 32) * sizeof(qs::ActQ8_0) : (size_t)K * 4;
   }
@@ -422,6 +462,8 @@ Status quantize_acts(void* dst, DType wtype, const float* x, int64_t M, int64_t 
     case DType::Q4_0: case DType::Q4_0X16: fn = k.quantize_act_q4_0.fn; break;
     case DType::Q8_0: case DType::Q8_0X16: fn = k.quantize_act_q8_0.fn; break;
     case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: case DType::Q4_KX16: case DType::Q6_KX16:
+    case DType::IQ4_XS: case DType::Q3_K: case DType::Q2_K: case DType::IQ4_XSX16: case DType::Q3_KX16:
+    case DType::Q2_KX16:
       fn = k.quantize_row_q8_K.fn;
       break;
     default:
@@ -450,6 +492,12 @@ static GemvFn gemv_fn(DType wtype) {
     case DType::Q8_0X16: return k.gemv_q8_0x16_q8_0.fn;
     case DType::Q4_KX16: return k.gemv_q4_Kx16_q8_K.fn;
     case DType::Q6_KX16: return k.gemv_q6_Kx16_q8_K.fn;
+    case DType::IQ4_XS: return k.gemv_iq4_xs_q8_K.fn;
+    case DType::Q3_K: return k.gemv_q3_K_q8_K.fn;
+    case DType::Q2_K: return k.gemv_q2_K_q8_K.fn;
+    case DType::IQ4_XSX16: return k.gemv_iq4_xsx16_q8_K.fn;
+    case DType::Q3_KX16: return k.gemv_q3_Kx16_q8_K.fn;
+    case DType::Q2_KX16: return k.gemv_q2_Kx16_q8_K.fn;
     default: {
       const int f = lg::index_of(wtype);
       if (f < 0) return nullptr;
@@ -538,6 +586,14 @@ static Status gemm_i8(float* out, const float* x, int64_t M, int64_t K, const vo
     case DType::Q8_0X16: fn = k.gemm_q8_0x16_q8_0.fn; c = k.gemm_i8_q8_0_off; break;
     case DType::Q4_KX16: fn = k.gemm_q4_Kx16_q8_K.fn; break;
     case DType::Q6_KX16: fn = k.gemm_q6_Kx16_q8_K.fn; c = 32; halves = true; break;
+    // IQ4_XS codes are its signed levels, offset as q8_0's are (c = the ISA's q8_0 offset)
+    case DType::IQ4_XS: fn = k.gemm_iq4_xs_q8_K.fn; c = k.gemm_i8_q8_0_off; halves = true; break;
+    case DType::IQ4_XSX16: fn = k.gemm_iq4_xsx16_q8_K.fn; c = k.gemm_i8_q8_0_off; halves = true; break;
+    case DType::Q3_K: fn = k.gemm_q3_K_q8_K.fn; c = 4; halves = true; break;
+    case DType::Q3_KX16: fn = k.gemm_q3_Kx16_q8_K.fn; c = 4; halves = true; break;
+    // Q2_K: a min per 16-half against the half's activation sum: c = -1 packs corr[h] = S_h
+    case DType::Q2_K: fn = k.gemm_q2_K_q8_K.fn; c = -1; halves = true; break;
+    case DType::Q2_KX16: fn = k.gemm_q2_Kx16_q8_K.fn; c = -1; halves = true; break;
     default: {
       const int f = lg::index_of(wtype);
       if (f < 0) return Status::type("W.dtype", "a quantized format", quoted(wtype));
@@ -555,8 +611,7 @@ static Status gemm_i8(float* out, const float* x, int64_t M, int64_t K, const vo
   I8ActMeta* meta = meta_.data();
   // x in W's dot partner format, as the GEMV and llama.cpp quantize it: q8_0 (a scale
   // per 32) for q4_0 / q8_0, q8_K (a scale per 256) for the K-quants
-  const bool kq = wtype == DType::Q4_K || wtype == DType::Q5_K || wtype == DType::Q6_K || wtype == DType::Q4_KX16 ||
-                  wtype == DType::Q6_KX16;
+  const bool kq = dtype_traits((int32_t)repack_base(wtype))->vec_dot_partner == DType::Q8_K;
   const RowFn quant = kq ? k.quantize_row_q8_K.fn : k.quantize_act_q8_0.fn;
   const size_t arb = act_row_bytes(wtype, K);
   parallel_for(mpanels, 1, [&](int64_t p0, int64_t p1, int) {
@@ -629,7 +684,8 @@ static Status gemm(float* out, const float* x, int64_t M, int64_t K, const void*
                    const float* bias) {
   const QgemmTable& k = qgemm_dispatch();
   if (wtype == DType::Q4_0 || wtype == DType::Q8_0 || wtype == DType::Q4_K || wtype == DType::Q5_K ||
-      wtype == DType::Q6_K || is_repacked(wtype) || lg::index_of(wtype) >= 0)
+      wtype == DType::Q6_K || is_repacked(wtype) || lg::index_of(wtype) >= 0 || wtype == DType::IQ4_XS ||
+      wtype == DType::Q3_K || wtype == DType::Q2_K)
     return gemm_i8(out, x, M, K, W, wtype, N, bias);
   const bool f32c = wtype == DType::F32 || wtype == DType::F16;
   const int64_t MB = k.gemm_mb, NR = k.gemm_nr;

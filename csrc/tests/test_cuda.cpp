@@ -107,7 +107,8 @@ static void scale_min_k4(int j, const uint8_t* q, int* d, int* m) {
 std::vector<double> dequant_row(const uint8_t* row, DType t, int64_t K) {
   std::vector<double> y(K);
   using namespace fuselm;
-  if (lg::plain_index(t) >= 0) {  // the legacy 32-block formats: the CPU dequantizer (checked against TypeScript)
+  // the legacy 32-block formats and IQ4_XS / Q3_K / Q2_K: the CPU dequantizer (checked against TypeScript)
+  if (lg::plain_index(t) >= 0 || t == DType::IQ4_XS || t == DType::Q3_K || t == DType::Q2_K) {
     std::vector<float> f(K);
     dequantize_row(t, row, f.data(), K);
     for (int64_t i = 0; i < K; i++) y[i] = f[i];
@@ -192,6 +193,10 @@ std::vector<uint8_t> random_weights(DType t, int64_t N, int64_t K, uint64_t seed
       }
     if (t == DType::Q4_K)
       for (int64_t b = 0; b < K / 256; b++) { ((block_q4_K*)row)[b].d = h(0.0002f, 0.001f); ((block_q4_K*)row)[b].dmin = h(0.0002f, 0.001f); }
+    if (t == DType::IQ4_XS) for (int64_t b = 0; b < K / 256; b++) ((block_iq4_xs*)row)[b].d = h(0.00001f, 0.00004f);
+    if (t == DType::Q3_K) for (int64_t b = 0; b < K / 256; b++) ((block_q3_K*)row)[b].d = h(0.0003f, 0.001f);
+    if (t == DType::Q2_K)
+      for (int64_t b = 0; b < K / 256; b++) { ((block_q2_K*)row)[b].d = h(0.001f, 0.004f); ((block_q2_K*)row)[b].dmin = h(0.001f, 0.004f); }
     if (t == DType::Q6_K)
       for (int64_t b = 0; b < K / 256; b++) {
         ((block_q6_K*)row)[b].d = h(0.0001f, 0.0005f);
@@ -226,7 +231,7 @@ double gemm_err(const std::vector<float>& got, const std::vector<float>& x, cons
 // needs no device: the kernels' decoders, run on the host, against ggml's dequantisation loops
 TEST(cuda_decoders_match_ggml_dequant_on_host) {
   for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::F16, DType::BF16, DType::Q5_0, DType::Q4_1,
-                  DType::Q5_1, DType::IQ4_NL, DType::MXFP4}) {
+                  DType::Q5_1, DType::IQ4_NL, DType::MXFP4, DType::IQ4_XS, DType::Q3_K, DType::Q2_K}) {
     const int64_t N = 5, K = 1024;
     auto w = random_weights(t, N, K, 77 + (int)t);
     const int64_t rb = fc::row_bytes(t, K);
@@ -476,8 +481,8 @@ static void run_matmul_case(DType t, int64_t M, int64_t N, int64_t K, int mode /
 TEST(cuda_gemv_vs_f64) {
   if (skip()) return;
   for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::F16, DType::BF16, DType::Q5_0, DType::Q4_1,
-                  DType::Q5_1, DType::IQ4_NL, DType::MXFP4}) {
-    const int64_t qk = (t == DType::Q4_K || t == DType::Q6_K) ? 256 : 32;
+                  DType::Q5_1, DType::IQ4_NL, DType::MXFP4, DType::IQ4_XS, DType::Q3_K, DType::Q2_K}) {
+    const int64_t qk = fuselm::dtype_traits((int32_t)t)->block_elems == 256 ? 256 : 32;
     run_matmul_case(t, 1, 1, qk, 1, false);
     run_matmul_case(t, 2, 17, qk * 3, 1, true);
     run_matmul_case(t, 7, 129, qk * 9 + (qk == 32 ? 2048 : 2048), 1, false);  // a partial chunk after a full one
@@ -489,8 +494,8 @@ TEST(cuda_gemv_vs_f64) {
 TEST(cuda_gemm_mma_vs_f64) {
   if (skip()) return;
   for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::F16, DType::BF16, DType::Q5_0, DType::Q4_1,
-                  DType::Q5_1, DType::IQ4_NL, DType::MXFP4}) {
-    const int64_t qk = (t == DType::Q4_K || t == DType::Q6_K) ? 256 : 32;
+                  DType::Q5_1, DType::IQ4_NL, DType::MXFP4, DType::IQ4_XS, DType::Q3_K, DType::Q2_K}) {
+    const int64_t qk = fuselm::dtype_traits((int32_t)t)->block_elems == 256 ? 256 : 32;
     run_matmul_case(t, 9, 17, qk, 2, true);
     run_matmul_case(t, 64, 129, qk * 3, 2, false);
     run_matmul_case(t, 333, 131, 512 + qk, 2, true);

@@ -51,12 +51,16 @@ const GEMV_FORMATS: Array<QuantFormat | RepackedFormat> = ['q4_0', 'q4_0x16', 'q
 const LEGACY_GEMV_FORMATS: Array<QuantFormat | RepackedFormat> = [
   'q5_0', 'q5_0x16', 'q4_1', 'q4_1x16', 'q5_1', 'q5_1x16', 'iq4_nl', 'iq4_nlx16', 'mxfp4', 'mxfp4x16',
 ];
+const K_FORMATS: Array<QuantFormat | RepackedFormat> = ['iq4_xs', 'iq4_xsx16', 'q3_k', 'q3_kx16', 'q2_k', 'q2_kx16'];
 export const entries: BenchEntry[] = [
   ...GEMV_FORMATS.map((f) => entry(f, 1, 4096, 4096, 'dram')),
   ...GEMV_FORMATS.map((f) => entry(f, 1, 14336, 4096, 'dram')),
   ...LEGACY_GEMV_FORMATS.map((f) => entry(f, 1, 14336, 4096, 'dram')),
   ...(['q4_0', 'q8_0', 'q4_k', 'q6_k'] as QuantFormat[]).map((f) => entry(f, 512, 4096, 4096, 'int8')),
   ...(['q5_0', 'q4_1', 'q5_1', 'iq4_nl', 'mxfp4'] as QuantFormat[]).map((f) => entry(f, 512, 4096, 4096, 'int8')),
+  // IQ4_XS / Q3_K / Q2_K (issue 14): decode GEMV plain and repacked, prefill int8 GEMM
+  ...K_FORMATS.map((f) => entry(f, 1, 14336, 4096, 'dram')),
+  ...(['iq4_xs', 'q3_k', 'q2_k'] as QuantFormat[]).map((f) => entry(f, 512, 4096, 4096, 'int8')),
   entry('f32', 512, 4096, 4096, 'fma'),
   entry('f32', 1024, 1024, 1024, 'fma'),
 ];

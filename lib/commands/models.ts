@@ -161,7 +161,7 @@ export async function chatLoop(argv: string[], input: NodeJS.ReadableStream, out
   return 0;
 }
 
-const FORMATS = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q5_0', 'q4_1', 'q5_1', 'iq4_nl', 'mxfp4'];
+const FORMATS = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q5_0', 'q4_1', 'q5_1', 'iq4_nl', 'mxfp4', 'iq4_xs', 'q3_k', 'q2_k'];
 
 export const quantize: Command = {
   name: 'quantize',

@@ -6,7 +6,7 @@ import { Tensor, typeTag } from '../tensor';
 import { Launch, checkDType, checkF32, checkTensor, outputLike, runAsync, runNow } from './common';
 
 /** table dtypes gather() decodes: the plain float types, and the quantized formats with a row decoder */
-export const GATHER_DTYPES = ['f32', 'f16', 'bf16', 'q4_0', 'q8_0', 'q4_k', 'q5_k', 'q6_k', 'q8_k', 'q5_0', 'q4_1', 'q5_1', 'iq4_nl', 'mxfp4'] as const;
+export const GATHER_DTYPES = ['f32', 'f16', 'bf16', 'q4_0', 'q8_0', 'q4_k', 'q5_k', 'q6_k', 'q8_k', 'q5_0', 'q4_1', 'q5_1', 'iq4_nl', 'mxfp4', 'iq4_xs', 'q3_k', 'q2_k'] as const;
 
 function idsOf(ids: unknown, fn: string): { data: Int32Array; shape: number[] } {
   if (typeTag(ids) === 'Int32Array') {
@@ -22,7 +22,7 @@ function idsOf(ids: unknown, fn: string): { data: Int32Array; shape: number[] } 
 /**
  * Embedding lookup: row `ids[t]` of `table [V, D]`, decoded to f32, for every id: `out [...ids.shape, D]`.
  *
- * `table` is f32, f16, bf16 or a quantized GGUF format (q4_0, q8_0, q4_k, q5_k, q6_k, q8_k, q5_0, q4_1, q5_1, iq4_nl, mxfp4: decoded with the
+ * `table` is f32, f16, bf16 or a quantized GGUF format (q4_0, q8_0, q4_k, q5_k, q6_k, q8_k, q5_0, q4_1, q5_1, iq4_nl, mxfp4, iq4_xs, q3_k, q2_k: decoded with the
  * format's dequantize-row function, exactly as `dequantize` does); other formats throw saying so. Every id is
  * checked before any row is read: one outside `[0, V)` throws a RangeError naming its index and value.
  *

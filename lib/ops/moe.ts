@@ -213,6 +213,7 @@ export class MoeStats {
 export const MOE_WEIGHT_DTYPES: readonly DType[] = [
   'f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q4_0x16', 'q8_0x16', 'q4_kx16', 'q6_kx16',
   'q5_0', 'q4_1', 'q5_1', 'iq4_nl', 'mxfp4', 'q5_0x16', 'q4_1x16', 'q5_1x16', 'iq4_nlx16', 'mxfp4x16',
+  'iq4_xs', 'q3_k', 'q2_k', 'iq4_xsx16', 'q3_kx16', 'q2_kx16',
 ];
 
 /** A shared expert (Qwen-MoE's *_shexp, DeepSeek's shared experts concatenated to one FFN). */

@@ -9,20 +9,22 @@ import { LutFormat, LutQuantizeOptions, LutTensor, dequantizeLut, matmulLutLaunc
 /** The legacy 32-block formats with a q8_0 partner (quantize, dequantize, matmul, repack, gather, moeFfn). */
 export const LEGACY_FORMATS = ['q5_0', 'q4_1', 'q5_1', 'iq4_nl', 'mxfp4'] as const;
 /** Formats quantize()/dequantize() handle, as GGUF spells them. */
-export const QUANT_FORMATS = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q8_k', ...LEGACY_FORMATS] as const;
+export const QUANT_FORMATS = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q8_k', ...LEGACY_FORMATS, 'iq4_xs', 'q3_k', 'q2_k'] as const;
 export type QuantFormat = (typeof QUANT_FORMATS)[number];
 /** Weight dtypes matmul() takes. */
 export const MATMUL_WEIGHT_DTYPES: readonly DType[] = [
   'f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', 'q4_0x16', 'q8_0x16', 'q4_kx16', 'q6_kx16',
   ...LEGACY_FORMATS, 'q5_0x16', 'q4_1x16', 'q5_1x16', 'iq4_nlx16', 'mxfp4x16',
+  'iq4_xs', 'q3_k', 'q2_k', 'iq4_xsx16', 'q3_kx16', 'q2_kx16',
 ];
 /** The repacked formats (16 rows interleaved for the GEMV) and the GGUF format each holds. */
 export const REPACKED_FORMATS = {
   q4_0x16: 'q4_0', q8_0x16: 'q8_0', q4_kx16: 'q4_k', q6_kx16: 'q6_k',
   q5_0x16: 'q5_0', q4_1x16: 'q4_1', q5_1x16: 'q5_1', iq4_nlx16: 'iq4_nl', mxfp4x16: 'mxfp4',
+  iq4_xsx16: 'iq4_xs', q3_kx16: 'q3_k', q2_kx16: 'q2_k',
 } as const;
 export type RepackedFormat = keyof typeof REPACKED_FORMATS;
-/** The formats repack() turns into a repacked one: one place, so a new weight type plugs in with its row above. */
+/** The GGUF formats repack() takes (each has a repacked form `${dtype}x16`): what load() may repack for the GEMV. */
 export const REPACKABLE_DTYPES: readonly DType[] = Object.values(REPACKED_FORMATS);
 
 /** The repacked form of `d`, or undefined when it has none. */
@@ -51,8 +53,9 @@ function rowsCols(t: Tensor): { rows: number; cols: number } {
 
 /**
  * Quantizes an f32 tensor row by row (rows of its last dimension) into `format`.
- * Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, IQ4_NL and MXFP4 bytes equal llama.cpp's (`llama-quantize`
- * without an importance matrix); the K-quants use ggml's reference search. `.bytes()` of the result are the raw GGUF blocks.
+ * Q8_0, Q4_0, Q5_0, Q4_1, Q5_1, IQ4_NL, MXFP4, IQ4_XS, Q3_K and Q2_K bytes equal llama.cpp's
+ * (`llama-quantize` without an importance matrix); the other K-quants use ggml's reference search.
+ * `.bytes()` of the result are the raw GGUF blocks.
  *
  * `'lut3'` / `'lut4'` (fuselm's dense-and-sparse LUT formats) return a `LutTensor`; see
  * `quantizeLut` for `opts`.
@@ -107,8 +110,8 @@ export function dequantize(x: Tensor | LutTensor, out?: Tensor): Tensor {
  * side. Same values: `dequantize(repack(W))` equals `dequantize(W)`, and `matmul`
  * takes either. A faster GEMV than the GGUF layout's; the price is a
  * copy at load time (the GGUF layout can be used in place from the mmap). Same
- * size, except q4_kx16 (148 bytes per 256 weights, q4_k 144: its 6-bit scales
- * are stored decoded). `repack(Wp)` of a repacked tensor undoes it, e.g. to write a GGUF file.
+ * size, except q4_kx16 (148 bytes per 256 weights, q4_k 144), iq4_xsx16 (138, iq4_xs 136) and
+ * q3_kx16 (114, q3_k 110), whose 6-bit scales are stored decoded. `repack(Wp)` of a repacked tensor undoes it, e.g. to write a GGUF file.
  *
  * @param W one of REPACKABLE_DTYPES, [..., N, K] with N a multiple of 16 (each [N, K] matrix
  *   of a stack, such as MoE experts [E, N, K], repacks on its own), or a repacked one to unpack
@@ -159,7 +162,7 @@ export interface MatmulOptions {
  *
  * @param x f32 or bf16 [M, K] (or [K] for one row)
  * @param W [N, K] of f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k, q5_0, q4_1, q5_1, iq4_nl,
- *   mxfp4 or a repacked form (MATMUL_WEIGHT_DTYPES), or a `LutTensor`
+ *   mxfp4, iq4_xs, q3_k, q2_k or a repacked form (MATMUL_WEIGHT_DTYPES), or a `LutTensor`
  *   (lut3/lut4: runs `matmulLut`, x taken as f32)
  * @example
  *   const y = matmul(x, quantize(w, 'q4_0'), { bias: b });

@@ -239,6 +239,11 @@ const PRIMERS: Array<() => unknown> = [
   () => lib.matmul(Tensor.from(ramp(3 * 64), [3, 64]), lib.quantize(Tensor.from(ramp(5 * 64), [5, 64]), 'q8_0')),
   () => lib.matmul(Tensor.from(ramp(9 * 256), [9, 256]), lib.quantize(Tensor.from(ramp(4 * 256), [4, 256]), 'q4_k')),
   () => lib.dequantize(lib.quantize(Tensor.from(ramp(2 * 32), [2, 32]), 'q4_0')),
+  // IQ4_XS / Q3_K / Q2_K (plain GEMV, the int8 GEMM, repacked GEMV, gather)
+  () => lib.matmul(Tensor.from(ramp(2 * 256), [2, 256]), lib.quantize(Tensor.from(ramp(3 * 256), [3, 256]), 'iq4_xs')),
+  () => lib.matmul(Tensor.from(ramp(9 * 256), [9, 256]), lib.quantize(Tensor.from(ramp(4 * 256), [4, 256]), 'q3_k')),
+  () => lib.matmul(Tensor.from(ramp(1 * 256), [1, 256]), lib.repack(lib.quantize(Tensor.from(ramp(16 * 256), [16, 256]), 'q2_k'))),
+  () => lib.gather(lib.quantize(Tensor.from(ramp(4 * 256), [4, 256]), 'q3_k'), Tensor.from(new Int32Array([3, 0]), [2])),
   () => lib.matmul(Tensor.from(ramp(2 * 64), [2, 64]), lib.repack(lib.quantize(Tensor.from(ramp(16 * 64), [16, 64]), 'q8_0'))),
   () => lib.dequantize(lib.repack(lib.quantize(Tensor.from(ramp(16 * 32), [16, 32]), 'q4_0'))),
   () => {

@@ -29,7 +29,7 @@ describe('gather', () => {
     }
   }
 
-  for (const fmt of ['q8_0', 'q4_0', 'q4_k', 'q6_k'] as const) {
+  for (const fmt of ['q8_0', 'q4_0', 'q4_k', 'q6_k', 'iq4_xs', 'q3_k', 'q2_k'] as const) {
     test(`gather from a ${fmt} table equals dequantize() of those rows on every ISA`, () => {
       const V = 9, D = 512;
       const q = quantize(Tensor.from(randn(V * D, 77, 1), [V, D]), fmt);

@@ -150,7 +150,8 @@ describe('MoeStats', () => {
 const MOE_TOL = 2 ** -6;
 
 type Fmt = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0' | 'q4_k' | 'q5_k' | 'q6_k' | 'q4_0x16' | 'q8_0x16' | 'q4_kx16' | 'q6_kx16'
-  | 'q5_0' | 'q4_1' | 'q5_1' | 'iq4_nl' | 'mxfp4' | 'q5_0x16' | 'q4_1x16' | 'q5_1x16' | 'iq4_nlx16' | 'mxfp4x16';
+  | 'q5_0' | 'q4_1' | 'q5_1' | 'iq4_nl' | 'mxfp4' | 'q5_0x16' | 'q4_1x16' | 'q5_1x16' | 'iq4_nlx16' | 'mxfp4x16'
+  | 'iq4_xs' | 'q3_k' | 'q2_k' | 'iq4_xsx16' | 'q3_kx16' | 'q2_kx16';
 
 // Weights are drawn from one pool of gaussians at an odd stride per seed (the
 // machine's JS is slow enough that fresh gaussians for every expert dominate).
@@ -230,6 +231,10 @@ for (const T of [1, 5, 40]) ffnCases.push({ E: 8, k: 2, D: 64, FF: 96, T, fmt: [
 for (const T of [1, 40]) ffnCases.push({ E: 4, k: 2, D: 256, FF: 256, T, fmt: ['q5_0', 'q4_k', 'mxfp4', 'q6_k'], downFmt: ['iq4_nl', 'q5_k', 'q4_1'] });
 for (const T of [1, 3]) ffnCases.push({ E: 4, k: 2, D: 256, FF: 64, T, fmt: ['q5_0x16', 'q4_1x16', 'mxfp4x16', 'iq4_nlx16'], downFmt: ['q5_1x16', 'q5_0', 'q8_0'] });
 ffnCases.push({ E: 8, k: 2, D: 256, FF: 96, T: 20, fmt: 'q5_0' });
+// IQ4_XS / Q3_K / Q2_K experts, plain and repacked, mixed with each other and Q4_K / Q6_K
+// across gate/up/down; T = 40 runs the medium (int8 GEMM) path; one stacked IQ4_XS
+for (const T of [1, 3, 40]) ffnCases.push({ E: 4, k: 2, D: 512, FF: 512, T, fmt: ['iq4_xs', 'q3_k', 'q2_kx16', 'q4_k'], downFmt: ['q3_kx16', 'iq4_xsx16', 'q2_k', 'q6_k'] });
+ffnCases.push({ E: 8, k: 2, D: 256, FF: 256, T: 5, fmt: 'iq4_xs' });
 ffnCases.push({ E: 16, k: 4, D: 64, FF: 64, T: 5, fmt: 'q8_0', shared: 'deepseek', skip: 0.2 });
 ffnCases.push({ E: 16, k: 4, D: 64, FF: 64, T: 40, fmt: 'q8_0', skip: 0.15 });
 

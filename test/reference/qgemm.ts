@@ -3,7 +3,7 @@
 // dequantizer for every block format read straight from the bytes, and a
 // float64 matmul with the error bounds the kernels must meet.
 import { f16ToF32, f32ToF16 } from '../../lib';
-import { dequantLegacyRef, Legacy, LEGACY } from './qgemm_legacy';
+import { dequantLegacyRef, KVALUES_IQ4NL, Legacy, LEGACY } from './qgemm_legacy';
 
 const f = Math.fround;
 
@@ -55,6 +55,9 @@ function scaleMinK4(s: Uint8Array, o: number, j: number): [number, number] {
   if (j < 4) return [s[o + j] & 63, s[o + j + 4] & 63];
   return [(s[o + j + 4] & 0xf) | ((s[o + j - 4] >> 6) << 4), (s[o + j + 4] >> 4) | ((s[o + j] >> 6) << 4)];
 }
+
+/** IQ4_NL / IQ4_XS levels (ggml-common.h kvalues_iq4nl), declared in qgemm_legacy.ts */
+export { KVALUES_IQ4NL };
 
 /** Dequantizes rows of any block format, read from the GGUF layouts. */
 export function dequantRef(fmt: string, bytes: Uint8Array, n: number): Float32Array {
@@ -110,6 +113,46 @@ export function dequantRef(fmt: string, bytes: Uint8Array, n: number): Float32Ar
       break;
     case 'q8_k':
       for (let b = 0; b < n / 256; b++) for (let j = 0; j < 256; j++) y[256 * b + j] = dv.getFloat32(292 * b, true) * i8(292 * b + 4 + j);
+      break;
+    // IQ4_XS (136 bytes): d, scales_h (u16), scales_l[4], qs[128]; w = d (ls - 32) KVALUES_IQ4NL[q]
+    case 'iq4_xs':
+      for (let b = 0; b < n / 256; b++) {
+        const o = 136 * b, d = h(o), sh = dv.getUint16(o + 2, true);
+        for (let j = 0; j < 8; j++) {
+          const ls = ((bytes[o + 4 + (j >> 1)] >> (4 * (j & 1))) & 15) | (((sh >> (2 * j)) & 3) << 4);
+          const dl = f(d * (ls - 32));
+          for (let l = 0; l < 16; l++) {
+            const q = bytes[o + 8 + 16 * j + l];
+            y[256 * b + 32 * j + l] = f(dl * KVALUES_IQ4NL[q & 15]);
+            y[256 * b + 32 * j + 16 + l] = f(dl * KVALUES_IQ4NL[q >> 4]);
+          }
+        }
+      }
+      break;
+    // Q3_K (110 bytes): hmask[32], qs[64], scales[12], d. Weight e = 128h + 32g + l: low 2 bits
+    // qs[32h + l] >> 2g, high bit hmask[l] bit 4h + g; w = d (sc - 32) (q - 4), sub-block e / 16
+    case 'q3_k':
+      for (let b = 0; b < n / 256; b++) {
+        const o = 110 * b, d = h(o + 108);
+        for (let e = 0; e < 256; e++) {
+          const hh = e >> 7, g = (e & 127) >> 5, l = e & 31, j = e >> 4;
+          const q = ((bytes[o + 32 + 32 * hh + l] >> (2 * g)) & 3) | (((bytes[o + l] >> (4 * hh + g)) & 1) << 2);
+          const lo = j < 8 ? bytes[o + 96 + j] & 15 : bytes[o + 96 + j - 8] >> 4;
+          const sc = (lo | (((bytes[o + 96 + 8 + (j & 3)] >> (2 * (j >> 2))) & 3) << 4)) - 32;
+          y[256 * b + e] = f(f(d * sc) * (q - 4));
+        }
+      }
+      break;
+    // Q2_K (84 bytes): scales[16] (sc | m << 4), qs[64] (as Q3_K's low bits), d, dmin; w = d sc q - dmin m
+    case 'q2_k':
+      for (let b = 0; b < n / 256; b++) {
+        const o = 84 * b, d = h(o + 80), dmin = h(o + 82);
+        for (let e = 0; e < 256; e++) {
+          const hh = e >> 7, g = (e & 127) >> 5, l = e & 31, s = bytes[o + (e >> 4)];
+          const q = (bytes[o + 16 + 32 * hh + l] >> (2 * g)) & 3;
+          y[256 * b + e] = f(f(f(d * (s & 15)) * q) - f(dmin * (s >> 4)));
+        }
+      }
       break;
     default:
       if ((LEGACY as readonly string[]).includes(fmt)) return dequantLegacyRef(fmt as Legacy, bytes, n);

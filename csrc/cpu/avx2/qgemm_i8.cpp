@@ -101,7 +101,8 @@ static inline void tile_q8_0(float* C, int64_t ldc, int64_t mrows, const int8_t*
 
 // K-quants (one activation scale per 8 32-blocks): per 256-block T = sum of
 // float(I_h) * s_h (- mn * S for q4_K / q5_K), then C += T * d.
-template <int HALVES, int CH>
+// SIGNED: the codes are signed (IQ4_XS's levels): |w| x sign(a, w) as q8_0.
+template <int HALVES, int CH, bool SIGNED = false>
 static inline void tile_qk(float* C, int64_t ldc, int64_t mrows, const int8_t* ap, const I8ActMeta* am,
                            const uint8_t* wp, const float* wf, int64_t b0, int64_t b1, __m256i k0, __m256i k1,
                            bool first) {
@@ -116,14 +117,14 @@ static inline void tile_qk(float* C, int64_t ldc, int64_t mrows, const int8_t* a
       __m256i acc[MR][2];
       if (HALVES == 2) {
         for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm256_set1_epi32(mt[i].corr[0]);
-        block_dots<0, 4, false, CH>(acc, w, a);
+        block_dots<0, 4, SIGNED, CH>(acc, w, a);
         const __m256 s0 = _mm256_load_ps(sf), s1 = _mm256_load_ps(sf + 8);
         for (int i = 0; i < MR; i++) {
           t[i][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[i][0]), s0, t[i][0]);
           t[i][1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[i][1]), s1, t[i][1]);
           acc[i][0] = acc[i][1] = _mm256_set1_epi32(mt[i].corr[1]);
         }
-        block_dots<4, 8, false, CH>(acc, w, a);
+        block_dots<4, 8, SIGNED, CH>(acc, w, a);
         const __m256 h0 = _mm256_load_ps(sf + NRP), h1 = _mm256_load_ps(sf + NRP + 8);
         for (int i = 0; i < MR; i++) {
           t[i][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[i][0]), h0, t[i][0]);
@@ -138,6 +139,50 @@ static inline void tile_qk(float* C, int64_t ldc, int64_t mrows, const int8_t* a
           const __m256 sum = _mm256_set1_ps(mt[i].sum);
           t[i][0] = _mm256_fnmadd_ps(m0, sum, _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[i][0]), s0, t[i][0]));
           t[i][1] = _mm256_fnmadd_ps(m1, sum, _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[i][1]), s1, t[i][1]));
+        }
+      }
+    }
+    const I8ActMeta* mt = am + sb * MR;
+    for (int i = 0; i < MR && i < mrows; i++) {
+      const __m256 d = _mm256_set1_ps(mt[i].d);
+      float* c = C + i * ldc;
+      if (first && sb == b0) {
+        _mm256_maskstore_ps(c, k0, _mm256_mul_ps(t[i][0], d));
+        _mm256_maskstore_ps(c + 8, k1, _mm256_mul_ps(t[i][1], d));
+      } else {
+        _mm256_maskstore_ps(c, k0, _mm256_fmadd_ps(t[i][0], d, _mm256_maskload_ps(c, k0)));
+        _mm256_maskstore_ps(c + 8, k1, _mm256_fmadd_ps(t[i][1], d, _mm256_maskload_ps(c + 8, k1)));
+      }
+    }
+  }
+}
+
+// Q2_K: as tile_qk's halves, the sums starting at 0, minus each half's min times its
+// activation sum S_h (meta corr[h]); codes <= 3 (pairs summed over the 4 groups of a half
+// in int16: 4 * 2 * 3 * 127 < 2^15).
+static inline void tile_q2k(float* C, int64_t ldc, int64_t mrows, const int8_t* ap, const I8ActMeta* am,
+                            const uint8_t* wp, const float* wf, const float* wm, int64_t b0, int64_t b1, __m256i k0,
+                            __m256i k1, bool first) {
+  for (int64_t sb = b0; sb < b1; sb += 8) {
+    __m256 t[MR][2];
+    for (int i = 0; i < MR; i++) t[i][0] = t[i][1] = _mm256_setzero_ps();
+    for (int64_t b = sb; b < sb + 8; b++) {
+      const I8ActMeta* mt = am + b * MR;
+      const uint8_t* w = wp + b * 32 * NRP;
+      const int8_t* a = ap + b * MR * 32;
+      for (int h = 0; h < 2; h++) {
+        __m256i acc[MR][2];
+        for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
+        if (h == 0) block_dots<0, 4, false, 4>(acc, w, a);
+        else block_dots<4, 8, false, 4>(acc, w, a);
+        const float* sf = wf + (2 * b + h) * NRP;
+        const float* mf = wm + (2 * b + h) * NRP;
+        const __m256 s0 = _mm256_load_ps(sf), s1 = _mm256_load_ps(sf + 8);
+        const __m256 m0 = _mm256_load_ps(mf), m1 = _mm256_load_ps(mf + 8);
+        for (int i = 0; i < MR; i++) {
+          const __m256 S = _mm256_set1_ps((float)mt[i].corr[h]);
+          t[i][0] = _mm256_fnmadd_ps(m0, S, _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[i][0]), s0, t[i][0]));
+          t[i][1] = _mm256_fnmadd_ps(m1, S, _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[i][1]), s1, t[i][1]));
         }
       }
     }
@@ -183,6 +228,10 @@ static void gemm_panel(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta*
       else if (FMT == I8_Q8_0 || FMT == I8_Q8_0X16) tile_q8_0<true, 1>(c, ldc, mrows, a, m, wp, wf, kb, ke, k0, k1, kb == 0);
       else if (FMT == I8_Q4_K || FMT == I8_Q4_KX16) tile_qk<1, 8>(c, ldc, mrows, a, m, wp, wf, kb, ke, k0, k1, kb == 0);
       else if (FMT == I8_Q5_K) tile_qk<1, 4>(c, ldc, mrows, a, m, wp, wf, kb, ke, k0, k1, kb == 0);
+      // IQ4_XS: signed levels up to 127 (a maddubs pair <= 2 * 127 * 127); Q3_K: codes <= 7
+      else if (FMT == I8_IQ4_XS || FMT == I8_IQ4_XSX16) tile_qk<2, 1, true>(c, ldc, mrows, a, m, wp, wf, kb, ke, k0, k1, kb == 0);
+      else if (FMT == I8_Q3_K || FMT == I8_Q3_KX16) tile_qk<2, 4>(c, ldc, mrows, a, m, wp, wf, kb, ke, k0, k1, kb == 0);
+      else if (i8_is_q2k<FMT>()) tile_q2k(c, ldc, mrows, a, m, wp, wf, wf + nb * 2 * NRP, kb, ke, k0, k1, kb == 0);
       else tile_qk<2, 2>(c, ldc, mrows, a, m, wp, wf, kb, ke, k0, k1, kb == 0);
     }
   }

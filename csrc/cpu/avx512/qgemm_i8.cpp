@@ -141,6 +141,50 @@ static inline void tile_qk(float* C, int64_t ldc, int64_t mrows, const int8_t* a
   }
 }
 
+// Q2_K: as tile_qk's halves (a factor per 16), the sums starting at 0, each half's min
+// against its activation sum S_h (meta corr[h], ops packs S_h there for Q2_K):
+// T = sum_h float(I_h) * s_h - mn_h * S_h, then C += T * d.
+static inline void tile_q2k(float* C, int64_t ldc, int64_t mrows, const int8_t* ap, const I8ActMeta* am,
+                            const uint8_t* wp, const float* wf, const float* wm, int64_t b0, int64_t b1, __mmask16 k0,
+                            __mmask16 k1, bool first) {
+  for (int64_t sb = b0; sb < b1; sb += 8) {
+    __m512 t[MR][2];
+    for (int i = 0; i < MR; i++) t[i][0] = t[i][1] = _mm512_setzero_ps();
+    for (int64_t b = sb; b < sb + 8; b++) {
+      const I8ActMeta* mt = am + b * MR;
+      const uint8_t* w = wp + b * 32 * NRP;
+      const int8_t* a = ap + b * MR * 32;
+      for (int h = 0; h < 2; h++) {
+        __m512i acc[MR][2];
+        for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_si512();
+        if (h == 0) block_dots<0, 4>(acc, w, a);
+        else block_dots<4, 8>(acc, w, a);
+        const float* sf = wf + (2 * b + h) * NRP;
+        const float* mf = wm + (2 * b + h) * NRP;
+        const __m512 s0 = _mm512_load_ps(sf), s1 = _mm512_load_ps(sf + 16);
+        const __m512 m0 = _mm512_load_ps(mf), m1 = _mm512_load_ps(mf + 16);
+        for (int i = 0; i < MR; i++) {
+          const __m512 S = _mm512_set1_ps((float)mt[i].corr[h]);
+          t[i][0] = _mm512_fnmadd_ps(m0, S, _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[i][0]), s0, t[i][0]));
+          t[i][1] = _mm512_fnmadd_ps(m1, S, _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[i][1]), s1, t[i][1]));
+        }
+      }
+    }
+    const I8ActMeta* mt = am + sb * MR;
+    for (int i = 0; i < MR && i < mrows; i++) {
+      const __m512 d = _mm512_set1_ps(mt[i].d);
+      float* c = C + i * ldc;
+      if (first && sb == b0) {
+        _mm512_mask_storeu_ps(c, k0, _mm512_mul_ps(t[i][0], d));
+        _mm512_mask_storeu_ps(c + 16, k1, _mm512_mul_ps(t[i][1], d));
+      } else {
+        _mm512_mask_storeu_ps(c, k0, _mm512_fmadd_ps(t[i][0], d, _mm512_maskz_loadu_ps(k0, c)));
+        _mm512_mask_storeu_ps(c + 16, k1, _mm512_fmadd_ps(t[i][1], d, _mm512_maskz_loadu_ps(k1, c + 16)));
+      }
+    }
+  }
+}
+
 template <int FMT>
 static void gemm_panel(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta* meta, int64_t M, int64_t K,
                        const void* W, int64_t nr, void* scratch) {
@@ -159,8 +203,9 @@ static void gemm_panel(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta*
       constexpr bool lgmin = i8_is_legacy<FMT>() && ((FMT - I8_LG) % (I8_LG_X16 - I8_LG) == lg::Q4_1 ||
                                                      (FMT - I8_LG) % (I8_LG_X16 - I8_LG) == lg::Q5_1);
       if (i8_is_legacy<FMT>()) tile_q8_0<lgmin>(c, ldc, mrows, a, m, wp, wf, kb, ke, k0, k1, kb == 0);
+      else if (i8_is_q2k<FMT>()) tile_q2k(c, ldc, mrows, a, m, wp, wf, wf + nb * 2 * NRP, kb, ke, k0, k1, kb == 0);
       else if (FMT == I8_Q4_0 || FMT == I8_Q8_0 || FMT == I8_Q4_0X16 || FMT == I8_Q8_0X16) tile_q8_0(c, ldc, mrows, a, m, wp, wf, kb, ke, k0, k1, kb == 0);
-      else tile_qk<(FMT == I8_Q6_K || FMT == I8_Q6_KX16) ? 2 : 1>(c, ldc, mrows, a, m, wp, wf, kb, ke, k0, k1, kb == 0);
+      else tile_qk<(FMT == I8_Q6_K || FMT == I8_Q6_KX16 || i8_is_qk<FMT>()) ? 2 : 1>(c, ldc, mrows, a, m, wp, wf, kb, ke, k0, k1, kb == 0);
     }
   }
 }

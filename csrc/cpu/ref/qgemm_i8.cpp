@@ -69,6 +69,14 @@ FL_GEMM_I8(gemm_q4_0x16_q8_0, qi8::decode_q4_0x16, 1, false, 1)
 FL_GEMM_I8(gemm_q8_0x16_q8_0, dec_q8_0x16, 1, false, 1)
 FL_GEMM_I8(gemm_q4_Kx16_q8_K, qi8::decode_q4_Kx16, 1, true, 8)
 FL_GEMM_I8(gemm_q6_Kx16_q8_K, qi8::decode_q6_Kx16, 2, false, 8)
+static void dec_iq4_xs(const void* row, int64_t b, qi8::Block* o) { qi8::decode_iq4_xs(row, b, o, 0); }
+static void dec_iq4_xsx16(const void* W, int64_t r, int64_t nb, int64_t b, qi8::Block* o) {
+  qi8::decode_iq4_xsx16(W, r, nb, b, o, 0);
+}
+FL_GEMM_I8(gemm_iq4_xs_q8_K, (dec_rows<dec_iq4_xs, sizeof(block_iq4_xs), 8>), 2, false, 8)
+FL_GEMM_I8(gemm_q3_K_q8_K, (dec_rows<qi8::decode_q3_K, sizeof(block_q3_K), 8>), 2, false, 8)
+FL_GEMM_I8(gemm_iq4_xsx16_q8_K, dec_iq4_xsx16, 2, false, 8)
+FL_GEMM_I8(gemm_q3_Kx16_q8_K, qi8::decode_q3_Kx16, 2, false, 8)
 
 // the legacy 32-block formats (csrc/cpu/qformats_legacy.h): u = q (c = kC) or, for the
 // table formats, the signed value (c = 0, the ref's q8_0 offset); mn = -m
@@ -115,6 +123,50 @@ void fill_qgemm_i8_legacy(QgemmTable& t) {
 #undef FL_LG_FILL
 }
 
+// Q2_K: per 16-half a factor s_h and a min mn_h (qformats_k.h decode_q2_K); meta corr[h]
+// holds the half's activation sum S_h (ops packs it so for Q2_K):
+// T = sum_h float(I_h) * s_h - mn_h * S_h per 256-block, then C += T * d
+template <bool X16>
+static void gemm_q2_K(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta* meta, int64_t M, int64_t K,
+                      const void* W, int64_t nr, void*) {
+  const int64_t nb = K / 32;
+  qi8::Block blk[8];
+  float mn[8][2];
+  for (int64_t r = 0; r < nr; r++) {
+    for (int64_t m = 0; m < M; m++) C[m * ldc + r] = 0.0f;
+    for (int64_t b0 = 0; b0 < nb; b0 += 8) {
+      for (int j = 0; j < 8; j++) {
+        if (X16) qi8::decode_q2_Kx16(W, r, nb, b0 + j, &blk[j], mn[j]);
+        else qi8::decode_q2_K((const uint8_t*)W + (size_t)r * (size_t)(nb / 8) * sizeof(block_q2_K), b0 + j, &blk[j], mn[j]);
+      }
+      for (int64_t m = 0; m < M; m++) {
+        float t = 0, d = 0;
+        for (int j = 0; j < 8; j++) {
+          const int64_t at = ((m / MR) * nb + b0 + j) * MR + m % MR;
+          const int8_t* a = qa + at * 32;
+          const I8ActMeta& mt = meta[at];
+          d = mt.d;
+          for (int h = 0; h < 2; h++) {
+            int32_t s = 0;
+            for (int k = 16 * h; k < 16 * h + 16; k++) s += blk[j].u[k] * (int32_t)a[k];
+            t += (float)s * blk[j].s[h];
+            t -= mn[j][h] * (float)mt.corr[h];
+          }
+        }
+        C[m * ldc + r] += t * d;
+      }
+    }
+  }
+}
+static void gemm_q2_K_q8_K(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta* meta, int64_t M, int64_t K,
+                           const void* W, int64_t nr, void* s) {
+  gemm_q2_K<false>(C, ldc, qa, meta, M, K, W, nr, s);
+}
+static void gemm_q2_Kx16_q8_K(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta* meta, int64_t M, int64_t K,
+                              const void* W, int64_t nr, void* s) {
+  gemm_q2_K<true>(C, ldc, qa, meta, M, K, W, nr, s);
+}
+
 void fill_qgemm_i8(QgemmTable& t) {
   FL_IMPL(t, gemm_q4_0_q8_0, ref);
   FL_IMPL(t, gemm_q8_0_q8_0, ref);
@@ -125,6 +177,12 @@ void fill_qgemm_i8(QgemmTable& t) {
   FL_IMPL(t, gemm_q8_0x16_q8_0, ref);
   FL_IMPL(t, gemm_q4_Kx16_q8_K, ref);
   FL_IMPL(t, gemm_q6_Kx16_q8_K, ref);
+  FL_IMPL(t, gemm_iq4_xs_q8_K, ref);
+  FL_IMPL(t, gemm_q3_K_q8_K, ref);
+  FL_IMPL(t, gemm_iq4_xsx16_q8_K, ref);
+  FL_IMPL(t, gemm_q3_Kx16_q8_K, ref);
+  FL_IMPL(t, gemm_q2_K_q8_K, ref);
+  FL_IMPL(t, gemm_q2_Kx16_q8_K, ref);
   t.gemm_i8_mr = MR;
   t.gemm_i8_nr = 16;
   t.gemm_i8_q8_0_off = 0;

@@ -39,6 +39,13 @@ enum class DType : int32_t {
   Q5_1X16 = 112,   // fuselm: Q5_1 repacked (block_q5_1x16)
   IQ4_NLX16 = 113, // fuselm: IQ4_NL repacked (block_iq4_nlx16)
   MXFP4X16 = 114,  // fuselm: MXFP4 repacked (block_mxfp4x16)
+  // the 256-weight super-block formats with the q8_K partner (csrc/cpu/qformats_k.h)
+  Q2_K = 10,
+  Q3_K = 11,
+  IQ4_XS = 23,
+  IQ4_XSX16 = 120,  // fuselm: IQ4_XS repacked 16 rows at a time (block_iq4_xsx16), for the GEMV
+  Q3_KX16 = 121,    // fuselm: Q3_K repacked 16 rows at a time (block_q3_Kx16), for the GEMV
+  Q2_KX16 = 122,    // fuselm: Q2_K repacked 16 rows at a time (block_q2_Kx16), for the GEMV
 };
 
 constexpr int QK4_0 = 32;
@@ -252,6 +259,75 @@ struct block_mxfp4x16 {
   uint8_t qs[4][64];
 };
 static_assert(sizeof(block_mxfp4x16) == 16 * sizeof(block_mxfp4), "block_mxfp4x16 is 16 mxfp4 blocks");
+// ---- IQ4_XS, Q3_K, Q2_K: 256-weight super-blocks, dot partner q8_K ------------------
+// (their kernels: csrc/cpu/qformats_k.h; IQ4_XS's levels: fuselm/iq4_values.h)
+
+// IQ4_XS: 256 weights in 8 sub-blocks of 32. w = d * (ls[j] - 32) * kIq4nlValues[q],
+// ls 6-bit: low 4 bits in scales_l[j / 2] (nibble j % 2), high 2 bits in scales_h
+// bits 2j..2j+1; q 4-bit: qs[16j + i] holds weight 32j + i in its low nibble and
+// 32j + 16 + i in its high nibble (IQ4_NL's / Q4_0's order within a sub-block).
+struct block_iq4_xs {
+  fl_half d;
+  uint16_t scales_h;
+  uint8_t scales_l[QK_K / 64];
+  uint8_t qs[QK_K / 2];
+};
+static_assert(sizeof(block_iq4_xs) == 136, "block_iq4_xs is 136 bytes");
+
+// Q3_K: 256 weights in 16 sub-blocks of 16. w = d * (sc[j] - 32) * (q - 4), q in [0, 7]:
+// the low 2 bits of weight 128h + 32g + l in qs[32h + l] bits 2g..2g+1 (h < 2, g < 4,
+// l < 32), the high bit in hmask[l] bit 4h + g. sc 6-bit: sub-block j < 8 low nibble
+// of scales[j], j >= 8 high nibble of scales[j - 8]; high 2 bits in scales[8 + j % 4]
+// bits 2 (j / 4).. (ggml's packing).
+struct block_q3_K {
+  uint8_t hmask[QK_K / 8];
+  uint8_t qs[QK_K / 4];
+  uint8_t scales[12];
+  fl_half d;
+};
+static_assert(sizeof(block_q3_K) == 110, "block_q3_K is 110 bytes");
+
+// Q2_K: 256 weights in 16 sub-blocks of 16. w = d * (scales[j] & 15) * q - dmin *
+// (scales[j] >> 4), q in [0, 3] at the same place as Q3_K's low 2 bits.
+struct block_q2_K {
+  uint8_t scales[QK_K / 16];
+  uint8_t qs[QK_K / 4];
+  fl_half d;
+  fl_half dmin;
+};
+static_assert(sizeof(block_q2_K) == 84, "block_q2_K is 84 bytes");
+
+// Their repacked forms (family `qgemm`, as Q4_KX16: blocks of 16 rows, group-major,
+// one 64-byte vector = one dword of 4 consecutive weights of the 16 rows).
+// IQ4_XSX16: the 6-bit scales decoded to int8 ls - 32 (sc[j][r]; 138 bytes per 256
+// weights instead of 136); qs[j][g][4r + e] = IQ4_XS's qs[16j + 4g + e] of row r
+// (low nibble weight 32j + 4g + e, high nibble 32j + 16 + 4g + e).
+struct block_iq4_xsx16 {
+  fl_half d[16];
+  int8_t sc[8][16];
+  uint8_t qs[8][4][64];
+};
+static_assert(sizeof(block_iq4_xsx16) == 16 * 138, "block_iq4_xsx16 is 16 x 138 bytes");
+// Q3_KX16: sc[j][r] = sc - 32 of sub-block j of row r (int8; 114 bytes per 256 weights
+// instead of 110); with c(t) the 64-byte vector of the 3-bit codes q (0..7) of dword t
+// (weights 4t..4t+3) of the 16 rows: ql[u] (u < 16) holds c(u + 16i) & 3 in bits 2i..2i+1
+// and qh[v] (v < 8) holds c(v + 8i) >> 2 in bit i.
+struct block_q3_Kx16 {
+  fl_half d[16];
+  int8_t sc[16][16];
+  uint8_t ql[16][64];
+  uint8_t qh[8][64];
+};
+static_assert(sizeof(block_q3_Kx16) == 16 * 114, "block_q3_Kx16 is 16 x 114 bytes");
+// Q2_KX16: d, dmin per row, scales[j][r] = Q2_K's scales[j] of row r (sc | m << 4), and
+// ql as Q3_KX16's (the codes q, 0..3). Same size as Q2_K.
+struct block_q2_Kx16 {
+  fl_half d[16];
+  fl_half dmin[16];
+  uint8_t scales[16][16];
+  uint8_t ql[16][64];
+};
+static_assert(sizeof(block_q2_Kx16) == 16 * sizeof(block_q2_K), "block_q2_Kx16 is 16 q2_K blocks");
 
 struct DTypeTraits {
   DType id;
@@ -294,6 +370,12 @@ static constexpr DTypeTraits kDTypeTraits[] = {
     {DType::Q5_1X16, "q5_1x16", 32, (int32_t)sizeof(block_q5_1), DType::Q8_0, true},
     {DType::IQ4_NLX16, "iq4_nlx16", 32, (int32_t)sizeof(block_iq4_nl), DType::Q8_0, true},
     {DType::MXFP4X16, "mxfp4x16", 32, (int32_t)sizeof(block_mxfp4), DType::Q8_0, true},
+    {DType::Q2_K, "q2_k", QK_K, (int32_t)sizeof(block_q2_K), DType::Q8_K, true},
+    {DType::Q3_K, "q3_k", QK_K, (int32_t)sizeof(block_q3_K), DType::Q8_K, true},
+    {DType::IQ4_XS, "iq4_xs", QK_K, (int32_t)sizeof(block_iq4_xs), DType::Q8_K, true},
+    {DType::IQ4_XSX16, "iq4_xsx16", QK_K, 138, DType::Q8_K, true},
+    {DType::Q3_KX16, "q3_kx16", QK_K, 114, DType::Q8_K, true},
+    {DType::Q2_KX16, "q2_kx16", QK_K, (int32_t)sizeof(block_q2_K), DType::Q8_K, true},
 };
 
 static inline const DTypeTraits* dtype_traits(int32_t id) {

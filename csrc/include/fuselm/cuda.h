@@ -91,7 +91,7 @@ Status embedding_f32(float* out, const void* table, DType dtype, int64_t n_rows,
 Status argmax_f32(int32_t* out, const float* x, int64_t rows, int64_t dim, Stream s = nullptr);
 
 // ---- family qgemm (issue 3) ------------------------------------------------
-// out[M,N] = x[M,K] (f32) . W[N,K]^T (+ bias[N]), W in F16, BF16, Q4_0, Q8_0, Q4_K or Q6_K blocks, row-major,
+// out[M,N] = x[M,K] (f32) . W[N,K]^T (+ bias[N]), W in F16, BF16, Q4_0, Q8_0, Q4_K, Q6_K, IQ4_XS, Q3_K or Q2_K blocks, row-major,
 // K a multiple of the format's block. M <= 8: GEMV, the activation kept in f32, W dequantised in registers
 // from 128-bit staged loads. M > 8: tensor-core GEMM (mma.sync m16n8k16, W tile dequantised to f16 in shared
 // memory, x rounded to f16), split over K when the tile grid is smaller than the device.

@@ -87,7 +87,8 @@ typedef void (*GemmFn)(float* C, int64_t ldc, const void* xpack, int64_t M, cons
 //   32-block: the same d for the 8 32-blocks of a q8_K block), sum = S as a float,
 //   corr[h] = -c * S_h (S the sum of the 32 codes, S_h of its 16-code half h; without
 //   per-16 scales corr[0] = -c * S and corr[1] = 0; c per format: q4_0 8, q8_0
-//   gemm_i8_q8_0_off, q6_k 32, q4_k / q5_k 0: their mins use sum).
+//   gemm_i8_q8_0_off, q6_k 32, q4_k / q5_k 0: their mins use sum; q3_k 4, iq4_xs as q8_0;
+//   q2_k -1, so that corr[h] = S_h, the activation sum its per-16 mins use).
 struct I8ActMeta {
   float d, sum;
   int32_t corr[2];
@@ -97,8 +98,9 @@ struct I8ActMeta {
 // 64-byte aligned (the W panel repacked).
 typedef void (*GemmI8Fn)(float* C, int64_t ldc, const int8_t* qa, const I8ActMeta* meta, int64_t M, int64_t K,
                          const void* W, int64_t nr, void* scratch);
-// bytes of the repacked panel of gemm_i8_nr rows (u8 codes + up to 2 f32 per row and block)
-static inline size_t gemm_i8_scratch_bytes(int64_t K, int nr) { return (size_t)(K / 32) * (size_t)nr * 40 + 64; }
+// bytes of the repacked panel of gemm_i8_nr rows (u8 codes + up to 2 f32 per row and block,
+// and Q2_K's 2 mins per row and block after them)
+static inline size_t gemm_i8_scratch_bytes(int64_t K, int nr) { return (size_t)(K / 32) * (size_t)nr * 48 + 64; }
 
 // The kernels of one legacy 32-block format (Q5_0, Q4_1, Q5_1, IQ4_NL, MXFP4; their
 // numerics in csrc/cpu/qformats_legacy.h): q8_0 activations (ActQ8_0, its sum used,
@@ -131,6 +133,12 @@ struct QgemmTable {
   Kernel<GemmI8Fn> gemm_q4_0x16_q8_0, gemm_q8_0x16_q8_0, gemm_q4_Kx16_q8_K, gemm_q6_Kx16_q8_K;
   // the legacy 32-block formats, indexed by lg::Fmt (csrc/cpu/qformats_legacy.h)
   QgemmLegacyKernels legacy[kLegacyFormats];
+  // IQ4_XS, Q3_K, Q2_K and their repacked forms (csrc/cpu/qformats_k.h; *::fill_qformats_k)
+  Kernel<DeqFn> dequantize_row_iq4_xs, dequantize_row_q3_K, dequantize_row_q2_K;
+  Kernel<GemvFn> gemv_iq4_xs_q8_K, gemv_q3_K_q8_K, gemv_q2_K_q8_K, gemv_iq4_xsx16_q8_K, gemv_q3_Kx16_q8_K,
+      gemv_q2_Kx16_q8_K;
+  Kernel<GemmI8Fn> gemm_iq4_xs_q8_K, gemm_q3_K_q8_K, gemm_iq4_xsx16_q8_K, gemm_q3_Kx16_q8_K, gemm_q2_K_q8_K,
+      gemm_q2_Kx16_q8_K;
   int gemm_i8_mr = 4;          // activation rows per packed panel
   int gemm_i8_nr = 16;         // W rows per call at most
   int gemm_i8_q8_0_off = 0;    // c for q8_0 weights (128 where codes are stored as w + 128)
@@ -138,9 +146,9 @@ struct QgemmTable {
   int gemm_nr = 4;  // W rows per call at most
 };
 
-namespace ref { void fill_qgemm(QgemmTable& t); void fill_qgemm_i8(QgemmTable& t); }
-namespace avx2 { void fill_qgemm(QgemmTable& t); void fill_qgemm_i8(QgemmTable& t); }
-namespace avx512 { void fill_qgemm(QgemmTable& t); void fill_qgemm_i8(QgemmTable& t); }
+namespace ref { void fill_qgemm(QgemmTable& t); void fill_qgemm_i8(QgemmTable& t); void fill_qformats_k(QgemmTable& t); }
+namespace avx2 { void fill_qgemm(QgemmTable& t); void fill_qgemm_i8(QgemmTable& t); void fill_qformats_k(QgemmTable& t); }
+namespace avx512 { void fill_qgemm(QgemmTable& t); void fill_qgemm_i8(QgemmTable& t); void fill_qformats_k(QgemmTable& t); }
 // the legacy 32-block formats: dequantizers and GEMV (cpu/*/qgemm_legacy.cpp), int8 GEMM (cpu/*/qgemm_i8.cpp)
 namespace ref { void fill_qgemm_legacy(QgemmTable& t); void fill_qgemm_i8_legacy(QgemmTable& t); }
 namespace avx2 { void fill_qgemm_legacy(QgemmTable& t); void fill_qgemm_i8_legacy(QgemmTable& t); }
