@@ -7,7 +7,8 @@
 #include <cstdint>
 
 #include "fuselm/ops/attention_kernels.h"
-#include "cpu/avx2/vmath.h"
+#include "cpu/avx2/vec.h"
+#include "cpu/attention_x86.h"
 
 namespace fuselm {
 namespace avx2 {
@@ -16,22 +17,6 @@ static inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
 static inline __m256 load8(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)p)); }
 static inline __m256 load8(const int8_t* p) {
   return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i*)p)));
-}
-
-// lanes whose bit in the low 8 bits of `bits` is set -> all-ones
-static inline __m256 bitmask8(uint32_t bits) {
-  const __m256i sel = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
-  const __m256i b = _mm256_and_si256(_mm256_set1_epi32((int)(bits & 0xff)), sel);
-  return _mm256_castsi256_ps(_mm256_cmpeq_epi32(b, sel));
-}
-
-static inline __m256 softcap8(__m256 x, float cap) {
-  __m256 y = _mm256_mul_ps(x, _mm256_set1_ps(2.0f / cap));
-  y = _mm256_min_ps(_mm256_max_ps(y, _mm256_set1_ps(-18.0f)), _mm256_set1_ps(18.0f));
-  const __m256 e = vexp(y);
-  const __m256 th = _mm256_sub_ps(_mm256_set1_ps(1.0f),
-                                  _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, _mm256_set1_ps(1.0f))));
-  return _mm256_mul_ps(th, _mm256_set1_ps(cap));
 }
 
 // acc rows r0, r0+1 (W vectors at column offset c0) += P V
@@ -116,42 +101,10 @@ static void tile(const AttnTile& t) {
         }
     }
   }
-  // 2. online softmax per row
-  float alpha[64 * 8];
-  for (int64_t r = 0; r < M; r++) {
-    const uint64_t mk = t.mask[r];
-    float* s = t.scores + r * KV_BLOCK;
-    if (!mk) {
-      alpha[r] = 1.0f;
-      for (int j = 0; j < 8; j++) _mm256_storeu_ps(s + 8 * j, _mm256_setzero_ps());
-      continue;
-    }
-    __m256 sv[8], lane[8];
-    __m256 mxv = _mm256_set1_ps(-INFINITY);
-#pragma GCC unroll 8
-    for (int j = 0; j < 8; j++) {
-      lane[j] = bitmask8((uint32_t)(mk >> (8 * j)));
-      __m256 x = _mm256_loadu_ps(s + 8 * j);
-      if (t.softcap > 0) x = softcap8(x, t.softcap);
-      sv[j] = x;
-      mxv = _mm256_max_ps(mxv, _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), x, lane[j]));
-    }
-    const float mx = hmax(mxv);
-    const float m_new = t.m[r] > mx ? t.m[r] : mx;
-    const float al = std::exp(t.m[r] - m_new);
-    const __m256 mn = _mm256_set1_ps(m_new);
-    __m256 sum = _mm256_setzero_ps();
-#pragma GCC unroll 8
-    for (int j = 0; j < 8; j++) {
-      __m256 p = _mm256_and_ps(vexp(_mm256_sub_ps(sv[j], mn)), lane[j]);
-      sum = _mm256_add_ps(sum, p);
-      if (t.vscale) p = _mm256_mul_ps(p, _mm256_loadu_ps(t.vscale + 8 * j));
-      _mm256_storeu_ps(s + 8 * j, p);
-    }
-    t.l[r] = t.l[r] * al + hsum(sum);
-    t.m[r] = m_new;
-    alpha[r] = al;
-  }
+  // 2. online softmax per row: scores become p (times vscale for int8)
+  float alpha[64 * 8];  // M <= 512
+  for (int64_t r = 0; r < M; r++)
+    alpha[r] = x86::attn_softmax_row<V8f>(t.scores + r * KV_BLOCK, t.mask[r], t.m + r, t.l + r, t.softcap, t.vscale);
   // 3. acc = acc * alpha + P V
   constexpr int NV = D / 8;
   for (int64_t r0 = 0; r0 < M; r0 += 2) {

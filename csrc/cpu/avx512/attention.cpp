@@ -14,7 +14,8 @@
 #include <cstdint>
 
 #include "fuselm/ops/attention_kernels.h"
-#include "cpu/avx512/vmath.h"
+#include "cpu/avx512/vec.h"
+#include "cpu/attention_x86.h"
 
 namespace fuselm {
 namespace avx512 {
@@ -23,16 +24,6 @@ static inline __m512 load16(const float* p) { return _mm512_loadu_ps(p); }
 static inline __m512 load16(const uint16_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)p)); }
 static inline __m512 load16(const int8_t* p) {
   return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)p)));
-}
-
-// cap * tanh(x / cap), tanh(y) = 1 - 2 / (exp(2y) + 1) with y clamped to [-9, 9]
-static inline __m512 softcap16(__m512 x, float cap) {
-  __m512 y = _mm512_mul_ps(x, _mm512_set1_ps(2.0f / cap));
-  y = _mm512_min_ps(_mm512_max_ps(y, _mm512_set1_ps(-18.0f)), _mm512_set1_ps(18.0f));
-  const __m512 e = vexp(y);
-  const __m512 th = _mm512_sub_ps(_mm512_set1_ps(1.0f),
-                                  _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, _mm512_set1_ps(1.0f))));
-  return _mm512_mul_ps(th, _mm512_set1_ps(cap));
 }
 
 // acc = acc * alpha + P V for rows r0 .. r0+R-1, over chunks of CW vectors of channels (4 rows:
@@ -128,39 +119,8 @@ static void tile(const AttnTile& t) {
   }
   // 2. online softmax per row: scores become p (times vscale for int8)
   float alpha[64 * 8];  // M <= 512
-  for (int64_t r = 0; r < M; r++) {
-    const uint64_t mk = t.mask[r];
-    float* s = t.scores + r * KV_BLOCK;
-    if (!mk) {
-      alpha[r] = 1.0f;
-      for (int j = 0; j < 4; j++) _mm512_storeu_ps(s + 16 * j, _mm512_setzero_ps());
-      continue;
-    }
-    __m512 sv[4];
-    __m512 mxv = _mm512_set1_ps(-INFINITY);
-#pragma GCC unroll 4
-    for (int j = 0; j < 4; j++) {
-      __m512 x = _mm512_loadu_ps(s + 16 * j);
-      if (t.softcap > 0) x = softcap16(x, t.softcap);
-      sv[j] = x;
-      mxv = _mm512_mask_max_ps(mxv, (__mmask16)(mk >> (16 * j)), mxv, x);
-    }
-    const float mx = _mm512_reduce_max_ps(mxv);
-    const float m_new = t.m[r] > mx ? t.m[r] : mx;
-    const float al = std::exp(t.m[r] - m_new);
-    const __m512 mn = _mm512_set1_ps(m_new);
-    __m512 sum = _mm512_setzero_ps();
-#pragma GCC unroll 4
-    for (int j = 0; j < 4; j++) {
-      __m512 p = _mm512_maskz_mov_ps((__mmask16)(mk >> (16 * j)), vexp(_mm512_sub_ps(sv[j], mn)));
-      sum = _mm512_add_ps(sum, p);
-      if (t.vscale) p = _mm512_mul_ps(p, _mm512_loadu_ps(t.vscale + 16 * j));
-      _mm512_storeu_ps(s + 16 * j, p);
-    }
-    t.l[r] = t.l[r] * al + _mm512_reduce_add_ps(sum);
-    t.m[r] = m_new;
-    alpha[r] = al;
-  }
+  for (int64_t r = 0; r < M; r++)
+    alpha[r] = x86::attn_softmax_row<V16f>(t.scores + r * KV_BLOCK, t.mask[r], t.m + r, t.l + r, t.softcap, t.vscale);
   // 3. acc = acc * alpha + P V, up to 4 rows at a time
   for (int64_t r0 = 0; r0 < M; r0 += 4) {
     const void* pv = r0 == 0 ? t.pf_v : nullptr;

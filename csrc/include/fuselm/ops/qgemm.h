@@ -125,7 +125,7 @@ struct QgemmTable {
 };
 
 namespace ref { void fill_qgemm(QgemmTable& t); void fill_qgemm_i8(QgemmTable& t); }
-namespace avx2 { void fill_qgemm(QgemmTable& t); void fill_qgemm_i8(QgemmTable& t); }
-namespace avx512 { void fill_qgemm(QgemmTable& t); void fill_qgemm_i8(QgemmTable& t); }
+namespace avx2 { void fill_qgemm(QgemmTable& t); void fill_qgemm_i8(QgemmTable& t); void fill_gemm_f32(QgemmTable& t); }
+namespace avx512 { void fill_qgemm(QgemmTable& t); void fill_qgemm_i8(QgemmTable& t); void fill_gemm_f32(QgemmTable& t); }
 
 }  // namespace fuselm
