@@ -66,6 +66,23 @@ TEST(moe_route_vs_f64_and_ref) {
   }
 }
 
+// moe_route on every ISA gives the ref path's ids and weight bits exactly; `each` checks each path's result further
+template <class F>
+static void route_paths_agree(const std::vector<float>& l, int64_t T, int64_t E, const MoeRouteParams& p, F each) {
+  std::vector<int32_t> ids0(T * p.k), ids(T * p.k);
+  std::vector<float> w0(T * p.k), w(T * p.k);
+  const int before = active_isa();
+  set_isa(ISA_REF);
+  CHECK(moe_route(ids0.data(), w0.data(), l.data(), T, E, p).ok());
+  set_isa(before);
+  fltest::for_each_isa([&](int) {
+    CHECK(moe_route(ids.data(), w.data(), l.data(), T, E, p).ok());
+    CHECK(ids == ids0);
+    CHECK(std::memcmp(w.data(), w0.data(), w.size() * 4) == 0);
+    each(ids, w);
+  });
+}
+
 TEST(moe_route_sigmoid_group_paths_agree) {
   // DeepSeek-V3 shape: every path computes the same sigmoid bits, so ids and
   // weights equal the ref path's exactly.
@@ -82,16 +99,7 @@ TEST(moe_route_sigmoid_group_paths_agree) {
   p.topk_group = 4;
   p.scale = 2.5f;
   p.bias = bias.data();
-  std::vector<int32_t> ids0(T * 8), ids(T * 8);
-  std::vector<float> w0(T * 8), w(T * 8);
-  const int before = active_isa();
-  set_isa(ISA_REF);
-  CHECK(moe_route(ids0.data(), w0.data(), l.data(), T, E, p).ok());
-  set_isa(before);
-  fltest::for_each_isa([&](int) {
-    CHECK(moe_route(ids.data(), w.data(), l.data(), T, E, p).ok());
-    CHECK(ids == ids0);
-    CHECK(std::memcmp(w.data(), w0.data(), w.size() * 4) == 0);
+  route_paths_agree(l, T, E, p, [&](const std::vector<int32_t>& ids, const std::vector<float>& w) {
     // every token's picks lie in at most topk_group groups and sum to the scale
     for (int64_t t = 0; t < T; t++) {
       bool g[8] = {false};
@@ -441,15 +449,5 @@ TEST(moe_route_sigmoid_extreme_logits_paths_agree) {
   p.norm = true;
   p.n_group = 8;
   p.topk_group = 4;
-  std::vector<int32_t> ids0(T * 8), ids(T * 8);
-  std::vector<float> w0(T * 8), w(T * 8);
-  const int before = active_isa();
-  set_isa(ISA_REF);
-  CHECK(moe_route(ids0.data(), w0.data(), l.data(), T, E, p).ok());
-  set_isa(before);
-  fltest::for_each_isa([&](int) {
-    CHECK(moe_route(ids.data(), w.data(), l.data(), T, E, p).ok());
-    CHECK(ids == ids0);
-    CHECK(std::memcmp(w.data(), w0.data(), w.size() * 4) == 0);
-  });
+  route_paths_agree(l, T, E, p, [](const std::vector<int32_t>&, const std::vector<float>&) {});
 }
