@@ -67,7 +67,7 @@ static inline void group_limit16(int32_t* keys, const float* s, const float* bia
 // key << 32 | (2^32 - 1 - id), so the larger composite is the larger key and, on
 // equal keys, the lower id (ref's take_max order), and no two are equal. Pick j is
 // the largest composite below pick j - 1's: loads and masked maxima only (a scalar
-// "taken" store followed by vector reloads of the same line stalls Zen 4 badly).
+// "taken" store followed by vector reloads of the same line defeats store forwarding).
 // keys: Ep (a multiple of 16) entries, padded with kTaken; k <= the real keys.
 static inline void top_k16(int32_t* ids, int k, const int32_t* keys, int64_t* comp, int64_t Ep) {
   const __m512i lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
