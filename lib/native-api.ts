@@ -187,11 +187,11 @@ export interface NativeCalls {
   kvCreate(nKvHead: number, headDim: number, dtype: DTypeId): KvHandle;
   kvTruncate(cache: KvHandle, n: number): void;
   /**
-   * kvShift(cache, keep, discard, nDims, mode, base, freqScale, extFactor, betaFast, betaSlow, origCtx, freqFactors | null):
-   * the context shift in place, keys rotated back by `discard` positions
+   * kvShift(cache, keep, discard, nDims, mode, base, freqScale, extFactor, attnFactor, betaFast, betaSlow, origCtx,
+   * freqFactors | null): the context shift in place, keys rotated back by `discard` positions (attnFactor has no effect)
    */
   kvShift(cache: KvHandle, keep: number, discard: number, nDims: number, mode: number, base: number, freqScale: number,
-    extFactor: number, betaFast: number, betaSlow: number, origCtx: number, freqFactors: NativeBuffer | null): void;
+    extFactor: number, attnFactor: number, betaFast: number, betaSlow: number, origCtx: number, freqFactors: NativeBuffer | null): void;
   kvFork(cache: KvHandle): KvHandle;
   kvFree(cache: KvHandle): void;
   /** kvInfo(cache) -> [length, bytes, lastPosition] */

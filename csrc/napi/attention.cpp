@@ -9,6 +9,7 @@
 #include "fuselm/ops.h"
 #include "napi/args.h"
 #include "napi/dtype_arg.h"
+#include "napi/rope_arg.h"
 
 namespace fuselm {
 namespace napi {
@@ -171,24 +172,19 @@ static Napi::Value KvTruncate(const Napi::CallbackInfo& info) {
   return a.env().Undefined();
 }
 
-// kvShift(handle, keep, discard, nDims, mode, base, freqScale, extFactor, betaFast, betaSlow, origCtx,
-//         freqFactors | null): the context shift (fuselm/ops/kv_cache.h)
+// kvShift(handle, keep, discard, nDims, mode, base, freqScale, extFactor, attnFactor, betaFast, betaSlow,
+//         origCtx, freqFactors | null): the context shift (fuselm/ops/kv_cache.h; attnFactor has no effect)
 static Napi::Value KvShift(const Napi::CallbackInfo& info) {
   Args a(info, "KVCache.shift");
-  a.count(12);
+  a.count(13);
   KvCache* c = cache_arg(info, a, 0);
   const int64_t keep = a.integer(1, "keep", 0, INT64_C(1) << 40);
   const int64_t discard = a.integer(2, "discard", 1, INT64_C(1) << 40);
   const int64_t n_dims = a.integer(3, "nDims", 2, c->head_dim);
   const int mode = (int)a.integer(4, "mode", 0, 2);
   const float base = (float)a.number(5, "base");
-  RopeScaling sc;
-  sc.freq_scale = (float)a.number(6, "freqScale");
-  sc.ext_factor = (float)a.number(7, "extFactor");
-  sc.beta_fast = (float)a.number(8, "betaFast");
-  sc.beta_slow = (float)a.number(9, "betaSlow");
-  sc.orig_ctx = a.integer(10, "origCtx", 0, INT32_MAX);
-  Buf ff = a.opt_buffer(11, "freqFactors", mul_bytes({n_dims / 2, 4}), 4);
+  RopeScaling sc = rope_scaling_arg(a, 6);
+  Buf ff = a.opt_buffer(12, "freqFactors", mul_bytes({n_dims / 2, 4}), 4);
   sc.freq_factors = ff.data ? ff.as<float>() : nullptr;
   Status st = kv_cache_shift(c, keep, discard, n_dims, mode, base, sc);
   report_memory(a.env());

@@ -1,7 +1,7 @@
 // N-API for family `rope`: unwrap, check extents, call the op.
 #include "fuselm/ops.h"
 #include "napi/args.h"
-#include "napi/dtype_arg.h"
+#include "napi/rope_arg.h"
 
 namespace fuselm {
 namespace napi {
@@ -17,13 +17,7 @@ static Napi::Value Rope(const Napi::CallbackInfo& info) {
   const int64_t n_dims = a.integer(6, "nDims", 2, head_dim);
   const int mode = (int)a.integer(7, "mode", 0, 2);
   const float base = (float)a.number(8, "base");
-  RopeScaling sc;
-  sc.freq_scale = (float)a.number(9, "freqScale");
-  sc.ext_factor = (float)a.number(10, "extFactor");
-  sc.attn_factor = (float)a.number(11, "attnFactor");
-  sc.beta_fast = (float)a.number(12, "betaFast");
-  sc.beta_slow = (float)a.number(13, "betaSlow");
-  sc.orig_ctx = a.integer(14, "origCtx", 0, INT32_MAX);
+  RopeScaling sc = rope_scaling_arg(a, 9);
   Buf out = a.buffer(0, "out", mul_bytes({tokens, heads, head_dim, 4}), 4);
   Buf x = a.buffer(1, "x", mul_bytes({tokens, heads, head_dim, 4}), 4);
   Buf pos = a.buffer(2, "pos", mul_bytes({tokens, 4}), 4);

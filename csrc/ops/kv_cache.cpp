@@ -58,6 +58,8 @@ struct PageArena {
     for (auto& b : bins) if (b.bytes == bytes) { b.free.push_back(p); return; }
   }
 };
+// pages of [64 KiB, kSlab / 2] come from the arena; smaller and larger ones from aligned_alloc
+bool arena_sized(size_t bytes) { return bytes >= ((size_t)64 << 10) && bytes <= PageArena::kSlab / 2; }
 PageArena& arena() {
   static PageArena* a = new PageArena();  // leaked on purpose: caches may outlive static destructors
   return *a;
@@ -68,7 +70,7 @@ static KvPage* page_new(const KvCache* c) {
   KvPage* p = new (std::nothrow) KvPage;
   if (!p) return nullptr;
   const size_t bytes = (size_t)page_bytes(c);
-  p->data = bytes >= ((size_t)64 << 10) ? arena().get(bytes) : (uint8_t*)std::aligned_alloc(64, bytes);
+  p->data = arena_sized(bytes) ? arena().get(bytes) : (uint8_t*)std::aligned_alloc(64, bytes);
   if (!p->data) { delete p; return nullptr; }
   std::memset(p->data, 0, bytes);
   p->refs.store(1);
@@ -81,7 +83,7 @@ static KvPage* page_new(const KvCache* c) {
 static void page_release(const KvCache* c, KvPage* p) {
   if (p->refs.fetch_sub(1) == 1) {
     const size_t bytes = (size_t)page_bytes(c);
-    if (bytes >= ((size_t)64 << 10)) arena().put(p->data, bytes);
+    if (arena_sized(bytes)) arena().put(p->data, bytes);
     else std::free(p->data);
     delete p;
     kv_memory_delta() -= page_bytes(c);

@@ -80,7 +80,9 @@ void build(Built& b, const Case& cs, uint64_t seed) {
 TEST(attention_dense_vs_f64) {
   const Case cases[] = {{1, 1, 64, 1, 1, KvDType::F32},   {2, 4, 64, 3, 3, KvDType::F16},
                         {1, 8, 128, 130, 1, KvDType::F16}, {2, 1, 80, 77, 77, KvDType::F32},
-                        {2, 4, 128, 200, 2, KvDType::I8},  {1, 4, 80, 1000, 1, KvDType::F16}};
+                        {2, 4, 128, 200, 2, KvDType::I8},  {1, 4, 80, 1000, 1, KvDType::F16},
+                        {1, 4, 32, 70, 70, KvDType::F32},   {2, 2, 96, 130, 1, KvDType::I8},
+                        {1, 4, 256, 140, 2, KvDType::F16},  {1, 1, 512, 66, 66, KvDType::F32}};
   for (const Case& cs : cases) {
     Built b;
     build(b, cs, (uint64_t)(cs.Tk * 31 + cs.D));
@@ -160,7 +162,7 @@ TEST(attention_sparse_vs_f64) {
 
 TEST(attention_rejects_bad_input) {
   KvCache* c = nullptr;
-  CHECK(kv_cache_create(&c, 2, 96, KvDType::F16).code == Code::Unsupported);
+  CHECK(kv_cache_create(&c, 2, 100, KvDType::F16).code == Code::Unsupported);
   CHECK(kv_cache_create(&c, 0, 64, KvDType::F16).code == Code::Range);
   CHECK(kv_cache_create(&c, 2, 64, KvDType::F16).ok());
   std::vector<float> kv(2 * 2 * 64, 1.0f), q(3 * 64, 0.5f), out(3 * 64);

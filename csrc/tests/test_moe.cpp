@@ -66,6 +66,23 @@ TEST(moe_route_vs_f64_and_ref) {
   }
 }
 
+// moe_route on every ISA gives the ref path's ids and weight bits exactly; `each` checks each path's result further
+template <class F>
+static void route_paths_agree(const std::vector<float>& l, int64_t T, int64_t E, const MoeRouteParams& p, F each) {
+  std::vector<int32_t> ids0(T * p.k), ids(T * p.k);
+  std::vector<float> w0(T * p.k), w(T * p.k);
+  const int before = active_isa();
+  set_isa(ISA_REF);
+  CHECK(moe_route(ids0.data(), w0.data(), l.data(), T, E, p).ok());
+  set_isa(before);
+  fltest::for_each_isa([&](int) {
+    CHECK(moe_route(ids.data(), w.data(), l.data(), T, E, p).ok());
+    CHECK(ids == ids0);
+    CHECK(std::memcmp(w.data(), w0.data(), w.size() * 4) == 0);
+    each(ids, w);
+  });
+}
+
 TEST(moe_route_sigmoid_group_paths_agree) {
   // DeepSeek-V3 shape: every path computes the same sigmoid bits, so ids and
   // weights equal the ref path's exactly.
@@ -82,16 +99,7 @@ TEST(moe_route_sigmoid_group_paths_agree) {
   p.topk_group = 4;
   p.scale = 2.5f;
   p.bias = bias.data();
-  std::vector<int32_t> ids0(T * 8), ids(T * 8);
-  std::vector<float> w0(T * 8), w(T * 8);
-  const int before = active_isa();
-  set_isa(ISA_REF);
-  CHECK(moe_route(ids0.data(), w0.data(), l.data(), T, E, p).ok());
-  set_isa(before);
-  fltest::for_each_isa([&](int) {
-    CHECK(moe_route(ids.data(), w.data(), l.data(), T, E, p).ok());
-    CHECK(ids == ids0);
-    CHECK(std::memcmp(w.data(), w0.data(), w.size() * 4) == 0);
+  route_paths_agree(l, T, E, p, [&](const std::vector<int32_t>& ids, const std::vector<float>& w) {
     // every token's picks lie in at most topk_group groups and sum to the scale
     for (int64_t t = 0; t < T; t++) {
       bool g[8] = {false};
@@ -424,4 +432,22 @@ TEST(moe_ffn_skewed_prefill_vs_f64) {
     CHECK_LE(worst, 1.0);
     CHECK(rep.pairs == T && rep.experts == 3);
   });
+}
+
+TEST(moe_route_sigmoid_extreme_logits_paths_agree) {
+  // the one vector exp per ISA (vmath.h vexp) and its scalar twin (moe_scalar::exp_poly) agree bit
+  // for bit across the whole range: overflow, gradual underflow, the clamps, -inf
+  const int64_t T = 16, E = 64;
+  std::vector<float> l(T * E);
+  fltest::Rng r(21);
+  for (int64_t i = 0; i < T * E; i++) l[i] = (r.uniform() - 0.5f) * 240.0f;  // [-120, 120]
+  const float edges[] = {-INFINITY, -110.5f, -110.0f, -103.97f, -88.7f, -87.34f, -87.0f, 87.0f, 87.34f, 88.73f, 89.0f, 89.5f, 1e-30f, -1e-30f, 0.0f, -0.0f};
+  for (int64_t i = 0; i < 16; i++) l[i * 3] = edges[i];
+  MoeRouteParams p;
+  p.scoring = MOE_SIGMOID_GROUP;
+  p.k = 8;
+  p.norm = true;
+  p.n_group = 8;
+  p.topk_group = 4;
+  route_paths_agree(l, T, E, p, [](const std::vector<int32_t>&, const std::vector<float>&) {});
 }

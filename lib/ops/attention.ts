@@ -12,7 +12,7 @@ import { RopeOptions, ropeParams } from './rope';
 /** Tokens per page / key block: the unit of the sparse forms and of the per-block summaries. */
 export const KV_BLOCK = 64;
 /** Head dims the kernels are instantiated for. */
-export const ATTENTION_HEAD_DIMS: readonly number[] = Object.freeze([64, 80, 128]);
+export const ATTENTION_HEAD_DIMS: readonly number[] = Object.freeze([32, 64, 80, 96, 128, 192, 256, 512]);
 const MAX_POS = 2147483646;
 /** the table dtype each KV cache storage is passed to the native side as */
 const KV_STORAGE: Readonly<Record<KVCacheDType, DType>> = { f32: 'f32', f16: 'f16', int8: 'i8' };
@@ -22,7 +22,7 @@ export type KVCacheDType = 'f16' | 'f32' | 'int8';
 export interface KVCacheOptions {
   /** KV heads (GQA: the query heads are a multiple of this) */
   nKvHead: number;
-  /** channels per head: 64, 80 or 128 */
+  /** channels per head, one of ATTENTION_HEAD_DIMS: 32, 64, 80, 96, 128, 192, 256, 512 (K and V alike) */
   headDim: number;
   /** storage: 'f16' (default), 'f32', or 'int8' (one absmax scale per token row of headDim values) */
   dtype?: KVCacheDType;
@@ -158,8 +158,8 @@ export class KVCache {
     checkInt(keep, 'keep', 0, n - 1, fn);
     checkInt(discard, 'discard', 1, n - keep, fn);
     const r = ropeParams(rope, this.headDim, fn, 'rope');
-    native.kvShift(h, keep, discard, r.nDims, r.mode, r.base, r.freqScale, r.extFactor, r.betaFast, r.betaSlow,
-      r.origCtx, r.freqFactors);
+    native.kvShift(h, keep, discard, r.nDims, r.mode, r.base, r.freqScale, r.extFactor, r.attnFactor, r.betaFast,
+      r.betaSlow, r.origCtx, r.freqFactors);
     return this;
   }
 

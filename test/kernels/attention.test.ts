@@ -115,7 +115,7 @@ describe('KVCache', () => {
   });
 
   test('errors name the argument, the expectation and what was received', () => {
-    expect(() => new KVCache({ nKvHead: 2, headDim: 96 })).toThrow(new Error('KVCache: unsupported head_dim 96 (supported: 64, 80, 128)'));
+    expect(() => new KVCache({ nKvHead: 2, headDim: 100 })).toThrow(new Error('KVCache: unsupported head_dim 100 (supported: 32, 64, 80, 96, 128, 192, 256, 512)'));
     expect(() => new KVCache({ nKvHead: 0, headDim: 64 })).toThrow(new RangeError('KVCache: Expected integer in [1, 1024] for opts.nKvHead but received 0'));
     expect(() => new KVCache({ nKvHead: 1, headDim: 64, dtype: 'q4' as KVCacheDType })).toThrow(TypeError);
     const c = new KVCache({ nKvHead: 2, headDim: 64 });
@@ -162,6 +162,16 @@ describe('attention dense', () => {
     [1, 1, 128, 129, 129, 'f32', 1, 0],
     [2, 4, 64, 150, 150, 'f16', 1, 30],
     [1, 8, 80, 1100, 1, 'f16', 1, 0],
+    // the other head sizes (ATTENTION_HEAD_DIMS): 32 .. 512
+    [1, 4, 32, 70, 70, 'f32', 1, 0],
+    [2, 2, 32, 130, 1, 'int8', 1, 0],
+    [1, 4, 96, 150, 3, 'f16', 1, 0],
+    [2, 1, 96, 65, 65, 'f32', 1, 20],
+    [1, 2, 192, 100, 1, 'f16', 1, 0],
+    [1, 4, 256, 140, 2, 'f16', 1, 0],
+    [1, 1, 256, 70, 70, 'int8', 2, 0],
+    [1, 2, 512, 129, 1, 'f32', 1, 0],
+    [1, 1, 512, 66, 66, 'f32', 1, 0],
   ];
   for (const [nKv, G, D, Tk, Tq, dtype, step, softcap] of cases) {
     test(`attention(nKv=${nKv},G=${G},D=${D},Tk=${Tk},Tq=${Tq},${dtype},step=${step}${softcap ? ',softcap=' + softcap : ''}) on every ISA vs float64`, () => {
@@ -343,6 +353,7 @@ describe('KVCache.shift', () => {
     { name: 'keep=64,discard=1,n=129,partial dims,freqFactors', D: 80, nKv: 1, n: 129, keep: 64, discard: 1, mode: 'normal', dims: 32,
       base: 500000, pos0: 3, sc: { freqScale: 0.5, freqFactors: Array.from({ length: 16 }, (_, i) => 1 + i / 4) } },
     { name: 'keep=3,discard=all but 3,n=90', D: 64, nKv: 3, n: 90, keep: 3, discard: 87, mode: 'normal', sc: {}, base: 10000, pos0: 0 },
+    { name: 'keep=2,discard=40,n=100', D: 256, nKv: 1, n: 100, keep: 2, discard: 40, mode: 'neox', sc: {}, base: 1e6, pos0: 0 },
   ];
   for (const cs of cases) {
     for (const dtype of ['f32', 'f16', 'int8'] as KVCacheDType[]) {

@@ -1,12 +1,14 @@
 // AVX2+FMA attention kernels: the AVX-512 design at 8 lanes. Scores for 2 rows x
 // 32 keys per pass (8 accumulators + 4 key vectors), f16 -> f32 with vcvtph2ps,
-// online softmax with a polynomial exp, P.V in chunks of 4 vectors x 2 rows; the
+// online softmax with the ISA's one vector exp (vmath.h), P.V in chunks of 4 vectors x 2 rows; the
 // next tile the driver names is prefetched alongside.
 #include <immintrin.h>
 #include <cmath>
 #include <cstdint>
 
 #include "fuselm/ops/attention_kernels.h"
+#include "cpu/avx2/vec.h"
+#include "cpu/attention_x86.h"
 
 namespace fuselm {
 namespace avx2 {
@@ -15,55 +17,6 @@ static inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
 static inline __m256 load8(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)p)); }
 static inline __m256 load8(const int8_t* p) {
   return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i*)p)));
-}
-
-static inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-static inline float hmax(__m256 v) {
-  __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_max_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
-// lanes whose bit in the low 8 bits of `bits` is set -> all-ones
-static inline __m256 bitmask8(uint32_t bits) {
-  const __m256i sel = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
-  const __m256i b = _mm256_and_si256(_mm256_set1_epi32((int)(bits & 0xff)), sel);
-  return _mm256_castsi256_ps(_mm256_cmpeq_epi32(b, sel));
-}
-
-// exp(x) as in the AVX-512 path; 2^n built in the exponent field (x clamped to [-87, 88])
-static inline __m256 exp8(__m256 x) {
-  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-  const __m256 r2 = _mm256_mul_ps(r, r);
-  const __m256 y = _mm256_add_ps(_mm256_fmadd_ps(p, r2, r), _mm256_set1_ps(1.0f));
-  // n in [-126, 127] after the clamp: 2^n is a normal float
-  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
-}
-
-static inline __m256 softcap8(__m256 x, float cap) {
-  __m256 y = _mm256_mul_ps(x, _mm256_set1_ps(2.0f / cap));
-  y = _mm256_min_ps(_mm256_max_ps(y, _mm256_set1_ps(-18.0f)), _mm256_set1_ps(18.0f));
-  const __m256 e = exp8(y);
-  const __m256 th = _mm256_sub_ps(_mm256_set1_ps(1.0f),
-                                  _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, _mm256_set1_ps(1.0f))));
-  return _mm256_mul_ps(th, _mm256_set1_ps(cap));
 }
 
 // acc rows r0, r0+1 (W vectors at column offset c0) += P V
@@ -148,42 +101,10 @@ static void tile(const AttnTile& t) {
         }
     }
   }
-  // 2. online softmax per row
-  float alpha[64 * 8];
-  for (int64_t r = 0; r < M; r++) {
-    const uint64_t mk = t.mask[r];
-    float* s = t.scores + r * KV_BLOCK;
-    if (!mk) {
-      alpha[r] = 1.0f;
-      for (int j = 0; j < 8; j++) _mm256_storeu_ps(s + 8 * j, _mm256_setzero_ps());
-      continue;
-    }
-    __m256 sv[8], lane[8];
-    __m256 mxv = _mm256_set1_ps(-INFINITY);
-#pragma GCC unroll 8
-    for (int j = 0; j < 8; j++) {
-      lane[j] = bitmask8((uint32_t)(mk >> (8 * j)));
-      __m256 x = _mm256_loadu_ps(s + 8 * j);
-      if (t.softcap > 0) x = softcap8(x, t.softcap);
-      sv[j] = x;
-      mxv = _mm256_max_ps(mxv, _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), x, lane[j]));
-    }
-    const float mx = hmax(mxv);
-    const float m_new = t.m[r] > mx ? t.m[r] : mx;
-    const float al = std::exp(t.m[r] - m_new);
-    const __m256 mn = _mm256_set1_ps(m_new);
-    __m256 sum = _mm256_setzero_ps();
-#pragma GCC unroll 8
-    for (int j = 0; j < 8; j++) {
-      __m256 p = _mm256_and_ps(exp8(_mm256_sub_ps(sv[j], mn)), lane[j]);
-      sum = _mm256_add_ps(sum, p);
-      if (t.vscale) p = _mm256_mul_ps(p, _mm256_loadu_ps(t.vscale + 8 * j));
-      _mm256_storeu_ps(s + 8 * j, p);
-    }
-    t.l[r] = t.l[r] * al + hsum(sum);
-    t.m[r] = m_new;
-    alpha[r] = al;
-  }
+  // 2. online softmax per row: scores become p (times vscale for int8)
+  float alpha[64 * 8];  // M <= 512
+  for (int64_t r = 0; r < M; r++)
+    alpha[r] = x86::attn_softmax_row<V8f>(t.scores + r * KV_BLOCK, t.mask[r], t.m + r, t.l + r, t.softcap, t.vscale);
   // 3. acc = acc * alpha + P V
   constexpr int NV = D / 8;
   for (int64_t r0 = 0; r0 < M; r0 += 2) {

@@ -6,6 +6,7 @@
 
 #include "fuselm/ops/moe.h"
 #include "cpu/moe_scalar.h"
+#include "cpu/avx2/vmath.h"
 
 namespace fuselm {
 namespace avx2 {
@@ -14,49 +15,9 @@ using namespace moe_scalar;
 
 static inline __m256 set1(float v) { return _mm256_set1_ps(v); }
 
-// exp_poly on 8 lanes: the same operations as moe_scalar::exp_poly
-static inline __m256 exp8(__m256 x) {
-  const __m256 lo = set1(kExpLo), hi = set1(kExpHi);
-  const __m256 below = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
-  const __m256 above = _mm256_cmp_ps(x, hi, _CMP_GT_OQ);
-  const __m256 xc = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
-  const __m256 t = _mm256_fmadd_ps(xc, set1(kLog2e), set1(kMagic));
-  const __m256 n = _mm256_sub_ps(t, set1(kMagic));
-  __m256 r = _mm256_fmadd_ps(n, set1(kLn2Hi), xc);
-  r = _mm256_fmadd_ps(n, set1(kLn2Lo), r);
-  __m256 p = set1(kP0);
-  p = _mm256_fmadd_ps(p, r, set1(kP1));
-  p = _mm256_fmadd_ps(p, r, set1(kP2));
-  p = _mm256_fmadd_ps(p, r, set1(kP3));
-  p = _mm256_fmadd_ps(p, r, set1(kP4));
-  p = _mm256_fmadd_ps(p, r, set1(kP5));
-  const __m256 r2 = _mm256_mul_ps(r, r);
-  p = _mm256_fmadd_ps(p, r2, r);
-  p = _mm256_add_ps(p, set1(1.0f));
-  const __m256i ni = _mm256_cvtps_epi32(n);
-  const __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(ni, _mm256_set1_epi32(127)), 23));
-  __m256 res = _mm256_mul_ps(p, scale);
-  res = _mm256_blendv_ps(res, _mm256_setzero_ps(), below);
-  return _mm256_blendv_ps(res, set1(INFINITY), above);
-}
-
 static inline __m256i key8(__m256 v) {
   const __m256i i = _mm256_castps_si256(_mm256_add_ps(v, _mm256_setzero_ps()));
   return _mm256_xor_si256(i, _mm256_and_si256(_mm256_srai_epi32(i, 31), _mm256_set1_epi32(0x7fffffff)));
-}
-
-static inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
-static inline float hmax(__m256 v) {
-  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-  m = _mm_max_ss(m, _mm_movehdup_ps(m));
-  return _mm_cvtss_f32(m);
 }
 
 // moe_scalar::group_limit on 8 lanes (scalar tails), bit-identical: per group the
@@ -135,7 +96,7 @@ static bool route_row(int32_t* ids, float* w, const float* l, int64_t E, const M
     const __m256 v = _mm256_loadu_ps(l + e);
     badv = _mm256_or_ps(badv, _mm256_or_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q), _mm256_cmp_ps(v, set1(INFINITY), _CMP_EQ_OQ)));
     if (sig) {
-      const __m256 sv = _mm256_div_ps(set1(1.0f), _mm256_add_ps(set1(1.0f), exp8(_mm256_sub_ps(_mm256_setzero_ps(), v))));
+      const __m256 sv = _mm256_div_ps(set1(1.0f), _mm256_add_ps(set1(1.0f), vexp(_mm256_sub_ps(_mm256_setzero_ps(), v))));
       _mm256_storeu_ps(s + e, sv);
       const __m256 sel = p.bias ? _mm256_add_ps(sv, _mm256_loadu_ps(p.bias + e)) : _mm256_add_ps(sv, _mm256_setzero_ps());
       _mm256_storeu_si256((__m256i*)(keys + e), key8(sel));
@@ -163,7 +124,7 @@ static bool route_row(int32_t* ids, float* w, const float* l, int64_t E, const M
       __m256 acc = _mm256_setzero_ps();
       const __m256 mv = set1(m);
       int64_t i = 0;
-      for (; i + 8 <= E; i += 8) acc = _mm256_add_ps(acc, exp8(_mm256_sub_ps(_mm256_loadu_ps(l + i), mv)));
+      for (; i + 8 <= E; i += 8) acc = _mm256_add_ps(acc, vexp(_mm256_sub_ps(_mm256_loadu_ps(l + i), mv)));
       sum_all = hsum(acc);
       for (; i < E; i++) sum_all += exp_poly(l[i] - m);
     }
@@ -176,7 +137,7 @@ static void swiglu(float* h, const float* g, const float* u, int64_t n) {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const __m256 gv = _mm256_loadu_ps(g + i);
-    const __m256 d = _mm256_add_ps(set1(1.0f), exp8(_mm256_sub_ps(_mm256_setzero_ps(), gv)));
+    const __m256 d = _mm256_add_ps(set1(1.0f), vexp(_mm256_sub_ps(_mm256_setzero_ps(), gv)));
     _mm256_storeu_ps(h + i, _mm256_mul_ps(_mm256_div_ps(gv, d), _mm256_loadu_ps(u + i)));
   }
   for (; i < n; i++) h[i] = silu(g[i]) * u[i];

@@ -7,6 +7,7 @@
 
 #include "cpu/qscalar.h"
 #include "fuselm/ops/qgemm.h"
+#include "cpu/avx2/vec.h"
 
 namespace fuselm {
 namespace avx2 {
@@ -132,7 +133,7 @@ static void gemv_bf16_f32(float* o, int64_t l, const void* a, int64_t M, int64_t
 }
 
 // ---- GEMM: 16 rows of x (2 vectors) x 6 rows of W per tile --------------------------
-constexpr int MB = 16, NR = 6;
+constexpr int MB = 2 * V8f::W, NR = V8f::kGemmNR;  // the tile shape gemm_f32.cpp uses too
 
 static inline void store_tile(float* C, int64_t ldc, const __m256 (*acc)[2], int64_t mrows, int64_t nr) {
   alignas(32) float tile[NR][MB];
@@ -142,27 +143,6 @@ static inline void store_tile(float* C, int64_t ldc, const __m256 (*acc)[2], int
   }
   for (int64_t i = 0; i < mrows; i++)
     for (int64_t r = 0; r < nr; r++) C[i * ldc + r] = tile[r][i];
-}
-
-static void gemm_f32(float* C, int64_t ldc, const void* xpack, int64_t M, const void* const* wrows, int64_t nr,
-                     int64_t K) {
-  const float* w[NR];
-  for (int r = 0; r < NR; r++) w[r] = (const float*)wrows[r < nr ? r : 0];
-  for (int64_t mb = 0; mb * MB < M; mb++) {
-    const float* xb = (const float*)xpack + mb * K * MB;
-    __m256 acc[NR][2];
-    for (int r = 0; r < NR; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-    for (int64_t k = 0; k < K; k++) {
-      const __m256 x0 = _mm256_loadu_ps(xb + k * MB), x1 = _mm256_loadu_ps(xb + k * MB + 8);
-      for (int r = 0; r < NR; r++) {
-        const __m256 wv = _mm256_broadcast_ss(w[r] + k);
-        acc[r][0] = _mm256_fmadd_ps(x0, wv, acc[r][0]);
-        acc[r][1] = _mm256_fmadd_ps(x1, wv, acc[r][1]);
-      }
-    }
-    const int64_t mrows = M - mb * MB < MB ? M - mb * MB : MB;
-    store_tile(C + mb * MB * ldc, ldc, acc, mrows, nr);
-  }
 }
 
 // bf16 pairs: the even element is the pair << 16, the odd one the pair's high half
@@ -400,7 +380,7 @@ void fill_qgemm(QgemmTable& t) {
   FL_IMPL(t, gemv_q4_Kx16_q8_K, avx2);
   FL_IMPL(t, gemv_q6_Kx16_q8_K, avx2);
   FL_IMPL(t, round_bf16_row, avx2);
-  FL_IMPL(t, gemm_f32, avx2);
+  fill_gemm_f32(t);  // gemm_f32.cpp
   FL_IMPL(t, gemm_bf16, avx2);
   t.gemm_mb = MB;
   t.gemm_nr = NR;

@@ -5,9 +5,8 @@
 // update and P.V with the accumulators of up to four rows held in registers (over
 // half a row of channels for 4 rows at D = 128). While it computes a tile it prefetches
 // the next one the driver names (decode streams the KV cache from DRAM, so compute and
-// loads overlap), with the T1 hint: into L2, which on Zen 4 measured ~95% of a plain
-// streaming read at 64K context on 2 threads against ~78% with T0 (L1 fills compete
-// with the tile's own loads).
+// loads overlap), with the T1 hint: into L2, which keeps closer to a plain streaming read
+// than T0 (L1 fills compete with the tile's own loads).
 // GCC 12 warns on its own _mm512_undefined_* inside the intrinsics headers (a known false positive)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
@@ -15,6 +14,8 @@
 #include <cstdint>
 
 #include "fuselm/ops/attention_kernels.h"
+#include "cpu/avx512/vec.h"
+#include "cpu/attention_x86.h"
 
 namespace fuselm {
 namespace avx512 {
@@ -23,35 +24,6 @@ static inline __m512 load16(const float* p) { return _mm512_loadu_ps(p); }
 static inline __m512 load16(const uint16_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)p)); }
 static inline __m512 load16(const int8_t* p) {
   return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)p)));
-}
-
-// exp(x), Cephes-style: x = n ln2 + r, |r| <= ln2/2, degree-6 polynomial, scalef by 2^n.
-// Relative error ~2e-7 on [-87, 88]; inputs are clamped to that range.
-static inline __m512 exp16(__m512 x) {
-  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  const __m512 r2 = _mm512_mul_ps(r, r);
-  const __m512 y = _mm512_add_ps(_mm512_fmadd_ps(p, r2, r), _mm512_set1_ps(1.0f));
-  return _mm512_scalef_ps(y, n);
-}
-
-// cap * tanh(x / cap), tanh(y) = 1 - 2 / (exp(2y) + 1) with y clamped to [-9, 9]
-static inline __m512 softcap16(__m512 x, float cap) {
-  __m512 y = _mm512_mul_ps(x, _mm512_set1_ps(2.0f / cap));
-  y = _mm512_min_ps(_mm512_max_ps(y, _mm512_set1_ps(-18.0f)), _mm512_set1_ps(18.0f));
-  const __m512 e = exp16(y);
-  const __m512 th = _mm512_sub_ps(_mm512_set1_ps(1.0f),
-                                  _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, _mm512_set1_ps(1.0f))));
-  return _mm512_mul_ps(th, _mm512_set1_ps(cap));
 }
 
 // acc = acc * alpha + P V for rows r0 .. r0+R-1, over chunks of CW vectors of channels (4 rows:
@@ -147,39 +119,8 @@ static void tile(const AttnTile& t) {
   }
   // 2. online softmax per row: scores become p (times vscale for int8)
   float alpha[64 * 8];  // M <= 512
-  for (int64_t r = 0; r < M; r++) {
-    const uint64_t mk = t.mask[r];
-    float* s = t.scores + r * KV_BLOCK;
-    if (!mk) {
-      alpha[r] = 1.0f;
-      for (int j = 0; j < 4; j++) _mm512_storeu_ps(s + 16 * j, _mm512_setzero_ps());
-      continue;
-    }
-    __m512 sv[4];
-    __m512 mxv = _mm512_set1_ps(-INFINITY);
-#pragma GCC unroll 4
-    for (int j = 0; j < 4; j++) {
-      __m512 x = _mm512_loadu_ps(s + 16 * j);
-      if (t.softcap > 0) x = softcap16(x, t.softcap);
-      sv[j] = x;
-      mxv = _mm512_mask_max_ps(mxv, (__mmask16)(mk >> (16 * j)), mxv, x);
-    }
-    const float mx = _mm512_reduce_max_ps(mxv);
-    const float m_new = t.m[r] > mx ? t.m[r] : mx;
-    const float al = std::exp(t.m[r] - m_new);
-    const __m512 mn = _mm512_set1_ps(m_new);
-    __m512 sum = _mm512_setzero_ps();
-#pragma GCC unroll 4
-    for (int j = 0; j < 4; j++) {
-      __m512 p = _mm512_maskz_mov_ps((__mmask16)(mk >> (16 * j)), exp16(_mm512_sub_ps(sv[j], mn)));
-      sum = _mm512_add_ps(sum, p);
-      if (t.vscale) p = _mm512_mul_ps(p, _mm512_loadu_ps(t.vscale + 16 * j));
-      _mm512_storeu_ps(s + 16 * j, p);
-    }
-    t.l[r] = t.l[r] * al + _mm512_reduce_add_ps(sum);
-    t.m[r] = m_new;
-    alpha[r] = al;
-  }
+  for (int64_t r = 0; r < M; r++)
+    alpha[r] = x86::attn_softmax_row<V16f>(t.scores + r * KV_BLOCK, t.mask[r], t.m + r, t.l + r, t.softcap, t.vscale);
   // 3. acc = acc * alpha + P V, up to 4 rows at a time
   for (int64_t r0 = 0; r0 < M; r0 += 4) {
     const void* pv = r0 == 0 ? t.pf_v : nullptr;

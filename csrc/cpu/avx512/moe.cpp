@@ -6,6 +6,7 @@
 
 #include "fuselm/ops/moe.h"
 #include "cpu/moe_scalar.h"
+#include "cpu/avx512/vmath.h"
 
 namespace fuselm {
 namespace avx512 {
@@ -14,32 +15,6 @@ using namespace moe_scalar;
 
 static inline __m512 set1(float v) { return _mm512_set1_ps(v); }
 static inline __mmask16 tail_mask(int64_t n) { return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1u); }
-
-// exp_poly on 16 lanes: the same operations as moe_scalar::exp_poly
-static inline __m512 exp16(__m512 x) {
-  const __m512 lo = set1(kExpLo), hi = set1(kExpHi);
-  const __mmask16 below = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
-  const __mmask16 above = _mm512_cmp_ps_mask(x, hi, _CMP_GT_OQ);
-  const __m512 xc = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
-  const __m512 t = _mm512_fmadd_ps(xc, set1(kLog2e), set1(kMagic));
-  const __m512 n = _mm512_sub_ps(t, set1(kMagic));
-  __m512 r = _mm512_fmadd_ps(n, set1(kLn2Hi), xc);
-  r = _mm512_fmadd_ps(n, set1(kLn2Lo), r);
-  __m512 p = set1(kP0);
-  p = _mm512_fmadd_ps(p, r, set1(kP1));
-  p = _mm512_fmadd_ps(p, r, set1(kP2));
-  p = _mm512_fmadd_ps(p, r, set1(kP3));
-  p = _mm512_fmadd_ps(p, r, set1(kP4));
-  p = _mm512_fmadd_ps(p, r, set1(kP5));
-  const __m512 r2 = _mm512_mul_ps(r, r);
-  p = _mm512_fmadd_ps(p, r2, r);
-  p = _mm512_add_ps(p, set1(1.0f));
-  const __m512i ni = _mm512_cvtps_epi32(n);
-  const __m512 scale = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(ni, _mm512_set1_epi32(127)), 23));
-  __m512 res = _mm512_mul_ps(p, scale);
-  res = _mm512_mask_mov_ps(res, below, _mm512_setzero_ps());
-  return _mm512_mask_mov_ps(res, above, set1(INFINITY));
-}
 
 static inline __m512i key16(__m512 v) {
   const __m512i i = _mm512_castps_si512(_mm512_add_ps(v, _mm512_setzero_ps()));
@@ -92,7 +67,7 @@ static inline void group_limit16(int32_t* keys, const float* s, const float* bia
 // key << 32 | (2^32 - 1 - id), so the larger composite is the larger key and, on
 // equal keys, the lower id (ref's take_max order), and no two are equal. Pick j is
 // the largest composite below pick j - 1's: loads and masked maxima only (a scalar
-// "taken" store followed by vector reloads of the same line stalls Zen 4 badly).
+// "taken" store followed by vector reloads of the same line defeats store forwarding).
 // keys: Ep (a multiple of 16) entries, padded with kTaken; k <= the real keys.
 static inline void top_k16(int32_t* ids, int k, const int32_t* keys, int64_t* comp, int64_t Ep) {
   const __m512i lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
@@ -128,7 +103,7 @@ static bool route_row(int32_t* ids, float* w, const float* l, int64_t E, const M
     bad |= _mm512_mask_cmp_ps_mask(m, v, v, _CMP_UNORD_Q) | _mm512_mask_cmp_ps_mask(m, v, set1(INFINITY), _CMP_EQ_OQ);
     __m512i kv;
     if (sig) {
-      const __m512 sv = _mm512_div_ps(set1(1.0f), _mm512_add_ps(set1(1.0f), exp16(_mm512_sub_ps(_mm512_setzero_ps(), v))));
+      const __m512 sv = _mm512_div_ps(set1(1.0f), _mm512_add_ps(set1(1.0f), vexp(_mm512_sub_ps(_mm512_setzero_ps(), v))));
       _mm512_storeu_ps(s + e, sv);
       const __m512 b = p.bias ? _mm512_maskz_loadu_ps(m, p.bias + e) : _mm512_setzero_ps();
       kv = key16(_mm512_add_ps(sv, b));
@@ -148,7 +123,7 @@ static bool route_row(int32_t* ids, float* w, const float* l, int64_t E, const M
       const __m512 mv = set1(m);
       for (int64_t i = 0; i < E; i += 16) {
         const __mmask16 tm = tail_mask(E - i);
-        acc = _mm512_mask_add_ps(acc, tm, acc, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(tm, l + i), mv)));
+        acc = _mm512_mask_add_ps(acc, tm, acc, vexp(_mm512_sub_ps(_mm512_maskz_loadu_ps(tm, l + i), mv)));
       }
       sum_all = _mm512_reduce_add_ps(acc);
     }
@@ -161,7 +136,7 @@ static void swiglu(float* h, const float* g, const float* u, int64_t n) {
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = tail_mask(n - i);
     const __m512 gv = _mm512_maskz_loadu_ps(m, g + i);
-    const __m512 d = _mm512_add_ps(set1(1.0f), exp16(_mm512_sub_ps(_mm512_setzero_ps(), gv)));
+    const __m512 d = _mm512_add_ps(set1(1.0f), vexp(_mm512_sub_ps(_mm512_setzero_ps(), gv)));
     _mm512_mask_storeu_ps(h + i, m, _mm512_mul_ps(_mm512_div_ps(gv, d), _mm512_maskz_loadu_ps(m, u + i)));
   }
 }

@@ -8,6 +8,7 @@
 
 #include "cpu/qscalar.h"
 #include "fuselm/ops/qgemm.h"
+#include "cpu/avx512/vec.h"
 
 namespace fuselm {
 namespace avx512 {
@@ -359,7 +360,7 @@ FL_X16_GEMV(gemv_q6_Kx16_q8_K, block_q8_K, block_q6_Kx16, QK_K, q6_Kx16_group)
 #undef FL_X16_GEMV
 
 // ---- GEMM: 32 rows of x (2 vectors) x 12 rows of W per tile -------------------------
-constexpr int MB = 32, NR = 12;
+constexpr int MB = 2 * V16f::W, NR = V16f::kGemmNR;  // the tile shape gemm_f32.cpp uses too
 
 static inline void store_tile(float* C, int64_t ldc, const __m512 (*acc)[2], int64_t mrows, int64_t nr) {
   alignas(64) float tile[NR][MB];
@@ -369,27 +370,6 @@ static inline void store_tile(float* C, int64_t ldc, const __m512 (*acc)[2], int
   }
   for (int64_t i = 0; i < mrows; i++)
     for (int64_t r = 0; r < nr; r++) C[i * ldc + r] = tile[r][i];
-}
-
-static void gemm_f32(float* C, int64_t ldc, const void* xpack, int64_t M, const void* const* wrows, int64_t nr,
-                     int64_t K) {
-  const float* w[NR];
-  for (int r = 0; r < NR; r++) w[r] = (const float*)wrows[r < nr ? r : 0];
-  for (int64_t mb = 0; mb * MB < M; mb++) {
-    const float* xb = (const float*)xpack + mb * K * MB;
-    __m512 acc[NR][2];
-    for (int r = 0; r < NR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-    for (int64_t k = 0; k < K; k++) {
-      const __m512 x0 = _mm512_loadu_ps(xb + k * MB), x1 = _mm512_loadu_ps(xb + k * MB + 16);
-      for (int r = 0; r < NR; r++) {
-        const __m512 wv = _mm512_set1_ps(w[r][k]);
-        acc[r][0] = _mm512_fmadd_ps(x0, wv, acc[r][0]);
-        acc[r][1] = _mm512_fmadd_ps(x1, wv, acc[r][1]);
-      }
-    }
-    const int64_t mrows = M - mb * MB < MB ? M - mb * MB : MB;
-    store_tile(C + mb * MB * ldc, ldc, acc, mrows, nr);
-  }
 }
 
 static void gemm_bf16(float* C, int64_t ldc, const void* xpack, int64_t M, const void* const* wrows, int64_t nr,
@@ -441,7 +421,7 @@ void fill_qgemm(QgemmTable& t) {
   FL_IMPL(t, gemv_q4_Kx16_q8_K, avx512);
   FL_IMPL(t, gemv_q6_Kx16_q8_K, avx512);
   FL_IMPL(t, round_bf16_row, avx512);
-  FL_IMPL(t, gemm_f32, avx512);
+  fill_gemm_f32(t);  // gemm_f32.cpp
   FL_IMPL(t, gemm_bf16, avx512);
   t.gemm_mb = MB;
   t.gemm_nr = NR;

@@ -11,9 +11,11 @@ namespace avx512 {
 
 static inline __mmask16 tail_mask16(int64_t n) { return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1u); }
 
-// exp(x) for 16 floats: the same reduction and degree-7 polynomial as avx2::vexp, with vscalefps
-// applying 2^n (overflow to +inf, gradual underflow to 0). Max relative error <= 2e-7 (about 3 ulp)
-// on normal results; NaN propagates; exp(-inf) = 0.
+// exp(x) for 16 floats, this ISA's one vector exp (scalar twin: moe_scalar::exp_poly): the same
+// reduction and degree-7 polynomial as avx2::vexp, with vscalefps applying 2^n (one rounding of
+// p 2^n, as avx2's two exact factors give, so the two agree bit for bit; overflow to +inf, gradual
+// underflow to 0). Max relative error <= 2e-7 (about 3 ulp) on normal results; NaN propagates;
+// exp(-inf) = 0.
 static inline __m512 vexp(__m512 x) {
   x = _mm512_max_ps(_mm512_set1_ps(-110.0f), _mm512_min_ps(_mm512_set1_ps(89.0f), x));
   const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),

@@ -58,15 +58,23 @@ namespace avx2 { void fill_attention(AttentionTable& t); }
 namespace avx512 { void fill_attention(AttentionTable& t); }
 
 // Closed dispatch over head dims: instantiates BODY with constexpr int D for each
-// listed size; csrc/ops/attention.cpp rejects any other with an "unsupported head_dim" Status.
-#define FL_DISPATCH_HEAD_DIM(d, ...)     \
-  switch (d) {                           \
-    case 64: { constexpr int D = 64; __VA_ARGS__; } break;   \
-    case 80: { constexpr int D = 80; __VA_ARGS__; } break;   \
-    case 128: { constexpr int D = 128; __VA_ARGS__; } break; \
-    default: break;                      \
+// listed size (the common model head sizes, K and V of one size); csrc/ops/attention.cpp
+// and kv_cache.cpp reject any other with an "unsupported head_dim" Status.
+#define FL_DISPATCH_HEAD_DIM(d, ...)                           \
+  switch (d) {                                                 \
+    case 32: { constexpr int D = 32; __VA_ARGS__; } break;     \
+    case 64: { constexpr int D = 64; __VA_ARGS__; } break;     \
+    case 80: { constexpr int D = 80; __VA_ARGS__; } break;     \
+    case 96: { constexpr int D = 96; __VA_ARGS__; } break;     \
+    case 128: { constexpr int D = 128; __VA_ARGS__; } break;   \
+    case 192: { constexpr int D = 192; __VA_ARGS__; } break;   \
+    case 256: { constexpr int D = 256; __VA_ARGS__; } break;   \
+    case 512: { constexpr int D = 512; __VA_ARGS__; } break;   \
+    default: break;                                            \
   }
-static inline bool attention_head_dim_supported(int64_t d) { return d == 64 || d == 80 || d == 128; }
-static inline const char* attention_head_dims_list() { return "64, 80, 128"; }
+static inline bool attention_head_dim_supported(int64_t d) {
+  return d == 32 || d == 64 || d == 80 || d == 96 || d == 128 || d == 192 || d == 256 || d == 512;
+}
+static inline const char* attention_head_dims_list() { return "32, 64, 80, 96, 128, 192, 256, 512"; }
 
 }  // namespace fuselm

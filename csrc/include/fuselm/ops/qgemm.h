@@ -147,8 +147,8 @@ struct QgemmTable {
 };
 
 namespace ref { void fill_qgemm(QgemmTable& t); void fill_qgemm_i8(QgemmTable& t); void fill_qformats_k(QgemmTable& t); }
-namespace avx2 { void fill_qgemm(QgemmTable& t); void fill_qgemm_i8(QgemmTable& t); void fill_qformats_k(QgemmTable& t); }
-namespace avx512 { void fill_qgemm(QgemmTable& t); void fill_qgemm_i8(QgemmTable& t); void fill_qformats_k(QgemmTable& t); }
+namespace avx2 { void fill_qgemm(QgemmTable& t); void fill_qgemm_i8(QgemmTable& t); void fill_qformats_k(QgemmTable& t); void fill_gemm_f32(QgemmTable& t); }
+namespace avx512 { void fill_qgemm(QgemmTable& t); void fill_qgemm_i8(QgemmTable& t); void fill_qformats_k(QgemmTable& t); void fill_gemm_f32(QgemmTable& t); }
 // the legacy 32-block formats: dequantizers and GEMV (cpu/*/qgemm_legacy.cpp), int8 GEMM (cpu/*/qgemm_i8.cpp)
 namespace ref { void fill_qgemm_legacy(QgemmTable& t); void fill_qgemm_i8_legacy(QgemmTable& t); }
 namespace avx2 { void fill_qgemm_legacy(QgemmTable& t); void fill_qgemm_i8_legacy(QgemmTable& t); }
