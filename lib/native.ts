@@ -7,11 +7,35 @@ export type Native = Record<string, any>;
 
 const ISAS = ['ref', 'avx2', 'avx512'];
 
-function load(): Native {
-  const root = path.join(__dirname, '..');
+/**
+ * The addon binary that fits this platform under package root `root`, as node-gyp-build finds it:
+ * build/Release when the addon was compiled there, else the prebuilt binary in
+ * prebuilds/<platform>-<arch>/ whose tags (N-API, libc) fit. With neither, an Error naming the
+ * platform and how to build from source (node-gyp-build's own message is a target string and a stack).
+ */
+export function resolveBinary(root: string): string {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const nodeGypBuild = require('node-gyp-build');
-  const addon: Native = nodeGypBuild(root);
+  try {
+    return nodeGypBuild.resolve(root);
+  } catch (e) {
+    if (!(e instanceof Error) || !e.message.startsWith('No native build was found')) throw e;
+    const target = `${process.platform}-${process.arch}`;
+    const err = new Error(
+      `fuselm has no native binary for ${target} (Node ${process.version}, N-API): ` +
+        `${path.join(root, 'prebuilds', target)} has no prebuilt binary and ${path.join(root, 'build', 'Release')} has no build. ` +
+        `The package ships prebuilt binaries for linux-x64 (glibc) only; on ${target} build the addon from source ` +
+        `with a C++17 compiler, make and python3 on the PATH: \`npm rebuild fuselm\` in the project that installed it, ` +
+        `or \`npm run build:native\` in a fuselm checkout.`,
+    );
+    (err as Error & { code: string }).code = 'FUSELM_NO_BINARY';
+    throw err;
+  }
+}
+
+function load(root = path.join(__dirname, '..')): Native {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const addon: Native = require(resolveBinary(root));
   const want = process.env.FUSELM_ISA;
   if (want !== undefined && want !== '') {
     if (!ISAS.includes(want)) {

@@ -1,5 +1,6 @@
 // Chat templates: tokenizer.chat_template (Jinja) rendered with @huggingface/jinja.
 import { Template } from '@huggingface/jinja';
+import { checkOptionKeys, keysOf } from '../check';
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant' | string;
@@ -12,6 +13,7 @@ export interface ChatTemplateOptions {
   /** append the assistant's turn header (default true) */
   addGenerationPrompt?: boolean;
 }
+const CHAT_TEMPLATE_KEYS = keysOf<ChatTemplateOptions>({ bosToken: 1, eosToken: 1, addGenerationPrompt: 1 });
 
 // ChatML, the common fallback when a model ships no template
 export const CHATML_TEMPLATE = "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
@@ -27,6 +29,7 @@ export function renderChat(template: string, messages: readonly ChatMessage[], o
       throw new TypeError(`renderChat: Expected {role: string, content: string} for messages[${i}]`);
     }
   });
+  opts = checkOptionKeys(opts, CHAT_TEMPLATE_KEYS, 'opts', 'renderChat');
   let t = cache.get(template);
   if (!t) {
     try {
