@@ -506,7 +506,7 @@ export async function load(path: string, opts: LoadOptions = {}): Promise<Model>
   if (typeof path !== 'string' || path.length === 0) throw new TypeError(`load: Expected a file path for path but received ${typeof path}`);
   if (!isHfPath(path)) {
     if (opts.quantize !== undefined) throw new RangeError('load: opts.quantize applies to safetensors checkpoints; quantize a GGUF with `fuselm quantize`');
-    return new Model(readGguf(path, opts), opts);
+    return new Model(readGguf(path, { mmap: opts.mmap, readFallback: opts.readFallback }), opts);
   }
   if (opts.tokenizerSpaces !== undefined && opts.tokenizerSpaces !== 'llama.cpp' && opts.tokenizerSpaces !== 'hf') {
     throw new RangeError(`load: Expected 'llama.cpp' or 'hf' for opts.tokenizerSpaces but received ${String(opts.tokenizerSpaces)}`);
