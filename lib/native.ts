@@ -1,5 +1,6 @@
 // Loads the addon: a prebuilt binary from prebuilds/ when one fits this
 // platform, else the one `npm install` compiled into build/Release.
+import * as fs from 'fs';
 import * as path from 'path';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -21,12 +22,18 @@ export function resolveBinary(root: string): string {
   } catch (e) {
     if (!(e instanceof Error) || !e.message.startsWith('No native build was found')) throw e;
     const target = `${process.platform}-${process.arch}`;
+    // node-gyp-build's own libc test: a prebuild tagged glibc is not taken on musl (Alpine)
+    const libc = process.platform !== 'linux' ? '' : process.env.LIBC || (fs.existsSync('/etc/alpine-release') ? 'musl' : 'glibc');
+    const where = `${target}${libc ? ` (${libc})` : ''}`;
+    const how = process.arch === 'x64'
+      ? `on ${where} build the addon from source with a C++17 compiler, make and python3 on the PATH: ` +
+        '`npm rebuild fuselm` in the project that installed it, or `npm run build:native` in a fuselm checkout.'
+      : `its kernels are written for x86-64 CPUs (cpuid dispatch over scalar, AVX2 and AVX-512 code), so ${process.arch} ` +
+        'is not supported, from source either.';
     const err = new Error(
-      `fuselm has no native binary for ${target} (Node ${process.version}, N-API): ` +
-        `${path.join(root, 'prebuilds', target)} has no prebuilt binary and ${path.join(root, 'build', 'Release')} has no build. ` +
-        `The package ships prebuilt binaries for linux-x64 (glibc) only; on ${target} build the addon from source ` +
-        `with a C++17 compiler, make and python3 on the PATH: \`npm rebuild fuselm\` in the project that installed it, ` +
-        `or \`npm run build:native\` in a fuselm checkout.`,
+      `fuselm has no native binary for ${where} (Node ${process.version}, N-API): ` +
+        `${path.join(root, 'prebuilds', target)} has no prebuilt binary that fits and ${path.join(root, 'build', 'Release')} has no build. ` +
+        `The package ships a prebuilt binary for linux-x64 (glibc) only; ${how}`,
     );
     (err as Error & { code: string }).code = 'FUSELM_NO_BINARY';
     throw err;
