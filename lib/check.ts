@@ -54,3 +54,12 @@ export function checkOptionKeys(v: unknown, known: readonly string[], arg: strin
   checkKeys(o, known, arg, fn);
   return o;
 }
+
+/**
+ * The keys of options type `T` as the list checkKeys takes, written as an object literal so that tsc
+ * rejects a list that misses a key of `T` or names one `T` lacks (the list cannot drift from the type):
+ *   const RMSNORM_KEYS = keysOf<RmsNormOptions>({ eps: 1 });
+ */
+export function keysOf<T extends object>(keys: { readonly [K in keyof Required<T>]: 1 }): readonly string[] {
+  return Object.keys(keys);
+}

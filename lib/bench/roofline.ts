@@ -1,5 +1,6 @@
 // The machine's measured roofline (csrc/core/roofline.cpp) and the N-API call
 // overhead, as the bench reports them.
+import { checkOptionKeys, keysOf } from '../check';
 import { native } from '../native';
 import { rmsnorm, rmsnormAsync } from '../ops/norm';
 import { Tensor } from '../tensor';
@@ -39,7 +40,10 @@ export interface RooflineOptions {
   kinds?: readonly RoofKind[];
 }
 
+const ROOFLINE_KEYS = keysOf<RooflineOptions>({ threads: 1, bufferBytes: 1, reps: 1, targetMs: 1, kinds: 1 });
+
 export function measureRoofline(opts: RooflineOptions = {}): Roofline {
+  opts = checkOptionKeys(opts, ROOFLINE_KEYS, 'opts', 'measureRoofline');
   const pool: number = native.cpu().threads;
   const threads = opts.threads ?? (pool > 1 ? [1, pool] : [1]);
   const bufferBytes = opts.bufferBytes ?? 512 * 2 ** 20;

@@ -4,6 +4,7 @@
 // roofline it is bound by.
 import * as fs from 'fs';
 import * as path from 'path';
+import { checkOptionKeys, keysOf } from '../check';
 import { native } from '../native';
 import { BenchEntry, Bound } from './entry';
 import { FAMILIES } from './registry';
@@ -139,7 +140,12 @@ function median(v: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+const BENCH_KEYS = keysOf<BenchOptions>({
+  threads: 1, filter: 1, reps: 1, roofline: 1, bufferBytes: 1, roofReps: 1, families: 1, minSampleMs: 1, maxEntryMs: 1, overheadCalls: 1, log: 1, quick: 1,
+});
+
 export function runBench(opts: BenchOptions = {}): BenchReport {
+  opts = checkOptionKeys(opts, BENCH_KEYS, 'opts', 'runBench');
   const log = opts.log ?? ((): void => undefined);
   if (opts.threads !== undefined) native.setThreads(opts.threads);
   const info = native.cpu();

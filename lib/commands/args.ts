@@ -1,6 +1,8 @@
 // A small flag parser for the CLI's subcommands: `--name value`, `--name=value`,
 // boolean `--name` / `--no-name`, and positionals. Bad input is a UsageError
-// (the CLI prints it with the command's usage and exits 2).
+// (the CLI prints it with the command's usage and exits 2): a flag the spec does not
+// name, long or short (`-x`: a command maps its own short flags to long ones first),
+// is one, never a positional or a flag silently dropped.
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -19,7 +21,8 @@ export function parseArgs(argv: readonly string[], spec: FlagSpec): { flags: Fla
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--') { positional.push(...argv.slice(i + 1)); break; }
-    if (!a.startsWith('--') || a === '--') { positional.push(a); continue; }
+    if (/^-[^-]/.test(a) && !Number.isFinite(Number(a))) throw new UsageError(`unknown option ${a}`);
+    if (!a.startsWith('--')) { positional.push(a); continue; }
     const eq = a.indexOf('=');
     let name = eq < 0 ? a.slice(2) : a.slice(2, eq);
     let value: string | undefined = eq < 0 ? undefined : a.slice(eq + 1);

@@ -212,8 +212,9 @@ export const demo: Command = {
   --tokens <n>   tokens to generate (default 32)
   --keep         keep the model file and print its path`,
   async run(argv) {
-    const { flags } = parseArgs(argv, { format: 'string', tokens: 'int', keep: 'boolean', help: 'boolean' });
+    const { flags, positional } = parseArgs(argv, { format: 'string', tokens: 'int', keep: 'boolean', help: 'boolean' });
     if (flags.help) { process.stdout.write(demo.usage + '\n'); return 0; }
+    if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}'`);
     const fmt = (flags.format as string | undefined) ?? 'q4_0';
     if (!FORMATS.includes(fmt)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}`);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fuselm-demo-'));

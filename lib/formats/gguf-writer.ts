@@ -5,6 +5,7 @@
 // rope.freq_base an f32, ...): give model hyperparameters with the typed
 // helpers in `gguf`, e.g. `gguf.u32(22)`, not as bare numbers.
 import * as fs from 'fs';
+import { checkOptionKeys, keysOf } from '../check';
 import { DTYPES, DType, isDType } from '../dtype';
 import { Tensor } from '../tensor';
 import { GGML_TYPES, GGUF_MAGIC, GgufArray, GgufKV, GgufType, GgufValue, GGUF_TYPE_NAMES } from './gguf';
@@ -58,6 +59,7 @@ export interface GgufWriteOptions {
   /** GGUF version to write: 3 (default) or 2 */
   version?: 2 | 3;
 }
+const GGUF_WRITE_KEYS = keysOf<GgufWriteOptions>({ metadata: 1, tensors: 1, alignment: 1, version: 1 });
 
 function toKV(key: string, v: GgufMetaInput): GgufKV {
   if (typeof v === 'string') return gguf.str(v);
@@ -157,6 +159,7 @@ export type GgufTensorSpec = Omit<GgufTensorInput, 'data'> & { data?: GgufTensor
  * then goes at `header.length + offsets[i]`. For writing a file piecewise, e.g. a sparse one in tests.
  */
 export function encodeGgufHeader(opts: Omit<GgufWriteOptions, 'tensors'> & { tensors?: readonly GgufTensorSpec[] }): { header: Uint8Array; offsets: number[]; sizes: number[] } {
+  checkOptionKeys(opts, GGUF_WRITE_KEYS, 'opts', 'encodeGgufHeader');
   const { head, offsets, sizes } = encodeHeader(opts, true);
   return { header: head, offsets, sizes };
 }
@@ -236,6 +239,7 @@ function tensorBytes(t: GgufTensorInput): Uint8Array {
 
 /** Encodes a whole GGUF file in memory (for small files and tests). */
 export function encodeGguf(opts: GgufWriteOptions): Uint8Array {
+  checkOptionKeys(opts, GGUF_WRITE_KEYS, 'opts', 'encodeGguf');
   const { head, offsets, sizes, alignment } = encodeHeader(opts);
   const tensors = opts.tensors ?? [];
   const dataLen = tensors.length ? offsets[offsets.length - 1] + Math.ceil(sizes[sizes.length - 1] / alignment) * alignment : 0;
@@ -247,6 +251,7 @@ export function encodeGguf(opts: GgufWriteOptions): Uint8Array {
 
 /** Writes a GGUF file, streaming tensor data (no whole-file buffer). */
 export function writeGguf(path: string, opts: GgufWriteOptions): void {
+  checkOptionKeys(opts, GGUF_WRITE_KEYS, 'opts', 'writeGguf');
   const { head, offsets, sizes, alignment } = encodeHeader(opts);
   const tensors = opts.tensors ?? [];
   const fd = fs.openSync(path, 'w');

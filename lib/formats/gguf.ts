@@ -17,6 +17,7 @@
 // (lib/formats/window.ts); a single tensor over 4 GiB gets a RangeError from
 // ggufTensor / ggufTensorBytes.
 import * as fs from 'fs';
+import { checkOptionKeys, keysOf } from '../check';
 import { DType, DTYPES } from '../dtype';
 import { Tensor } from '../tensor';
 import { FileWindow, MAX_WINDOW_BYTES, WindowSource, locate, mappedSource, planWindows, readSource } from './window';
@@ -140,6 +141,7 @@ export interface GgufReadOptions {
   /** when mmap fails, read the file into memory instead of throwing (default false: a failed mmap throws) */
   readFallback?: boolean;
 }
+const GGUF_READ_KEYS = keysOf<GgufReadOptions>({ mmap: 1, readFallback: 1 });
 
 /** Thrown (only) while parsing a header from a first window shorter than the file: it needs `bytes` from byte 0. */
 class NeedMore {
@@ -402,6 +404,7 @@ function fromWindows(src: WindowSource, firstBytes: number, source: string, fn: 
  */
 export function readGguf(path: string, opts: GgufReadOptions = {}): GgufFile {
   if (typeof path !== 'string' || path.length === 0) throw new TypeError(`readGguf: Expected a file path for path but received ${typeof path}`);
+  opts = checkOptionKeys(opts, GGUF_READ_KEYS, 'opts', 'readGguf');
   const source = `'${path}'`;
   // a missing or unreadable path is named as such (not as a failed mapping with a fallback to try)
   try {

@@ -18,6 +18,7 @@
 // 4 GiB gets a RangeError from safetensorsTensor.
 import * as fs from 'fs';
 import * as path from 'path';
+import { checkOptionKeys, keysOf } from '../check';
 import { DType } from '../dtype';
 import { Tensor } from '../tensor';
 import { FileWindow, MAX_WINDOW_BYTES, WindowSource, locate, mappedSource, planWindows, readSource } from './window';
@@ -85,6 +86,7 @@ export interface SafetensorsReadOptions {
   /** when mmap fails, read the file instead of throwing (default false) */
   readFallback?: boolean;
 }
+const SAFETENSORS_READ_KEYS = keysOf<SafetensorsReadOptions>({ mmap: 1, readFallback: 1 });
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const show = (v: unknown) => { const s = JSON.stringify(v); return s === undefined ? String(v) : s.length > 60 ? s.slice(0, 57) + '...' : s; };
@@ -200,6 +202,7 @@ function parseHeader(bytes: Uint8Array, fileSize: number, source?: string): Safe
  */
 export function readSafetensors(file: string, opts: SafetensorsReadOptions = {}): SafetensorsFile {
   if (typeof file !== 'string' || file.length === 0) throw new TypeError(`readSafetensors: Expected a file path for file but received ${typeof file}`);
+  opts = checkOptionKeys(opts, SAFETENSORS_READ_KEYS, 'opts', 'readSafetensors');
   const source = `'${file}'`;
   let src: WindowSource | undefined;
   if (opts.mmap ?? true) {
@@ -263,6 +266,7 @@ export interface SafetensorsCheckpoint {
  */
 export function readCheckpoint(where: string, opts: SafetensorsReadOptions = {}): SafetensorsCheckpoint {
   if (typeof where !== 'string' || where.length === 0) throw new TypeError(`readCheckpoint: Expected a path for where but received ${typeof where}`);
+  opts = checkOptionKeys(opts, SAFETENSORS_READ_KEYS, 'opts', 'readCheckpoint');
   let file = where;
   if (fs.statSync(where).isDirectory()) {
     const idx = path.join(where, 'model.safetensors.index.json');

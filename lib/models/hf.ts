@@ -361,6 +361,6 @@ export function readHf(where: string, opts: SafetensorsReadOptions = {}): HfChec
     throw new RangeError(`model: '${cfgPath}' is not valid JSON: ${(e as Error).message}`);
   }
   const config = hfConfig(json, `'${cfgPath}'`);
-  const checkpoint = readCheckpoint(isDir || path.basename(where) === 'config.json' ? dir : where, opts);
+  const checkpoint = readCheckpoint(isDir || path.basename(where) === 'config.json' ? dir : where, { mmap: opts.mmap, readFallback: opts.readFallback });
   return { config, modelType: String(json.model_type), json, checkpoint, dir };
 }

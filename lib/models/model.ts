@@ -470,7 +470,7 @@ export async function load(path: string, opts: LoadOptions = {}): Promise<Model>
   checkOptionKeys(opts, LOAD_OPTIONS, 'opts', 'load');
   if (!isHfPath(path)) {
     if (opts.quantize !== undefined) throw new RangeError('load: opts.quantize applies to safetensors checkpoints; quantize a GGUF with `fuselm quantize`');
-    return new Model(readGguf(path, opts), opts);
+    return new Model(readGguf(path, { mmap: opts.mmap, readFallback: opts.readFallback }), opts);
   }
   if (opts.tokenizerSpaces !== undefined && opts.tokenizerSpaces !== 'llama.cpp' && opts.tokenizerSpaces !== 'hf') {
     throw new RangeError(`load: Expected 'llama.cpp' or 'hf' for opts.tokenizerSpaces but received ${String(opts.tokenizerSpaces)}`);

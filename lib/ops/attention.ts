@@ -5,6 +5,7 @@ import { native } from '../native';
 import { AttentionParams, KvHandle } from '../native-api';
 import { DTYPES, DType } from '../dtype';
 import { checkInt, checkNumber, checkOptions, fail } from '../check';
+import { checkKeys, keysOf } from '../check';
 import { Tensor } from '../tensor';
 import { Launch, checkDType, checkF32, outputLike, runAsync, runNow } from './common';
 import { RopeOptions, ropeParams } from './rope';
@@ -27,6 +28,7 @@ export interface KVCacheOptions {
   /** storage: 'f16' (default), 'f32', or 'int8' (one absmax scale per token row of headDim values) */
   dtype?: KVCacheDType;
 }
+const KV_CACHE_KEYS = keysOf<KVCacheOptions & { _handle?: unknown }>({ nKvHead: 1, headDim: 1, dtype: 1, _handle: 1 });
 
 type Handle = KvHandle;
 
@@ -60,6 +62,7 @@ export class KVCache {
   constructor(opts: KVCacheOptions) {
     const fn = 'KVCache';
     const o = checkOptions(opts, 'opts', fn);
+    checkKeys(o, KV_CACHE_KEYS, 'opts', fn);
     this.nKvHead = checkInt(o.nKvHead, 'opts.nKvHead', 1, 1024, fn);
     this.headDim = checkInt(o.headDim, 'opts.headDim', 1, 65536, fn);
     const dt = o.dtype === undefined ? 'f16' : o.dtype;
@@ -238,6 +241,9 @@ export interface AttentionOptions {
   /** filled with what the call read */
   stats?: Partial<AttentionStats>;
 }
+const ATTENTION_KEYS = keysOf<AttentionOptions>({
+  positions: 1, scale: 1, softcap: 1, window: 1, sinks: 1, blockMask: 1, topKBlocks: 1, tokenBudget: 1, stats: 1,
+});
 
 interface Resolved {
   pos: Int32Array;
@@ -249,6 +255,7 @@ function resolve(q: Tensor, cache: KVCache, opts: AttentionOptions | undefined, 
   if (!(cache instanceof KVCache)) fail('type', 'cache', 'a KVCache', cache, fn);
   cache.handle(fn);
   const o = checkOptions(opts, 'opts', fn) as AttentionOptions;
+  checkKeys(o, ATTENTION_KEYS, 'opts', fn);
   if (q.ndim !== 3) fail('range', 'q.shape', '[Tq, nHead, headDim]', q.shape, fn);
   const [Tq, nHead, d] = q.shape;
   if (d !== cache.headDim) fail('range', 'q.shape[2]', `the cache's headDim ${cache.headDim}`, d, fn);
@@ -374,6 +381,7 @@ export interface LongGenMaskOptions {
   /** the first sinkBlocks key blocks are kept (default 1) */
   sinkBlocks?: number;
 }
+const LONG_GEN_MASK_KEYS = keysOf<LongGenMaskOptions>({ localBlocks: 1, stride: 1, sinkBlocks: 1 });
 
 /**
  * LongGen's local + strided block pattern as a blockMask for `nTokens` positions,
@@ -384,6 +392,7 @@ export function longGenMask(nTokens: number, opts?: LongGenMaskOptions): Tensor 
   const fn = 'longGenMask';
   checkInt(nTokens, 'nTokens', 1, 2 ** 31 - 1, fn);
   const o = checkOptions(opts, 'opts', fn) as LongGenMaskOptions;
+  checkKeys(o, LONG_GEN_MASK_KEYS, 'opts', fn);
   const local = o.localBlocks === undefined ? 4 : checkInt(o.localBlocks, 'opts.localBlocks', 0, 2 ** 31 - 1, fn);
   const stride = o.stride === undefined ? 8 : checkInt(o.stride, 'opts.stride', 0, 2 ** 31 - 1, fn);
   const sinks = o.sinkBlocks === undefined ? 1 : checkInt(o.sinkBlocks, 'opts.sinkBlocks', 0, 2 ** 31 - 1, fn);

@@ -4,7 +4,7 @@
 // CSR fp16 sparse part: W[n, k] = table[n][code(n, k)] + (CSR value at (n, k), if any).
 import { native } from '../native';
 import { NativeBuffer } from '../native-api';
-import { checkInt, checkNumber, checkOptions, fail } from '../check';
+import { checkInt, checkNumber, checkOptionKeys, fail, keysOf } from '../check';
 import { Tensor, typeTag } from '../tensor';
 import { Launch, checkDType, checkF32, outputLike, runNow } from './common';
 
@@ -23,6 +23,7 @@ export interface LutParts {
   /** [nnz] fp16 residual of each outlier: w - table[n][code] */
   val: Uint16Array;
 }
+const LUT_PARTS_KEYS = keysOf<LutParts>({ codes: 1, table: 1, rowPtr: 1, col: 1, val: 1 });
 
 function bitsOf(f: LutFormat): number { return f === 'lut4' ? 4 : 3; }
 function blockBytes(f: LutFormat): number { return f === 'lut4' ? 16 : 12; }
@@ -47,7 +48,7 @@ export class LutTensor {
     const n = checkInt(shape[0], 'shape[0]', 1, 2 ** 31 - 1, fn);
     const k = checkInt(shape[1], 'shape[1]', 32, 2 ** 31 - 1, fn);
     if (k % 32 !== 0) fail('range', 'shape[1]', 'a multiple of 32 (the lut block)', k, fn);
-    const p = checkOptions(parts, 'parts', fn) as Partial<LutParts>;
+    const p = checkOptionKeys(parts, LUT_PARTS_KEYS, 'parts', fn) as Partial<LutParts>;
     const want: Array<[keyof LutParts, string, number]> = [
       ['codes', 'Uint8Array', n * (k / 32) * blockBytes(dtype)],
       ['table', 'Uint16Array', n << bitsOf(dtype)],
@@ -114,6 +115,7 @@ export interface LutQuantizeOptions {
   /** 'kmeans++' (default, seeded) or 'quantile' (weighted quantiles, no randomness) */
   init?: 'kmeans++' | 'quantile';
 }
+const LUT_QUANTIZE_KEYS = keysOf<LutQuantizeOptions>({ outlierFraction: 1, weights: 1, iters: 1, seed: 1, init: 1 });
 
 /**
  * Quantizes W f32 [N, K] (K a multiple of 32) to lut3/lut4: per row, weighted 1-D k-means
@@ -131,7 +133,7 @@ export function quantizeLut(w: Tensor, format: LutFormat, opts?: LutQuantizeOpti
   const [n, k] = w.shape;
   if (n < 1) fail('range', 'w.shape', 'N >= 1', w.shape, fn);
   if (k < 32 || k % 32 !== 0) fail('range', 'w.shape', 'K a multiple of 32 (the lut block)', w.shape, fn);
-  const o = checkOptions(opts, 'opts', fn);
+  const o = checkOptionKeys(opts, LUT_QUANTIZE_KEYS, 'opts', fn);
   const frac = o.outlierFraction === undefined ? 0.005 : checkNumber(o.outlierFraction, 'opts.outlierFraction', 0, 1, fn);
   const iters = o.iters === undefined ? 30 : checkInt(o.iters, 'opts.iters', 0, 10000, fn);
   const seed = o.seed === undefined ? 0 : checkInt(o.seed, 'opts.seed', 0, Number.MAX_SAFE_INTEGER, fn);
@@ -183,6 +185,7 @@ export interface MatmulLutOptions {
   /** f32 [N], added to every output row */
   bias?: Tensor;
 }
+const MATMUL_LUT_KEYS = keysOf<MatmulLutOptions>({ bias: 1 });
 
 /**
  * `out[m, n] = Σ_k x[m, k] · W[n, k] (+ bias[n])` with W in lut3/lut4. Each code is looked up
@@ -204,7 +207,7 @@ export function matmulLutLaunch(fn: string, x: Tensor, w: LutTensor, opts?: Matm
   checkLut(w, 'w', fn);
   const [n, k] = w.shape;
   if (x.shape[x.ndim - 1] !== k) fail('range', 'x.shape', `a last dimension of K = ${k}`, x.shape, fn);
-  const o = checkOptions(opts, 'opts', fn);
+  const o = checkOptionKeys(opts, MATMUL_LUT_KEYS, 'opts', fn);
   let bias: Tensor | null = null;
   if (o.bias !== undefined && o.bias !== null) {
     checkDType(o.bias, 'opts.bias', ['f32'], fn);

@@ -3,7 +3,7 @@
 // mode are written once in csrc/include/fuselm/ops/moe.h.
 import { native } from '../native';
 import { NativeBuffer } from '../native-api';
-import { checkInt, checkNumber, checkOptions, fail } from '../check';
+import { checkInt, checkNumber, checkOptionKeys, fail, keysOf } from '../check';
 import { Tensor } from '../tensor';
 import { DTYPES, DType } from '../dtype';
 import { Launch, checkDType, checkTensor, outputLike, runAsync, runNow } from './common';
@@ -32,6 +32,9 @@ export interface MoeRouteOptions {
   /** multiplies every final weight (routed_scaling_factor); default 1 */
   routedScalingFactor?: number;
 }
+const MOE_ROUTE_KEYS = keysOf<MoeRouteOptions>({
+  k: 1, scoring: 1, normTopkProb: 1, nGroup: 1, topkGroup: 1, bias: 1, routedScalingFactor: 1,
+});
 
 /** Routing of T tokens: expert ids (best first) and their weights. */
 export interface MoeRouting {
@@ -70,7 +73,7 @@ function moeRouteLaunch(fn: string, logits: Tensor, opts: MoeRouteOptions, out?:
   if (logits.ndim !== 2) fail('range', 'logits.shape', '[T, E]', logits.shape, fn);
   const [T, E] = logits.shape;
   if (E < 1 || E > 256) fail('range', 'logits.shape[1]', 'an expert count E in [1, 256]', E, fn);
-  const o = checkOptions(opts, 'opts', fn);
+  const o = checkOptionKeys(opts, MOE_ROUTE_KEYS, 'opts', fn);
   if (opts === undefined || opts === null) fail('type', 'opts', 'an options object with k', opts, fn);
   const kmax = Math.min(8, E);
   const k = checkInt(o.k, 'opts.k', 1, kmax, fn);
@@ -139,6 +142,7 @@ export interface MoePermuteOptions {
   /** pad each expert's rows to a multiple of this (a GEMM tile); default 1 */
   pad?: number;
 }
+const MOE_PERMUTE_KEYS = keysOf<MoePermuteOptions>({ E: 1, pad: 1 });
 
 /**
  * Permutation: per-expert counts, offsets (prefix sum of the padded counts), the stable
@@ -152,7 +156,7 @@ export function moePermute(ids: Tensor, opts: MoePermuteOptions): MoePlan {
   const fn = 'moePermute';
   checkDType(ids, 'ids', ['i32'], fn);
   if (ids.ndim !== 2) fail('range', 'ids.shape', '[T, k]', ids.shape, fn);
-  const o = checkOptions(opts, 'opts', fn);
+  const o = checkOptionKeys(opts, MOE_PERMUTE_KEYS, 'opts', fn);
   const E = checkInt(o.E, 'opts.E', 1, 1 << 20, fn);
   const pad = o.pad === undefined ? 1 : checkInt(o.pad, 'opts.pad', 1, 4096, fn);
   const [T, k] = ids.shape;
@@ -252,6 +256,7 @@ export interface MoeFfnOptions {
   /** filled with what this call computed and read (skipped pairs, experts, bytes) */
   report?: MoeFfnReport;
 }
+const MOE_FFN_KEYS = keysOf<MoeFfnOptions>({ skipThreshold: 1, accumulate: 1, stats: 1, report: 1 });
 
 /** What one moeFfn call computed and read. */
 export interface MoeFfnReport {
@@ -349,7 +354,7 @@ function moeFfnLaunch(fn: string, x: Tensor, routing: MoeRouting, experts: MoeEx
   const u = projection(experts.up, 'experts.up', E, FF, D, fn);
   const d = projection(experts.down, 'experts.down', E, D, FF, fn);
   if (k < 1 || k > Math.min(8, E)) fail('range', 'routing.ids.shape[1]', `k in [1, ${Math.min(8, E)}] (k <= E=${E})`, k, fn);
-  const o = checkOptions(opts, 'opts', fn);
+  const o = checkOptionKeys(opts, MOE_FFN_KEYS, 'opts', fn);
   const skip = o.skipThreshold === undefined ? 0 : checkNumber(o.skipThreshold, 'opts.skipThreshold', 0, 1, fn);
   if (skip >= 1) fail('range', 'opts.skipThreshold', 'a number in [0, 1)', skip, fn);
   const accumulate = o.accumulate === undefined ? false : o.accumulate;

@@ -1,6 +1,6 @@
 // Family `norm`: RMSNorm.
 import { native } from '../native';
-import { checkNumber, checkOptions, fail } from '../check';
+import { checkNumber, checkOptionKeys, fail, keysOf } from '../check';
 import { Tensor } from '../tensor';
 import { Launch, checkF32, outputLike, rowsOf, runAsync, runNow } from './common';
 
@@ -8,6 +8,7 @@ export interface RmsNormOptions {
   /** added to the mean square before the square root; default 1e-6 */
   eps?: number;
 }
+const RMSNORM_KEYS = keysOf<RmsNormOptions>({ eps: 1 });
 
 /**
  * RMSNorm over the last dimension: `out = x / sqrt(mean(x²) + eps) * w`.
@@ -28,7 +29,7 @@ export async function rmsnormAsync(x: Tensor, w: Tensor | null, opts?: RmsNormOp
 
 function rmsnormLaunch(fn: string, x: Tensor, w: Tensor | null, opts?: RmsNormOptions, out?: Tensor): Launch<'rmsnorm', Tensor> {
   checkF32(x, 'x', fn);
-  const o = checkOptions(opts, 'opts', fn);
+  const o = checkOptionKeys(opts, RMSNORM_KEYS, 'opts', fn);
   const eps = o.eps === undefined ? 1e-6 : checkNumber(o.eps, 'opts.eps', 0, Infinity, fn);
   const { rows, dim } = rowsOf(x);
   if (w !== null) {
@@ -44,6 +45,7 @@ export interface SoftmaxOptions {
   /** multiplies x before the softmax (e.g. 1/sqrt(head_dim)); finite and > 0, default 1 */
   scale?: number;
 }
+const SOFTMAX_KEYS = keysOf<SoftmaxOptions>({ scale: 1 });
 
 /**
  * Row softmax over the last dimension, numerically stable (the row maximum is subtracted first):
@@ -60,7 +62,7 @@ export interface SoftmaxOptions {
 export function softmax(x: Tensor, opts?: SoftmaxOptions, out?: Tensor): Tensor {
   const fn = 'softmax';
   checkF32(x, 'x', fn);
-  const o = checkOptions(opts, 'opts', fn);
+  const o = checkOptionKeys(opts, SOFTMAX_KEYS, 'opts', fn);
   const scale = o.scale === undefined ? 1 : checkNumber(o.scale, 'opts.scale', 0, Infinity, fn);
   if (scale === 0) fail('range', 'opts.scale', 'a finite number > 0', 0, fn);
   const { rows, dim } = rowsOf(x);

@@ -1,6 +1,7 @@
 // Family `qgemm`: quantize / dequantize (GGUF block formats) and matmul over any of them.
 import { native } from '../native';
 import { checkOptions, fail } from '../check';
+import { checkKeys, checkOptionKeys, keysOf } from '../check';
 import { DType, DTYPES, isDType } from '../dtype';
 import { Tensor } from '../tensor';
 import { Launch, checkDType, checkTensor, outputLike, runAsync, runNow, weightZeros } from './common';
@@ -71,6 +72,7 @@ export function quantize(x: Tensor, format: QuantFormat | LutFormat, opts?: LutQ
   const fn = 'quantize';
   // fuselm's dense-and-sparse LUT formats (lib/ops/lut.ts): x is W f32 [N, K]
   if (format === 'lut3' || format === 'lut4') return quantizeLut(x, format, opts);
+  checkOptionKeys(opts, [], 'opts', fn); // the block formats take no options
   checkDType(x, 'x', ['f32'], fn);
   const f = checkFormat(format, fn);
   const { rows, cols } = rowsCols(x);
@@ -150,6 +152,7 @@ export interface MatmulOptions {
   /** f32 [N], added to every output row */
   bias?: Tensor | null;
 }
+const MATMUL_KEYS = keysOf<MatmulOptions>({ bias: 1 });
 
 /**
  * `out[M, N] = x[M, K] · W[N, K]ᵀ (+ bias)`, W in any format (one row per output).
@@ -188,6 +191,7 @@ function matmulLaunch(fn: string, x: Tensor, W: Tensor | LutTensor, opts?: Matmu
   checkDType(x, 'x', ['f32', 'bf16'], fn);
   if (W instanceof LutTensor) {
     const o = checkOptions(opts, 'opts', fn);
+    checkKeys(o, MATMUL_KEYS, 'opts', fn);
     const xf = x.dtype === 'bf16' ? Tensor.from(x.toArray() as Float32Array, x.shape) : x;
     return matmulLutLaunch('matmulLut', xf, W, o.bias ? { bias: o.bias as Tensor } : undefined, out);
   }
@@ -204,6 +208,7 @@ function matmulLaunch(fn: string, x: Tensor, W: Tensor | LutTensor, opts?: Matmu
   if (x.shape[x.ndim - 1] !== K) fail('range', 'x.shape', x.ndim === 1 ? `[${K}]` : `[M, ${K}]`, x.shape, fn);
   const M = x.ndim === 1 ? 1 : x.shape[0];
   const o = checkOptions(opts, 'opts', fn);
+  checkKeys(o, MATMUL_KEYS, 'opts', fn);
   let bias: Tensor | null = null;
   if (o.bias !== undefined && o.bias !== null) {
     checkDType(o.bias, 'opts.bias', ['f32'], fn);

@@ -1,6 +1,6 @@
 // Family `rope`: rotary position embedding, llama.cpp's normal (type 0) and NeoX (type 2) layouts.
 import { native } from '../native';
-import { checkArgCount, checkInt, checkNumber, checkOptionKeys, fail } from '../check';
+import { checkArgCount, checkInt, checkNumber, checkOptionKeys, fail, keysOf } from '../check';
 import { Tensor, typeTag } from '../tensor';
 import { Launch, checkDType, checkF32, outputLike, runAsync, runNow } from './common';
 
@@ -36,6 +36,9 @@ export interface RopeOptions {
   /** the context the model was trained with (n_ctx_orig_yarn): required when extFactor != 0 */
   origCtx?: number;
 }
+const ROPE_KEYS = keysOf<RopeOptions>({
+  mode: 1, dims: 1, nDims: 1, base: 1, freqScale: 1, freqFactors: 1, extFactor: 1, attnFactor: 1, betaFast: 1, betaSlow: 1, origCtx: 1,
+});
 
 /**
  * Rotary position embedding on `x [T, nHead, headDim]` (or `[T, headDim]` for one head), token `t` at
@@ -96,8 +99,6 @@ function ropeLaunch(fn: string, nargs: number, x: Tensor, pos: Tensor | Int32Arr
   };
 }
 
-const ROPE_OPTION_KEYS = ['mode', 'dims', 'nDims', 'base', 'freqScale', 'freqFactors', 'extFactor', 'attnFactor',
-  'betaFast', 'betaSlow', 'origCtx'] as const;
 
 /** @internal RopeOptions checked against a head size, as the native calls take them. */
 export interface RopeParams {
@@ -107,7 +108,7 @@ export interface RopeParams {
 
 /** @internal checks `opts` (RopeOptions) for heads of `headDim` channels; errors name `fn` and `<arg>.<key>` */
 export function ropeParams(opts: RopeOptions | undefined, headDim: number, fn: string, arg = 'opts'): RopeParams {
-  const o = checkOptionKeys(opts, ROPE_OPTION_KEYS, arg, fn);
+  const o = checkOptionKeys(opts, ROPE_KEYS, arg, fn);
   let mode = 0;
   if (o.mode !== undefined) {
     if (o.mode !== 'normal' && o.mode !== 'norm' && o.mode !== 'neox') fail('type', `${arg}.mode`, "'normal' or 'neox'", o.mode, fn);

@@ -1,5 +1,6 @@
 // Chat templates: tokenizer.chat_template (Jinja) rendered with @huggingface/jinja.
 import { Template } from '@huggingface/jinja';
+import { checkOptionKeys, keysOf } from '../check';
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant' | 'tool' | string;
@@ -19,6 +20,7 @@ export interface ChatTemplateOptions {
   /** tool definitions (OpenAI shape) the template renders, for templates that take `tools` */
   tools?: readonly unknown[];
 }
+const CHAT_TEMPLATE_KEYS = keysOf<ChatTemplateOptions>({ bosToken: 1, eosToken: 1, addGenerationPrompt: 1, tools: 1 });
 
 // ChatML, the common fallback when a model ships no template
 export const CHATML_TEMPLATE = "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
@@ -34,6 +36,7 @@ export function renderChat(template: string, messages: readonly ChatMessage[], o
       throw new TypeError(`renderChat: Expected {role: string, content: string} for messages[${i}]`);
     }
   });
+  opts = checkOptionKeys(opts, CHAT_TEMPLATE_KEYS, 'opts', 'renderChat');
   let t = cache.get(template);
   if (!t) {
     try {

@@ -26,6 +26,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Arch } from '../models/config';
 import { TokenType, Tokenizer } from './index';
+import { checkKeys, checkOptionKeys, keysOf } from '../check';
 
 const PRE_BY_ARCH: Record<Arch, string> = {
   llama: 'llama3', qwen2: 'qwen2', qwen3: 'qwen2', qwen2moe: 'qwen2', qwen3moe: 'qwen2', olmoe: 'olmo',
@@ -69,8 +70,10 @@ function steps(x: unknown, key: string): Record<string, unknown>[] {
  * Builds a Tokenizer from the parsed contents of a tokenizer.json (see the top of this file for
  * the forms it reads). Throws a RangeError naming what it does not implement.
  */
+const HF_TOKENIZER_FILES_KEYS = keysOf<HfTokenizerFiles>({ tokenizerConfig: 1, config: 1, arch: 1, chatTemplate: 1, name: 1, spaces: 1 });
 export function tokenizerFromHfJson(json: unknown, files: HfTokenizerFiles = {}): Tokenizer {
   if (!isObj(files)) throw new TypeError(`tokenizerFromHfJson: Expected an object for files but received ${files === null ? 'null' : typeof files}`);
+  checkKeys(files, HF_TOKENIZER_FILES_KEYS, 'files', 'tokenizerFromHfJson');
   const arch = files.arch as unknown;
   if (arch !== undefined && (typeof arch !== 'string' || !Object.prototype.hasOwnProperty.call(PRE_BY_ARCH, arch))) {
     throw new RangeError(`tokenizerFromHfJson: Expected one of ${Object.keys(PRE_BY_ARCH).join(', ')} for files.arch but received ${String(files.arch)}`);
@@ -253,6 +256,7 @@ export function tokenizerFromHfJson(json: unknown, files: HfTokenizerFiles = {})
 
 /** Builds the tokenizer from tokenizer.json in `dir`; throws saying what to pass instead when it cannot. */
 export function tokenizerFromHf(dir: string, arch: Arch, config: Record<string, unknown>, opts: { spaces?: 'llama.cpp' | 'hf' } = {}): Tokenizer {
+  checkOptionKeys(opts, ['spaces'], 'opts', 'tokenizerFromHf');
   const p = path.join(dir, 'tokenizer.json');
   const fail = (why: string): never => {
     throw new RangeError(`model: ${why}; pass { tokenizer } to load() (e.g. Tokenizer.fromGguf(readGguf(<a GGUF of the same model>)))`);

@@ -10,6 +10,7 @@
 // Special tokens (control, user-defined) are split out of the text first;
 // control tokens only when parseSpecial is set, user-defined ones always.
 import { GgufFile, GgufType, ggufGet, ggufPlain } from '../formats/gguf';
+import { checkOptionKeys, keysOf } from '../check';
 
 export enum TokenType { UNDEFINED = 0, NORMAL = 1, UNKNOWN = 2, CONTROL = 3, USER_DEFINED = 4, UNUSED = 5, BYTE = 6 }
 
@@ -19,6 +20,9 @@ export interface TokenizeOptions {
   /** match control tokens written in the text, e.g. "<|im_start|>" (default false) */
   parseSpecial?: boolean;
 }
+const TOKENIZE_KEYS = keysOf<TokenizeOptions>({ addSpecial: 1, parseSpecial: 1 });
+const DECODE_KEYS = ['special', 'stripSpacePrefix'];
+const DECODER_KEYS = ['special'];
 
 export interface VocabData {
   model: 'llama' | 'gpt2';
@@ -263,6 +267,7 @@ export class Tokenizer {
   /** Text to token ids, as llama.cpp's llama_tokenize(text, add_special, parse_special). */
   encode(text: string, opts: TokenizeOptions = {}): number[] {
     if (typeof text !== 'string') throw new TypeError(`tokenize: Expected a string for text but received ${typeof text}`);
+    opts = checkOptionKeys(opts, TOKENIZE_KEYS, 'opts', 'encode');
     const addSpecial = opts.addSpecial ?? true;
     const out: number[] = [];
     if (addSpecial && this.addBos) out.push(this.bos!);
@@ -416,6 +421,7 @@ export class Tokenizer {
 
   /** Token ids to text; byte tokens are reassembled into UTF-8 across tokens. */
   decode(ids: readonly number[], opts: { special?: boolean; stripSpacePrefix?: boolean } = {}): string {
+    opts = checkOptionKeys(opts, DECODE_KEYS, 'opts', 'decode');
     const parts: Uint8Array[] = [];
     let first = true;
     for (const id of ids) {
@@ -436,6 +442,7 @@ export class Tokenizer {
 
   /** A streaming decoder: push token ids, get the text completed so far (partial UTF-8 held back). */
   decoder(opts: { special?: boolean } = {}): { push(id: number): string; flush(): string } {
+    opts = checkOptionKeys(opts, DECODER_KEYS, 'opts', 'decoder');
     const td = new TextDecoder('utf-8');
     return {
       push: (id: number) => td.decode(this.tokenBytes(id, opts.special ?? false), { stream: true }),
