@@ -253,6 +253,9 @@ name(['minimax-m2'], 'MINIMAX_M2', NOCLEAN);
 name(['solar-open'], 'SOLAR_OPEN', NOCLEAN);
 name(['mellum2'], 'MELLUM2');
 
+/** llama.cpp's pre-tokenizer types and their regexes. */
+export function preTokenizerTypes(): ReadonlyMap<string, readonly string[]> { return REGEXES; }
+
 /** Every tokenizer.ggml.pre value llama.cpp knows (and fuselm with it). */
 export const PRE_TOKENIZER_NAMES: readonly string[] = Object.keys(NAMES);
 
