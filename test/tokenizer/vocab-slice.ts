@@ -113,6 +113,11 @@ export function tokenizerFromSlice(fx: VocabFixture): Tokenizer {
   for (const [i, text, type, score] of fx.tokens) { tokens[i] = text; types[i] = type; scores[i] = score; }
   const merges = new Array<string>(fx.nMerges).fill('');
   for (const [r, m] of fx.merges) merges[r] = m;
+  return new Tokenizer({ ...fx.data, tokens, types, scores, merges: fx.nMerges > 0 ? merges : undefined, precompiledCharsmap: sliceCharsmap(fx) });
+}
+
+/** The slice's precompiled charsmap: the entries read, zeros elsewhere. */
+export function sliceCharsmap(fx: VocabFixture): Uint8Array | undefined {
   let precompiledCharsmap: Uint8Array | undefined;
   if (fx.charsmap) {
     const c = fx.charsmap;
@@ -122,5 +127,5 @@ export function tokenizerFromSlice(fx: VocabFixture): Tokenizer {
     for (const [i, v] of c.xcda) dv.setUint32(4 + 4 * i, v, true);
     for (const [o, b64] of c.replacements) precompiledCharsmap.set(Buffer.from(b64, 'base64'), 4 + 4 * c.xcdaSize + o);
   }
-  return new Tokenizer({ ...fx.data, tokens, types, scores, merges: fx.nMerges > 0 ? merges : undefined, precompiledCharsmap });
+  return precompiledCharsmap;
 }
