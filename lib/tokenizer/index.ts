@@ -618,12 +618,12 @@ export class Tokenizer {
     let o = 0;
     for (const p of parts) { all.set(p, o); o += p.length; }
     if (this.cleanSpaces) all = cleanSpaces(all);
-    return new TextDecoder().decode(all);
+    return new TextDecoder('utf-8', { ignoreBOM: true }).decode(all);
   }
 
   /** A streaming decoder: push token ids, get the text completed so far (partial UTF-8 held back). */
   decoder(opts: { special?: boolean } = {}): { push(id: number): string; flush(): string } {
-    const td = new TextDecoder('utf-8');
+    const td = new TextDecoder('utf-8', { ignoreBOM: true });
     return {
       push: (id: number) => td.decode(this.tokenBytes(id, opts.special ?? false), { stream: true }),
       flush: () => td.decode(),
