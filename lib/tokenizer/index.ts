@@ -70,6 +70,10 @@ export interface VocabData {
   modelName?: string;
   /** general.architecture, likewise */
   arch?: string;
+  /** tokenizer.ggml.fim_*_token_id: a given one stops llama.cpp from looking for it by text */
+  fim?: Partial<Record<'pre' | 'suf' | 'mid' | 'pad' | 'rep' | 'sep', number>>;
+  /** tokenizer.ggml.eom_token_id */
+  eom?: number;
   chatTemplate?: string;
 }
 
@@ -95,6 +99,7 @@ export function preTokenizerRegexes(pre: string | undefined): string[] {
 }
 
 const te = new TextEncoder();
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 /** llama.cpp's three clean_spaces passes over detokenized bytes. */
 function cleanSpaces(t: Uint8Array): Uint8Array {
@@ -169,6 +174,92 @@ class Heap<T> {
   }
 }
 
+/** llama.cpp's token attribute bits (llama_token_attr) */
+export const enum Attr {
+  UNDEFINED = 0, UNKNOWN = 1 << 0, UNUSED = 1 << 1, NORMAL = 1 << 2, CONTROL = 1 << 3, USER_DEFINED = 1 << 4,
+  BYTE = 1 << 5, NORMALIZED = 1 << 6, LSTRIP = 1 << 7, RSTRIP = 1 << 8, SINGLE_WORD = 1 << 9,
+}
+const ATTR_OF_TYPE: Record<number, number> = {
+  [TokenType.UNKNOWN]: Attr.UNKNOWN, [TokenType.UNUSED]: Attr.UNUSED, [TokenType.NORMAL]: Attr.NORMAL,
+  [TokenType.CONTROL]: Attr.CONTROL, [TokenType.USER_DEFINED]: Attr.USER_DEFINED, [TokenType.BYTE]: Attr.BYTE,
+};
+// the texts llama.cpp's load recognizes (src/llama-vocab.cpp, "auto-detect special tokens by text")
+const EOT_TEXTS = ['<|eot_id|>', '<|im_end|>', '<|end|>', '<end_of_turn>', '<|endoftext|>', '<|end_of_text|>', '<EOT>', '_<EOT>', '[EOT]',
+  '<｜end▁of▁sentence｜>', '<end_of_utterance>'];
+const FIM_TEXTS: Record<'pre' | 'suf' | 'mid' | 'pad' | 'rep' | 'sep', string[]> = {
+  pre: ['<|fim_prefix|>', '<fim-prefix>', '<fim_prefix>', '<｜fim▁begin｜>', '<PRE>', '▁<PRE>', '<|code_prefix|>', '<|prefix|>'],
+  suf: ['<|fim_suffix|>', '<fim-suffix>', '<fim_suffix>', '<｜fim▁hole｜>', '<SUF>', '▁<SUF>', '<|code_suffix|>', '<|suffix|>'],
+  mid: ['<|fim_middle|>', '<fim-middle>', '<fim_middle>', '<｜fim▁end｜>', '<MID>', '▁<MID>', '<|code_middle|>', '<|middle|>'],
+  pad: ['<|fim_pad|>', '<fim-pad>', '<fim_pad>', '<PAD>', '[PAD]'],
+  rep: ['<|fim_repo|>', '<|repo_name|>', '<fim-repo>', '<REPO>', '<reponame>'],
+  sep: ['<|file_sep|>'],
+};
+const EOG_TEXTS = new Set(['<|eot_id|>', '<|im_end|>', '<|end|>', '<|return|>', '<|call|>', '<|flush|>', '<|calls|>', '<end_of_turn>',
+  '<|endoftext|>', '</s>', '<|eom_id|>', '<EOT>', '_<EOT>', '[EOT]', '[EOS]', '<|end_of_text|>', '<end_of_utterance>', '<eos>', '<turn|>',
+  '<|tool_response>', '<｜end▁of▁sentence｜>', '[e~[']);
+
+/**
+ * llama.cpp's token attributes: the file's token types, then what its loader infers from the
+ * texts (EOT, EOM and FIM tokens, and every end-of-generation token, become CONTROL, so that they
+ * are split out only with parse_special and hidden in detokenized text; control tokens named
+ * "unused" are UNUSED too; gpt-oss's channel tokens are USER_DEFINED; o200k-harmony's and
+ * solar-open's <|end|> is USER_DEFINED; gemma4's </s> is NORMAL), then the strip flags it sets by
+ * model name. Where several texts could name one FIM token, the lowest id is taken (llama.cpp
+ * takes the first of its hash map). Also the set of end-of-generation tokens.
+ */
+function tokenAttrs(tokens: readonly string[], types: Int32Array, ids: ReadonlyMap<string, number>, v: VocabData, extraEog: (number | undefined)[]): { attrs: Uint16Array; eog: { ids: Set<number>; eot: number | undefined } } {
+  const n = tokens.length;
+  const attrs = new Uint16Array(n);
+  for (let i = 0; i < n; i++) attrs[i] = v.types ? ATTR_OF_TYPE[types[i]] ?? Attr.UNDEFINED : Attr.NORMAL;
+  const valid = (x: number | undefined) => x !== undefined && Number.isInteger(x) && x >= 0 && x < n;
+  const first = (texts: string[]) => {
+    let best: number | undefined;
+    for (const t of texts) { const i = ids.get(t); if (i !== undefined && (best === undefined || i < best)) best = i; }
+    return best;
+  };
+  const control = (i: number | undefined) => { if (i !== undefined) attrs[i] |= Attr.CONTROL; };
+  let eot: number | undefined;
+  if (!valid(v.eot)) { eot = first(EOT_TEXTS); control(eot); }
+  let eom = valid(v.eom) ? v.eom : undefined;
+  if (eom === undefined) { eom = ids.get('<|eom_id|>'); control(eom); }
+  const fim: Record<string, number | undefined> = {};
+  for (const k of Object.keys(FIM_TEXTS) as (keyof typeof FIM_TEXTS)[]) {
+    const given = v.fim?.[k];
+    if (valid(given)) { fim[k] = given; continue; }
+    fim[k] = first(FIM_TEXTS[k]);
+    control(fim[k]);
+  }
+  for (let i = 0; i < n; i++) {
+    if ((attrs[i] & Attr.CONTROL) && tokens[i].includes('unused')) attrs[i] |= Attr.UNUSED;
+  }
+  const eog = new Set<number>();
+  for (const k of ['pad', 'rep', 'sep']) if (fim[k] !== undefined) eog.add(fim[k]!);
+  for (const [t, i] of ids) if (EOG_TEXTS.has(t)) { eog.add(i); attrs[i] |= Attr.CONTROL; }
+  for (const t of ['<|channel|>', '<|message|>', '<|start|>', '<|constrain|>']) { const i = ids.get(t); if (i !== undefined) attrs[i] = Attr.USER_DEFINED; }
+  if (eom !== undefined) eog.add(eom);
+  if (eot !== undefined) eog.add(eot);
+  for (const x of extraEog) if (x !== undefined) eog.add(x);
+  const eogText = (t: string) => [...eog].some((i) => tokens[i] === t);
+  const end = [...eog].find((i) => tokens[i] === '<|end|>');
+  const call = eogText('<|call|>') || eogText('<|calls|>');
+  if (end !== undefined && call && (eogText('<|return|>') || eogText('<|flush|>'))) { eog.delete(end); attrs[end] = Attr.USER_DEFINED; }
+  const s = ids.get('</s>');
+  if (s !== undefined && eog.has(s) && eogText('<|tool_response>')) { eog.delete(s); attrs[s] = Attr.NORMAL; }
+  // strip flags by model name (llama.cpp sets them after caching the special tokens)
+  const name = (v.modelName ?? '').toLowerCase();
+  const set = (t: string, bit: number, on: boolean) => { const i = ids.get(t); if (i !== undefined) attrs[i] = on ? attrs[i] | bit : attrs[i] & ~bit; };
+  if (['jina-v2-de', 'jina-v2-es', 'jina-v2-code'].some((x) => (v.pre ?? '').includes(x)) || ['nomic-bert-moe', 'jina-bert-v3'].some((x) => (v.arch ?? '').includes(x))) {
+    set('<mask>', Attr.LSTRIP, true);
+  } else if (name.includes('phi-3') || name.includes('phi3')) {
+    for (let i = 0; i < n; i++) if (attrs[i] & (Attr.CONTROL | Attr.USER_DEFINED | Attr.UNKNOWN)) attrs[i] |= Attr.RSTRIP;
+    set('</s>', Attr.RSTRIP, true);
+    for (const t of ['<unk>', '<s>', '<|endoftext|>']) set(t, Attr.RSTRIP, false);
+  } else if (name.includes('modern-bert')) {
+    set('[MASK]', Attr.LSTRIP, true);
+  }
+  return { attrs, eog: { ids: eog, eot } };
+}
+
 interface Sym { text: string; prev: number; next: number }
 
 /** An unambiguous key for the pair (a, b), whatever characters the pieces hold. */
@@ -196,6 +287,10 @@ export class Tokenizer {
   private maxTokenChars = 0;
   readonly chatTemplate: string | undefined;
   private readonly types: Int32Array;
+  /** llama.cpp's token attributes (Attr bits): the file's types plus what it infers by name */
+  private readonly attrs: Uint16Array;
+  /** the tokens that end generation, as llama.cpp collects them */
+  readonly eogIds: ReadonlySet<number>;
   private readonly scores: Float32Array;
   private readonly ids = new Map<string, number>();
   private readonly ranks = new Map<string, number>();
@@ -243,6 +338,10 @@ export class Tokenizer {
     this.unk = id(v.unk, d.unk);
     this.sep = id(v.sep, d.sep);
     this.eot = id(v.eot, undefined);
+    const { attrs, eog } = tokenAttrs(this.tokens, this.types, this.ids, v, [this.eos, this.eot]);
+    this.attrs = attrs;
+    this.eot ??= eog.eot;
+    this.eogIds = eog.ids;
     const dflt = {
       spm: { addBos: true, addEos: false, addSep: false, prefix: true, clean: false },
       bpe: { addBos: pre?.addBos ?? false, addEos: false, addSep: pre?.addSep ?? false, prefix: false, clean: pre?.cleanSpaces ?? true },
@@ -299,27 +398,14 @@ export class Tokenizer {
     } else if (kind === 'wpm') {
       this.wpm = new Wpm(this.ids, this.maxTokenChars, v.lowercase ?? true, v.stripAccents ?? v.lowercase ?? true, this.unk);
     } else {
-      this.ugm = new Ugm(this.tokens, this.types, this.scores, this.unk, {
+      this.ugm = new Ugm(this.tokens, this.attrs, this.scores, this.unk, {
         charsmap: v.precompiledCharsmap, addSpacePrefix: this.addSpacePrefix, removeExtraWhitespaces: v.removeExtraWhitespaces ?? false,
       });
     }
-    // llama.cpp's per-model token attributes
-    const lstripAll = new Set<number>(), rstrip = new Set<number>(), noRstrip = new Set<number>();
-    const name = (v.modelName ?? '').toLowerCase();
-    const mask = (t: string) => { const i = this.ids.get(t); if (i !== undefined) lstripAll.add(i); };
-    if (['jina-v2-de', 'jina-v2-es', 'jina-v2-code'].some((x) => (v.pre ?? '').includes(x)) || ['nomic-bert-moe', 'jina-bert-v3'].some((x) => (v.arch ?? '').includes(x))) {
-      mask('<mask>');
-    } else if (name.includes('phi-3') || name.includes('phi3')) {
-      for (let i = 0; i < n; i++) if (isSpecialType(this.types[i])) rstrip.add(i);
-      const es = this.ids.get('</s>'); if (es !== undefined) rstrip.add(es);
-      for (const t of ['<unk>', '<s>', '<|endoftext|>']) { const i = this.ids.get(t); if (i !== undefined) noRstrip.add(i); }
-    } else if (name.includes('modern-bert')) {
-      mask('[MASK]');
-    }
     for (let i = 0; i < n; i++) {
-      const t = this.types[i];
-      if (isSpecialType(t)) {
-        this.specials.push({ id: i, text: this.tokens[i], control: t !== TokenType.USER_DEFINED, lstrip: lstripAll.has(i), rstrip: rstrip.has(i) && !noRstrip.has(i) });
+      const at = this.attrs[i];
+      if (at & (Attr.CONTROL | Attr.USER_DEFINED | Attr.UNKNOWN)) {
+        this.specials.push({ id: i, text: this.tokens[i], control: (at & (Attr.CONTROL | Attr.UNKNOWN)) !== 0, lstrip: (at & Attr.LSTRIP) !== 0, rstrip: (at & Attr.RSTRIP) !== 0 });
       }
     }
     // longest first, in UTF-8 bytes as llama.cpp sorts them
@@ -356,7 +442,11 @@ export class Tokenizer {
       model: model as TokenizerModel, pre: typeof pre === 'string' ? pre : undefined, tokens, scores, types,
       merges: arr('merges', [GgufType.STRING]) as string[] | undefined,
       bos: num('bos_token_id'), eos: num('eos_token_id'), unk: num('unknown_token_id'), pad: num('padding_token_id'),
-      eot: num('eot_token_id'), sep: num('seperator_token_id'),
+      eot: num('eot_token_id'), sep: num('seperator_token_id'), eom: num('eom_token_id'),
+      fim: {
+        pre: num('fim_pre_token_id') ?? num('prefix_token_id'), suf: num('fim_suf_token_id') ?? num('suffix_token_id'),
+        mid: num('fim_mid_token_id') ?? num('middle_token_id'), pad: num('fim_pad_token_id'), rep: num('fim_rep_token_id'), sep: num('fim_sep_token_id'),
+      },
       addBos: bool('add_bos_token'), addEos: bool('add_eos_token'), addSep: bool('add_sep_token'), addSpacePrefix: bool('add_space_prefix'),
       removeExtraWhitespaces: bool('remove_extra_whitespaces'),
       precompiledCharsmap: charsmap ? new Uint8Array(charsmap.buffer, charsmap.byteOffset, charsmap.byteLength) : undefined,
@@ -370,13 +460,18 @@ export class Tokenizer {
   tokenType(id: number): TokenType { return this.types[id]; }
 
   /** true for tokens that end generation (EOS, EOT) */
-  isEog(id: number): boolean { return id === this.eos || id === this.eot; }
+  isEog(id: number): boolean { return this.eogIds.has(id); }
+
+  /** llama.cpp's attribute bits of a token (see Attr) */
+  tokenAttr(id: number): number { return this.attrs[id]; }
 
   /** Text to token ids, as llama.cpp's llama_tokenize(text, add_special, parse_special). */
   encode(text: string, opts: TokenizeOptions = {}): number[] {
     if (typeof text !== 'string') throw new TypeError(`tokenize: Expected a string for text but received ${typeof text}`);
     if (opts === null || typeof opts !== 'object') throw new TypeError(`tokenize: Expected an object for opts but received ${opts === null ? 'null' : typeof opts}`);
     const addSpecial = opts.addSpecial ?? true;
+    // llama.cpp reads UTF-8: a lone surrogate arrives as U+FFFD
+    text = text.replace(LONE_SURROGATE, '\ufffd');
     const frags = text.length === 0 ? [] : this.partition(text, opts.parseSpecial ?? false);
     const out: number[] = [];
     switch (this.kind) {
@@ -569,15 +664,15 @@ export class Tokenizer {
     if (!Number.isInteger(id) || id < 0 || id >= this.tokens.length) {
       throw new RangeError(`detokenize: Expected integer in [0, ${this.tokens.length - 1}] for token but received ${id}`);
     }
-    const type = this.types[id];
+    const at = this.attrs[id];
     const text = this.tokens[id];
-    if (type === TokenType.CONTROL || type === TokenType.UNKNOWN) return special ? te.encode(text) : new Uint8Array(0);
-    if (type === TokenType.USER_DEFINED) return te.encode(text);
-    if (type === TokenType.BYTE) {
+    if (at & (Attr.CONTROL | Attr.UNKNOWN)) return special ? te.encode(text) : new Uint8Array(0);
+    if (at & Attr.USER_DEFINED) return te.encode(text);
+    if (!(at & Attr.NORMAL)) {
+      if (!(at & Attr.BYTE)) return new Uint8Array(0);
       const b = parseInt(text.slice(3, 5), 16);
       return Number.isNaN(b) ? new Uint8Array(0) : Uint8Array.of(b);
     }
-    if (type !== TokenType.NORMAL) return new Uint8Array(0);
     if (this.kind !== 'bpe' || this.preTokenizer!.escapeWhitespaces) return te.encode(text.replace(/\u2581/g, ' '));
     const bytes: number[] = [];
     for (const c of text) {
@@ -610,7 +705,7 @@ export class Tokenizer {
       let b = this.tokenBytes(id, opts.special ?? false);
       // the space the SPM prefix added, on the first text token
       if (first && b.length > 0 && (opts.stripSpacePrefix ?? true) && this.addSpacePrefix && b[0] === 0x20) b = b.subarray(1);
-      if (this.types[id] !== TokenType.CONTROL && this.types[id] !== TokenType.UNKNOWN) first = false;
+      if (!(this.attrs[id] & (Attr.CONTROL | Attr.UNKNOWN))) first = false;
       parts.push(b);
     }
     const total = parts.reduce((a, p) => a + p.length, 0);

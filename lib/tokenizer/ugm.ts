@@ -36,20 +36,21 @@ export class Ugm {
   private readonly replacements: Uint8Array | undefined;
 
   constructor(
-    tokens: readonly string[], private readonly types: Int32Array, private readonly scores: Float32Array,
+    tokens: readonly string[], private readonly attrs: Uint16Array, private readonly scores: Float32Array,
     private readonly unk: number | undefined, private readonly opts: UgmOptions,
   ) {
     if (unk === undefined) throw new RangeError('tokenizer: a t5 vocabulary needs a valid unknown_token_id');
     let min = Infinity;
+    // llama.cpp's attribute bits: NORMAL 4, USER_DEFINED 16, UNUSED 2
     for (let i = 0; i < tokens.length; i++) {
-      const t = types[i];
-      if (t === 1) min = Math.min(min, scores[i]);
-      if (t === 1 || t === 4 || t === 5) {
+      const a = attrs[i];
+      if (a & 4) min = Math.min(min, scores[i]);
+      if (a & (4 | 16 | 2)) {
         const b = te.encode(tokens[i]);
         const k = bin(b);
-        if (!this.matcher.has(k)) this.matcher.set(k, i);
+        this.matcher.set(k, i); // a later token with the same text replaces it (llama.cpp's trie)
         this.maxTokenBytes = Math.max(this.maxTokenBytes, b.length);
-        if (t === 4) { this.userDefined.add(k); this.maxUserBytes = Math.max(this.maxUserBytes, b.length); }
+        if (a & 16) { this.userDefined.add(k); this.maxUserBytes = Math.max(this.maxUserBytes, b.length); }
       }
     }
     // llama.cpp starts min_score at FLT_MAX
@@ -147,7 +148,7 @@ export class Ugm {
         const id = this.matcher.get(key.slice(at, at + len));
         if (id === undefined) continue;
         if (len === units) single = true;
-        const sc = best + (this.types[id] === 4 ? 0 : this.scores[id]);
+        const sc = best + (this.attrs[id] & 16 ? 0 : this.scores[id]);
         if (sc > score[at + len]) { score[at + len] = sc; tok[at + len] = id; from[at + len] = at; }
       }
       if (!single) {

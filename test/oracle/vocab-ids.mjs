@@ -2,7 +2,8 @@
 // parse_special false, as tests/test-tokenizer-0.cpp): the expected ids for the suite's
 // vocabularies that ship without an .inp/.out pair.
 //   node test/oracle/vocab-ids.mjs <ggml-vocab-x.gguf> <texts.json> <out.json>
-// writes { source, texts, ids } (see test/tokenizer/fixtures/llama-cpp-ids/).
+// writes { source, texts, ids, idsSpecial } (see test/tokenizer/fixtures/llama-cpp-ids/; idsSpecial:
+// with parse_special true).
 import { readFileSync, writeFileSync } from 'fs';
 import { dirname, join } from 'path';
 import { fileURLToPath } from 'url';
@@ -16,6 +17,8 @@ const version = JSON.parse(readFileSync(join(here, 'node_modules', 'node-llama-c
 const llama = await getLlama({ gpu: false, build: 'never', logLevel: 'error' });
 const model = await llama.loadModel({ modelPath: vocab, gpuLayers: 0, vocabOnly: true });
 const ids = texts.map((t) => Array.from(model.tokenize(t, false)));
+// parse_special true as well
+const idsSpecial = texts.map((t) => Array.from(model.tokenize(t, true)));
 await model.dispose();
 await llama.dispose();
-writeFileSync(outPath, JSON.stringify({ source: `node-llama-cpp ${version} model.tokenize(text, false) on ${vocab.split('/').pop()}`, texts, ids }) + '\n');
+writeFileSync(outPath, JSON.stringify({ source: `node-llama-cpp ${version} model.tokenize(text, false) on ${vocab.split('/').pop()}`, texts, ids, idsSpecial }) + '\n');
