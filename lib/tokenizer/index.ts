@@ -689,23 +689,27 @@ export class Tokenizer {
    * Token ids to text, byte tokens reassembled into UTF-8 across tokens. As llama.cpp's
    * detokenize, then its clean_spaces passes where the vocabulary has them (" ." -> ".", " 's"
    * -> "'s", ...). Options: `special` shows control tokens' text; `removeSpecial` drops a
-   * leading BOS and a trailing EOS the model adds; `stripSpacePrefix` (default true) removes the
-   * space an SPM-style prefix put before the first text token.
+   * leading BOS and a trailing EOS the model adds; `stripSpacePrefix` removes the space an
+   * SPM-style prefix (add_space_prefix) put before the text: true (default) from the first text
+   * token, past any control tokens before it (as HF does); 'llama.cpp' only from the very first
+   * token, as llama_detokenize does (so [BOS, '▁hi'] is ' hi' there); false never.
    */
-  decode(ids: readonly number[], opts: { special?: boolean; removeSpecial?: boolean; stripSpacePrefix?: boolean } = {}): string {
+  decode(ids: readonly number[], opts: { special?: boolean; removeSpecial?: boolean; stripSpacePrefix?: boolean | 'llama.cpp' } = {}): string {
     if (!Array.isArray(ids) && !ArrayBuffer.isView(ids)) throw new TypeError(`detokenize: Expected an array of token ids for ids but received ${typeof ids}`);
     let list = Array.from(ids as ArrayLike<number>);
+    const strip = opts.stripSpacePrefix ?? true;
+    let first = strip !== false && this.addSpacePrefix;
     if (opts.removeSpecial) {
-      if (this.addBos && list.length > 0 && list[0] === this.bos) list = list.slice(1);
+      // llama_detokenize keeps the space after a BOS it removes
+      if (this.addBos && list.length > 0 && list[0] === this.bos) { list = list.slice(1); if (strip === 'llama.cpp') first = false; }
       if (this.addEos && list.length > 0 && list[list.length - 1] === this.eos) list = list.slice(0, -1);
     }
     const parts: Uint8Array[] = [];
-    let first = true;
     for (const id of list) {
       let b = this.tokenBytes(id, opts.special ?? false);
-      // the space the SPM prefix added, on the first text token
-      if (first && b.length > 0 && (opts.stripSpacePrefix ?? true) && this.addSpacePrefix && b[0] === 0x20) b = b.subarray(1);
-      if (!(this.attrs[id] & (Attr.CONTROL | Attr.UNKNOWN))) first = false;
+      // the space the SPM prefix added
+      if (first && b.length > 0 && b[0] === 0x20) b = b.subarray(1);
+      if (strip === 'llama.cpp' || !(this.attrs[id] & (Attr.CONTROL | Attr.UNKNOWN))) first = false;
       parts.push(b);
     }
     const total = parts.reduce((a, p) => a + p.length, 0);

@@ -2,7 +2,8 @@
 // llama.cpp's llama_tokenize through node-llama-cpp (test/oracle/vocab-ids.mjs, vocabulary-only
 // loads): multilingual text, emoji, combining marks, long whitespace runs, code, numbers,
 // contractions, the vocabulary's own special tokens and look-alikes, lone surrogates; with
-// parse_special false and true (add_special false). The vocabularies come from
+// parse_special false and true (add_special false); and llama_detokenize of those ids, special
+// tokens hidden and shown, against decode(). The vocabularies come from
 // FUSELM_LLAMA_VOCAB_DIR or scripts/llama-vocab.js. Part of `npm run test:oracle`.
 import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -69,13 +70,17 @@ maybe("random texts = llama.cpp's llama_tokenize", () => {
       fs.writeFileSync(path.join(tmp, 'texts.json'), JSON.stringify(texts));
       const r = spawnSync(process.execPath, [oracle, path.join(dir!, file), path.join(tmp, 'texts.json'), path.join(tmp, 'ids.json')], { encoding: 'utf8', timeout: 300000 });
       if (r.status !== 0) throw new Error(`vocab-ids.mjs failed: ${r.stderr}`);
-      const res = JSON.parse(fs.readFileSync(path.join(tmp, 'ids.json'), 'utf8')) as { ids: number[][]; idsSpecial: number[][] };
+      const res = JSON.parse(fs.readFileSync(path.join(tmp, 'ids.json'), 'utf8')) as { ids: number[][]; idsSpecial: number[][]; decoded: string[]; decodedSpecial: string[] };
       const bad: string[] = [];
       texts.forEach((t, k) => {
         const a = tok.encode(t, { addSpecial: false, parseSpecial: false });
         const b = tok.encode(t, { addSpecial: false, parseSpecial: true });
         if (JSON.stringify(a) !== JSON.stringify(res.ids[k])) bad.push(`${JSON.stringify(t)}: [${a}] vs llama.cpp [${res.ids[k]}]`);
         if (JSON.stringify(b) !== JSON.stringify(res.idsSpecial[k])) bad.push(`(parse_special) ${JSON.stringify(t)}: [${b}] vs llama.cpp [${res.idsSpecial[k]}]`);
+        // llama_detokenize of llama.cpp's ids (remove_special false), special tokens hidden / shown
+        const d = tok.decode(res.ids[k], { stripSpacePrefix: 'llama.cpp' }), ds = tok.decode(res.idsSpecial[k], { special: true, stripSpacePrefix: 'llama.cpp' });
+        if (d !== res.decoded[k]) bad.push(`(decode) ${JSON.stringify(t)}: ${JSON.stringify(d)} vs llama.cpp ${JSON.stringify(res.decoded[k])}`);
+        if (ds !== res.decodedSpecial[k]) bad.push(`(decode special) ${JSON.stringify(t)}: ${JSON.stringify(ds)} vs llama.cpp ${JSON.stringify(res.decodedSpecial[k])}`);
       });
       expect(bad.slice(0, 5)).toEqual([]);
     } finally {

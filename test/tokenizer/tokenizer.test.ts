@@ -145,3 +145,20 @@ describe("llama.cpp's rules beyond the suite", () => {
     expect(t.decode(t.encode('hello, world!', { addSpecial: false }))).toBe(' hello, world!');
   });
 });
+
+test("decode's stripSpacePrefix: past leading control tokens (default), only the first token ('llama.cpp'), never", () => {
+  const v = spmVocab();
+  const tok = Tokenizer.fromGguf(parseGguf(encodeGguf({
+    metadata: {
+      'tokenizer.ggml.model': 'llama', 'tokenizer.ggml.tokens': gguf.strs(v.tokens),
+      'tokenizer.ggml.scores': gguf.f32s(v.scores), 'tokenizer.ggml.token_type': gguf.i32s(v.types),
+    },
+  })));
+  const ids = tok.encode('hello'); // [BOS, ▁hello]
+  expect(tok.decode(ids)).toBe('hello');
+  expect(tok.decode(ids, { stripSpacePrefix: 'llama.cpp' })).toBe(' hello'); // llama_detokenize(remove_special=false)
+  expect(tok.decode(ids.slice(1), { stripSpacePrefix: 'llama.cpp' })).toBe('hello');
+  expect(tok.decode(ids, { stripSpacePrefix: false })).toBe(' hello');
+  expect(tok.decode(ids, { removeSpecial: true, stripSpacePrefix: 'llama.cpp' })).toBe(' hello'); // llama.cpp keeps it after a removed BOS
+  expect(tok.decode(ids, { removeSpecial: true })).toBe('hello');
+});
