@@ -1,14 +1,20 @@
-// Tokenizers built from GGUF metadata, following llama.cpp's behaviour:
-//   tokenizer.ggml.model = "llama": SentencePiece-style (SPM): bigram merges by
-//     token score, '▁' for spaces, a space prefix, byte fallback <0xXX>, BOS by default.
-//   tokenizer.ggml.model = "gpt2": byte-level BPE: a pre-tokenizer regex chosen by
-//     tokenizer.ggml.pre, GPT-2's byte-to-unicode map, merges by rank, no BOS by default.
+// Tokenizers built from GGUF metadata, following llama.cpp's src/llama-vocab.cpp (its own test
+// suite, test/tokenizer/llama-vocab.test.ts, and seeded random texts against llama_tokenize,
+// test/oracle/vocab-random.oracle.ts, check identical ids):
+//   tokenizer.ggml.model = "llama": SentencePiece-style BPE (SPM): bigram merges by token
+//     score, '▁' for spaces, a space prefix, byte fallback <0xXX>, BOS by default.
+//   "gpt2": byte-level BPE: the pre-tokenizer tokenizer.ggml.pre names (./pretokenizer.ts: its
+//     regexes and flags), GPT-2's byte-to-unicode map, merges by rank, no BOS by default.
+//   "gemma4": BPE on raw UTF-8: '▁' for spaces, newline runs apart, <0xXX> byte fallback, BOS.
+//   "bert": WordPiece (./wpm.ts), [CLS] ... [SEP].
+//   "t5": Unigram (./ugm.ts), SentencePiece's precompiled charsmap, EOS.
 //   A SentencePiece-style tokenizer.json (lib/tokenizer/hf.ts) is the "llama" model with
 //     merges: adjacent pieces merge by the rank of their pair in the merges list (HF's BPE)
 //     instead of by the merged token's score; the two agree when the merges were derived from
 //     the scores, as HF's SentencePiece converter derives them.
-// Special tokens (control, user-defined) are split out of the text first;
-// control tokens only when parseSpecial is set, user-defined ones always.
+// Special tokens (control, user-defined, unknown; llama.cpp's attributes, see tokenAttrs) are
+// split out of the text first, longest first; control and unknown ones only when parseSpecial
+// is set, user-defined ones always.
 import { GgufFile, GgufType, ggufGet, ggufPlain } from '../formats/gguf';
 import { PreTokenizer, preTokenizer, splitCodePoints } from './pretokenizer';
 import { codePoints, fromCodePoints } from './unicode';
@@ -29,7 +35,6 @@ export type TokenizerModel = 'llama' | 'gpt2' | 'gemma4' | 'bert' | 't5';
 const MODELS: readonly TokenizerModel[] = ['llama', 'gpt2', 'gemma4', 'bert', 't5'];
 /** llama.cpp's vocabulary type for each model */
 const KIND = { llama: 'spm', gpt2: 'bpe', gemma4: 'bpe', bert: 'wpm', t5: 'ugm' } as const;
-const isSpecialType = (t: number) => t === TokenType.CONTROL || t === TokenType.USER_DEFINED || t === TokenType.UNKNOWN;
 
 export interface VocabData {
   /**
