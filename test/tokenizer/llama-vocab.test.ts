@@ -57,6 +57,7 @@ const withSuite = vocabs.filter((f) => fs.existsSync(path.join(dir!, `${f}.inp`)
 const withoutSuite = vocabs.filter((f) => !withSuite.includes(f));
 
 if (!dir || vocabs.length === 0) {
+  console.warn(`llama-vocab.test: llama.cpp's vocab suite skipped: ${why ?? `no ggml-vocab-*.gguf in ${dir}`} (set FUSELM_LLAMA_VOCAB_DIR, or npm install in test/oracle)`);
   test.skip(`llama.cpp's vocab suite: skipped (${why ?? `no ggml-vocab-*.gguf in ${dir}`}; set FUSELM_LLAMA_VOCAB_DIR)`, () => undefined);
 } else {
   const tally: string[] = [];
