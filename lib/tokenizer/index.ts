@@ -104,6 +104,7 @@ export function preTokenizerRegexes(pre: string | undefined): string[] {
 }
 
 const te = new TextEncoder();
+const BPE_CACHE_SIZE = 1 << 16;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 /** llama.cpp's three clean_spaces passes over detokenized bytes. */
@@ -152,31 +153,90 @@ function byteEncode(piece: string): string {
   return s;
 }
 
-/** A binary min-heap keyed by a compare function. */
-class Heap<T> {
-  private a: T[] = [];
-  constructor(private readonly less: (x: T, y: T) => boolean) {}
-  get size(): number { return this.a.length; }
-  push(v: T): void {
-    const a = this.a; a.push(v);
-    let i = a.length - 1;
-    while (i > 0) { const p = (i - 1) >> 1; if (!this.less(a[i], a[p])) break; [a[i], a[p]] = [a[p], a[i]]; i = p; }
-  }
-  pop(): T {
-    const a = this.a; const top = a[0]; const last = a.pop()!;
-    if (a.length > 0) {
-      a[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1, r = l + 1; let m = i;
-        if (l < a.length && this.less(a[l], a[m])) m = l;
-        if (r < a.length && this.less(a[r], a[m])) m = r;
-        if (m === i) break;
-        [a[i], a[m]] = [a[m], a[i]]; i = m;
-      }
+/**
+ * A binary min-heap of candidate merges (key, left, right, size) held in typed arrays, ordered by
+ * key, then by left (the leftmost of equal candidates first, as llama.cpp's queues order them).
+ */
+class PairHeap {
+  private key = new Float64Array(64);
+  private lr = new Int32Array(192);
+  size = 0;
+  /** the last pop */
+  left = 0; right = 0; span = 0;
+  private before(i: number, k: number, l: number): boolean { return this.key[i] < k || (this.key[i] === k && this.lr[3 * i] < l); }
+  private put(i: number, k: number, l: number, r: number, n: number): void { this.key[i] = k; this.lr[3 * i] = l; this.lr[3 * i + 1] = r; this.lr[3 * i + 2] = n; }
+  private move(to: number, from: number): void { this.key[to] = this.key[from]; this.lr.copyWithin(3 * to, 3 * from, 3 * from + 3); }
+  push(k: number, l: number, r: number, n: number): void {
+    if (this.size === this.key.length) {
+      const key = new Float64Array(this.key.length * 2); key.set(this.key); this.key = key;
+      const lr = new Int32Array(this.lr.length * 2); lr.set(this.lr); this.lr = lr;
     }
-    return top;
+    let i = this.size++;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!(k < this.key[p] || (k === this.key[p] && l < this.lr[3 * p]))) break;
+      this.move(i, p);
+      i = p;
+    }
+    this.put(i, k, l, r, n);
   }
+  pop(): void {
+    this.left = this.lr[0]; this.right = this.lr[1]; this.span = this.lr[2];
+    const last = --this.size;
+    if (last === 0) return;
+    const k = this.key[last], l = this.lr[3 * last], r = this.lr[3 * last + 1], n = this.lr[3 * last + 2];
+    let i = 0;
+    for (;;) {
+      const c = 2 * i + 1;
+      if (c >= last) break;
+      const m = c + 1 < last && this.before(c + 1, this.key[c], this.lr[3 * c]) ? c + 1 : c;
+      if (!this.before(m, k, l)) break;
+      this.move(i, m);
+      i = m;
+    }
+    this.put(i, k, l, r, n);
+  }
+}
+
+/** Symbols over a string: one per code point at first, merged left into right. */
+interface Symbols { start: Int32Array; len: Int32Array; next: Int32Array }
+
+/**
+ * llama.cpp's bigram merging (its SPM and BPE sessions): adjacent symbols whose pair `key`
+ * gives a number merge, lowest key first, then leftmost; a candidate whose symbols changed since
+ * it was queued is skipped (llama.cpp's size check, which is its text check here: a left symbol
+ * changes only by taking its right one, a right one only grows).
+ */
+function mergePairs(w: string, key: (l: number, ln: number, r: number, rn: number) => number | undefined): Symbols {
+  const n = w.length;
+  const start = new Int32Array(n), len = new Int32Array(n), prev = new Int32Array(n), next = new Int32Array(n);
+  let m = 0;
+  for (let i = 0; i < n;) {
+    const c = w.charCodeAt(i);
+    const d = c >= 0xd800 && c <= 0xdbff && i + 1 < n ? w.charCodeAt(i + 1) : 0;
+    const u = d >= 0xdc00 && d <= 0xdfff ? 2 : 1;
+    start[m] = i; len[m] = u; m++; i += u;
+  }
+  for (let i = 0; i < m; i++) { prev[i] = i - 1; next[i] = i + 1 < m ? i + 1 : -1; }
+  const q = new PairHeap();
+  const add = (l: number, r: number) => {
+    if (l < 0 || r < 0) return;
+    const k = key(start[l], len[l], start[r], len[r]);
+    if (k !== undefined) q.push(k, l, r, len[l] + len[r]);
+  };
+  for (let i = 1; i < m; i++) add(i - 1, i);
+  while (q.size > 0) {
+    q.pop();
+    const l = q.left, r = q.right;
+    if (len[l] === 0 || len[r] === 0 || len[l] + len[r] !== q.span) continue;
+    len[l] += len[r];
+    len[r] = 0;
+    next[l] = next[r];
+    if (next[r] >= 0) prev[next[r]] = l;
+    add(prev[l], l);
+    add(l, next[l]);
+  }
+  return { start, len, next };
 }
 
 /** llama.cpp's token attribute bits (llama_token_attr) */
@@ -265,7 +325,6 @@ function tokenAttrs(tokens: readonly string[], types: Int32Array, ids: ReadonlyM
   return { attrs, eog: { ids: eog, eot } };
 }
 
-interface Sym { text: string; prev: number; next: number }
 
 /** An unambiguous key for the pair (a, b), whatever characters the pieces hold. */
 const pairKey = (a: string, b: string) => `${a.length}:${a}${b}`;
@@ -307,6 +366,8 @@ export class Tokenizer {
   private readonly specials: { id: number; text: string; control: boolean; lstrip: boolean; rstrip: boolean }[] = [];
   private readonly wpm: Wpm | undefined;
   private readonly ugm: Ugm | undefined;
+  /** BPE: the ids of pieces already merged */
+  private readonly bpeCache = new Map<string, number[]>();
   private readonly byteTokens = new Int32Array(256).fill(-1);
 
   constructor(v: VocabData) {
@@ -561,42 +622,14 @@ export class Tokenizer {
   }
 
   private spm(text: string, out: number[]): void {
-    const chars = Array.from(text);
-    if (chars.length === 0) return;
-    const syms: Sym[] = chars.map((c, i) => ({ text: c, prev: i - 1, next: i + 1 < chars.length ? i + 1 : -1 }));
-    type Bigram = { left: number; right: number; score: number; size: number };
-    // highest score first, then leftmost
-    const q = new Heap<Bigram>((a, b) => a.score > b.score || (a.score === b.score && a.left < b.left));
+    if (text.length === 0) return;
     const ranks = this.spmRanks;
-    const tryAdd = (l: number, r: number) => {
-      if (l < 0 || r < 0) return;
-      const t = syms[l].text + syms[r].text;
-      let score: number;
-      if (ranks) {
-        const rank = ranks.get(pairKey(syms[l].text, syms[r].text));
-        if (rank === undefined) return;
-        score = -rank;
-      } else {
-        const id = this.ids.get(t);
-        if (id === undefined) return;
-        score = this.scores[id];
-      }
-      q.push({ left: l, right: r, score, size: t.length });
-    };
-    for (let i = 1; i < syms.length; i++) tryAdd(i - 1, i);
-    while (q.size > 0) {
-      const b = q.pop();
-      const L = syms[b.left], R = syms[b.right];
-      if (L.text.length === 0 || R.text.length === 0 || L.text.length + R.text.length !== b.size) continue;
-      L.text += R.text;
-      R.text = '';
-      L.next = R.next;
-      if (R.next >= 0) syms[R.next].prev = b.left;
-      tryAdd(L.prev, b.left);
-      tryAdd(b.left, L.next);
-    }
-    for (let i = 0; i !== -1; i = syms[i].next) {
-      const t = syms[i].text;
+    // highest score first (the key is its negation), then leftmost
+    const sy = mergePairs(text, ranks
+      ? (l, ln, r, rn) => ranks.get(pairKey(text.slice(l, l + ln), text.slice(r, r + rn)))
+      : (l, ln, r, rn) => { const id = this.ids.get(text.slice(l, l + ln + rn)); return id === undefined ? undefined : -this.scores[id]; });
+    for (let i = 0; i !== -1; i = sy.next[i]) {
+      const t = text.slice(sy.start[i], sy.start[i] + sy.len[i]);
       const id = this.ids.get(t);
       if (id !== undefined) { out.push(id); continue; }
       // merged symbols are always tokens; an unknown single character falls back to bytes
@@ -618,43 +651,34 @@ export class Tokenizer {
       const raw = fromCodePoints(cps, at, at + len);
       at += len;
       if (len === 0) continue;
-      const word = pre.byteEncode ? byteEncode(raw) : raw;
-      if (pre.ignoreMerges || (pre.type === 'GEMMA4' && /^\n+$/.test(word))) {
-        const whole = this.ids.get(word);
-        if (whole !== undefined) { out.push(whole); continue; }
-      }
-      const chars = Array.from(word);
-      const syms: Sym[] = chars.map((c, i) => ({ text: c, prev: i - 1, next: i + 1 < chars.length ? i + 1 : -1 }));
-      type Bigram = { left: number; right: number; rank: number; text: string };
-      const q = new Heap<Bigram>((a, b) => a.rank < b.rank || (a.rank === b.rank && a.left < b.left));
-      const add = (l: number, r: number) => {
-        if (l < 0 || r < 0) return;
-        const rank = this.ranks.get(pairKey(syms[l].text, syms[r].text));
-        if (rank === undefined) return;
-        q.push({ left: l, right: r, rank, text: syms[l].text + syms[r].text });
-      };
-      for (let i = 1; i < syms.length; i++) add(i - 1, i);
-      while (q.size > 0) {
-        const b = q.pop();
-        const L = syms[b.left], R = syms[b.right];
-        if (L.text.length === 0 || R.text.length === 0 || L.text + R.text !== b.text) continue;
-        L.text += R.text;
-        R.text = '';
-        L.next = R.next;
-        if (R.next >= 0) syms[R.next].prev = b.left;
-        add(L.prev, b.left);
-        add(b.left, L.next);
-      }
-      for (let i = 0; i !== -1; i = syms[i].next) {
-        const t = syms[i].text;
-        const id = this.ids.get(t);
-        if (id !== undefined) { out.push(id); continue; }
-        // as llama.cpp: each byte alone (a one-byte string, or <0xXX> on raw UTF-8); what is
-        // not in the vocabulary is dropped
-        for (const b of te.encode(t)) {
-          const bid = pre.byteEncode ? (b < 0x80 ? this.ids.get(String.fromCharCode(b)) : undefined) : this.byteTokens[b];
-          if (bid !== undefined && bid >= 0) out.push(bid);
-        }
+      // a piece always gives the same ids: pieces repeat in text, so they are cached
+      const hit = this.bpeCache.get(raw);
+      if (hit !== undefined) { for (const x of hit) out.push(x); continue; }
+      const start = out.length;
+      this.bpeWord(raw, out);
+      if (this.bpeCache.size >= BPE_CACHE_SIZE) this.bpeCache.clear();
+      this.bpeCache.set(raw, out.slice(start));
+    }
+  }
+
+  /** One piece of the split, merged. */
+  private bpeWord(raw: string, out: number[]): void {
+    const pre = this.preTokenizer!;
+    const word = pre.byteEncode ? byteEncode(raw) : raw;
+    if (pre.ignoreMerges || (pre.type === 'GEMMA4' && /^\n+$/.test(word))) {
+      const whole = this.ids.get(word);
+      if (whole !== undefined) { out.push(whole); return; }
+    }
+    const sy = mergePairs(word, (l, ln, r, rn) => this.ranks.get(pairKey(word.slice(l, l + ln), word.slice(r, r + rn))));
+    for (let i = 0; i !== -1; i = sy.next[i]) {
+      const t = word.slice(sy.start[i], sy.start[i] + sy.len[i]);
+      const id = this.ids.get(t);
+      if (id !== undefined) { out.push(id); continue; }
+      // as llama.cpp: each byte alone (a one-byte string, or <0xXX> on raw UTF-8); what is
+      // not in the vocabulary is dropped
+      for (const b of te.encode(t)) {
+        const bid = pre.byteEncode ? (b < 0x80 ? this.ids.get(String.fromCharCode(b)) : undefined) : this.byteTokens[b];
+        if (bid !== undefined && bid >= 0) out.push(bid);
       }
     }
   }
