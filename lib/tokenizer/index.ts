@@ -366,8 +366,13 @@ export class Tokenizer {
   private readonly specials: { id: number; text: string; control: boolean; lstrip: boolean; rstrip: boolean }[] = [];
   private readonly wpm: Wpm | undefined;
   private readonly ugm: Ugm | undefined;
-  /** BPE: the ids of pieces already merged */
+  /** BPE: the ids of pieces already merged; SPM: of words */
   private readonly bpeCache = new Map<string, number[]>();
+  /**
+   * SPM: no token has a '▁' after another character, so no merge crosses the start of a word
+   * ('▁' after a non-'▁'): words merge apart, with the same result, and are cached
+   */
+  private readonly spmWords: boolean = false;
   private readonly byteTokens = new Int32Array(256).fill(-1);
 
   constructor(v: VocabData) {
@@ -439,6 +444,7 @@ export class Tokenizer {
       if (t !== undefined) this.byteTokens[b] = t;
     }
     if (kind === 'spm') {
+      this.spmWords = !this.tokens.some((t) => /[^\u2581]\u2581/u.test(t));
       if (v.merges) {
         const r = new Map<string, number>();
         v.merges.forEach((m, i) => {
@@ -552,6 +558,7 @@ export class Tokenizer {
           const prefix = this.addSpacePrefix && (rule === 'llama' ? prevSpecial : !/^[ \u2581]/.test(frag) && (rule === 'always' || first));
           const t = ((prefix ? ' ' : '') + frag).replace(/ /g, '\u2581');
           if (this.splitOnSpace) for (const w of t.split(/(?=\u2581)/u)) this.spm(w, out);
+          else if (this.spmWords) for (const w of t.split(/(?<=[^\u2581])(?=\u2581)/u)) this.spmCached(w, out);
           else this.spm(t, out);
           prevSpecial = false;
         }
@@ -619,6 +626,15 @@ export class Tokenizer {
       frags = next;
     }
     return frags;
+  }
+
+  private spmCached(word: string, out: number[]): void {
+    const hit = this.bpeCache.get(word);
+    if (hit !== undefined) { for (const x of hit) out.push(x); return; }
+    const start = out.length;
+    this.spm(word, out);
+    if (this.bpeCache.size >= BPE_CACHE_SIZE) this.bpeCache.clear();
+    this.bpeCache.set(word, out.slice(start));
   }
 
   private spm(text: string, out: number[]): void {
