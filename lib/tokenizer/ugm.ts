@@ -29,6 +29,8 @@ export class Ugm {
   private readonly matcher = new Map<string, number>();
   private readonly userDefined = new Set<string>();
   private maxTokenBytes = 0;
+  /** the longest token (bytes, 255 meaning longer) starting with each pair of bytes, at b0 * 256 + b1 */
+  private readonly maxLenByPair = new Uint8Array(65536);
   private maxUserBytes = 0;
   private readonly unknownScore: number;
   private readonly xcda: DataView | undefined;
@@ -50,6 +52,7 @@ export class Ugm {
         const k = bin(b);
         this.matcher.set(k, i); // a later token with the same text replaces it (llama.cpp's trie)
         this.maxTokenBytes = Math.max(this.maxTokenBytes, b.length);
+        if (b.length >= 2) { const k2 = b[0] * 256 + b[1]; this.maxLenByPair[k2] = Math.max(this.maxLenByPair[k2], Math.min(255, b.length)); }
         if (a & 16) { this.userDefined.add(k); this.maxUserBytes = Math.max(this.maxUserBytes, b.length); }
       }
     }
@@ -144,7 +147,9 @@ export class Ugm {
       const units = Math.min(utf8Len(s[at]), n - at);
       let single = false;
       const best = score[at];
-      for (let len = 1; len <= this.maxTokenBytes && at + len <= n; len++) {
+      // tokens longer than one byte start with a pair of bytes that bounds their length
+      const maxLen = at + 1 < n ? Math.max(1, this.maxLenByPair[s[at] * 256 + s[at + 1]] === 255 ? this.maxTokenBytes : this.maxLenByPair[s[at] * 256 + s[at + 1]]) : 1;
+      for (let len = 1; len <= maxLen && at + len <= n; len++) {
         const id = this.matcher.get(key.slice(at, at + len));
         if (id === undefined) continue;
         if (len === units) single = true;
