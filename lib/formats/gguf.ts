@@ -154,7 +154,7 @@ class Reader {
   readonly u8: Uint8Array;
   /** the bytes held: u8 is the file's first `end` bytes */
   readonly end: number;
-  private readonly td = new TextDecoder('utf-8', { fatal: true });
+  private readonly td = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   /** `u8` holds the first bytes of a file of `fileSize` bytes (all of it unless the header is read in a window) */
   constructor(u8: Uint8Array, readonly fileSize: number, readonly source?: string) {
     this.u8 = u8;

@@ -20,6 +20,8 @@
 //     against HF tokenizers). One more difference of HF's, not followed: a user-defined added token
 //     with normalized: true is matched against the normalized text, so after a Prepend normalizer
 //     HF finds it only after a space; llama.cpp (and fuselm) split it out wherever it appears.
+//   SentencePiece Unigram (T5, XLM-R, mT5): the "t5" (UGM) model, as llama.cpp builds it from
+//     the same SentencePiece model (see unigramFromHf).
 // Anything else the file asks for (another normalizer, pre-tokenizer, decoder or model type,
 // added tokens that strip whitespace) is an error that names it, never a silent mis-tokenization.
 import * as fs from 'fs';
@@ -88,10 +90,7 @@ export function tokenizerFromHfJson(json: unknown, files: HfTokenizerFiles = {})
   const m = json.model;
   const tc = isObj(files.tokenizerConfig) ? files.tokenizerConfig : {};
   const config = isObj(files.config) ? files.config : {};
-  if (m.type === 'Unigram') {
-    return fail("is a SentencePiece Unigram model (model.type 'Unigram'), which fuselm does not implement: it segments by Viterbi over piece "
-      + "scores, and fuselm's SentencePiece path merges pieces BPE-style, which would tokenize differently");
-  }
+  if (m.type === 'Unigram') return unigramFromHf(json, m, tc, fail);
   if (m.type !== 'BPE') return fail(`has model.type ${js(m.type)}; fuselm reads BPE tokenizer.json files (byte-level, or SentencePiece-style with byte_fallback)`);
   if (!isObj(m.vocab)) return fail('has no model.vocab object');
   const byteLevel = js(json.pre_tokenizer ?? null).includes('"ByteLevel"');
@@ -251,6 +250,88 @@ export function tokenizerFromHfJson(json: unknown, files: HfTokenizerFiles = {})
     addEos: flag('add_eos_token') ?? tplEos ?? false,
     addSpacePrefix,
     chatTemplate,
+  });
+}
+
+/**
+ * A SentencePiece Unigram tokenizer.json (T5, XLM-R, mT5 and the embedding models built on
+ * them) as the "t5" (UGM) tokenizer llama.cpp builds from the same SentencePiece model:
+ * model.vocab's [piece, score] pairs in id order, unk_id UNKNOWN, special added tokens
+ * CONTROL, other added tokens USER_DEFINED, <0xNN> pieces BYTE when byte_fallback; the
+ * normalizer's Precompiled charsmap; a Replace of " {2,}" (with or without a Strip), or a
+ * WhitespaceSplit pre-tokenizer, as remove_extra_whitespaces; a Metaspace "▁" pre-tokenizer's
+ * prepend_scheme as add_space_prefix; add_bos / add_eos from tokenizer_config.json, else the
+ * post-processor's template. llama.cpp's UGM has no byte fallback (a character no piece covers
+ * is the unknown token), so neither has this reader, whatever byte_fallback says.
+ */
+function unigramFromHf(json: Record<string, unknown>, m: Record<string, unknown>, tc: Record<string, unknown>, fail: (why: string) => never): Tokenizer {
+  if (!Array.isArray(m.vocab)) return fail('is a Unigram model without a model.vocab list of [piece, score] pairs');
+  const tokens: string[] = [], scores: number[] = [], types: number[] = [];
+  (m.vocab as unknown[]).forEach((e, i) => {
+    if (!Array.isArray(e) || e.length !== 2 || typeof e[0] !== 'string' || typeof e[1] !== 'number' || !Number.isFinite(e[1])) {
+      fail(`has model.vocab[${i}] = ${js(e)}; expected [piece, score]`);
+    }
+    tokens.push(e[0] as string); scores.push(e[1] as number);
+    types.push(m.byte_fallback === true && /^<0x[0-9A-Fa-f]{2}>$/.test(e[0] as string) ? TokenType.BYTE : TokenType.NORMAL);
+  });
+  if (tokens.length === 0) return fail('has an empty model.vocab');
+  const unkId = m.unk_id;
+  if (unkId !== undefined && unkId !== null) {
+    if (typeof unkId !== 'number' || !Number.isInteger(unkId) || unkId < 0 || unkId >= tokens.length) fail(`has model.unk_id ${js(unkId)} outside the vocabulary of ${tokens.length}`);
+    types[unkId as number] = TokenType.UNKNOWN;
+  }
+  for (const a of Array.isArray(json.added_tokens) ? json.added_tokens : []) {
+    if (!isObj(a) || typeof a.id !== 'number' || typeof a.content !== 'string' || a.id < 0 || a.id >= tokens.length) continue;
+    for (const k of ['lstrip', 'rstrip', 'single_word'] as const) {
+      if (a[k] === true) fail(`gives the added token ${js(a.content)} ${k}: true, which fuselm does not implement`);
+    }
+    if (tokens[a.id] !== a.content) fail(`adds token ${js(a.content)} at id ${a.id}, where model.vocab has ${js(tokens[a.id])}`);
+    if (types[a.id] !== TokenType.UNKNOWN) types[a.id] = a.special ? TokenType.CONTROL : TokenType.USER_DEFINED;
+  }
+  let charsmap: Uint8Array | undefined, collapse = false;
+  for (const s of steps(json.normalizer, 'normalizers')) {
+    const re = isObj(s.pattern) ? s.pattern.Regex : undefined;
+    if (s.type === 'Precompiled' && typeof s.precompiled_charsmap === 'string') charsmap = new Uint8Array(Buffer.from(s.precompiled_charsmap, 'base64'));
+    else if (s.type === 'Precompiled' && (s.precompiled_charsmap === null || s.precompiled_charsmap === '')) { /* none */ }
+    else if (s.type === 'Replace' && re === ' {2,}' && (s.content === ' ' || s.content === META)) collapse = true;
+    else if (s.type === 'Strip') { /* the trim that goes with remove_extra_whitespaces */ }
+    else fail(`uses the normalizer ${js(s)}, which fuselm does not implement for a Unigram model (it reads Precompiled, Replace " {2,}", Strip)`);
+  }
+  let prefix: boolean | undefined;
+  for (const s of steps(json.pre_tokenizer, 'pretokenizers')) {
+    if (s.type === 'WhitespaceSplit') { collapse = true; continue; }
+    if (s.type !== 'Metaspace' || s.replacement !== META) {
+      fail(`uses the pre-tokenizer ${js(s)}, which fuselm does not implement for a Unigram model (it reads Metaspace with replacement "▁", WhitespaceSplit)`);
+    }
+    const scheme = s.prepend_scheme ?? (s.add_prefix_space === false ? 'never' : 'always');
+    if (scheme !== 'always' && scheme !== 'first' && scheme !== 'never') fail(`has a Metaspace prepend_scheme ${js(scheme)}, which fuselm does not know`);
+    prefix = scheme !== 'never';
+  }
+  if (prefix === undefined) fail('has no Metaspace pre-tokenizer; fuselm reads Unigram models that write spaces as "▁" that way');
+  const ids = new Map<string, number>();
+  tokens.forEach((t, i) => { if (!ids.has(t)) ids.set(t, i); });
+  const tokText = (k: string): string | undefined => {
+    const v = tc[k];
+    return typeof v === 'string' ? v : isObj(v) && typeof v.content === 'string' ? v.content : undefined;
+  };
+  const tokId = (k: string) => { const t = tokText(k); return t !== undefined ? ids.get(t) : undefined; };
+  const flag = (k: string) => (typeof tc[k] === 'boolean' ? tc[k] as boolean : undefined);
+  let bos = tokId('bos_token'), eos = tokId('eos_token');
+  let tplBos: boolean | undefined, tplEos: boolean | undefined;
+  const pp = json.post_processor;
+  if (isObj(pp) && pp.type === 'TemplateProcessing' && Array.isArray(pp.single)) {
+    const sp = (x: unknown) => (isObj(x) && isObj(x.SpecialToken) && typeof x.SpecialToken.id === 'string' ? ids.get(x.SpecialToken.id) : undefined);
+    const first = sp(pp.single[0]), last = pp.single.length > 1 ? sp(pp.single[pp.single.length - 1]) : sp(pp.single[0]);
+    const firstIsSeq = isObj(pp.single[0]) && isObj(pp.single[0].Sequence);
+    if (!firstIsSeq) { bos ??= first; tplBos = first !== undefined && first === bos; } else tplBos = false;
+    eos ??= last;
+    tplEos = last !== undefined && last === eos;
+  }
+  const chat = typeof tc.chat_template === 'string' ? tc.chat_template : undefined;
+  return new Tokenizer({
+    model: 't5', tokens, types, scores, bos, eos, unk: typeof unkId === 'number' ? unkId : undefined, pad: tokId('pad_token'),
+    addBos: flag('add_bos_token') ?? tplBos ?? false, addEos: flag('add_eos_token') ?? tplEos ?? true,
+    addSpacePrefix: prefix, removeExtraWhitespaces: collapse, precompiledCharsmap: charsmap, chatTemplate: chat,
   });
 }
 

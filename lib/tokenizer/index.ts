@@ -1,16 +1,26 @@
-// Tokenizers built from GGUF metadata, following llama.cpp's behaviour:
-//   tokenizer.ggml.model = "llama": SentencePiece-style (SPM): bigram merges by
-//     token score, '▁' for spaces, a space prefix, byte fallback <0xXX>, BOS by default.
-//   tokenizer.ggml.model = "gpt2": byte-level BPE: a pre-tokenizer regex chosen by
-//     tokenizer.ggml.pre, GPT-2's byte-to-unicode map, merges by rank, no BOS by default.
+// Tokenizers built from GGUF metadata, following llama.cpp's src/llama-vocab.cpp (its own test
+// suite, test/tokenizer/llama-vocab.test.ts, and seeded random texts against llama_tokenize,
+// test/oracle/vocab-random.oracle.ts, check identical ids):
+//   tokenizer.ggml.model = "llama": SentencePiece-style BPE (SPM): bigram merges by token
+//     score, '▁' for spaces, a space prefix, byte fallback <0xXX>, BOS by default.
+//   "gpt2": byte-level BPE: the pre-tokenizer tokenizer.ggml.pre names (./pretokenizer.ts: its
+//     regexes and flags), GPT-2's byte-to-unicode map, merges by rank, no BOS by default.
+//   "gemma4": BPE on raw UTF-8: '▁' for spaces, newline runs apart, <0xXX> byte fallback, BOS.
+//   "bert": WordPiece (./wpm.ts), [CLS] ... [SEP].
+//   "t5": Unigram (./ugm.ts), SentencePiece's precompiled charsmap, EOS.
 //   A SentencePiece-style tokenizer.json (lib/tokenizer/hf.ts) is the "llama" model with
 //     merges: adjacent pieces merge by the rank of their pair in the merges list (HF's BPE)
 //     instead of by the merged token's score; the two agree when the merges were derived from
 //     the scores, as HF's SentencePiece converter derives them.
-// Special tokens (control, user-defined) are split out of the text first;
-// control tokens only when parseSpecial is set, user-defined ones always.
+// Special tokens (control, user-defined, unknown; llama.cpp's attributes, see tokenAttrs) are
+// split out of the text first, longest first; control and unknown ones only when parseSpecial
+// is set, user-defined ones always.
 import { GgufFile, GgufType, ggufGet, ggufPlain } from '../formats/gguf';
 import { checkOptionKeys, keysOf } from '../check';
+import { PreTokenizer, preTokenizer, splitCodePoints } from './pretokenizer';
+import { codePoints, fromCodePoints } from './unicode';
+import { Wpm } from './wpm';
+import { Ugm } from './ugm';
 
 export enum TokenType { UNDEFINED = 0, NORMAL = 1, UNKNOWN = 2, CONTROL = 3, USER_DEFINED = 4, UNUSED = 5, BYTE = 6 }
 
@@ -21,11 +31,21 @@ export interface TokenizeOptions {
   parseSpecial?: boolean;
 }
 const TOKENIZE_KEYS = keysOf<TokenizeOptions>({ addSpecial: 1, parseSpecial: 1 });
-const DECODE_KEYS = ['special', 'stripSpacePrefix'];
+const DECODE_KEYS = ['special', 'removeSpecial', 'stripSpacePrefix'];
 const DECODER_KEYS = ['special'];
 
+/** tokenizer.ggml.model values fuselm reads */
+export type TokenizerModel = 'llama' | 'gpt2' | 'gemma4' | 'bert' | 't5';
+const MODELS: readonly TokenizerModel[] = ['llama', 'gpt2', 'gemma4', 'bert', 't5'];
+/** llama.cpp's vocabulary type for each model */
+const KIND = { llama: 'spm', gpt2: 'bpe', gemma4: 'bpe', bert: 'wpm', t5: 'ugm' } as const;
+
 export interface VocabData {
-  model: 'llama' | 'gpt2';
+  /**
+   * 'llama': SentencePiece BPE (SPM); 'gpt2': byte-level BPE; 'gemma4': BPE on raw UTF-8 with '▁'
+   * for spaces and <0xXX> byte fallback; 'bert': WordPiece (WPM); 't5': Unigram (UGM).
+   */
+  model: TokenizerModel;
   pre?: string;
   tokens: string[];
   scores?: ArrayLike<number>;
@@ -45,8 +65,24 @@ export interface VocabData {
    * the run at the very start of the input, and not when it starts with a space.
    */
   spacePrefixRule?: 'llama' | 'always' | 'first';
-  bos?: number; eos?: number; unk?: number; pad?: number; eot?: number;
-  addBos?: boolean; addEos?: boolean; addSpacePrefix?: boolean;
+  bos?: number; eos?: number; unk?: number; pad?: number; eot?: number; sep?: number;
+  addBos?: boolean; addEos?: boolean; addSep?: boolean; addSpacePrefix?: boolean;
+  /** t5: collapse runs of spaces and trim (tokenizer.ggml.remove_extra_whitespaces, default false) */
+  removeExtraWhitespaces?: boolean;
+  /** t5: SentencePiece's precompiled_charsmap (tokenizer.ggml.precompiled_charsmap) */
+  precompiledCharsmap?: Uint8Array;
+  /** bert: lowercase the text (tokenizer.ggml.normalizer.lowercase, default true) */
+  lowercase?: boolean;
+  /** bert: strip accents (tokenizer.ggml.normalizer.strip_accents, default: as lowercase) */
+  stripAccents?: boolean;
+  /** the model's name (general.name), which selects llama.cpp's per-model token attributes */
+  modelName?: string;
+  /** general.architecture, likewise */
+  arch?: string;
+  /** tokenizer.ggml.fim_*_token_id: a given one stops llama.cpp from looking for it by text */
+  fim?: Partial<Record<'pre' | 'suf' | 'mid' | 'pad' | 'rep' | 'sep', number>>;
+  /** tokenizer.ggml.eom_token_id */
+  eom?: number;
   chatTemplate?: string;
 }
 
@@ -63,79 +99,242 @@ const CHAR_TO_BYTE = new Map<string, number>();
   }
 }
 
-const GPT2_RE = String.raw`'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)`;
-const QWEN2_RE = String.raw`(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`;
-const LLAMA3_RE = String.raw`(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`;
-const DEFAULT_RES = [String.raw`[\p{P}\$\+<=>\^~\|]+`, GPT2_RE, String.raw`\p{N}+`, '[0-9][0-9][0-9]'];
-
-/** The pre-tokenizer regexes llama.cpp applies for a tokenizer.ggml.pre value (in sequence). */
+/**
+ * The pre-tokenizer regexes llama.cpp applies for a tokenizer.ggml.pre value (in sequence),
+ * in llama.cpp's spelling; an unknown name is a RangeError.
+ */
 export function preTokenizerRegexes(pre: string | undefined): string[] {
-  switch (pre) {
-    case undefined: case '': case 'default': return DEFAULT_RES;
-    case 'gpt-2': case 'gpt2': case 'olmo': case 'mpt': case 'phi-2': case 'jais': case 'trillion': return [GPT2_RE];
-    case 'qwen2': case 'deepseek-r1-qwen': case 'stablelm2': case 'megrez': return [QWEN2_RE];
-    case 'llama3': case 'llama-v3': case 'llama-bpe': case 'smaug-bpe': case 'dbrx': return [LLAMA3_RE];
-    default: throw new RangeError(`tokenizer: unknown pre-tokenizer type '${pre}' (supported: default, gpt-2, olmo, qwen2, llama3)`);
-  }
-}
-
-/** Splits `pieces` with each regex in turn; text between matches stays as its own piece (llama.cpp's unicode_regex_split). */
-function regexSplit(text: string, regexes: RegExp[]): string[] {
-  let pieces = [text];
-  for (const re of regexes) {
-    const next: string[] = [];
-    for (const p of pieces) {
-      let last = 0;
-      re.lastIndex = 0;
-      for (let m = re.exec(p); m !== null; m = re.exec(p)) {
-        if (m[0].length === 0) { re.lastIndex++; continue; }
-        if (m.index > last) next.push(p.slice(last, m.index));
-        next.push(m[0]);
-        last = m.index + m[0].length;
-      }
-      if (last < p.length) next.push(p.slice(last));
-    }
-    pieces = next;
-  }
-  return pieces;
+  return preTokenizer(pre).regexes.slice();
 }
 
 const te = new TextEncoder();
+const BPE_CACHE_SIZE = 1 << 16;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
-/** A binary min-heap keyed by a compare function. */
-class Heap<T> {
-  private a: T[] = [];
-  constructor(private readonly less: (x: T, y: T) => boolean) {}
-  get size(): number { return this.a.length; }
-  push(v: T): void {
-    const a = this.a; a.push(v);
-    let i = a.length - 1;
-    while (i > 0) { const p = (i - 1) >> 1; if (!this.less(a[i], a[p])) break; [a[i], a[p]] = [a[p], a[i]]; i = p; }
+/** llama.cpp's three clean_spaces passes over detokenized bytes. */
+function cleanSpaces(t: Uint8Array): Uint8Array {
+  const SP = 0x20, Q = 0x27;
+  let n = t.length;
+  if (n === 0) return t;
+  const x = Uint8Array.from(t);
+  // " ?", " !", " .", " ,"
+  let m = 1;
+  for (let i = 1; i < n; i++) {
+    const c = x[i];
+    if (x[i - 1] === SP && (c === 0x3f || c === 0x21 || c === 0x2e || c === 0x2c)) m--;
+    x[m++] = c;
   }
-  pop(): T {
-    const a = this.a; const top = a[0]; const last = a.pop()!;
-    if (a.length > 0) {
-      a[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1, r = l + 1; let m = i;
-        if (l < a.length && this.less(a[l], a[m])) m = l;
-        if (r < a.length && this.less(a[r], a[m])) m = r;
-        if (m === i) break;
-        [a[i], a[m]] = [a[m], a[i]]; i = m;
+  n = m;
+  // " ' " -> "'"
+  m = 1;
+  for (let i = 1; i < n; i++) {
+    const c = x[i];
+    if (c === Q && i + 1 < n && x[i - 1] === SP && x[i + 1] === SP) { m--; x[++i] = 0; }
+    x[m++] = c;
+  }
+  n = m;
+  // " 's", " 'm", " 're", " 've"
+  m = 1;
+  for (let i = 1; i < n; i++) {
+    const c = x[i];
+    if (x[i - 1] === SP && c === Q && i + 1 < n) {
+      const c1 = x[i + 1];
+      if (c1 === 0x73 || c1 === 0x6d) m--;
+      else if (c1 !== 0x74 && c1 !== 0x64 && i + 2 < n) {
+        const c2 = x[i + 2];
+        if ((c1 === 0x72 && c2 === 0x65) || (c1 === 0x76 && c2 === 0x65)) m--;
       }
     }
-    return top;
+    x[m++] = c;
+  }
+  return x.subarray(0, m);
+}
+
+/** GPT-2's byte-level encoding of a piece: each UTF-8 byte as its printable character. */
+function byteEncode(piece: string): string {
+  let s = '';
+  for (const b of te.encode(piece)) s += BYTE_TO_CHAR[b];
+  return s;
+}
+
+/**
+ * A binary min-heap of candidate merges (key, left, right, size) held in typed arrays, ordered by
+ * key, then by left (the leftmost of equal candidates first, as llama.cpp's queues order them).
+ */
+class PairHeap {
+  private key = new Float64Array(64);
+  private lr = new Int32Array(192);
+  size = 0;
+  /** the last pop */
+  left = 0; right = 0; span = 0;
+  private before(i: number, k: number, l: number): boolean { return this.key[i] < k || (this.key[i] === k && this.lr[3 * i] < l); }
+  private put(i: number, k: number, l: number, r: number, n: number): void { this.key[i] = k; this.lr[3 * i] = l; this.lr[3 * i + 1] = r; this.lr[3 * i + 2] = n; }
+  private move(to: number, from: number): void { this.key[to] = this.key[from]; this.lr.copyWithin(3 * to, 3 * from, 3 * from + 3); }
+  push(k: number, l: number, r: number, n: number): void {
+    if (this.size === this.key.length) {
+      const key = new Float64Array(this.key.length * 2); key.set(this.key); this.key = key;
+      const lr = new Int32Array(this.lr.length * 2); lr.set(this.lr); this.lr = lr;
+    }
+    let i = this.size++;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!(k < this.key[p] || (k === this.key[p] && l < this.lr[3 * p]))) break;
+      this.move(i, p);
+      i = p;
+    }
+    this.put(i, k, l, r, n);
+  }
+  pop(): void {
+    this.left = this.lr[0]; this.right = this.lr[1]; this.span = this.lr[2];
+    const last = --this.size;
+    if (last === 0) return;
+    const k = this.key[last], l = this.lr[3 * last], r = this.lr[3 * last + 1], n = this.lr[3 * last + 2];
+    let i = 0;
+    for (;;) {
+      const c = 2 * i + 1;
+      if (c >= last) break;
+      const m = c + 1 < last && this.before(c + 1, this.key[c], this.lr[3 * c]) ? c + 1 : c;
+      if (!this.before(m, k, l)) break;
+      this.move(i, m);
+      i = m;
+    }
+    this.put(i, k, l, r, n);
   }
 }
 
-interface Sym { text: string; prev: number; next: number }
+/** Symbols over a string: one per code point at first, merged left into right. */
+interface Symbols { start: Int32Array; len: Int32Array; next: Int32Array }
+
+/**
+ * llama.cpp's bigram merging (its SPM and BPE sessions): adjacent symbols whose pair `key`
+ * gives a number merge, lowest key first, then leftmost; a candidate whose symbols changed since
+ * it was queued is skipped (llama.cpp's size check, which is its text check here: a left symbol
+ * changes only by taking its right one, a right one only grows).
+ */
+function mergePairs(w: string, key: (l: number, ln: number, r: number, rn: number) => number | undefined): Symbols {
+  const n = w.length;
+  const start = new Int32Array(n), len = new Int32Array(n), prev = new Int32Array(n), next = new Int32Array(n);
+  let m = 0;
+  for (let i = 0; i < n;) {
+    const c = w.charCodeAt(i);
+    const d = c >= 0xd800 && c <= 0xdbff && i + 1 < n ? w.charCodeAt(i + 1) : 0;
+    const u = d >= 0xdc00 && d <= 0xdfff ? 2 : 1;
+    start[m] = i; len[m] = u; m++; i += u;
+  }
+  for (let i = 0; i < m; i++) { prev[i] = i - 1; next[i] = i + 1 < m ? i + 1 : -1; }
+  const q = new PairHeap();
+  const add = (l: number, r: number) => {
+    if (l < 0 || r < 0) return;
+    const k = key(start[l], len[l], start[r], len[r]);
+    if (k !== undefined) q.push(k, l, r, len[l] + len[r]);
+  };
+  for (let i = 1; i < m; i++) add(i - 1, i);
+  while (q.size > 0) {
+    q.pop();
+    const l = q.left, r = q.right;
+    if (len[l] === 0 || len[r] === 0 || len[l] + len[r] !== q.span) continue;
+    len[l] += len[r];
+    len[r] = 0;
+    next[l] = next[r];
+    if (next[r] >= 0) prev[next[r]] = l;
+    add(prev[l], l);
+    add(l, next[l]);
+  }
+  return { start, len, next };
+}
+
+/** llama.cpp's token attribute bits (llama_token_attr) */
+export const enum Attr {
+  UNDEFINED = 0, UNKNOWN = 1 << 0, UNUSED = 1 << 1, NORMAL = 1 << 2, CONTROL = 1 << 3, USER_DEFINED = 1 << 4,
+  BYTE = 1 << 5, NORMALIZED = 1 << 6, LSTRIP = 1 << 7, RSTRIP = 1 << 8, SINGLE_WORD = 1 << 9,
+}
+const ATTR_OF_TYPE: Record<number, number> = {
+  [TokenType.UNKNOWN]: Attr.UNKNOWN, [TokenType.UNUSED]: Attr.UNUSED, [TokenType.NORMAL]: Attr.NORMAL,
+  [TokenType.CONTROL]: Attr.CONTROL, [TokenType.USER_DEFINED]: Attr.USER_DEFINED, [TokenType.BYTE]: Attr.BYTE,
+};
+// the texts llama.cpp's load recognizes (src/llama-vocab.cpp, "auto-detect special tokens by text")
+const EOT_TEXTS = ['<|eot_id|>', '<|im_end|>', '<|end|>', '<end_of_turn>', '<|endoftext|>', '<|end_of_text|>', '<EOT>', '_<EOT>', '[EOT]',
+  '<｜end▁of▁sentence｜>', '<end_of_utterance>'];
+const FIM_TEXTS: Record<'pre' | 'suf' | 'mid' | 'pad' | 'rep' | 'sep', string[]> = {
+  pre: ['<|fim_prefix|>', '<fim-prefix>', '<fim_prefix>', '<｜fim▁begin｜>', '<PRE>', '▁<PRE>', '<|code_prefix|>', '<|prefix|>'],
+  suf: ['<|fim_suffix|>', '<fim-suffix>', '<fim_suffix>', '<｜fim▁hole｜>', '<SUF>', '▁<SUF>', '<|code_suffix|>', '<|suffix|>'],
+  mid: ['<|fim_middle|>', '<fim-middle>', '<fim_middle>', '<｜fim▁end｜>', '<MID>', '▁<MID>', '<|code_middle|>', '<|middle|>'],
+  pad: ['<|fim_pad|>', '<fim-pad>', '<fim_pad>', '<PAD>', '[PAD]'],
+  rep: ['<|fim_repo|>', '<|repo_name|>', '<fim-repo>', '<REPO>', '<reponame>'],
+  sep: ['<|file_sep|>'],
+};
+const EOG_TEXTS = new Set(['<|eot_id|>', '<|im_end|>', '<|end|>', '<|return|>', '<|call|>', '<|flush|>', '<|calls|>', '<end_of_turn>',
+  '<|endoftext|>', '</s>', '<|eom_id|>', '<EOT>', '_<EOT>', '[EOT]', '[EOS]', '<|end_of_text|>', '<end_of_utterance>', '<eos>', '<turn|>',
+  '<|tool_response>', '<｜end▁of▁sentence｜>', '[e~[']);
+
+/**
+ * llama.cpp's token attributes: the file's token types, then what its loader infers from the
+ * texts (EOT, EOM and FIM tokens, and every end-of-generation token, become CONTROL, so that they
+ * are split out only with parse_special and hidden in detokenized text; control tokens named
+ * "unused" are UNUSED too; gpt-oss's channel tokens are USER_DEFINED; o200k-harmony's and
+ * solar-open's <|end|> is USER_DEFINED; gemma4's </s> is NORMAL), then the strip flags it sets by
+ * model name. Where several texts could name one FIM token, the lowest id is taken (llama.cpp
+ * takes the first of its hash map). Also the set of end-of-generation tokens.
+ */
+function tokenAttrs(tokens: readonly string[], types: Int32Array, ids: ReadonlyMap<string, number>, v: VocabData, extraEog: (number | undefined)[]): { attrs: Uint16Array; eog: { ids: Set<number>; eot: number | undefined } } {
+  const n = tokens.length;
+  const attrs = new Uint16Array(n);
+  for (let i = 0; i < n; i++) attrs[i] = v.types ? ATTR_OF_TYPE[types[i]] ?? Attr.UNDEFINED : Attr.NORMAL;
+  const valid = (x: number | undefined) => x !== undefined && Number.isInteger(x) && x >= 0 && x < n;
+  const first = (texts: string[]) => {
+    let best: number | undefined;
+    for (const t of texts) { const i = ids.get(t); if (i !== undefined && (best === undefined || i < best)) best = i; }
+    return best;
+  };
+  const control = (i: number | undefined) => { if (i !== undefined) attrs[i] |= Attr.CONTROL; };
+  let eot: number | undefined;
+  if (!valid(v.eot)) { eot = first(EOT_TEXTS); control(eot); }
+  let eom = valid(v.eom) ? v.eom : undefined;
+  if (eom === undefined) { eom = ids.get('<|eom_id|>'); control(eom); }
+  const fim: Record<string, number | undefined> = {};
+  for (const k of Object.keys(FIM_TEXTS) as (keyof typeof FIM_TEXTS)[]) {
+    const given = v.fim?.[k];
+    if (valid(given)) { fim[k] = given; continue; }
+    fim[k] = first(FIM_TEXTS[k]);
+    control(fim[k]);
+  }
+  for (let i = 0; i < n; i++) {
+    if ((attrs[i] & Attr.CONTROL) && tokens[i].includes('unused')) attrs[i] |= Attr.UNUSED;
+  }
+  const eog = new Set<number>();
+  for (const k of ['pad', 'rep', 'sep']) if (fim[k] !== undefined) eog.add(fim[k]!);
+  for (const [t, i] of ids) if (EOG_TEXTS.has(t)) { eog.add(i); attrs[i] |= Attr.CONTROL; }
+  for (const t of ['<|channel|>', '<|message|>', '<|start|>', '<|constrain|>']) { const i = ids.get(t); if (i !== undefined) attrs[i] = Attr.USER_DEFINED; }
+  if (eom !== undefined) eog.add(eom);
+  if (eot !== undefined) eog.add(eot);
+  for (const x of extraEog) if (x !== undefined) eog.add(x);
+  const eogText = (t: string) => [...eog].some((i) => tokens[i] === t);
+  const end = [...eog].find((i) => tokens[i] === '<|end|>');
+  const call = eogText('<|call|>') || eogText('<|calls|>');
+  if (end !== undefined && call && (eogText('<|return|>') || eogText('<|flush|>'))) { eog.delete(end); attrs[end] = Attr.USER_DEFINED; }
+  const s = ids.get('</s>');
+  if (s !== undefined && eog.has(s) && eogText('<|tool_response>')) { eog.delete(s); attrs[s] = Attr.NORMAL; }
+  // strip flags by model name (llama.cpp sets them after caching the special tokens)
+  const name = (v.modelName ?? '').toLowerCase();
+  const set = (t: string, bit: number, on: boolean) => { const i = ids.get(t); if (i !== undefined) attrs[i] = on ? attrs[i] | bit : attrs[i] & ~bit; };
+  if (['jina-v2-de', 'jina-v2-es', 'jina-v2-code'].some((x) => (v.pre ?? '').includes(x)) || ['nomic-bert-moe', 'jina-bert-v3'].some((x) => (v.arch ?? '').includes(x))) {
+    set('<mask>', Attr.LSTRIP, true);
+  } else if (name.includes('phi-3') || name.includes('phi3')) {
+    for (let i = 0; i < n; i++) if (attrs[i] & (Attr.CONTROL | Attr.USER_DEFINED | Attr.UNKNOWN)) attrs[i] |= Attr.RSTRIP;
+    set('</s>', Attr.RSTRIP, true);
+    for (const t of ['<unk>', '<s>', '<|endoftext|>']) set(t, Attr.RSTRIP, false);
+  } else if (name.includes('modern-bert')) {
+    set('[MASK]', Attr.LSTRIP, true);
+  }
+  return { attrs, eog: { ids: eog, eot } };
+}
+
 
 /** An unambiguous key for the pair (a, b), whatever characters the pieces hold. */
 const pairKey = (a: string, b: string) => `${a.length}:${a}${b}`;
 
 export class Tokenizer {
-  readonly model: 'llama' | 'gpt2';
+  readonly model: TokenizerModel;
   readonly pre: string | undefined;
   readonly tokens: readonly string[];
   readonly bos: number | undefined;
@@ -144,9 +343,22 @@ export class Tokenizer {
   readonly unk: number | undefined;
   readonly addBos: boolean;
   readonly addEos: boolean;
+  /** bert and RoBERTa-style BPE: [SEP] ends the sequence with add_special */
+  readonly addSep: boolean;
+  readonly sep: number | undefined;
   readonly addSpacePrefix: boolean;
+  /** detokenize removes the spaces llama.cpp's clean_spaces removes */
+  readonly cleanSpaces: boolean;
+  /** the BPE pre-tokenizer (gpt2, gemma4) */
+  readonly preTokenizer: PreTokenizer | undefined;
+  private readonly kind: 'spm' | 'bpe' | 'wpm' | 'ugm';
+  private maxTokenChars = 0;
   readonly chatTemplate: string | undefined;
   private readonly types: Int32Array;
+  /** llama.cpp's token attributes (Attr bits): the file's types plus what it infers by name */
+  private readonly attrs: Uint16Array;
+  /** the tokens that end generation, as llama.cpp collects them */
+  readonly eogIds: ReadonlySet<number>;
   private readonly scores: Float32Array;
   private readonly ids = new Map<string, number>();
   private readonly ranks = new Map<string, number>();
@@ -154,48 +366,89 @@ export class Tokenizer {
   private readonly spmRanks: Map<string, number> | undefined;
   private readonly splitOnSpace: boolean;
   private readonly spacePrefixRule: 'llama' | 'always' | 'first';
-  private readonly regexes: RegExp[] = [];
   /** special tokens to split out, longest first */
-  private readonly specials: { id: number; text: string; control: boolean }[] = [];
+  private readonly specials: { id: number; text: string; control: boolean; lstrip: boolean; rstrip: boolean }[] = [];
+  private readonly wpm: Wpm | undefined;
+  private readonly ugm: Ugm | undefined;
+  /** BPE: the ids of pieces already merged; SPM: of words */
+  private readonly bpeCache = new Map<string, number[]>();
+  /**
+   * SPM: no token has a '▁' after another character, so no merge crosses the start of a word
+   * ('▁' after a non-'▁'): words merge apart, with the same result, and are cached
+   */
+  private readonly spmWords: boolean = false;
   private readonly byteTokens = new Int32Array(256).fill(-1);
 
   constructor(v: VocabData) {
-    if (v.model !== 'llama' && v.model !== 'gpt2') {
-      throw new RangeError(`tokenizer: Expected 'llama' or 'gpt2' for tokenizer.ggml.model but received '${String(v.model)}'`);
+    if (!MODELS.includes(v.model)) {
+      throw new RangeError(`tokenizer: Expected one of ${MODELS.map((m) => `'${m}'`).join(', ')} for tokenizer.ggml.model but received '${String(v.model)}'`);
     }
     const n = v.tokens.length;
     if (n === 0) throw new RangeError('tokenizer: the vocabulary (tokenizer.ggml.tokens) is empty');
     this.model = v.model;
-    this.pre = v.pre;
-    this.tokens = v.tokens;
+    const kind = this.kind = KIND[v.model];
+    // gemma4 is llama.cpp's BPE with the gemma4 pre-tokenizer, whatever tokenizer.ggml.pre says
+    this.pre = v.model === 'gemma4' ? 'gemma4' : v.pre;
+    // llama.cpp names an empty token "[EMPTY_<id>]"
+    this.tokens = v.tokens.map((t, i) => (t.length === 0 ? `[EMPTY_${i}]` : t));
     this.types = Int32Array.from({ length: n }, (_, i) => (v.types ? v.types[i] : TokenType.NORMAL));
     this.scores = Float32Array.from({ length: n }, (_, i) => (v.scores ? v.scores[i] : 0));
-    for (let i = 0; i < n; i++) if (!this.ids.has(v.tokens[i])) this.ids.set(v.tokens[i], i);
-    const spm = v.model === 'llama';
-    const id = (x: number | undefined, dflt: number | undefined) => {
-      const r = x ?? dflt;
-      return r !== undefined && r >= 0 && r < n ? r : undefined;
-    };
-    this.bos = id(v.bos, spm ? 1 : 11);
-    this.eos = id(v.eos, spm ? 2 : 11);
-    this.unk = id(v.unk, spm ? 0 : undefined);
+    for (let i = 0; i < n; i++) {
+      if (!this.ids.has(this.tokens[i])) this.ids.set(this.tokens[i], i);
+      this.maxTokenChars = Math.max(this.maxTokenChars, this.tokens[i].length);
+    }
+    const pre = this.preTokenizer = kind === 'bpe' ? preTokenizer(this.pre) : undefined;
+    // as llama.cpp: a default out of range is no token; a file's id out of range keeps the default
+    const ok = (x: number | undefined) => x !== undefined && Number.isInteger(x) && x >= 0 && x < n;
+    const id = (x: number | undefined, dflt: number | undefined) => (ok(x) ? x : ok(dflt) ? dflt : undefined);
+    // llama.cpp's defaults by vocabulary type (the file's *_token_id keys override them)
+    const d = {
+      spm: { bos: 1, eos: 2, unk: 0, sep: undefined },
+      bpe: v.model === 'gemma4' ? { bos: undefined, eos: undefined, unk: undefined, sep: undefined } : { bos: pre?.noBos ? undefined : 11, eos: 11, unk: undefined, sep: undefined },
+      wpm: { bos: 101, eos: undefined, unk: 100, sep: 102 },
+      ugm: { bos: undefined, eos: 1, unk: 2, sep: undefined },
+    }[kind];
+    this.bos = id(v.bos, d.bos);
+    this.eos = id(v.eos, d.eos);
+    this.unk = id(v.unk, d.unk);
+    this.sep = id(v.sep, d.sep);
     this.eot = id(v.eot, undefined);
-    this.addBos = v.addBos ?? spm;
-    this.addEos = v.addEos ?? false;
-    this.addSpacePrefix = v.addSpacePrefix ?? spm;
+    const { attrs, eog } = tokenAttrs(this.tokens, this.types, this.ids, v, [this.eos, this.eot]);
+    this.attrs = attrs;
+    this.eot ??= eog.eot;
+    this.eogIds = eog.ids;
+    const dflt = {
+      spm: { addBos: true, addEos: false, addSep: false, prefix: true, clean: false },
+      bpe: { addBos: pre?.addBos ?? false, addEos: false, addSep: pre?.addSep ?? false, prefix: false, clean: pre?.cleanSpaces ?? true },
+      wpm: { addBos: true, addEos: false, addSep: true, prefix: false, clean: true },
+      ugm: { addBos: false, addEos: true, addSep: false, prefix: false, clean: false },
+    }[kind];
+    this.addBos = v.addBos ?? dflt.addBos;
+    // llama.cpp turns add_bos on for Gemma 4 whatever the file says
+    if (pre?.type === 'GEMMA4') this.addBos = true;
+    this.addEos = v.addEos ?? dflt.addEos;
+    this.addSep = v.addSep ?? dflt.addSep;
+    this.addSpacePrefix = v.addSpacePrefix ?? dflt.prefix;
+    this.cleanSpaces = dflt.clean;
     this.chatTemplate = v.chatTemplate;
+    if (kind === 'wpm') {
+      // WPM adds [CLS] and [SEP] with add_special, whatever add_bos says
+      if (this.bos === undefined) throw new RangeError('tokenizer: a bert vocabulary needs a valid bos_token_id ([CLS])');
+      if (this.sep === undefined) throw new RangeError('tokenizer: a bert vocabulary needs a valid seperator_token_id ([SEP])');
+    }
     if (this.addBos && this.bos === undefined) throw new RangeError('tokenizer: add_bos_token is true but there is no valid bos_token_id');
     if (this.addEos && this.eos === undefined) throw new RangeError('tokenizer: add_eos_token is true but there is no valid eos_token_id');
-    this.splitOnSpace = spm && (v.splitOnSpace ?? false);
+    this.splitOnSpace = kind === 'spm' && (v.splitOnSpace ?? false);
     this.spacePrefixRule = v.spacePrefixRule ?? 'llama';
     if (!['llama', 'always', 'first'].includes(this.spacePrefixRule)) {
       throw new RangeError(`tokenizer: Expected 'llama', 'always' or 'first' for spacePrefixRule but received ${String(v.spacePrefixRule)}`);
     }
-    if (spm) {
-      for (let b = 0; b < 256; b++) {
-        const t = this.ids.get(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
-        if (t !== undefined) this.byteTokens[b] = t;
-      }
+    for (let b = 0; b < 256; b++) {
+      const t = this.ids.get(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
+      if (t !== undefined) this.byteTokens[b] = t;
+    }
+    if (kind === 'spm') {
+      this.spmWords = !this.tokens.some((t) => /[^\u2581]\u2581/u.test(t));
       if (v.merges) {
         const r = new Map<string, number>();
         v.merges.forEach((m, i) => {
@@ -208,21 +461,32 @@ export class Tokenizer {
         });
         this.spmRanks = r;
       }
-    } else {
-      if (!v.merges) throw new RangeError('tokenizer: a gpt2 tokenizer needs tokenizer.ggml.merges');
-      (v.merges as string[]).forEach((m, i) => {
+    } else if (kind === 'bpe') {
+      if (!v.merges) throw new RangeError(`tokenizer: a ${v.model} tokenizer needs tokenizer.ggml.merges`);
+      (v.merges as unknown[]).forEach((m, i) => {
+        if (typeof m !== 'string') throw new TypeError(`tokenizer: Expected a string for tokenizer.ggml.merges[${i}] but received ${JSON.stringify(m)}`);
+        // as llama.cpp: split at the first space after the first character
         const sp = m.indexOf(' ', 1);
-        if (sp >= 0 && !this.ranks.has(m)) this.ranks.set(m.slice(0, sp) + ' ' + m.slice(sp + 1), i);
+        if (sp < 0) return;
+        const k = pairKey(m.slice(0, sp), m.slice(sp + 1));
+        if (!this.ranks.has(k)) this.ranks.set(k, i);
       });
-      for (const re of preTokenizerRegexes(v.pre)) this.regexes.push(new RegExp(re, 'gu'));
+    } else if (kind === 'wpm') {
+      this.wpm = new Wpm(this.ids, this.maxTokenChars, v.lowercase ?? true, v.stripAccents ?? v.lowercase ?? true, this.unk);
+    } else {
+      this.ugm = new Ugm(this.tokens, this.attrs, this.scores, this.unk, {
+        charsmap: v.precompiledCharsmap, addSpacePrefix: this.addSpacePrefix, removeExtraWhitespaces: v.removeExtraWhitespaces ?? false,
+      });
     }
     for (let i = 0; i < n; i++) {
-      const t = this.types[i];
-      if ((t === TokenType.CONTROL || t === TokenType.USER_DEFINED || t === TokenType.UNKNOWN) && v.tokens[i].length > 0) {
-        this.specials.push({ id: i, text: v.tokens[i], control: t !== TokenType.USER_DEFINED });
+      const at = this.attrs[i];
+      if (at & (Attr.CONTROL | Attr.USER_DEFINED | Attr.UNKNOWN)) {
+        this.specials.push({ id: i, text: this.tokens[i], control: (at & (Attr.CONTROL | Attr.UNKNOWN)) !== 0, lstrip: (at & Attr.LSTRIP) !== 0, rstrip: (at & Attr.RSTRIP) !== 0 });
       }
     }
-    this.specials.sort((a, b) => b.text.length - a.text.length || a.id - b.id);
+    // longest first, in UTF-8 bytes as llama.cpp sorts them
+    const bytes = new Map(this.specials.map((s) => [s.id, te.encode(s.text).length]));
+    this.specials.sort((a, b) => bytes.get(b.id)! - bytes.get(a.id)! || a.id - b.id);
   }
 
   /** Builds the tokenizer from a GGUF file's tokenizer.* metadata. */
@@ -248,12 +512,22 @@ export class Tokenizer {
     const bool = (k: string) => { const v = get(k); return typeof v === 'boolean' ? v : undefined; };
     const tmpl = ggufGet(f, 'tokenizer.chat_template');
     const pre = get('pre');
+    const str = (k: string) => { const v = ggufGet(f, k); return typeof v === 'string' ? v : undefined; };
+    const charsmap = arr('precompiled_charsmap', [GgufType.UINT8, GgufType.INT8]) as Uint8Array | Int8Array | undefined;
     return new Tokenizer({
-      model: model as 'llama' | 'gpt2', pre: typeof pre === 'string' ? pre : undefined, tokens, scores, types,
+      model: model as TokenizerModel, pre: typeof pre === 'string' ? pre : undefined, tokens, scores, types,
       merges: arr('merges', [GgufType.STRING]) as string[] | undefined,
       bos: num('bos_token_id'), eos: num('eos_token_id'), unk: num('unknown_token_id'), pad: num('padding_token_id'),
-      eot: num('eot_token_id'),
-      addBos: bool('add_bos_token'), addEos: bool('add_eos_token'), addSpacePrefix: bool('add_space_prefix'),
+      eot: num('eot_token_id'), sep: num('seperator_token_id'), eom: num('eom_token_id'),
+      fim: {
+        pre: num('fim_pre_token_id') ?? num('prefix_token_id'), suf: num('fim_suf_token_id') ?? num('suffix_token_id'),
+        mid: num('fim_mid_token_id') ?? num('middle_token_id'), pad: num('fim_pad_token_id'), rep: num('fim_rep_token_id'), sep: num('fim_sep_token_id'),
+      },
+      addBos: bool('add_bos_token'), addEos: bool('add_eos_token'), addSep: bool('add_sep_token'), addSpacePrefix: bool('add_space_prefix'),
+      removeExtraWhitespaces: bool('remove_extra_whitespaces'),
+      precompiledCharsmap: charsmap ? new Uint8Array(charsmap.buffer, charsmap.byteOffset, charsmap.byteLength) : undefined,
+      lowercase: bool('normalizer.lowercase'), stripAccents: bool('normalizer.strip_accents'),
+      modelName: str('general.name'), arch: str('general.architecture'),
       chatTemplate: typeof tmpl === 'string' ? tmpl : undefined,
     });
   }
@@ -262,37 +536,78 @@ export class Tokenizer {
   tokenType(id: number): TokenType { return this.types[id]; }
 
   /** true for tokens that end generation (EOS, EOT) */
-  isEog(id: number): boolean { return id === this.eos || id === this.eot; }
+  isEog(id: number): boolean { return this.eogIds.has(id); }
+
+  /** llama.cpp's attribute bits of a token (see Attr) */
+  tokenAttr(id: number): number { return this.attrs[id]; }
 
   /** Text to token ids, as llama.cpp's llama_tokenize(text, add_special, parse_special). */
   encode(text: string, opts: TokenizeOptions = {}): number[] {
     if (typeof text !== 'string') throw new TypeError(`tokenize: Expected a string for text but received ${typeof text}`);
     opts = checkOptionKeys(opts, TOKENIZE_KEYS, 'opts', 'encode');
     const addSpecial = opts.addSpecial ?? true;
+    // llama.cpp reads UTF-8: a lone surrogate arrives as U+FFFD
+    text = text.replace(LONE_SURROGATE, '\ufffd');
+    const frags = text.length === 0 ? [] : this.partition(text, opts.parseSpecial ?? false);
     const out: number[] = [];
-    if (addSpecial && this.addBos) out.push(this.bos!);
-    let prevSpecial = true, atStart = true;
-    for (const frag of this.partition(text, opts.parseSpecial ?? false)) {
-      const first = atStart;
-      atStart = false;
-      if (typeof frag === 'number') { out.push(frag); prevSpecial = true; continue; }
-      if (frag.length === 0) continue; // llama.cpp makes no fragment of empty text (so no space prefix either)
-      if (this.model === 'llama') {
-        const rule = this.spacePrefixRule;
-        const prefix = this.addSpacePrefix && (rule === 'llama' ? prevSpecial : !/^[ \u2581]/.test(frag) && (rule === 'always' || first));
-        const t = ((prefix ? ' ' : '') + frag).replace(/ /g, '\u2581');
-        if (this.splitOnSpace) for (const w of t.split(/(?=\u2581)/u)) this.spm(w, out);
-        else this.spm(t, out);
-      } else {
-        this.bpe(frag, out);
+    switch (this.kind) {
+      case 'spm': {
+        if (addSpecial && this.addBos) out.push(this.bos!);
+        let prevSpecial = true, atStart = true;
+        for (const frag of frags) {
+          const first = atStart;
+          atStart = false;
+          if (typeof frag === 'number') { out.push(frag); prevSpecial = true; continue; }
+          const rule = this.spacePrefixRule;
+          const prefix = this.addSpacePrefix && (rule === 'llama' ? prevSpecial : !/^[ \u2581]/.test(frag) && (rule === 'always' || first));
+          const t = ((prefix ? ' ' : '') + frag).replace(/ /g, '\u2581');
+          if (this.splitOnSpace) for (const w of t.split(/(?=\u2581)/u)) this.spm(w, out);
+          else if (this.spmWords) for (const w of t.split(/(?<=[^\u2581])(?=\u2581)/u)) this.spmCached(w, out);
+          else this.spm(t, out);
+          prevSpecial = false;
+        }
+        if (addSpecial && this.addEos) out.push(this.eos!);
+        break;
       }
-      prevSpecial = false;
+      case 'bpe': {
+        if (addSpecial && this.addBos) out.push(this.bos!);
+        const escape = this.preTokenizer!.escapeWhitespaces;
+        for (const frag of frags) {
+          if (typeof frag === 'number') out.push(frag);
+          else this.bpe(escape ? frag.replace(/ /g, '\u2581') : frag, out);
+        }
+        if (addSpecial && this.addEos) out.push(this.eos!);
+        break;
+      }
+      case 'wpm': {
+        // [CLS] ... [SEP] with add_special, whatever add_bos says (llama.cpp)
+        if (addSpecial) out.push(this.bos!);
+        for (const frag of frags) {
+          if (typeof frag === 'number') out.push(frag);
+          else this.wpm!.tokenize(frag, out);
+        }
+        if (addSpecial) out.push(this.sep!);
+        break;
+      }
+      case 'ugm': {
+        if (addSpecial && this.addBos) out.push(this.bos!);
+        for (const frag of frags) {
+          if (typeof frag === 'number') out.push(frag);
+          else this.ugm!.tokenize(frag, out);
+        }
+        if (addSpecial && this.addEos) out.push(this.eos!);
+        break;
+      }
     }
-    if (addSpecial && this.addEos) out.push(this.eos!);
     return out;
   }
 
-  /** Splits text around special tokens: strings for raw text, numbers for tokens. */
+  /**
+   * Splits text around special tokens, longest first (llama.cpp's tokenizer_st_partition):
+   * strings for raw text, numbers for tokens. Control and unknown tokens only with
+   * parseSpecial; user-defined ones always. A token with lstrip / rstrip (llama.cpp sets them
+   * by model name) eats the ASCII whitespace before / after it.
+   */
   private partition(text: string, parseSpecial: boolean): (string | number)[] {
     let frags: (string | number)[] = [text];
     for (const s of this.specials) {
@@ -300,56 +615,41 @@ export class Tokenizer {
       const next: (string | number)[] = [];
       for (const f of frags) {
         if (typeof f === 'number') { next.push(f); continue; }
-        let at = 0;
-        for (let i = f.indexOf(s.text); i >= 0; i = f.indexOf(s.text, at)) {
-          if (i > at) next.push(f.slice(at, i));
+        let rest = f;
+        for (;;) {
+          const i = rest.indexOf(s.text);
+          if (i < 0) { if (rest.length > 0) next.push(rest); break; }
+          let left = rest.slice(0, i);
+          if (s.lstrip) left = left.replace(/[ \t\n\v\f\r]+$/, '');
+          if (left.length > 0) next.push(left);
           next.push(s.id);
-          at = i + s.text.length;
+          rest = rest.slice(i + s.text.length);
+          if (s.rstrip) rest = rest.replace(/^[ \t\n\v\f\r]+/, '');
         }
-        if (at < f.length) next.push(f.slice(at));
       }
       frags = next;
     }
     return frags;
   }
 
+  private spmCached(word: string, out: number[]): void {
+    const hit = this.bpeCache.get(word);
+    if (hit !== undefined) { for (const x of hit) out.push(x); return; }
+    const start = out.length;
+    this.spm(word, out);
+    if (this.bpeCache.size >= BPE_CACHE_SIZE) this.bpeCache.clear();
+    this.bpeCache.set(word, out.slice(start));
+  }
+
   private spm(text: string, out: number[]): void {
-    const chars = Array.from(text);
-    if (chars.length === 0) return;
-    const syms: Sym[] = chars.map((c, i) => ({ text: c, prev: i - 1, next: i + 1 < chars.length ? i + 1 : -1 }));
-    type Bigram = { left: number; right: number; score: number; size: number };
-    // highest score first, then leftmost
-    const q = new Heap<Bigram>((a, b) => a.score > b.score || (a.score === b.score && a.left < b.left));
+    if (text.length === 0) return;
     const ranks = this.spmRanks;
-    const tryAdd = (l: number, r: number) => {
-      if (l < 0 || r < 0) return;
-      const t = syms[l].text + syms[r].text;
-      let score: number;
-      if (ranks) {
-        const rank = ranks.get(pairKey(syms[l].text, syms[r].text));
-        if (rank === undefined) return;
-        score = -rank;
-      } else {
-        const id = this.ids.get(t);
-        if (id === undefined) return;
-        score = this.scores[id];
-      }
-      q.push({ left: l, right: r, score, size: t.length });
-    };
-    for (let i = 1; i < syms.length; i++) tryAdd(i - 1, i);
-    while (q.size > 0) {
-      const b = q.pop();
-      const L = syms[b.left], R = syms[b.right];
-      if (L.text.length === 0 || R.text.length === 0 || L.text.length + R.text.length !== b.size) continue;
-      L.text += R.text;
-      R.text = '';
-      L.next = R.next;
-      if (R.next >= 0) syms[R.next].prev = b.left;
-      tryAdd(L.prev, b.left);
-      tryAdd(b.left, L.next);
-    }
-    for (let i = 0; i !== -1; i = syms[i].next) {
-      const t = syms[i].text;
+    // highest score first (the key is its negation), then leftmost
+    const sy = mergePairs(text, ranks
+      ? (l, ln, r, rn) => ranks.get(pairKey(text.slice(l, l + ln), text.slice(r, r + rn)))
+      : (l, ln, r, rn) => { const id = this.ids.get(text.slice(l, l + ln + rn)); return id === undefined ? undefined : -this.scores[id]; });
+    for (let i = 0; i !== -1; i = sy.next[i]) {
+      const t = text.slice(sy.start[i], sy.start[i] + sy.len[i]);
       const id = this.ids.get(t);
       if (id !== undefined) { out.push(id); continue; }
       // merged symbols are always tokens; an unknown single character falls back to bytes
@@ -362,88 +662,118 @@ export class Tokenizer {
     }
   }
 
+  /** llama.cpp's llm_tokenizer_bpe_session::tokenize on one run of text. */
   private bpe(text: string, out: number[]): void {
-    for (const word of regexSplit(text, this.regexes)) {
-      const mapped = Array.from(te.encode(word), (b) => BYTE_TO_CHAR[b]);
-      const syms: Sym[] = mapped.map((c, i) => ({ text: c, prev: i - 1, next: i + 1 < mapped.length ? i + 1 : -1 }));
-      type Bigram = { left: number; right: number; rank: number; text: string };
-      const q = new Heap<Bigram>((a, b) => a.rank < b.rank || (a.rank === b.rank && a.left < b.left));
-      const add = (l: number, r: number) => {
-        if (l < 0 || r < 0) return;
-        const rank = this.ranks.get(syms[l].text + ' ' + syms[r].text);
-        if (rank === undefined) return;
-        q.push({ left: l, right: r, rank, text: syms[l].text + syms[r].text });
-      };
-      for (let i = 1; i < syms.length; i++) add(i - 1, i);
-      while (q.size > 0) {
-        const b = q.pop();
-        const L = syms[b.left], R = syms[b.right];
-        if (L.text.length === 0 || R.text.length === 0 || L.text + R.text !== b.text) continue;
-        L.text += R.text;
-        R.text = '';
-        L.next = R.next;
-        if (R.next >= 0) syms[R.next].prev = b.left;
-        add(L.prev, b.left);
-        add(b.left, L.next);
-      }
-      for (let i = 0; i !== -1 && syms.length > 0; i = syms[i].next) {
-        const id = this.ids.get(syms[i].text);
-        if (id !== undefined) { out.push(id); continue; }
-        // as llama.cpp: try each character alone, drop what is not in the vocabulary
-        for (const c of syms[i].text) { const cid = this.ids.get(c); if (cid !== undefined) out.push(cid); }
+    const pre = this.preTokenizer!;
+    const cps = codePoints(text);
+    let at = 0;
+    for (const len of splitCodePoints(cps, pre.regexes)) {
+      const raw = fromCodePoints(cps, at, at + len);
+      at += len;
+      if (len === 0) continue;
+      // a piece always gives the same ids: pieces repeat in text, so they are cached
+      const hit = this.bpeCache.get(raw);
+      if (hit !== undefined) { for (const x of hit) out.push(x); continue; }
+      const start = out.length;
+      this.bpeWord(raw, out);
+      if (this.bpeCache.size >= BPE_CACHE_SIZE) this.bpeCache.clear();
+      this.bpeCache.set(raw, out.slice(start));
+    }
+  }
+
+  /** One piece of the split, merged. */
+  private bpeWord(raw: string, out: number[]): void {
+    const pre = this.preTokenizer!;
+    const word = pre.byteEncode ? byteEncode(raw) : raw;
+    if (pre.ignoreMerges || (pre.type === 'GEMMA4' && /^\n+$/.test(word))) {
+      const whole = this.ids.get(word);
+      if (whole !== undefined) { out.push(whole); return; }
+    }
+    const sy = mergePairs(word, (l, ln, r, rn) => this.ranks.get(pairKey(word.slice(l, l + ln), word.slice(r, r + rn))));
+    for (let i = 0; i !== -1; i = sy.next[i]) {
+      const t = word.slice(sy.start[i], sy.start[i] + sy.len[i]);
+      const id = this.ids.get(t);
+      if (id !== undefined) { out.push(id); continue; }
+      // as llama.cpp: each byte alone (a one-byte string, or <0xXX> on raw UTF-8); what is
+      // not in the vocabulary is dropped
+      for (const b of te.encode(t)) {
+        const bid = pre.byteEncode ? (b < 0x80 ? this.ids.get(String.fromCharCode(b)) : undefined) : this.byteTokens[b];
+        if (bid !== undefined && bid >= 0) out.push(bid);
       }
     }
   }
 
-  /** The bytes a token stands for (empty for control tokens unless `special`). */
+  /**
+   * The bytes a token stands for, as llama.cpp's token_to_piece: control and unknown tokens are
+   * empty unless `special`, user-defined ones their text, byte tokens their byte, normal tokens
+   * their text with '▁' read as a space (SPM, WPM, UGM, gemma4) or GPT-2's byte characters
+   * read back as bytes; unused and undefined tokens are empty.
+   */
   tokenBytes(id: number, special = false): Uint8Array {
     if (!Number.isInteger(id) || id < 0 || id >= this.tokens.length) {
       throw new RangeError(`detokenize: Expected integer in [0, ${this.tokens.length - 1}] for token but received ${id}`);
     }
-    const type = this.types[id];
+    const at = this.attrs[id];
     const text = this.tokens[id];
-    if (type === TokenType.CONTROL || type === TokenType.UNKNOWN) return special ? te.encode(text) : new Uint8Array(0);
-    if (type === TokenType.USER_DEFINED) return te.encode(text);
-    if (this.model === 'llama') {
-      if (type === TokenType.BYTE) {
-        const m = /^<0x([0-9A-Fa-f]{2})>$/.exec(text);
-        return m ? Uint8Array.of(parseInt(m[1], 16)) : te.encode(text);
-      }
-      return te.encode(text.replace(/\u2581/g, ' '));
+    if (at & (Attr.CONTROL | Attr.UNKNOWN)) return special ? te.encode(text) : new Uint8Array(0);
+    if (at & Attr.USER_DEFINED) return te.encode(text);
+    if (!(at & Attr.NORMAL)) {
+      if (!(at & Attr.BYTE)) return new Uint8Array(0);
+      const b = parseInt(text.slice(3, 5), 16);
+      return Number.isNaN(b) ? new Uint8Array(0) : Uint8Array.of(b);
     }
+    if (this.kind !== 'bpe' || this.preTokenizer!.escapeWhitespaces) return te.encode(text.replace(/\u2581/g, ' '));
     const bytes: number[] = [];
     for (const c of text) {
       const b = CHAR_TO_BYTE.get(c);
-      if (b !== undefined) bytes.push(b); else bytes.push(...te.encode(c));
+      if (b !== undefined) { bytes.push(b); continue; }
+      // llama.cpp's llama_decode_text writes what is not a byte character this way
+      const hex = Array.from(te.encode(c), (x) => x.toString(16).padStart(2, '0')).join('');
+      bytes.push(...te.encode(`[UNK_BYTE_0x${hex}${text}]`));
     }
     return Uint8Array.from(bytes);
   }
 
-  /** Token ids to text; byte tokens are reassembled into UTF-8 across tokens. */
-  decode(ids: readonly number[], opts: { special?: boolean; stripSpacePrefix?: boolean } = {}): string {
+  /**
+   * Token ids to text, byte tokens reassembled into UTF-8 across tokens. As llama.cpp's
+   * detokenize, then its clean_spaces passes where the vocabulary has them (" ." -> ".", " 's"
+   * -> "'s", ...). Options: `special` shows control tokens' text; `removeSpecial` drops a
+   * leading BOS and a trailing EOS the model adds; `stripSpacePrefix` removes the space an
+   * SPM-style prefix (add_space_prefix) put before the text: true (default) from the first text
+   * token, past any control tokens before it (as HF does); 'llama.cpp' only from the very first
+   * token, as llama_detokenize does (so [BOS, '▁hi'] is ' hi' there); false never.
+   */
+  decode(ids: readonly number[], opts: { special?: boolean; removeSpecial?: boolean; stripSpacePrefix?: boolean | 'llama.cpp' } = {}): string {
     opts = checkOptionKeys(opts, DECODE_KEYS, 'opts', 'decode');
+    if (!Array.isArray(ids) && !ArrayBuffer.isView(ids)) throw new TypeError(`detokenize: Expected an array of token ids for ids but received ${typeof ids}`);
+    let list = Array.from(ids as ArrayLike<number>);
+    const strip = opts.stripSpacePrefix ?? true;
+    let first = strip !== false && this.addSpacePrefix;
+    if (opts.removeSpecial) {
+      // llama_detokenize keeps the space after a BOS it removes
+      if (this.addBos && list.length > 0 && list[0] === this.bos) { list = list.slice(1); if (strip === 'llama.cpp') first = false; }
+      if (this.addEos && list.length > 0 && list[list.length - 1] === this.eos) list = list.slice(0, -1);
+    }
     const parts: Uint8Array[] = [];
-    let first = true;
-    for (const id of ids) {
+    for (const id of list) {
       let b = this.tokenBytes(id, opts.special ?? false);
-      // llama.cpp removes the space the SPM prefix added, on the first text token
-      if (first && b.length > 0 && (opts.stripSpacePrefix ?? true) && this.model === 'llama' && this.addSpacePrefix && b[0] === 0x20) {
-        b = b.subarray(1);
-      }
-      if (this.types[id] !== TokenType.CONTROL && this.types[id] !== TokenType.UNKNOWN) first = false;
+      // the space the SPM prefix added
+      if (first && b.length > 0 && b[0] === 0x20) b = b.subarray(1);
+      if (strip === 'llama.cpp' || !(this.attrs[id] & (Attr.CONTROL | Attr.UNKNOWN))) first = false;
       parts.push(b);
     }
     const total = parts.reduce((a, p) => a + p.length, 0);
-    const all = new Uint8Array(total);
+    let all: Uint8Array = new Uint8Array(total);
     let o = 0;
     for (const p of parts) { all.set(p, o); o += p.length; }
-    return new TextDecoder().decode(all);
+    if (this.cleanSpaces) all = cleanSpaces(all);
+    return new TextDecoder('utf-8', { ignoreBOM: true }).decode(all);
   }
 
   /** A streaming decoder: push token ids, get the text completed so far (partial UTF-8 held back). */
   decoder(opts: { special?: boolean } = {}): { push(id: number): string; flush(): string } {
     opts = checkOptionKeys(opts, DECODER_KEYS, 'opts', 'decoder');
-    const td = new TextDecoder('utf-8');
+    const td = new TextDecoder('utf-8', { ignoreBOM: true });
     return {
       push: (id: number) => td.decode(this.tokenBytes(id, opts.special ?? false), { stream: true }),
       flush: () => td.decode(),

@@ -105,3 +105,60 @@ test('chat template rendered with @huggingface/jinja', () => {
   expect(renderChat(tmpl, [{ role: 'user', content: 'hi' }], { bosToken: '<s>' })).toBe('<s><|user|>hi\n<|assistant|>');
   expect(() => renderChat('{% for %}', [])).toThrow(/renderChat: the chat template does not parse/);
 });
+
+describe("llama.cpp's rules beyond the suite", () => {
+  const base = GPT2_BYTE_TO_CHAR.slice();
+  const make = (pre: string, extra: Partial<ConstructorParameters<typeof Tokenizer>[0]> = {}) => {
+    const tokens = [...base, '<|end|>', '<s>'];
+    const types = tokens.map((_, i) => (i >= 256 ? TokenType.CONTROL : TokenType.NORMAL));
+    return new Tokenizer({ model: 'gpt2', pre, tokens, types, merges: [], bos: 257, eos: 256, ...extra });
+  };
+  test('decode keeps a leading U+FEFF (no BOM sniffing)', () => {
+    const t = make('qwen2');
+    expect(t.decode(t.encode('\ufeffx'))).toBe('\ufeffx');
+    const d = t.decoder();
+    expect(t.encode('\ufeffx').map((i) => d.push(i)).join('') + d.flush()).toBe('\ufeffx');
+  });
+  test("clean_spaces: gpt-2 removes spaces before . , ! ? and 's 'm 're 've; qwen2 does not", () => {
+    const s = "a . b , c ! d ? e 's f 'm g 're h 've i 't j ' k";
+    expect(make('gpt-2').decode(make('gpt-2').encode(s))).toBe("a. b, c! d? e's f'm g're h've i 't j'k");
+    expect(make('qwen2').decode(make('qwen2').encode(s))).toBe(s);
+  });
+  test('llama3 adds BOS by default; the file says otherwise with add_bos_token', () => {
+    // the 256 byte characters are ids 0..255 in byte order
+    expect(make('llama3').encode('x')).toEqual([257, 0x78]);
+    expect(make('llama3', { addBos: false }).encode('x')).toEqual([0x78]);
+    expect(make('llama3').decode([257, 0x48], { removeSpecial: true, special: true })).toBe('H');
+  });
+  test('phi-3: special tokens eat the whitespace after them (rstrip by model name)', () => {
+    const t = make('gpt-2', { modelName: 'Phi-3-mini' });
+    expect(t.encode('<|end|>  x', { addSpecial: false, parseSpecial: true })).toEqual([256, 0x78]);
+    expect(make('gpt-2').encode('<|end|> x', { addSpecial: false, parseSpecial: true }).length).toBe(3);
+  });
+  test('bert: [CLS] text [SEP] with addSpecial, lowercased, accents stripped, punctuation split', () => {
+    const tokens = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '▁hello', '▁world', '▁,', 'ab', '▁c', '▁!'];
+    const types = tokens.map((t) => (t.startsWith('[') ? TokenType.CONTROL : TokenType.NORMAL));
+    const t = new Tokenizer({ model: 'bert', tokens, types, bos: 2, sep: 3, unk: 1 });
+    expect(t.encode('Héllo, WORLD!')).toEqual([2, 4, 6, 5, 9, 3]);
+    expect(t.encode('cab zz', { addSpecial: false })).toEqual([8, 7, 1]);
+    // llama.cpp's WPM pieces are "▁word": its detokenized text starts with a space
+    expect(t.decode(t.encode('hello, world!', { addSpecial: false }))).toBe(' hello, world!');
+  });
+});
+
+test("decode's stripSpacePrefix: past leading control tokens (default), only the first token ('llama.cpp'), never", () => {
+  const v = spmVocab();
+  const tok = Tokenizer.fromGguf(parseGguf(encodeGguf({
+    metadata: {
+      'tokenizer.ggml.model': 'llama', 'tokenizer.ggml.tokens': gguf.strs(v.tokens),
+      'tokenizer.ggml.scores': gguf.f32s(v.scores), 'tokenizer.ggml.token_type': gguf.i32s(v.types),
+    },
+  })));
+  const ids = tok.encode('hello'); // [BOS, ▁hello]
+  expect(tok.decode(ids)).toBe('hello');
+  expect(tok.decode(ids, { stripSpacePrefix: 'llama.cpp' })).toBe(' hello'); // llama_detokenize(remove_special=false)
+  expect(tok.decode(ids.slice(1), { stripSpacePrefix: 'llama.cpp' })).toBe('hello');
+  expect(tok.decode(ids, { stripSpacePrefix: false })).toBe(' hello');
+  expect(tok.decode(ids, { removeSpecial: true, stripSpacePrefix: 'llama.cpp' })).toBe(' hello'); // llama.cpp keeps it after a removed BOS
+  expect(tok.decode(ids, { removeSpecial: true })).toBe('hello');
+});

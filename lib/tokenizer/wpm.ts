@@ -1,0 +1,71 @@
+// WordPiece as llama.cpp's WPM tokenizer (tokenizer.ggml.model = "bert"): BERT's normalizer
+// (lowercase, accents stripped by keeping the first code point of each NFD decomposition and
+// dropping marks, control characters dropped), words split at whitespace, each punctuation mark,
+// ASCII symbol and CJK ideograph a word of its own; then each word, written "▁word" (llama.cpp's
+// converter stores WordPiece's "##x" continuation pieces as "x" and word starts as "▁x"), is cut
+// greedily into the longest tokens from the left. A word with a character no token starts with
+// is the unknown token.
+import { CpFlag, codePoints, cpFlags, toLower } from './unicode';
+
+const isChinese = (cp: number) =>
+  (cp >= 0x4e00 && cp <= 0x9fff) || (cp >= 0x3400 && cp <= 0x4dbf) || (cp >= 0x20000 && cp <= 0x2a6df)
+  || (cp >= 0x2a700 && cp <= 0x2b73f) || (cp >= 0x2b740 && cp <= 0x2b81f)
+  || (cp >= 0x2b920 && cp <= 0x2ceaf) // llama.cpp (after HF's Rust code) starts this one at 0x2B920
+  || (cp >= 0xf900 && cp <= 0xfaff) || (cp >= 0x2f800 && cp <= 0x2fa1f);
+
+/** the first code point of cp's NFD form (llama.cpp's unicode_cpts_normalize_nfd) */
+function nfdFirst(cp: number): number {
+  if (cp < 0xc0) return cp;
+  return String.fromCodePoint(cp).normalize('NFD').codePointAt(0)!;
+}
+
+export class Wpm {
+  constructor(
+    private readonly ids: ReadonlyMap<string, number>,
+    private readonly maxTokenChars: number,
+    private readonly lowercase: boolean,
+    private readonly stripAccents: boolean,
+    private readonly unk: number | undefined,
+  ) {
+    if (unk === undefined) throw new RangeError('tokenizer: a bert vocabulary needs a valid unknown_token_id ([UNK])');
+  }
+
+  /** llama.cpp's llm_tokenizer_wpm_session::preprocess: the normalized words. */
+  words(text: string): string[] {
+    const words: string[] = [''];
+    for (let cp of codePoints(text)) {
+      if (this.stripAccents) cp = nfdFirst(cp);
+      const f = cpFlags(cp);
+      if (f & CpFlag.WHITESPACE) { if (words[words.length - 1].length > 0) words.push(''); continue; }
+      if (cp === 0 || cp === 0xfffd || (f & CpFlag.CONTROL)) continue;
+      if (this.stripAccents && (f & CpFlag.ACCENT_MARK)) continue;
+      const s = String.fromCodePoint(this.lowercase ? toLower(cp) : cp);
+      if ((f & CpFlag.PUNCTUATION) || (cp < 0x7f && (f & CpFlag.SYMBOL)) || isChinese(cp)) {
+        if (words[words.length - 1].length > 0) words.push('');
+        words[words.length - 1] = s;
+        words.push('');
+      } else {
+        words[words.length - 1] += s;
+      }
+    }
+    if (words[words.length - 1].length === 0) words.pop();
+    return words;
+  }
+
+  tokenize(text: string, out: number[]): void {
+    for (const word of this.words(text)) {
+      if (word.length === 0) continue;
+      const w = '\u2581' + word;
+      const start = out.length;
+      for (let i = 0; i < w.length;) {
+        let matched = false;
+        for (let j = Math.min(w.length, i + this.maxTokenChars); j > i; j--) {
+          const id = this.ids.get(w.slice(i, j));
+          if (id !== undefined) { out.push(id); i = j; matched = true; break; }
+        }
+        if (!matched) { out.length = start; break; }
+      }
+      if (out.length === start) out.push(this.unk!);
+    }
+  }
+}
