@@ -11,7 +11,7 @@
 // return position (a tail call), so `x*` runs in constant stack depth, as in llama.cpp.
 import { CompileOptions, El, Program, compileGbnf } from './compile';
 import { GrammarError } from './gbnf';
-import { fail } from '../check';
+import { checkOptionKeys, fail } from '../check';
 
 export class StackNode {
   constructor(readonly pos: number, readonly parent: StackNode | null, readonly id: number) {}
@@ -46,6 +46,8 @@ export interface GrammarOptions extends CompileOptions {
   tokenizer?: { encode(text: string, opts?: { addSpecial?: boolean; parseSpecial?: boolean }): number[] };
 }
 
+const GRAMMAR_OPTION_KEYS: readonly (keyof GrammarOptions)[] = ['root', 'resolveToken', 'tokenizer'];
+
 /** A compiled grammar: the program, and the interned stacks and states its matchers share. */
 export class Grammar {
   readonly program: Program;
@@ -61,6 +63,7 @@ export class Grammar {
 
   constructor(source: string, opts: GrammarOptions = {}) {
     if (typeof source !== 'string') throw new TypeError(`grammar: Expected a GBNF string for grammar but received ${source === null ? 'null' : typeof source}`);
+    opts = checkOptionKeys(opts, GRAMMAR_OPTION_KEYS, 'opts', 'Grammar');
     const tk = opts.tokenizer;
     const resolveToken = opts.resolveToken ?? (tk ? (text: string) => {
       const ids = tk.encode(text, { addSpecial: false, parseSpecial: true });

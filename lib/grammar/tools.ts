@@ -10,6 +10,7 @@
 // whose arguments validate against the tool's parameters schema (the JSON Schema grammar).
 // Templates with neither format are refused.
 import type { Model, GenerateOptions, GeneratedPiece } from '../models/model';
+import { GENERATE_OPTIONS } from '../generate/generate';
 import { ChatMessage, CHATML_TEMPLATE, renderChat } from '../tokenizer/chat';
 import type { Tokenizer } from '../tokenizer';
 import { checkInt, checkKeys, fail } from '../check';
@@ -45,6 +46,9 @@ export interface ToolChatOptions extends GenerateOptions {
   /** the chat template to render with (default: the model's; ChatML with Hermes tools when it has none) */
   chatTemplate?: string;
 }
+
+/** Every key ToolChatOptions has. */
+export const TOOL_CHAT_OPTIONS: readonly string[] = [...GENERATE_OPTIONS, 'tools', 'toolChoice', 'parallelToolCalls', 'chatTemplate'];
 
 export interface ToolChatResult {
   /** the text outside tool-call blocks */
@@ -301,6 +305,7 @@ export async function* chatWithToolsStream(model: Model, messages: readonly Chat
   if (!model || typeof (model as Model).generate !== 'function' || !(model as Model).tokenizer) fail('type', 'model', 'a Model', model, fn);
   if (!Array.isArray(messages)) fail('type', 'messages', 'an array of chat messages', messages, fn);
   if (!opts || typeof opts !== 'object') fail('type', 'opts', 'an options object with tools', opts, fn);
+  checkKeys(opts, TOOL_CHAT_OPTIONS, 'opts', fn);
   const tools = checkTools(opts.tools, fn);
   const choice = opts.toolChoice ?? 'auto';
   let forced: ToolDefinition[] | undefined;

@@ -7,6 +7,7 @@ import { DType } from '../dtype';
 import { Tensor, byteSize } from '../tensor';
 import { REPACKABLE_DTYPES, repack, repackedDtype } from '../ops/qgemm';
 import { weightZeros } from '../ops/common';
+import { ATTENTION_HEAD_DIMS } from '../ops/attention';
 import { ARCH_TRAITS, Config } from './config';
 
 export interface LayerWeights {
@@ -225,6 +226,13 @@ export function loadWeights(from: GgufFile | TensorSource, c: Config): Weights {
   };
 
   const qd = c.nHead * c.headDim, kd = c.nHeadKv * c.headDim, vd = c.nHeadKv * c.headDimV;
+  // the attention kernels' head sizes, refused here (at load, with the rest) rather than at the first evaluate
+  if (!ATTENTION_HEAD_DIMS.includes(c.headDim)) {
+    problems.push(`blk.0.attn_q.weight: head size ${c.headDim} (key_length) is not one the attention kernels take (${ATTENTION_HEAD_DIMS.join(', ')})`);
+  }
+  if (c.headDimV !== c.headDim) {
+    problems.push(`blk.0.attn_v.weight: value head size ${c.headDimV} differs from the key head size ${c.headDim}; the attention kernels take equal ones`);
+  }
   const tokEmbd = get('token_embd.weight', [c.vocabSize, c.dim]);
   const layers: LayerWeights[] = [];
   for (let l = 0; l < c.nLayer; l++) {

@@ -480,6 +480,8 @@ function optionCases(dir: string): OptCase[] {
   const tok = new lib.Tokenizer({ model: 'llama', tokens: ['<unk>', '<s>', '</s>', '\u2581a', 'a'], types: [2, 3, 3, 1, 1], scores: [0, 0, 0, -1, -2] });
   const o = (extra: Record<string, unknown>, opts: Record<string, unknown>) => ({ ...extra, ...opts });
   return [
+    { name: 'new Grammar', call: (opts) => new lib.Grammar('root ::= "a"', opts as never) },
+    { name: 'Grammar.parse', call: (opts) => lib.Grammar.parse('root ::= "a"', opts as never) },
     { name: 'rmsnorm', call: (opts) => lib.rmsnorm(x, w32, opts) },
     { name: 'rmsnormAsync', call: (opts) => lib.rmsnormAsync(x, w32, opts) },
     { name: 'softmax', call: (opts) => lib.softmax(x, opts) },
@@ -522,7 +524,11 @@ function optionCases(dir: string): OptCase[] {
 
 // exports whose options the model layer checks (lib/models, another branch): listed so the walk
 // below stays complete; give each a case here once its options are checked
-const OPTIONS_CHECKED_ELSEWHERE = ['load', 'new Model', 'Model#evaluate', 'Model#generate', 'Model#embed', 'Model#complete', 'Model#chat', 'Model#chatStream', 'readHf'];
+// the model API's options are checked in test/models/options.test.ts; the executors' rope/attention/moeRoute
+// options go on to the kernels, whose cases are above; Model#layoutFor takes the already checked LoadOptions
+const OPTIONS_CHECKED_ELSEWHERE = ['load', 'new Model', 'Model#evaluate', 'Model#generate', 'Model#embed', 'Model#complete', 'Model#chat', 'Model#chatStream', 'readHf',
+  'Model#layoutFor', 'Model#chatWithTools', 'Model#chatWithToolsStream', 'chatWithTools', 'chatWithToolsStream',
+  ...['InlineExec', 'BudgetedExec', 'RecordingExec'].flatMap((e) => [`${e}#rope`, `${e}#attention`, `${e}#moeRoute`])];
 
 /** parameter names of a function or a class's constructor, from its source */
 function paramNames(f: (...a: never[]) => unknown): string[] {

@@ -8,6 +8,7 @@ import { writeSyntheticModel } from '../../lib/models/synthetic';
 import { EMBED_OPTIONS, EVALUATE_OPTIONS, LOAD_OPTIONS, Model, load } from '../../lib/models/model';
 import { GENERATE_OPTIONS } from '../../lib/generate/generate';
 import { SAMPLER_OPTIONS, Sampler } from '../../lib/generate/sampler';
+import { TOOL_CHAT_OPTIONS } from '../../lib/grammar/tools';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fuselm-options-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -43,6 +44,8 @@ describe('an unknown option key is a TypeError naming it and the known ones', ()
     ['chatStream', 'temp', GENERATE_OPTIONS, (o) => m.chatStream([{ role: 'user', content: 'hi' }], o as never)],
     ['Model.embed', 'pool', EMBED_OPTIONS, (o) => m.embed([1, 2], o as never)],
     ['Sampler', 'top_k', SAMPLER_OPTIONS, (o) => new Sampler(o as never)],
+    ['chatWithTools', 'tool_choice', TOOL_CHAT_OPTIONS, (o) => m.chatWithTools([{ role: 'user', content: 'hi' }], o as never)],
+    ['chatWithTools', 'toolz', TOOL_CHAT_OPTIONS, async (o) => { for await (const e of m.chatWithToolsStream([{ role: 'user', content: 'hi' }], o as never)) void e; }],
   ];
   test.each(cases)('%s rejects %s', async (fn, key, known, call) => {
     const e = await thrown(() => call({ [key]: 1 }));

@@ -54,11 +54,25 @@ describe('layoutWeights', () => {
   });
 
   test('parts of which only some can be repacked are not fused (each keeps the layout it can have)', () => {
-    // nHeadKv 1 with head dim 8: wk, wv have 8 rows (not a whole group of 16), wq 16
-    const w = weightsOf({ type: 'q8_0', quantize: q, dim: 32, nHead: 4, nHeadKv: 1, ffDim: 64 });
+    // wk, wv cut to 8 rows (not a whole group of 16; no real head size gives that), wq 64
+    const w = weightsOf({ type: 'q8_0', quantize: q, dim: 64, nHead: 1, nHeadKv: 1, ffDim: 64 });
+    w.layers[0].wk = w.layers[0].wk.slice(0, 8);
+    w.layers[0].wv = w.layers[0].wv.slice(0, 8);
     const M = layoutWeights(w).weights.layers[0];
     expect(M.wQkv).toBeUndefined();
     expect(M.wq.dtype).toBe('q8_0x16');
     expect(M.wk.dtype).toBe('q8_0');
+  });
+});
+
+describe('loadWeights refuses what the attention kernels cannot run, at load', () => {
+  test('a head size outside ATTENTION_HEAD_DIMS names the tensor and the sizes', () => {
+    // dim 120 / 3 heads = head size 40
+    expect(() => weightsOf({ dim: 120, nHead: 3, nHeadKv: 1, ffDim: 64, type: 'f32' as never })).toThrow(
+      /blk\.0\.attn_q\.weight: head size 40 \(key_length\) is not one the attention kernels take \(32, 64, 80, 96, 128, 192, 256, 512\)/);
+  });
+  test.each([[96 * 2, 2], [256 * 2, 2]])('dim %d with %d heads (head size 96, 256) loads', (dim, nHead) => {
+    const w = weightsOf({ dim, nHead, nHeadKv: 1, ffDim: 64, type: 'f32' as never });
+    expect(w.layers).toHaveLength(1);
   });
 });
