@@ -92,7 +92,7 @@ for (const name of only) {
 console.log('\n| model | A prefill | B prefill | B / A | A decode | B decode | B / A |');
 console.log('|---|---|---|---|---|---|---|');
 for (const r of rows) {
-  console.log(`| ${r.name} ${layers}L | ${r.A.prefill.toFixed(1)} | ${r.B.prefill.toFixed(1)} | ${(r.B.prefill / r.A.prefill).toFixed(3)} `
+  console.log(`| ${r.name} ${MODELS[r.name].nLayer}L | ${r.A.prefill.toFixed(1)} | ${r.B.prefill.toFixed(1)} | ${(r.B.prefill / r.A.prefill).toFixed(3)} `
     + `| ${r.A.decode.toFixed(2)} | ${r.B.decode.toFixed(2)} | ${(r.B.decode / r.A.decode).toFixed(3)} |`);
 }
 console.log('(tokens/s, medians; B / A > 1: B is faster)');
