@@ -11,7 +11,7 @@ import { readConfig } from '../models/config';
 import { load } from '../models/model';
 import { ChatMessage } from '../tokenizer/chat';
 import { writeSyntheticModel } from '../models/synthetic';
-import { QuantFormat, dequantize, quantize as quantizeTensor } from '../ops/qgemm';
+import { CUDA_MATMUL_DTYPES, MATMUL_WEIGHT_DTYPES, QuantFormat, dequantize, quantize as quantizeTensor, repackSupported } from '../ops/qgemm';
 import { parseArgs, UsageError } from './args';
 import { Command } from './command';
 
@@ -31,9 +31,14 @@ export const info: Command = {
     const f = readGguf(positional[0]);
     let config: unknown;
     try { config = readConfig(f); } catch (e) { config = { error: (e as Error).message }; }
-    const byType: Record<string, { count: number; bytes: number }> = {};
+    // per GGUF type: how many tensors, their bytes, and what fuselm has for it (a matmul, a repacked GEMV, CUDA)
+    const byType: Record<string, { count: number; bytes: number; matmul: boolean; repackedGemv: boolean; cuda: boolean }> = {};
     for (const t of f.tensors) {
-      const e = (byType[t.typeName] ??= { count: 0, bytes: 0 });
+      const d = t.dtype as DType | undefined;
+      const e = (byType[t.typeName] ??= {
+        count: 0, bytes: 0, matmul: d !== undefined && MATMUL_WEIGHT_DTYPES.includes(d),
+        repackedGemv: d !== undefined && repackSupported(d), cuda: d !== undefined && CUDA_MATMUL_DTYPES.includes(d),
+      });
       e.count++; e.bytes += t.byteSize;
     }
     const total = f.tensors.reduce((a, t) => a + t.byteSize, 0);
@@ -52,7 +57,11 @@ export const info: Command = {
     const out: string[] = [];
     out.push(`GGUF v${f.version}, ${f.tensors.length} tensors, ${mib(total)} of weights (${f.mapped ? 'mmap' : 'read'}), alignment ${f.alignment}`);
     out.push(`config: ${JSON.stringify(config)}`);
-    out.push('types: ' + Object.entries(byType).map(([k, v]) => `${k} x${v.count} (${mib(v.bytes)})`).join(', '));
+    out.push('weight types (matmul: fuselm has kernels for it; repacked: load() repacks it for the decode GEMV; cuda: the CUDA build has it):');
+    for (const [k, v] of Object.entries(byType)) {
+      const yes = (b: boolean) => (b ? 'yes' : 'no ');
+      out.push(`  ${k.padEnd(8)} x${String(v.count).padEnd(5)} ${mib(v.bytes).padStart(12)}  matmul ${yes(v.matmul)}  repacked ${yes(v.repackedGemv)}  cuda ${yes(v.cuda)}`);
+    }
     for (const [k, v] of Object.entries(meta)) out.push(`  ${k} = ${typeof v === 'string' && v.length > 80 ? JSON.stringify(v.slice(0, 77) + '...') : JSON.stringify(v)}`);
     if (flags.tensors) for (const t of f.tensors) out.push(`  ${t.name.padEnd(32)} ${t.typeName.padEnd(6)} [${t.shape.join(', ')}] ${t.byteSize} B`);
     process.stdout.write(out.join('\n') + '\n');

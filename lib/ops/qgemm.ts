@@ -18,6 +18,12 @@ export const MATMUL_WEIGHT_DTYPES: readonly DType[] = [
   ...LEGACY_FORMATS, 'q5_0x16', 'q4_1x16', 'q5_1x16', 'iq4_nlx16', 'mxfp4x16',
   'iq4_xs', 'q3_k', 'q2_k', 'iq4_xsx16', 'q3_kx16', 'q2_kx16',
 ];
+/**
+ * Weight dtypes the CUDA matmul takes (the CUDA build's FL_CUDA_DISPATCH_FORMAT in csrc/cuda/formats.cuh;
+ * test/kernels/dtype.test.ts keeps the two lists equal). The npm addon is CPU-only: see cuda.built().
+ */
+export const CUDA_MATMUL_DTYPES: readonly DType[] = ['q4_0', 'q8_0', 'q4_k', 'q6_k', 'iq4_xs', 'q3_k', 'q2_k', 'f16', 'bf16',
+  'q5_0', 'q4_1', 'q5_1', 'iq4_nl', 'mxfp4'];
 /** The repacked formats (16 rows interleaved for the GEMV) and the GGUF format each holds. */
 export const REPACKED_FORMATS = {
   q4_0x16: 'q4_0', q8_0x16: 'q8_0', q4_kx16: 'q4_k', q6_kx16: 'q6_k',

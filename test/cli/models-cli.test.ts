@@ -1,6 +1,7 @@
 // The model subcommands of `npx fuselm`: info, run (plain and --chat), chat (turns
 // from a stream, the KV cache reused across turns) and quantize, each checked
 // against the library calls it stands for; usage errors are UsageErrors.
+import { CUDA_MATMUL_DTYPES, MATMUL_WEIGHT_DTYPES, repackSupported } from '../../lib/ops/qgemm';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -38,6 +39,18 @@ describe('fuselm CLI, model commands', () => {
     expect(r.code).toBe(0);
     expect(j.config).toMatchObject({ arch: 'qwen2', dim: 128, nLayer: 2, nHead: 2 });
     expect(j.tensorBytes).toBeGreaterThan(0);
+  });
+
+  test('info: each weight type with what fuselm has for it (matmul, repacked GEMV, CUDA)', async () => {
+    const j = JSON.parse((await capture('info', [file, '--json'])).out);
+    const types = Object.keys(j.types);
+    expect(types.length).toBeGreaterThan(0);
+    for (const t of types) {
+      const d = t.toLowerCase() as never;
+      expect(j.types[t]).toMatchObject({ matmul: MATMUL_WEIGHT_DTYPES.includes(d), repackedGemv: repackSupported(d), cuda: CUDA_MATMUL_DTYPES.includes(d) });
+    }
+    const r = await capture('info', [file]);
+    expect(r.out).toMatch(new RegExp(`^  ${types[0]}\\s+x\\d+\\s+[\\d.]+ MiB  matmul (yes|no )  repacked (yes|no )  cuda (yes|no )$`, 'm'));
   });
 
   test('run --json and run --chat --json give what generate() and chat() give', async () => {

@@ -1,6 +1,7 @@
 // The dtype table is declared once in C++ (csrc/include/fuselm/blocks.h, kDTypeTraits) and mirrored in
 // lib/dtype.ts (DTYPES). This checks the two agree row by row, in both directions, so a format added
 // on one side only fails here; and that dtypes cross the native boundary as ids, never as names.
+import { CUDA_MATMUL_DTYPES } from '../../lib/ops/qgemm';
 import { DTYPES, DType, Tensor, add, gather, KVCache } from '../../lib';
 import { native } from '../../lib/native';
 // the addon untyped: these calls pass wrong arguments on purpose
@@ -53,4 +54,13 @@ describe('dtypes cross the boundary as ids', () => {
       c.dispose();
     }
   });
+});
+
+test('CUDA_MATMUL_DTYPES is the CUDA dispatch list (csrc/cuda/formats.cuh FL_CUDA_DISPATCH_FORMAT)', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const src: string = require('fs').readFileSync(require('path').join(__dirname, '..', '..', 'csrc', 'cuda', 'formats.cuh'), 'utf8');
+  const at = src.indexOf('#define FL_CUDA_DISPATCH_FORMAT');
+  const body = src.slice(at, src.indexOf('default:', at));
+  const cases = [...body.matchAll(/case DType::(\w+):/g)].map((m) => m[1].toLowerCase());
+  expect([...CUDA_MATMUL_DTYPES].sort()).toEqual(cases.sort());
 });
