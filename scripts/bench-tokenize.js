@@ -2,7 +2,7 @@
 // `node scripts/bench-tokenize.js <llama-tokenize> <vocab.gguf> [<vocab.gguf> ...]`: tokenizing a 1 MB
 // mixed text (this repository's code and prose, and the multilingual texts of llama.cpp's tokenizer
 // suite next to the vocabularies) with fuselm and with llama.cpp's `llama-tokenize`, side by side.
-// Each measurement is a fresh process, the two engines alternated; the tokenizer's own time is the
+// Each measurement is a fresh process, the two engines alternated (both with special tokens parsed, llama-tokenize's default, and BOS/EOS as the vocabulary adds them); the tokenizer's own time is the
 // process time on the 1 MB text less the process time on a one-line text (both load the vocabulary
 // the same way), median of --reps (default 5). Prints µs per KB for each, the ratio, and whether the
 // ids are identical. Not part of CI. Build llama-tokenize from the llama.cpp source node-llama-cpp
@@ -47,7 +47,7 @@ const FUSELM = `
 const [root, vocab, file] = process.argv.slice(1);
 const fl = require(root + '/dist/index.js');
 const tk = fl.Tokenizer.fromGguf(fl.readGguf(vocab));
-const ids = tk.encode(require('fs').readFileSync(file, 'utf8'), { addSpecial: true, parseSpecial: false });
+const ids = tk.encode(require('fs').readFileSync(file, 'utf8'), { addSpecial: true, parseSpecial: true });
 process.stdout.write('[' + ids.join(', ') + ']\\n');`;
 
 function time(cmd, args) {
@@ -59,7 +59,7 @@ function time(cmd, args) {
 }
 const run = {
   fuselm: (v, f) => time(process.execPath, ['-e', FUSELM, root, v, f]),
-  llama: (v, f) => time(llama, ['-m', v, '-f', f, '--ids', '--log-disable']),
+  llama: (v, f) => time(llama, ['-m', v, '-f', f, '--ids', '--log-disable', '--no-escape']),
 };
 const median = (a) => { const s = [...a].sort((x, y) => x - y); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 const ids = (out) => { const l = out.trim().split('\n').filter((x) => x.startsWith('[')).pop(); return l; };
