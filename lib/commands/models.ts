@@ -4,9 +4,10 @@ import * as os from 'os';
 import * as path from 'path';
 import * as readline from 'readline';
 import { GgufTensorInfo, ggufPlain, ggufTensor, ggufTensorBytes, readGguf } from '../formats/gguf';
-import { GgufTensorInput, writeGguf } from '../formats/gguf-writer';
+import { GgufMetaInput, GgufTensorInput, gguf, writeGguf } from '../formats/gguf-writer';
+import { IMATRIX_PRESETS, QUANT_PRESETS, QuantPlanEntry, quantPlan } from '../formats/quant-plan';
 import { DType, DTYPES, isDType } from '../dtype';
-import { Tensor } from '../tensor';
+import { Tensor, toHalf } from '../tensor';
 import { readConfig } from '../models/config';
 import { load } from '../models/model';
 import { ChatMessage } from '../tokenizer/chat';
@@ -174,17 +175,28 @@ const FORMATS = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_k', 'q5_k', 'q6_k', '
 
 export const quantize: Command = {
   name: 'quantize',
-  summary: 'rewrite a GGUF model with its 2-D weights in another format',
-  usage: `usage: fuselm quantize <in.gguf> <out.gguf> <format>
+  summary: "rewrite a GGUF model with its weights in another format, or by one of llama.cpp's presets",
+  usage: `usage: fuselm quantize <in.gguf> <out.gguf> <preset|format> [--dry-run]
 
-  format: one of ${FORMATS.join(', ')}. Matrices whose rows do not fill whole blocks of the
-  format, norms and biases (1-D) keep their type; metadata is copied unchanged.`,
+  preset: one of ${Object.keys(QUANT_PRESETS).join(', ')}: llama-quantize's presets, each
+    tensor getting the type llama.cpp gives it (attn_v/ffn_down/output raised on some layers,
+    fallbacks where a row does not fill whole blocks); the output's tensors are byte-identical
+    to llama-quantize's for the same F32/F16 input. Presets that need an importance matrix
+    (${IMATRIX_PRESETS.join(', ')}) are refused.
+  format: one of ${FORMATS.join(', ')}: every 2-D weight in that format. Matrices whose rows do not
+    fill whole blocks of the format, norms and biases (1-D) keep their type.
+  --dry-run   print the plan (tensor, from -> to, MiB) and the total; write nothing.
+  Metadata is copied unchanged (a preset also sets general.file_type).`,
   run(argv) {
-    const { flags, positional } = parseArgs(argv, { help: 'boolean' });
+    const { flags, positional } = parseArgs(argv, { help: 'boolean', 'dry-run': 'boolean' });
     if (flags.help) { process.stdout.write(quantize.usage + '\n'); return 0; }
-    if (positional.length !== 3) throw new UsageError('expected <in.gguf> <out.gguf> <format>');
+    if (positional.length !== 3) throw new UsageError('expected <in.gguf> <out.gguf> <preset|format>');
     const [src, dst, fmt] = positional;
-    if (!isDType(fmt) || !FORMATS.includes(fmt)) throw new UsageError(`format must be one of ${FORMATS.join(', ')}, got '${fmt}'`);
+    const isPreset = fmt in QUANT_PRESETS;
+    if (IMATRIX_PRESETS.includes(fmt)) throw new UsageError(`preset ${fmt} needs an importance matrix, which fuselm does not compute; presets: ${Object.keys(QUANT_PRESETS).join(', ')}`);
+    if (!isPreset && (!isDType(fmt) || !FORMATS.includes(fmt))) {
+      throw new UsageError(`expected a preset (${Object.keys(QUANT_PRESETS).join(', ')}) or a format (${FORMATS.join(', ')}), got '${fmt}'`);
+    }
     if (path.resolve(src) === path.resolve(dst)) throw new UsageError('the output must be another file than the input');
     const f = readGguf(src);
     const toF32 = (t: GgufTensorInfo): Tensor => {
@@ -193,17 +205,44 @@ export const quantize: Command = {
       if (x.dtype === 'f16' || x.dtype === 'bf16') return Tensor.from(x.toArray() as Float32Array, x.shape);
       return dequantize(x);
     };
-    const target = fmt as DType;
-    const blk = DTYPES[target].blockElems;
+    let plan: QuantPlanEntry[];
+    if (isPreset) plan = quantPlan(f, fmt);
+    else {
+      const target = fmt as DType;
+      const blk = DTYPES[target].blockElems;
+      plan = f.tensors.map((t) => {
+        const convert = !(t.shape.length < 2 || t.ne[0] % blk !== 0 || !t.dtype || t.dtype === target);
+        const bytes = convert ? (t.numel / blk) * DTYPES[target].blockBytes : t.byteSize;
+        return { name: t.name, from: t.typeName, to: convert ? target : t.dtype ?? t.typeName, convert, bytes };
+      });
+    }
+    if (flags['dry-run']) {
+      const w = Math.max(...plan.map((e) => e.name.length));
+      for (const e of plan) {
+        process.stdout.write(`${e.name.padEnd(w)}  ${e.from.padEnd(6)} -> ${String(e.to).toUpperCase().padEnd(6)}  ${(e.bytes / 2 ** 20).toFixed(3).padStart(10)} MiB\n`);
+      }
+      const before = f.tensors.reduce((a, t) => a + t.byteSize, 0), after = plan.reduce((a, e) => a + e.bytes, 0);
+      process.stdout.write(`total: ${(before / 2 ** 20).toFixed(2)} MiB -> ${(after / 2 ** 20).toFixed(2)} MiB (${plan.filter((e) => e.convert).length} of ${plan.length} tensors converted; nothing written)\n`);
+      return 0;
+    }
+    const byName = new Map(plan.map((e) => [e.name, e]));
     const tensors: GgufTensorInput[] = f.tensors.map((t) => {
       const raw = { name: t.name, shape: t.shape, type: t.ggmlType, data: ggufTensorBytes(f, t) };
-      if (t.shape.length < 2 || t.ne[0] % blk !== 0 || !t.dtype || t.dtype === target) return raw;
+      const e = byName.get(t.name)!;
+      if (!e.convert) return raw;
+      const to = e.to as DType;
       const x = toF32(t);
+      if (to === 'f32') return { name: t.name, shape: t.shape, type: to, data: x };
+      if (to === 'f16' || to === 'bf16') return { name: t.name, shape: t.shape, type: to, data: toHalf(x.toArray() as Float32Array, t.shape, to) };
       const cols = t.ne[0];
-      const y: Tensor = quantizeTensor(x.reshape([x.numel / cols, cols]), target as QuantFormat);
-      return { name: t.name, shape: t.shape, type: target, data: y.bytes() };
+      const y: Tensor = quantizeTensor(x.reshape([x.numel / cols, cols]), to as QuantFormat);
+      return { name: t.name, shape: t.shape, type: to, data: y.bytes() };
     });
-    const metadata = new Map([...f.metadata].filter(([k]) => k !== 'general.alignment'));
+    const metadata = new Map<string, GgufMetaInput>([...f.metadata].filter(([k]) => k !== 'general.alignment'));
+    if (isPreset) {
+      metadata.set('general.quantization_version', gguf.u32(2));
+      metadata.set('general.file_type', gguf.u32(QUANT_PRESETS[fmt].ftype));
+    }
     writeGguf(dst, { metadata, tensors, alignment: f.alignment });
     process.stdout.write(`wrote ${dst}: ${(fs.statSync(dst).size / 2 ** 20).toFixed(1)} MiB\n`);
     return 0;
