@@ -11,6 +11,8 @@ import { chatLoop } from '../../lib/commands/models';
 import { writeSyntheticModel } from '../../lib/models/synthetic';
 import { load } from '../../lib/models/model';
 import { readGguf } from '../../lib/formats/gguf';
+import { QUANT_PRESETS, quantPlan } from '../../lib/formats/quant-plan';
+import { spawnSync } from 'child_process';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fuselm-cli-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -100,6 +102,47 @@ describe('fuselm CLI, model commands', () => {
     const m = await load(dst);
     expect((await m.evaluate([1, 2, 3]))[0].length).toBe(m.config.vocabSize);
     m.dispose();
+  });
+
+  test('quantize --dry-run: the plan of a preset (tensor, from -> to, MiB), nothing written', async () => {
+    const dst = path.join(tmp, 'plan.gguf');
+    const r = await capture('quantize', [file, dst, 'Q4_K_M', '--dry-run']);
+    expect(r.code).toBe(0);
+    expect(fs.existsSync(dst)).toBe(false);
+    // qwen2 dim 128: rows of 128 fill no 256-block, so Q4_K falls back to Q5_0 and output's Q6_K to Q8_0
+    expect(r.out).toMatch(/^blk\.0\.attn_q\.weight\s+F32\s+-> Q5_0\s+[\d.]+ MiB$/m);
+    expect(r.out).toMatch(/^output\.weight\s+F32\s+-> Q8_0\s+[\d.]+ MiB$/m);
+    expect(r.out).toMatch(/^blk\.0\.attn_norm\.weight\s+F32\s+-> F32\s+[\d.]+ MiB$/m);
+    expect(r.out).toMatch(/^blk\.0\.attn_q\.bias\s+F32\s+-> F32\s+/m);
+    expect(r.out).toMatch(/^total: [\d.]+ MiB -> [\d.]+ MiB \(\d+ of \d+ tensors converted; nothing written\)$/m);
+    const f = readGguf(file);
+    expect(r.out.trim().split('\n').length).toBe(f.tensors.length + 1);
+  });
+
+  test('quantize <PRESET>: the file holds the planned types, sets general.file_type and loads', async () => {
+    const dst = path.join(tmp, 'q4km.gguf');
+    expect((await capture('quantize', [file, dst, 'Q4_K_M'])).code).toBe(0);
+    const f = readGguf(dst);
+    const plan = new Map(quantPlan(readGguf(file), 'Q4_K_M').map((e) => [e.name, String(e.to).toUpperCase()]));
+    for (const t of f.tensors) expect([t.name, t.typeName]).toEqual([t.name, plan.get(t.name)]);
+    expect(f.metadata.get('general.file_type')?.value).toBe(15);
+    const m = await load(dst);
+    expect((await m.evaluate([1, 2, 3]))[0].length).toBe(m.config.vocabSize);
+    m.dispose();
+  });
+
+  test('quantize: an unknown preset is a usage error (exit 2) naming the known ones; imatrix presets are refused by name', async () => {
+    const call = (argv: string[]) => (async () => cmd('quantize').run(argv))();
+    const names = Object.keys(QUANT_PRESETS);
+    const e = await call([file, path.join(tmp, 'x.gguf'), 'Q4_K_X']).catch((x: Error) => x);
+    expect(e).toBeInstanceOf(UsageError);
+    for (const n of names) expect((e as Error).message).toContain(n);
+    expect((e as Error).message).toContain("got 'Q4_K_X'");
+    const run = spawnSync(process.execPath, [path.join(__dirname, '../../dist/cli.js'), 'quantize', file, path.join(tmp, 'x.gguf'), 'Q4_K_X'], { encoding: 'utf8' });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('Q4_K_M');
+    await expect(call([file, path.join(tmp, 'x.gguf'), 'IQ2_XXS'])).rejects.toThrow('preset IQ2_XXS needs an importance matrix');
+    expect(() => quantPlan(readGguf(file), 'Q9')).toThrow(/^quantPlan: Expected one of Q4_0, .* for preset but received Q9$/);
   });
 
   test('usage errors and bad files', async () => {
