@@ -69,7 +69,7 @@ static float make_qkx2_quants(int n, int nmax, const float* x, const float* w, u
     l = l < 0 ? 0 : l > nmax ? nmax : l;
     L[i] = (uint8_t)l;
     const float diff = scale * l + mn - x[i];
-    best += w[i] * diff * diff;
+    best += w[i] * (diff * diff);  // ggml: w * (diff * diff), not (w * diff) * diff
   }
   for (int is = 0; is <= nstep; is++) {
     iscale = (rmin + rdelta * is + nmax) / (mx - mn);
@@ -93,7 +93,7 @@ static float make_qkx2_quants(int n, int nmax, const float* x, const float* w, u
       float err = 0;
       for (int i = 0; i < n; i++) {
         const float diff = this_scale * Laux[i] + this_min - x[i];
-        err += w[i] * diff * diff;
+        err += w[i] * (diff * diff);
       }
       if (err < best) {
         for (int i = 0; i < n; i++) L[i] = Laux[i];
