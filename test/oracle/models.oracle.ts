@@ -39,7 +39,9 @@ const TEXTS = [
 const LONG = 'The quick brown fox jumps over the lazy dog, and the model was fast on that node. '
   + 'It is the kernel of one token that they had all with her, but not for you. Hello world! 0123456789 ';
 
-interface Case { name: string; spec: SyntheticSpec; minCorr: number }
+/** preset: the F32 model quantized by llama.cpp's own llama-quantize with that preset (skipped without the binary) */
+interface Case { name: string; spec: SyntheticSpec; minCorr: number; preset?: string }
+const LLAMA_QUANTIZE = process.env.LLAMA_QUANTIZE ?? '/work/llama.cpp-src/llama.cpp/build/bin/llama-quantize';
 
 /** llama3's per-pair factors as convert_hf_to_gguf.py computes them (conversion/llama.py generate_extra_tensors). */
 function llama3Factors(base: number, dim: number, factor: number, low: number, high: number, oldCtx: number): Float32Array {
@@ -54,6 +56,12 @@ function llama3Factors(base: number, dim: number, factor: number, low: number, h
 const dense = { dim: 256, nLayer: 2, nHead: 4, nHeadKv: 2, ffDim: 512 };
 const CASES: Case[] = [
   { name: 'llama dense F32', spec: { arch: 'llama', ...dense, type: 'f32' }, minCorr: 0.999 },
+  // files llama.cpp quantized itself, in shapes that force its fallbacks (rows of 896 / 576: Q4_K -> Q5_0,
+  // Q5_K -> Q5_1, Q6_K -> Q8_0, IQ4_XS -> IQ4_NL), with the types those presets mix
+  { name: 'qwen2 Q4_K_M by llama-quantize (hidden 896)', spec: { arch: 'qwen2', dim: 896, nLayer: 2, nHead: 14, nHeadKv: 2, ffDim: 1408, type: 'f32', untied: true }, minCorr: 0.99, preset: 'Q4_K_M' },
+  { name: 'llama Q5_K_M by llama-quantize (hidden 576, tied)', spec: { arch: 'llama', dim: 576, nLayer: 2, nHead: 9, nHeadKv: 3, ffDim: 1536, type: 'f32' }, minCorr: 0.999, preset: 'Q5_K_M' },
+  { name: 'llama IQ4_XS by llama-quantize (hidden 576)', spec: { arch: 'llama', dim: 576, nLayer: 2, nHead: 9, nHeadKv: 3, ffDim: 1536, type: 'f32', untied: true }, minCorr: 0.99, preset: 'IQ4_XS' },
+  { name: 'qwen3moe MXFP4_MOE by llama-quantize (experts 1408 wide)', spec: { arch: 'qwen3moe', dim: 256, nLayer: 2, nHead: 4, nHeadKv: 2, ffDim: 512, nExpert: 8, nExpertUsed: 2, expertFf: 1408, type: 'f32' }, minCorr: 0.99, preset: 'MXFP4_MOE' },
   { name: 'llama dense F16', spec: { arch: 'llama', ...dense, type: 'f16' }, minCorr: 0.999 },
   { name: 'llama dense Q8_0', spec: { arch: 'llama', ...dense, type: 'q8_0' }, minCorr: 0.999 },
   { name: 'llama dense Q4_0', spec: { arch: 'llama', ...dense, type: 'q4_0' }, minCorr: 0.99 },
@@ -124,12 +132,20 @@ function corr(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 for (const c of CASES) {
-  describe(c.name, () => {
+  (c.preset && !fs.existsSync(LLAMA_QUANTIZE) ? describe.skip : describe)(c.name, () => {
     const file = path.join(tmp, `${c.name.replace(/[^a-z0-9]+/gi, '_')}.gguf`);
-    const quantized = !['f32', 'f16', 'bf16'].includes(c.spec.type ?? 'f32');
+    const quantized = c.preset !== undefined || !['f32', 'f16', 'bf16'].includes(c.spec.type ?? 'f32');
     let written = false;
     const write = () => {
-      if (!written) { writeSyntheticModel(file, { seed: 7, ...c.spec, quantize: (x, t) => quantize(x, t as QuantFormat) }); written = true; }
+      if (written) return;
+      if (c.preset) {
+        writeSyntheticModel(file + '.f32', { seed: 7, ...c.spec });
+        const r = spawnSync(LLAMA_QUANTIZE, [file + '.f32', file, c.preset], { encoding: 'utf8', env: { ...process.env, LD_LIBRARY_PATH: path.dirname(LLAMA_QUANTIZE) } });
+        if (r.status !== 0) throw new Error(`llama-quantize ${c.preset} failed: ${r.stderr.slice(-1500)}`);
+      } else {
+        writeSyntheticModel(file, { seed: 7, ...c.spec, quantize: (x, t) => quantize(x, t as QuantFormat) });
+      }
+      written = true;
     };
 
     test('tokenization identical to llama.cpp', async () => {
