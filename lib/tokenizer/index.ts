@@ -477,7 +477,6 @@ export class Tokenizer {
   /** the BPE pre-tokenizer (gpt2, gemma4) */
   readonly preTokenizer: PreTokenizer | undefined;
   private readonly kind: 'spm' | 'bpe' | 'wpm' | 'ugm';
-  private maxTokenChars = 0;
   readonly chatTemplate: string | undefined;
   private readonly types: Int32Array;
   /** llama.cpp's token attributes (Attr bits): the file's types plus what it infers by name */
@@ -521,7 +520,6 @@ export class Tokenizer {
     this.scores = Float32Array.from({ length: n }, (_, i) => (v.scores ? v.scores[i] : 0));
     for (let i = 0; i < n; i++) {
       if (!this.ids.has(this.tokens[i])) this.ids.set(this.tokens[i], i);
-      this.maxTokenChars = Math.max(this.maxTokenChars, this.tokens[i].length);
     }
     const pre = this.preTokenizer = kind === 'bpe' ? preTokenizer(this.pre) : undefined;
     // as llama.cpp: a default out of range is no token; a file's id out of range keeps the default
@@ -599,7 +597,7 @@ export class Tokenizer {
       });
       this.merges = new MergeTable(this.ids, n, rules);
     } else if (kind === 'wpm') {
-      this.wpm = new Wpm(this.ids, this.maxTokenChars, v.lowercase ?? true, v.stripAccents ?? v.lowercase ?? true, this.unk);
+      this.wpm = new Wpm(this.ids, v.lowercase ?? true, v.stripAccents ?? v.lowercase ?? true, this.unk);
     } else {
       this.ugm = new Ugm(this.tokens, this.attrs, this.scores, this.unk, {
         charsmap: v.precompiledCharsmap, addSpacePrefix: this.addSpacePrefix, removeExtraWhitespaces: v.removeExtraWhitespaces ?? false,

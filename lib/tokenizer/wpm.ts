@@ -19,15 +19,26 @@ function nfdFirst(cp: number): number {
   return String.fromCodePoint(cp).normalize('NFD').codePointAt(0)!;
 }
 
+/** how many words' ids Wpm keeps (then it starts again) */
+const WORD_CACHE_SIZE = 1 << 16;
+
 export class Wpm {
+  /** the ids of words already cut: a word always gives the same ids, and words repeat in text */
+  private readonly cache = new Map<string, number[]>();
+  /** the length of the longest token starting with each UTF-16 code unit (0: none), so the cut tries no longer piece */
+  private readonly longest = new Int32Array(0x10000);
+
   constructor(
     private readonly ids: ReadonlyMap<string, number>,
-    private readonly maxTokenChars: number,
     private readonly lowercase: boolean,
     private readonly stripAccents: boolean,
     private readonly unk: number | undefined,
   ) {
     if (unk === undefined) throw new RangeError('tokenizer: a bert vocabulary needs a valid unknown_token_id ([UNK])');
+    for (const t of ids.keys()) {
+      const c = t.charCodeAt(0);
+      if (t.length > this.longest[c]) this.longest[c] = t.length;
+    }
   }
 
   /** llama.cpp's llm_tokenizer_wpm_session::preprocess: the normalized words. */
@@ -55,17 +66,21 @@ export class Wpm {
   tokenize(text: string, out: number[]): void {
     for (const word of this.words(text)) {
       if (word.length === 0) continue;
+      const hit = this.cache.get(word);
+      if (hit !== undefined) { for (const x of hit) out.push(x); continue; }
       const w = '\u2581' + word;
       const start = out.length;
       for (let i = 0; i < w.length;) {
         let matched = false;
-        for (let j = Math.min(w.length, i + this.maxTokenChars); j > i; j--) {
+        for (let j = Math.min(w.length, i + this.longest[w.charCodeAt(i)]); j > i; j--) {
           const id = this.ids.get(w.slice(i, j));
           if (id !== undefined) { out.push(id); i = j; matched = true; break; }
         }
         if (!matched) { out.length = start; break; }
       }
       if (out.length === start) out.push(this.unk!);
+      if (this.cache.size >= WORD_CACHE_SIZE) this.cache.clear();
+      this.cache.set(word, out.slice(start));
     }
   }
 }
