@@ -493,6 +493,11 @@ export class Tokenizer {
   private readonly spacePrefixRule: 'llama' | 'always' | 'first';
   /** special tokens to split out, longest first */
   private readonly specials: { id: number; text: string; control: boolean; lstrip: boolean; rstrip: boolean }[] = [];
+  /** the special tokens' texts as a trie over UTF-16 code units: each node's children, the text ending at it */
+  private readonly specialTrie: Map<number, number>[] = [new Map()];
+  private readonly specialTrieText: (string | undefined)[] = [undefined];
+  /** the code units a special token's text starts with (1) */
+  private readonly specialFirst = new Uint8Array(0x10000);
   private readonly wpm: Wpm | undefined;
   private readonly ugm: Ugm | undefined;
   /** BPE: the ids of pieces already merged; SPM: of words */
@@ -612,6 +617,35 @@ export class Tokenizer {
     // longest first, in UTF-8 bytes as llama.cpp sorts them
     const bytes = new Map(this.specials.map((s) => [s.id, te.encode(s.text).length]));
     this.specials.sort((a, b) => bytes.get(b.id)! - bytes.get(a.id)! || a.id - b.id);
+    for (const sp of this.specials) {
+      let node = 0;
+      for (let k = 0; k < sp.text.length; k++) {
+        const c = sp.text.charCodeAt(k);
+        let nx = this.specialTrie[node].get(c);
+        if (nx === undefined) { nx = this.specialTrie.length; this.specialTrie.push(new Map()); this.specialTrieText.push(undefined); this.specialTrie[node].set(c, nx); }
+        node = nx;
+      }
+      this.specialTrieText[node] = sp.text;
+      this.specialFirst[sp.text.charCodeAt(0)] = 1;
+    }
+  }
+
+  /** The texts of the special tokens that occur in text, in one pass over it (the trie). */
+  private specialsIn(text: string): Set<string> {
+    const found = new Set<string>();
+    const trie = this.specialTrie, ends = this.specialTrieText, first = this.specialFirst;
+    for (let i = 0; i < text.length; i++) {
+      if (first[text.charCodeAt(i)] === 0) continue;
+      let node = 0;
+      for (let k = i; k < text.length; k++) {
+        const nx = trie[node].get(text.charCodeAt(k));
+        if (nx === undefined) break;
+        node = nx;
+        const t = ends[node];
+        if (t !== undefined) found.add(t);
+      }
+    }
+    return found;
   }
 
   /** Builds the tokenizer from a GGUF file's tokenizer.* metadata. */
@@ -735,8 +769,12 @@ export class Tokenizer {
    */
   private partition(text: string, parseSpecial: boolean): (string | number)[] {
     let frags: (string | number)[] = [text];
+    // every fragment is a piece of text: a token whose text is not in it splits nothing
+    // (an empty text goes through every pass, which leaves no fragment, as before)
+    const found = text.length > 0 ? this.specialsIn(text) : undefined;
     for (const s of this.specials) {
       if (s.control && !parseSpecial) continue;
+      if (found !== undefined && !found.has(s.text)) continue;
       const next: (string | number)[] = [];
       for (const f of frags) {
         if (typeof f === 'number') { next.push(f); continue; }
