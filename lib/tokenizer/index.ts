@@ -202,6 +202,131 @@ class PairHeap {
   }
 }
 
+/**
+ * BPE merge rules over symbol ids, so that the merge loop allocates no strings: each string a
+ * rule names (its left, its right and what they make) has an id, its token id where the
+ * vocabulary has it (the first of equal texts, as the id lookup takes) and one past the
+ * vocabulary otherwise, so equal ids are equal strings. A rule is found by its (left, right) ids in
+ * an open-addressing hash table; the first rule for a pair wins (its lowest rank), as before.
+ */
+class MergeTable {
+  private readonly left: Int32Array;
+  private readonly right: Int32Array;
+  private readonly rank: Int32Array;
+  private readonly made: Int32Array;
+  private readonly shift: number;
+  /** the symbol id of each single code point a rule or the vocabulary names (-1: none): BMP here, the rest in astral */
+  private readonly bmp = new Int32Array(0x10000).fill(-1);
+  private readonly astral = new Map<number, number>();
+  /** scratch for merge(), grown as needed */
+  start = new Int32Array(64); len = new Int32Array(64); next = new Int32Array(64);
+  private prev = new Int32Array(64);
+  sym = new Int32Array(64);
+  private readonly heap = new PairHeap();
+  /** when set, the rank of every rule merge() finds is added (the vocabulary slices read them) */
+  hits: Set<number> | undefined;
+
+  constructor(ids: ReadonlyMap<string, number>, nVocab: number, rules: [string, string, number][]) {
+    const extra = new Map<string, number>();
+    const symId = (s: string) => {
+      let id = ids.get(s) ?? extra.get(s);
+      if (id === undefined) { id = nVocab + extra.size; extra.set(s, id); }
+      return id;
+    };
+    let bits = 4;
+    while ((1 << bits) < 2 * rules.length) bits++;
+    this.shift = 32 - bits;
+    const size = 1 << bits;
+    this.left = new Int32Array(size).fill(-1);
+    this.right = new Int32Array(size);
+    this.rank = new Int32Array(size);
+    this.made = new Int32Array(size);
+    for (const [a, b, r] of rules) {
+      const x = symId(a), y = symId(b);
+      let h = this.hash(x, y);
+      while (this.left[h] !== -1 && !(this.left[h] === x && this.right[h] === y)) h = (h + 1) & (size - 1);
+      if (this.left[h] !== -1) continue;
+      this.left[h] = x; this.right[h] = y; this.rank[h] = r; this.made[h] = symId(a + b);
+    }
+    const one = (s: string, id: number) => {
+      const cp = s.codePointAt(0)!;
+      if (s.length !== (cp > 0xffff ? 2 : 1)) return;
+      if (cp <= 0xffff) { if (this.bmp[cp] === -1) this.bmp[cp] = id; } else if (!this.astral.has(cp)) this.astral.set(cp, id);
+    };
+    for (const [s, id] of ids) if (s.length <= 2 && ids.get(s) === id) one(s, id);
+    for (const [s, id] of extra) if (s.length <= 2) one(s, id);
+  }
+
+  private hash(x: number, y: number): number {
+    return Math.imul(Math.imul(x, 0x9e3779b1) ^ y, 0x85ebca6b) >>> this.shift;
+  }
+
+  /** the slot of the rule for (x, y), or -1 */
+  private find(x: number, y: number): number {
+    if (x < 0 || y < 0) return -1;
+    const mask = this.left.length - 1;
+    for (let h = this.hash(x, y); ; h = (h + 1) & mask) {
+      const l = this.left[h];
+      if (l === -1) return -1;
+      if (l === x && this.right[h] === y) return h;
+    }
+  }
+
+  private queue(h: number, l: number, r: number): void {
+    if (this.hits) this.hits.add(this.rank[h]);
+    this.heap.push(this.rank[h], l, r, this.len[l] + this.len[r]);
+  }
+
+  /**
+   * llama.cpp's BPE bigram merging on w (one symbol per code point at first): the pair with the
+   * lowest rank first, then the leftmost; a candidate whose symbols changed since it was queued
+   * is skipped (the size check). Leaves the symbols in start / len / next / sym (from 0, next -1
+   * ends); sym is a symbol's id (>= the vocabulary size or -1: not a token).
+   */
+  merge(w: string): void {
+    const n = w.length;
+    if (this.start.length < n) {
+      const c = Math.max(n, 2 * this.start.length);
+      this.start = new Int32Array(c); this.len = new Int32Array(c); this.next = new Int32Array(c);
+      this.prev = new Int32Array(c); this.sym = new Int32Array(c);
+    }
+    const { start, len, next, prev, sym } = this;
+    let m = 0;
+    for (let i = 0; i < n;) {
+      const c = w.charCodeAt(i);
+      const d = c >= 0xd800 && c <= 0xdbff && i + 1 < n ? w.charCodeAt(i + 1) : 0;
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        start[m] = i; len[m] = 2; sym[m] = this.astral.get(((c - 0xd800) << 10) + (d - 0xdc00) + 0x10000) ?? -1; i += 2;
+      } else {
+        start[m] = i; len[m] = 1; sym[m] = this.bmp[c]; i += 1;
+      }
+      m++;
+    }
+    for (let i = 0; i < m; i++) { prev[i] = i - 1; next[i] = i + 1 < m ? i + 1 : -1; }
+    const q = this.heap;
+    q.size = 0;
+    for (let i = 1; i < m; i++) {
+      const h = this.find(sym[i - 1], sym[i]);
+      if (h >= 0) this.queue(h, i - 1, i);
+    }
+    while (q.size > 0) {
+      q.pop();
+      const l = q.left, r = q.right;
+      if (len[l] === 0 || len[r] === 0 || len[l] + len[r] !== q.span) continue;
+      const h = this.find(sym[l], sym[r]);
+      sym[l] = this.made[h];
+      len[l] += len[r];
+      len[r] = 0;
+      next[l] = next[r];
+      if (next[r] >= 0) prev[next[r]] = l;
+      const p = prev[l];
+      if (p >= 0) { const g = this.find(sym[p], sym[l]); if (g >= 0) this.queue(g, p, l); }
+      const x = next[l];
+      if (x >= 0) { const g = this.find(sym[l], sym[x]); if (g >= 0) this.queue(g, l, x); }
+    }
+  }
+}
+
 /** Symbols over a string: one per code point at first, merged left into right. */
 interface Symbols { start: Int32Array; len: Int32Array; next: Int32Array }
 
@@ -352,7 +477,6 @@ export class Tokenizer {
   /** the BPE pre-tokenizer (gpt2, gemma4) */
   readonly preTokenizer: PreTokenizer | undefined;
   private readonly kind: 'spm' | 'bpe' | 'wpm' | 'ugm';
-  private maxTokenChars = 0;
   readonly chatTemplate: string | undefined;
   private readonly types: Int32Array;
   /** llama.cpp's token attributes (Attr bits): the file's types plus what it infers by name */
@@ -361,13 +485,19 @@ export class Tokenizer {
   readonly eogIds: ReadonlySet<number>;
   private readonly scores: Float32Array;
   private readonly ids = new Map<string, number>();
-  private readonly ranks = new Map<string, number>();
+  /** BPE: the merge rules */
+  private readonly merges: MergeTable | undefined;
   /** llama with merges: rank by pairKey(a, b) */
   private readonly spmRanks: Map<string, number> | undefined;
   private readonly splitOnSpace: boolean;
   private readonly spacePrefixRule: 'llama' | 'always' | 'first';
   /** special tokens to split out, longest first */
   private readonly specials: { id: number; text: string; control: boolean; lstrip: boolean; rstrip: boolean }[] = [];
+  /** the special tokens' texts as a trie over UTF-16 code units: each node's children, the text ending at it */
+  private readonly specialTrie: Map<number, number>[] = [new Map()];
+  private readonly specialTrieText: (string | undefined)[] = [undefined];
+  /** the code units a special token's text starts with (1) */
+  private readonly specialFirst = new Uint8Array(0x10000);
   private readonly wpm: Wpm | undefined;
   private readonly ugm: Ugm | undefined;
   /** BPE: the ids of pieces already merged; SPM: of words */
@@ -395,7 +525,6 @@ export class Tokenizer {
     this.scores = Float32Array.from({ length: n }, (_, i) => (v.scores ? v.scores[i] : 0));
     for (let i = 0; i < n; i++) {
       if (!this.ids.has(this.tokens[i])) this.ids.set(this.tokens[i], i);
-      this.maxTokenChars = Math.max(this.maxTokenChars, this.tokens[i].length);
     }
     const pre = this.preTokenizer = kind === 'bpe' ? preTokenizer(this.pre) : undefined;
     // as llama.cpp: a default out of range is no token; a file's id out of range keeps the default
@@ -463,16 +592,17 @@ export class Tokenizer {
       }
     } else if (kind === 'bpe') {
       if (!v.merges) throw new RangeError(`tokenizer: a ${v.model} tokenizer needs tokenizer.ggml.merges`);
+      const rules: [string, string, number][] = [];
       (v.merges as unknown[]).forEach((m, i) => {
         if (typeof m !== 'string') throw new TypeError(`tokenizer: Expected a string for tokenizer.ggml.merges[${i}] but received ${JSON.stringify(m)}`);
         // as llama.cpp: split at the first space after the first character
         const sp = m.indexOf(' ', 1);
         if (sp < 0) return;
-        const k = pairKey(m.slice(0, sp), m.slice(sp + 1));
-        if (!this.ranks.has(k)) this.ranks.set(k, i);
+        rules.push([m.slice(0, sp), m.slice(sp + 1), i]);
       });
+      this.merges = new MergeTable(this.ids, n, rules);
     } else if (kind === 'wpm') {
-      this.wpm = new Wpm(this.ids, this.maxTokenChars, v.lowercase ?? true, v.stripAccents ?? v.lowercase ?? true, this.unk);
+      this.wpm = new Wpm(this.ids, v.lowercase ?? true, v.stripAccents ?? v.lowercase ?? true, this.unk);
     } else {
       this.ugm = new Ugm(this.tokens, this.attrs, this.scores, this.unk, {
         charsmap: v.precompiledCharsmap, addSpacePrefix: this.addSpacePrefix, removeExtraWhitespaces: v.removeExtraWhitespaces ?? false,
@@ -487,6 +617,35 @@ export class Tokenizer {
     // longest first, in UTF-8 bytes as llama.cpp sorts them
     const bytes = new Map(this.specials.map((s) => [s.id, te.encode(s.text).length]));
     this.specials.sort((a, b) => bytes.get(b.id)! - bytes.get(a.id)! || a.id - b.id);
+    for (const sp of this.specials) {
+      let node = 0;
+      for (let k = 0; k < sp.text.length; k++) {
+        const c = sp.text.charCodeAt(k);
+        let nx = this.specialTrie[node].get(c);
+        if (nx === undefined) { nx = this.specialTrie.length; this.specialTrie.push(new Map()); this.specialTrieText.push(undefined); this.specialTrie[node].set(c, nx); }
+        node = nx;
+      }
+      this.specialTrieText[node] = sp.text;
+      this.specialFirst[sp.text.charCodeAt(0)] = 1;
+    }
+  }
+
+  /** The texts of the special tokens that occur in text, in one pass over it (the trie). */
+  private specialsIn(text: string): Set<string> {
+    const found = new Set<string>();
+    const trie = this.specialTrie, ends = this.specialTrieText, first = this.specialFirst;
+    for (let i = 0; i < text.length; i++) {
+      if (first[text.charCodeAt(i)] === 0) continue;
+      let node = 0;
+      for (let k = i; k < text.length; k++) {
+        const nx = trie[node].get(text.charCodeAt(k));
+        if (nx === undefined) break;
+        node = nx;
+        const t = ends[node];
+        if (t !== undefined) found.add(t);
+      }
+    }
+    return found;
   }
 
   /** Builds the tokenizer from a GGUF file's tokenizer.* metadata. */
@@ -610,8 +769,12 @@ export class Tokenizer {
    */
   private partition(text: string, parseSpecial: boolean): (string | number)[] {
     let frags: (string | number)[] = [text];
+    // every fragment is a piece of text: a token whose text is not in it splits nothing
+    // (an empty text goes through every pass, which leaves no fragment, as before)
+    const found = text.length > 0 ? this.specialsIn(text) : undefined;
     for (const s of this.specials) {
       if (s.control && !parseSpecial) continue;
+      if (found !== undefined && !found.has(s.text)) continue;
       const next: (string | number)[] = [];
       for (const f of frags) {
         if (typeof f === 'number') { next.push(f); continue; }
@@ -689,11 +852,13 @@ export class Tokenizer {
       const whole = this.ids.get(word);
       if (whole !== undefined) { out.push(whole); return; }
     }
-    const sy = mergePairs(word, (l, ln, r, rn) => this.ranks.get(pairKey(word.slice(l, l + ln), word.slice(r, r + rn))));
-    for (let i = 0; i !== -1; i = sy.next[i]) {
-      const t = word.slice(sy.start[i], sy.start[i] + sy.len[i]);
-      const id = this.ids.get(t);
-      if (id !== undefined) { out.push(id); continue; }
+    const mt = this.merges!;
+    mt.merge(word);
+    const nVocab = this.tokens.length;
+    for (let i = 0; i !== -1; i = mt.next[i]) {
+      const id = mt.sym[i];
+      if (id >= 0 && id < nVocab) { out.push(id); continue; }
+      const t = word.slice(mt.start[i], mt.start[i] + mt.len[i]);
       // as llama.cpp: each byte alone (a one-byte string, or <0xXX> on raw UTF-8); what is
       // not in the vocabulary is dropped
       for (const b of te.encode(t)) {

@@ -45,10 +45,12 @@ function arr(f: GgufFile, k: string): unknown[] | undefined {
 export function sliceVocab(f: GgufFile, cases: { text: string; ids: number[] }[]): VocabFixture {
   const tok = Tokenizer.fromGguf(f);
   type UgmInside = { matcher: Map<string, number>; node(i: number): number; xcdaSize: number; replacements?: Uint8Array };
-  const t = tok as unknown as { ids: Map<string, number>; ranks: Map<string, number>; wpm?: { ids: Map<string, number> }; ugm?: UgmInside };
+  const t = tok as unknown as { ids: Map<string, number>; merges?: { hits?: Set<number> }; wpm?: { ids: Map<string, number> }; ugm?: UgmInside };
   const ids = new RecordingMap<number>(t.ids);
-  const ranks = new RecordingMap<number>(t.ranks);
-  t.ids = ids; t.ranks = ranks;
+  // BPE merges by symbol ids: the ranks of the rules it finds are recorded, and the ids it gives are kept
+  const rankHits = new Set<number>();
+  if (t.merges) t.merges.hits = rankHits;
+  t.ids = ids;
   if (t.wpm) t.wpm.ids = ids;
   const ugmIds = new RecordingMap<number>(t.ugm?.matcher);
   const nodes = new Map<number, number>();
@@ -58,7 +60,8 @@ export function sliceVocab(f: GgufFile, cases: { text: string; ids: number[] }[]
     const node = u.node.bind(u);
     u.node = (i: number) => { const v = node(i); nodes.set(i, v); return v; };
   }
-  for (const c of cases) tok.encode(c.text, { addSpecial: false, parseSpecial: false });
+  const given = new Set<number>();
+  for (const c of cases) for (const x of tok.encode(c.text, { addSpecial: false, parseSpecial: false })) given.add(x);
 
   const tokens = arr(f, 'tokens') as string[];
   const types = arr(f, 'token_type') as number[] | undefined;
@@ -66,6 +69,7 @@ export function sliceVocab(f: GgufFile, cases: { text: string; ids: number[] }[]
   const merges = arr(f, 'merges') as string[] | undefined;
   const keep = new Set<number>();
   for (const k of ids.hits) keep.add(ids.get(k)!);
+  for (const x of given) keep.add(x);
   for (const k of ugmIds.hits) keep.add(ugmIds.get(k)!);
   for (const x of [tok.bos, tok.eos, tok.unk, tok.sep, tok.eot]) if (x !== undefined) keep.add(x);
   tokens.forEach((text, i) => {
@@ -73,7 +77,7 @@ export function sliceVocab(f: GgufFile, cases: { text: string; ids: number[] }[]
     if (/^<0x[0-9A-F]{2}>$/.test(text)) keep.add(i);
     if ((ty === TokenType.CONTROL || ty === TokenType.USER_DEFINED || ty === TokenType.UNKNOWN) && cases.some((c) => c.text.includes(text))) keep.add(i);
   });
-  const rankList = [...ranks.hits].map((k) => ranks.get(k)!).sort((a, b) => a - b);
+  const rankList = [...rankHits].sort((a, b) => a - b);
   const num = (k: string) => { const v = ggufGet(f, `tokenizer.ggml.${k}`); return v === undefined ? undefined : Number(v); };
   const bool = (k: string) => { const v = ggufGet(f, `tokenizer.ggml.${k}`); return typeof v === 'boolean' ? v : undefined; };
   const str = (k: string) => { const v = ggufGet(f, k); return typeof v === 'string' ? v : undefined; };
