@@ -94,9 +94,33 @@ function prefillEntry(T: number, runs?: 'quick' | 'full'): BenchEntry {
   };
 }
 
+/**
+ * The context shift (KVCache.shift): half of a T-token cache dropped after the first token, the later
+ * half moved down and its keys rotated back. Each run shifts a fork (copy-on-write), so the moved pages
+ * are copied as a shift of a shared cache copies them; bytes: the moved K and V read and written.
+ */
+function shiftEntry(T: number): BenchEntry {
+  let cache: KVCache | undefined;
+  const discard = T / 2, moved = T - 1 - discard;
+  return {
+    name: `kv_shift(f16,ctx=${T / 1024}K,h=${N_KV}x${D},discard=${discard})`,
+    bytes: 2 * moved * N_KV * D * 2 * 2,
+    flops: moved * N_KV * D * 3, // the rotation: a multiply-add pair per channel, and the angle
+    bound: 'dram',
+    setup() { cache = acquire(T); },
+    run() {
+      const f = cache!.fork();
+      f.shift(1, discard, { base: 10000 });
+      f.dispose();
+    },
+    teardown() { release(T); cache = undefined; },
+  };
+}
+
 export const entries: BenchEntry[] = [
   decodeEntry(4096), decodeEntry(16384), decodeEntry(65536),
   decodeEntry(4096, 2048), decodeEntry(16384, 2048), decodeEntry(65536, 2048),
   // the issue's shape, 8K tokens (~3 s a call here), and a 2K stand-in for `bench --quick`
   prefillEntry(8192, 'full'), prefillEntry(2048, 'quick'),
+  shiftEntry(16384),
 ];
